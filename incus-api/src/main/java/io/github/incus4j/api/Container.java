@@ -1,0 +1,33 @@
+package io.github.incus4j.api;
+
+import io.github.incus4j.api.io.NativeFd;
+import io.github.incus4j.api.model.ConsoleLogOptions;
+import io.github.incus4j.api.model.Device;
+import io.github.incus4j.api.model.IdmapSet;
+import io.github.incus4j.api.model.StorageType;
+import java.nio.file.Path;
+import java.util.Optional;
+
+/** Container-specific operations ({@code instance.Container}). */
+public interface Container extends Instance {
+    /** The id map in use ({@code volatile.idmap.current}, else the disk map); empty when privileged. */
+    Optional<IdmapSet> currentIdmap();
+
+    /** The map the files on disk are shifted with ({@code volatile.last_state.idmap}); empty for no shift. */
+    Optional<IdmapSet> diskIdmap();
+
+    /** The map the next start will use ({@code volatile.idmap.next}, else the current one). */
+    Optional<IdmapSet> nextIdmap();
+
+    /** Reads (and optionally clears) the console ring buffer. */
+    String consoleLog(ConsoleLogOptions options);
+
+    /** Creates a device node for a seccomp-intercepted {@code mknod} of process {@code pid}. */
+    void insertSeccompUnixDevice(String prefix, Device device, int pid);
+
+    /** A file descriptor on the container's {@code /dev/pts}; close it when done. */
+    NativeFd devptsFd();
+
+    /** Whether files under {@code path} (of filesystem {@code fstype}) can be shifted by idmapped mounts. */
+    StorageType idmappedStorage(Path path, String fstype);
+}

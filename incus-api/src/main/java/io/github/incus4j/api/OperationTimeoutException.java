@@ -1,0 +1,14 @@
+package io.github.incus4j.api;
+
+/** A bounded wait ran out: a lock that was not released, a shutdown the guest ignored, a command still running. */
+public class OperationTimeoutException extends IncusException {
+    private static final long serialVersionUID = 1L;
+
+    public OperationTimeoutException(String message) {
+        super(504, message, null);
+    }
+
+    public OperationTimeoutException(String message, Throwable cause) {
+        super(504, message, cause);
+    }
+}

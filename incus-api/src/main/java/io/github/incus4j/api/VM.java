@@ -1,0 +1,20 @@
+package io.github.incus4j.api;
+
+import java.io.OutputStream;
+import java.security.cert.X509Certificate;
+import java.util.Optional;
+
+/** Virtual-machine-specific operations ({@code instance.VM}). */
+public interface VM extends Instance {
+    /** The certificate of the in-guest agent ({@code config/agent.crt}), empty when absent or invalid. */
+    Optional<X509Certificate> agentCertificate();
+
+    /** The serial console log (the ring buffer drained into {@code console.log}). */
+    String consoleLog();
+
+    /** Writes a PNG screenshot of the display. */
+    void consoleScreenshot(OutputStream png);
+
+    /** Writes a dump of guest memory in {@code format} ({@code elf}, {@code kdump-zlib}...). */
+    void dumpGuestMemory(OutputStream out, String format);
+}

@@ -1,0 +1,219 @@
+package io.github.incus4j.api.metrics;
+
+import io.github.incus4j.api.InvalidArgumentException;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.EnumMap;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * A set of samples per metric with set-wide labels ({@code metrics.MetricSet}); instance sets carry {@code project},
+ * {@code name} and {@code type}. {@link #toText()} writes the Prometheus/OpenMetrics text exactly as Incus does:
+ * HELP and TYPE lines per metric in Incus's order, labels sorted by key, values in Go's shortest {@code 'g'} format,
+ * ending with {@code # EOF}. {@link #parse(String)} reads such text back. Not thread-safe while being filled.
+ */
+public final class MetricSet {
+    private final Map<String, String> labels;
+    private final EnumMap<MetricType, List<Sample>> samples = new EnumMap<>(MetricType.class);
+
+    /** A set whose samples all get {@code labels}. */
+    public MetricSet(Map<String, String> labels) {
+        this.labels = Map.copyOf(labels);
+    }
+
+    /** The labels of an instance's set: {@code project}, {@code name}, {@code type}. */
+    public static MetricSet forInstance(String project, String name, String type) {
+        return new MetricSet(Map.of("project", project, "name", name, "type", type));
+    }
+
+    /** Adds samples, merging the set-wide labels into each ({@code AddSamples}). */
+    public MetricSet add(MetricType type, Sample... add) {
+        List<Sample> list = samples.computeIfAbsent(type, t -> new ArrayList<>());
+        for (Sample s : add) {
+            Map<String, String> merged = new HashMap<>(s.labels());
+            merged.putAll(labels);
+            list.add(new Sample(merged, s.value()));
+        }
+        return this;
+    }
+
+    /** Adds every sample of {@code other} ({@code Merge}); labels of this set are added where missing. */
+    public MetricSet merge(MetricSet other) {
+        other.samples.forEach((type, list) -> {
+            List<Sample> mine = samples.computeIfAbsent(type, t -> new ArrayList<>());
+            for (Sample s : list) {
+                Map<String, String> merged = new HashMap<>(labels);
+                merged.putAll(s.labels());
+                mine.add(new Sample(merged, s.value()));
+            }
+        });
+        return this;
+    }
+
+    /** The samples of one metric, in insertion order. */
+    public List<Sample> samples(MetricType type) {
+        return Collections.unmodifiableList(samples.getOrDefault(type, List.of()));
+    }
+
+    /** The first sample of {@code type} whose labels include {@code labelPairs}, or {@code null}. */
+    public Sample find(MetricType type, String... labelPairs) {
+        outer:
+        for (Sample s : samples(type)) {
+            for (int i = 0; i < labelPairs.length; i += 2) {
+                if (!labelPairs[i + 1].equals(s.labels().get(labelPairs[i]))) {
+                    continue outer;
+                }
+            }
+            return s;
+        }
+        return null;
+    }
+
+    /** The metrics present, in Incus's order. */
+    public List<MetricType> types() {
+        return List.copyOf(samples.keySet());
+    }
+
+    /** The OpenMetrics text, ending with {@code # EOF}. */
+    public String toText() {
+        StringBuilder sb = new StringBuilder(4096);
+        samples.forEach((type, list) -> {
+            if (list.isEmpty()) {
+                return;
+            }
+            sb.append("# HELP ").append(type.metricName()).append(' ').append(type.help()).append('\n');
+            sb.append("# TYPE ").append(type.metricName()).append(' ').append(type.promType()).append('\n');
+            for (Sample s : list) {
+                sb.append(type.metricName());
+                if (!s.labels().isEmpty()) {
+                    sb.append('{');
+                    boolean first = true;
+                    for (Map.Entry<String, String> e : s.labels().entrySet()) {
+                        if (!first) {
+                            sb.append(',');
+                        }
+                        first = false;
+                        sb.append(e.getKey()).append("=\"").append(e.getValue()).append('"');
+                    }
+                    sb.append('}');
+                }
+                sb.append(' ').append(formatValue(s.value())).append('\n');
+            }
+            sb.append('\n');
+        });
+        sb.append("# EOF\n");
+        return sb.toString();
+    }
+
+    @Override
+    public String toString() {
+        return toText();
+    }
+
+    /** Go's {@code strconv.FormatFloat(v, 'g', -1, 64)} for the values metrics take. */
+    static String formatValue(double v) {
+        if (Double.isNaN(v)) {
+            return "NaN";
+        }
+        if (Double.isInfinite(v)) {
+            return v > 0 ? "+Inf" : "-Inf";
+        }
+        if (v == Math.rint(v) && Math.abs(v) < 1e21) {
+            long l = (long) v;
+            String s = Long.toString(l);
+            // Go switches to exponent form past 21 significant digits; long range is below that.
+            return s;
+        }
+        String s = Double.toString(v);
+        if (s.contains("E")) {
+            // Java: 1.5E-7 ; Go: 1.5e-07
+            int e = s.indexOf('E');
+            String mant = s.substring(0, e);
+            if (mant.endsWith(".0")) {
+                mant = mant.substring(0, mant.length() - 2);
+            }
+            int exp = Integer.parseInt(s.substring(e + 1));
+            return mant + "e" + (exp < 0 ? "-" : "+") + (Math.abs(exp) < 10 ? "0" : "") + Math.abs(exp);
+        }
+        return s;
+    }
+
+    /**
+     * Parses exposition text written by {@link #toText()} (or by Incus) into a set without set-wide labels. Unknown
+     * metric names and malformed lines are refused, naming the line.
+     */
+    public static MetricSet parse(String text) {
+        MetricSet set = new MetricSet(Map.of());
+        boolean eof = false;
+        for (String line : text.split("\n")) {
+            if (line.isBlank()) {
+                continue;
+            }
+            if (line.equals("# EOF")) {
+                eof = true;
+                continue;
+            }
+            if (eof) {
+                throw new InvalidArgumentException("Content after # EOF: " + line);
+            }
+            if (line.startsWith("#")) {
+                continue;
+            }
+            int brace = line.indexOf('{');
+            int space = line.lastIndexOf(' ');
+            if (space < 0) {
+                throw new InvalidArgumentException("Malformed sample line: " + line);
+            }
+            String name = brace >= 0 ? line.substring(0, brace) : line.substring(0, space);
+            MetricType type = MetricType.byName(name);
+            if (type == null) {
+                throw new InvalidArgumentException("Unknown metric: " + name);
+            }
+            Map<String, String> lbl = new TreeMap<>();
+            if (brace >= 0) {
+                int close = line.lastIndexOf('}');
+                if (close < brace) {
+                    throw new InvalidArgumentException("Malformed labels: " + line);
+                }
+                String body = line.substring(brace + 1, close);
+                int i = 0;
+                while (i < body.length()) {
+                    int eq = body.indexOf("=\"", i);
+                    int end = body.indexOf('"', eq + 2);
+                    if (eq < 0 || end < 0) {
+                        throw new InvalidArgumentException("Malformed labels: " + line);
+                    }
+                    lbl.put(body.substring(i, eq), body.substring(eq + 2, end));
+                    i = end + 1;
+                    if (i < body.length() && body.charAt(i) == ',') {
+                        i++;
+                    }
+                }
+            }
+            String value = line.substring(space + 1);
+            double v;
+            switch (value) {
+                case "+Inf":
+                    v = Double.POSITIVE_INFINITY;
+                    break;
+                case "-Inf":
+                    v = Double.NEGATIVE_INFINITY;
+                    break;
+                default:
+                    try {
+                        v = Double.parseDouble(value);
+                    } catch (NumberFormatException e) {
+                        throw new InvalidArgumentException("Malformed value: " + line);
+                    }
+            }
+            set.add(type, new Sample(lbl, v));
+        }
+        if (!eof) {
+            throw new InvalidArgumentException("Missing # EOF");
+        }
+        return set;
+    }
+}

@@ -1,0 +1,12 @@
+package io.github.incus4j.api.model;
+
+/**
+ * Options of a container console-log read ({@code liblxc.ConsoleLogOptions}): read up to {@code readMax} bytes of
+ * the ring buffer, optionally clear it, optionally append what was read to the log file.
+ */
+public record ConsoleLogOptions(boolean clearLog, boolean readLog, long readMax, boolean writeToLogFile) {
+    /** Read the whole buffer, keep it. */
+    public static final ConsoleLogOptions READ = new ConsoleLogOptions(false, true, 0, false);
+    /** Clear the buffer without reading it. */
+    public static final ConsoleLogOptions CLEAR = new ConsoleLogOptions(true, false, 0, false);
+}

@@ -1,0 +1,41 @@
+package io.github.incus4j.api.model;
+
+import com.fasterxml.jackson.annotation.JsonProperty;
+import io.github.incus4j.api.internal.Immutable;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * An Incus project ({@code api.Project}). Instance names on disk are {@code <project>_<name>}, except in
+ * {@value #DEFAULT_NAME}.
+ */
+public record Project(
+        @JsonProperty("name") String name,
+        @JsonProperty("description") String description,
+        @JsonProperty("config") Map<String, String> config,
+        @JsonProperty("used_by") List<String> usedBy) {
+    /** {@code api.ProjectDefaultName}. */
+    public static final String DEFAULT_NAME = "default";
+    /** The default project. */
+    public static final Project DEFAULT = named(DEFAULT_NAME);
+
+    public Project {
+        name = name == null || name.isEmpty() ? DEFAULT_NAME : name;
+        description = description == null ? "" : description;
+        config = Immutable.sortedMap(config);
+        usedBy = Immutable.list(usedBy);
+    }
+
+    /** A project with only a name. */
+    public static Project named(String name) {
+        return new Project(name, "", Map.of(), List.of());
+    }
+
+    /**
+     * Incus's {@code project.Instance(project, name)}: the name used for paths and locks, {@code name} in the default
+     * project and {@code project_name} elsewhere.
+     */
+    public String instanceStorageName(String instanceName) {
+        return DEFAULT_NAME.equals(name) ? instanceName : name + "_" + instanceName;
+    }
+}
