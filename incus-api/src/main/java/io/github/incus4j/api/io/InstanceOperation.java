@@ -36,6 +36,14 @@ public interface InstanceOperation extends AutoCloseable {
     /** Ends the operation with its outcome ({@code null} for success) and releases the lock; idempotent. */
     void done(Throwable error);
 
+    /**
+     * Whether this handle joined an operation another caller owns (Incus's inheritance, e.g. the {@code stop} inside
+     * a {@code restart}). Such a handle's {@link #done} does nothing: only the owner ends the operation.
+     */
+    default boolean inherited() {
+        return false;
+    }
+
     /** Whether {@link #done} was called. */
     boolean isDone();
 
