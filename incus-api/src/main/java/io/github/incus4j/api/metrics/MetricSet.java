@@ -1,6 +1,9 @@
 package io.github.incus4j.api.metrics;
 
 import io.github.incus4j.api.InvalidArgumentException;
+import java.math.BigDecimal;
+import java.math.MathContext;
+import java.math.RoundingMode;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.EnumMap;
@@ -102,7 +105,6 @@ public final class MetricSet {
                 }
                 sb.append(' ').append(formatValue(s.value())).append('\n');
             }
-            sb.append('\n');
         });
         sb.append("# EOF\n");
         return sb.toString();
@@ -113,7 +115,11 @@ public final class MetricSet {
         return toText();
     }
 
-    /** Go's {@code strconv.FormatFloat(v, 'g', -1, 64)} for the values metrics take. */
+    /**
+     * Go's {@code strconv.FormatFloat(v, 'g', -1, 64)}: the shortest decimal that reads back as {@code v}, in
+     * exponent form ({@code 1.5e-07}, {@code 1.073741824e+09}) when the decimal exponent is below -4 or at least 6
+     * (Go's rule for the shortest precision), else plain ({@code 12.5}, {@code 123456}, {@code 0.0005}).
+     */
     static String formatValue(double v) {
         if (Double.isNaN(v)) {
             return "NaN";
@@ -121,24 +127,54 @@ public final class MetricSet {
         if (Double.isInfinite(v)) {
             return v > 0 ? "+Inf" : "-Inf";
         }
-        if (v == Math.rint(v) && Math.abs(v) < 1e21) {
-            long l = (long) v;
-            String s = Long.toString(l);
-            // Go switches to exponent form past 21 significant digits; long range is below that.
-            return s;
+        if (v == 0) {
+            return 1 / v < 0 ? "-0" : "0";
         }
-        String s = Double.toString(v);
-        if (s.contains("E")) {
-            // Java: 1.5E-7 ; Go: 1.5e-07
-            int e = s.indexOf('E');
-            String mant = s.substring(0, e);
-            if (mant.endsWith(".0")) {
-                mant = mant.substring(0, mant.length() - 2);
+        BigDecimal shortest = shortestDecimal(Math.abs(v));
+        String digits = shortest.unscaledValue().toString();
+        int nd = digits.length();
+        int dp = nd - shortest.scale(); // value = 0.<digits> x 10^dp
+        int exp = dp - 1;
+        StringBuilder sb = new StringBuilder(24);
+        if (v < 0) {
+            sb.append('-');
+        }
+        if (exp < -4 || exp >= 6) {
+            sb.append(digits.charAt(0));
+            if (nd > 1) {
+                sb.append('.').append(digits, 1, nd);
             }
-            int exp = Integer.parseInt(s.substring(e + 1));
-            return mant + "e" + (exp < 0 ? "-" : "+") + (Math.abs(exp) < 10 ? "0" : "") + Math.abs(exp);
+            sb.append('e').append(exp < 0 ? '-' : '+');
+            int a = Math.abs(exp);
+            if (a < 10) {
+                sb.append('0');
+            }
+            return sb.append(a).toString();
         }
-        return s;
+        if (dp <= 0) {
+            sb.append("0.");
+            sb.append("0".repeat(-dp));
+            return sb.append(digits).toString();
+        }
+        if (dp >= nd) {
+            return sb.append(digits).append("0".repeat(dp - nd)).toString();
+        }
+        return sb.append(digits, 0, dp).append('.').append(digits, dp, nd).toString();
+    }
+
+    /**
+     * The shortest decimal that rounds to {@code v} (positive, finite), without trailing zeros. The closest decimal of
+     * each length is tried in turn: the first that reads back as {@code v} is Go's (and Ryu's) shortest.
+     */
+    private static BigDecimal shortestDecimal(double v) {
+        BigDecimal exact = new BigDecimal(v);
+        for (int p = 1; p < 17; p++) {
+            BigDecimal r = exact.round(new MathContext(p, RoundingMode.HALF_EVEN));
+            if (r.doubleValue() == v) {
+                return r.stripTrailingZeros();
+            }
+        }
+        return exact.round(new MathContext(17, RoundingMode.HALF_EVEN)).stripTrailingZeros();
     }
 
     /**

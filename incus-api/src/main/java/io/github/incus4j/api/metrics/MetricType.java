@@ -33,7 +33,7 @@ public enum MetricType {
     MEMORY_MEM_FREE_BYTES("incus_memory_MemFree_bytes", "The amount of free memory."),
     MEMORY_MEM_TOTAL_BYTES("incus_memory_MemTotal_bytes", "The amount of used memory."),
     MEMORY_RSS_BYTES("incus_memory_RSS_bytes", "The amount of anonymous and swap cache memory."),
-    MEMORY_SHMEM_BYTES("incus_memory_Shmem_bytes", "The amount of shared memory."),
+    MEMORY_SHMEM_BYTES("incus_memory_Shmem_bytes", "The amount of cached filesystem data that is swap-backed."),
     MEMORY_SWAP_BYTES("incus_memory_Swap_bytes", "The amount of used swap memory."),
     MEMORY_UNEVICTABLE_BYTES("incus_memory_Unevictable_bytes", "The amount of unevictable memory."),
     MEMORY_WRITEBACK_BYTES("incus_memory_Writeback_bytes", "The amount of memory queued for syncing to disk."),

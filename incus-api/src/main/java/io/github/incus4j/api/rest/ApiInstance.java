@@ -37,6 +37,8 @@ public record ApiInstance(
     public ApiInstance {
         config = Immutable.sortedMap(config);
         expandedConfig = Immutable.sortedMap(expandedConfig);
+        devices = devices == null ? Devices.EMPTY : devices;
+        expandedDevices = expandedDevices == null ? Devices.EMPTY : expandedDevices;
         profiles = Immutable.list(profiles);
     }
 }

@@ -33,6 +33,8 @@ public record ApiInstanceSnapshot(
     public ApiInstanceSnapshot {
         config = Immutable.sortedMap(config);
         expandedConfig = Immutable.sortedMap(expandedConfig);
+        devices = devices == null ? Devices.EMPTY : devices;
+        expandedDevices = expandedDevices == null ? Devices.EMPTY : expandedDevices;
         profiles = Immutable.list(profiles);
     }
 }
