@@ -1,0 +1,1414 @@
+package io.github.incus4j.api.spi;
+
+import io.github.incus4j.api.BusyException;
+import io.github.incus4j.api.ConsoleTypes;
+import io.github.incus4j.api.Hooks;
+import io.github.incus4j.api.Info;
+import io.github.incus4j.api.Instance;
+import io.github.incus4j.api.InstanceStateException;
+import io.github.incus4j.api.InstanceType;
+import io.github.incus4j.api.InvalidArgumentException;
+import io.github.incus4j.api.MigrateReceiveArgs;
+import io.github.incus4j.api.MigrateSendArgs;
+import io.github.incus4j.api.NotFoundException;
+import io.github.incus4j.api.NotSupportedException;
+import io.github.incus4j.api.OperationTimeoutException;
+import io.github.incus4j.api.PowerState;
+import io.github.incus4j.api.StatusCode;
+import io.github.incus4j.api.TemplateTrigger;
+import io.github.incus4j.api.Architectures;
+import io.github.incus4j.api.io.CGroup;
+import io.github.incus4j.api.io.Cmd;
+import io.github.incus4j.api.io.Connection;
+import io.github.incus4j.api.io.ConsoleSession;
+import io.github.incus4j.api.io.InstanceOperation;
+import io.github.incus4j.api.io.Operation;
+import io.github.incus4j.api.io.ProgressTracker;
+import io.github.incus4j.api.io.SftpClient;
+import io.github.incus4j.api.metrics.MetricSet;
+import io.github.incus4j.api.model.Device;
+import io.github.incus4j.api.model.Devices;
+import io.github.incus4j.api.model.ExecRequest;
+import io.github.incus4j.api.model.Image;
+import io.github.incus4j.api.model.ImageMetadata;
+import io.github.incus4j.api.model.InstanceArgs;
+import io.github.incus4j.api.model.InstanceBackup;
+import io.github.incus4j.api.model.Profile;
+import io.github.incus4j.api.model.Project;
+import io.github.incus4j.api.model.RunConfig;
+import io.github.incus4j.api.rest.ApiInstance;
+import io.github.incus4j.api.rest.ApiInstanceFull;
+import io.github.incus4j.api.rest.ApiInstanceSnapshot;
+import io.github.incus4j.api.rest.ApiInstanceState;
+import io.github.incus4j.api.rest.ApiRenderable;
+import io.github.incus4j.api.rest.Render;
+import io.github.incus4j.api.rest.RestJson;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.NetworkInterface;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.function.UnaryOperator;
+
+/**
+ * The driver-independent half of an instance, Incus's {@code driver_common.go}: getters, paths, ETag, rendering,
+ * volatile keys, templates deferral, and every action's preconditions, error texts and operation locking. A driver
+ * extends it and implements the {@code do*} hooks, which run with the preconditions checked and the lock held.
+ *
+ * <p>A handle stands for an instance or, when {@link #isSnapshot()}, for one of its snapshots. The definition is an
+ * immutable {@link InstanceArgs} swapped atomically, so readers never lock; writers serialise on the handle.
+ */
+public abstract class AbstractInstance implements Instance {
+    private static final System.Logger LOG = System.getLogger(AbstractInstance.class.getName());
+
+    /** Config keys whose deletion by a user Incus refuses. */
+    private static final Set<String> IDMAP_KEYS = Set.of("volatile.idmap.base", "volatile.idmap.current",
+            "volatile.idmap.next", "volatile.last_state.idmap");
+
+    private final AbstractInstances<?> owner;
+    private final AbstractInstance parent;
+    private volatile InstanceArgs args;
+    private volatile List<InstanceArgs> snapshotArgs;
+    private volatile Map<String, String> expandedConfig;
+    private volatile Devices expandedDevices;
+    private volatile Operation operation;
+    private volatile boolean recordDirty;
+
+    /** A handle for an instance defined by {@code record}. */
+    protected AbstractInstance(AbstractInstances<?> owner, InstanceRecord record) {
+        this.owner = Objects.requireNonNull(owner);
+        this.parent = null;
+        setDefinition(record.instance(), record.snapshots());
+    }
+
+    /** A handle for the snapshot {@code snapshot} of {@code parent}. */
+    protected AbstractInstance(AbstractInstance parent, InstanceArgs snapshot) {
+        this.owner = parent.owner;
+        this.parent = parent;
+        setDefinition(snapshot, List.of());
+    }
+
+    // =============================================================================================================
+    // Driver hooks: called with preconditions checked and the operation lock held.
+    // =============================================================================================================
+
+    /** The state the runtime reports (liblxc state, QMP query-status, the fake's state machine). */
+    protected abstract StatusCode driverStatus();
+
+    /** Starts the instance; {@code stateful} restores the saved state. */
+    protected abstract void doStart(boolean stateful);
+
+    /** Stops the instance at once; {@code stateful} saves its state first. */
+    protected abstract void doStop(boolean stateful);
+
+    /**
+     * Asks the instance to shut down and waits at most {@code timeout}.
+     *
+     * @return whether it stopped in time
+     */
+    protected abstract boolean doShutdown(Duration timeout);
+
+    protected abstract void doFreeze();
+
+    protected abstract void doUnfreeze();
+
+    /** Starts a command in the running instance. */
+    protected abstract Cmd doExec(ExecRequest request, InputStream stdin, OutputStream stdout, OutputStream stderr);
+
+    /** Attaches to the console ({@code protocol} already checked). */
+    protected abstract ConsoleSession doConsole(String protocol);
+
+    /** Copies the root filesystem (and the running state when {@code stateful}) into the new snapshot. */
+    protected abstract void doSnapshot(InstanceArgs snapshot, boolean stateful);
+
+    /** Replaces the root filesystem with the snapshot's (the instance is stopped). */
+    protected abstract void doRestore(InstanceArgs snapshot);
+
+    /** Removes a snapshot's storage. */
+    protected abstract void doDeleteSnapshot(InstanceArgs snapshot);
+
+    /** Removes the instance's storage (the base class then removes its directories and record). */
+    protected abstract void doDelete();
+
+    /**
+     * Moves the instance's storage from {@code oldFullName} to {@code newFullName} (storage names: {@code name} or
+     * {@code project_name}). The default moves the instance directory, snapshots, logs, run and devices dirs.
+     */
+    protected void doRename(String oldFullName, String newFullName) {
+        InstancePaths p = owner.paths();
+        Storage.moveIfExists(p.path(type(), oldFullName), p.path(type(), newFullName));
+        Storage.moveIfExists(p.snapshotsDir(type()).resolve(oldFullName), p.snapshotsDir(type()).resolve(newFullName));
+        Storage.moveIfExists(p.logPath(oldFullName), p.logPath(newFullName));
+        Storage.moveIfExists(p.runPath(oldFullName), p.runPath(newFullName));
+        Storage.moveIfExists(p.devicesPath(oldFullName), p.devicesPath(newFullName));
+    }
+
+    /** Writes the stopped instance as an image (see {@link Instance#export}). */
+    protected abstract ImageMetadata doExport(OutputStream meta, OutputStream rootfs, Map<String, String> properties,
+            Instant expiration, ProgressTracker tracker);
+
+    /** Recreates the root filesystem from {@code image} (or empty for {@code null}). */
+    protected abstract void doRebuild(Image image, Operation op);
+
+    /**
+     * Applies changed keys to the running instance ({@code limits.memory}, {@code limits.cpu},
+     * {@code limits.processes}...). Only called while running; refused keys were already rejected.
+     */
+    protected abstract void applyLiveUpdate(Map<String, String> oldExpanded, Map<String, String> newExpanded,
+            Set<String> changedKeys);
+
+    /** The live part of the state of a running (or frozen) instance: cpu, memory, network, pid, processes. */
+    protected abstract ApiInstanceState runningState(StatusCode status, List<NetworkInterface> hostInterfaces);
+
+    /** Disk usage, reported running or stopped ({@code root} device). */
+    protected abstract Map<String, ApiInstanceState.Disk> diskState();
+
+    /** Adds the samples of a running instance to {@code set}. */
+    protected abstract void collectMetrics(MetricSet set, List<NetworkInterface> hostInterfaces);
+
+    /** The runtime's init PID, -1 when not running. */
+    protected abstract int driverInitPid();
+
+    /** The instance's cgroup. */
+    protected abstract CGroup doCgroup();
+
+    protected abstract Connection doFileSftpConn();
+
+    protected abstract SftpClient doFileSftp();
+
+    /** Sends the instance over {@code args}' connections (the migrate lock is held). */
+    protected abstract void doMigrateSend(MigrateSendArgs args);
+
+    /** Receives an instance into this (new, stopped) one. */
+    protected abstract void doMigrateReceive(MigrateReceiveArgs args);
+
+    /** Builds the handle of one of this instance's snapshots. */
+    protected abstract AbstractInstance newSnapshotHandle(InstanceArgs snapshot);
+
+    // =============================================================================================================
+    // ConfigReader and properties
+    // =============================================================================================================
+
+    /** The driver session that owns this instance. */
+    protected AbstractInstances<?> owner() {
+        return owner;
+    }
+
+    /** The current definition. */
+    public final InstanceArgs args() {
+        return args;
+    }
+
+    /** The snapshots' definitions, oldest first (empty for a snapshot handle). */
+    protected final List<InstanceArgs> snapshotArgs() {
+        return snapshotArgs;
+    }
+
+    /** The parent of a snapshot handle. */
+    protected final Optional<AbstractInstance> parent() {
+        return Optional.ofNullable(parent);
+    }
+
+    @Override
+    public Project project() {
+        return Project.named(args.project());
+    }
+
+    @Override
+    public InstanceType type() {
+        return args.type();
+    }
+
+    @Override
+    public int architecture() {
+        return args.architecture();
+    }
+
+    @Override
+    public int id() {
+        return owner.idFor(AbstractInstances.key(args.project(), args.name()));
+    }
+
+    @Override
+    public String name() {
+        return args.name();
+    }
+
+    @Override
+    public Map<String, String> expandedConfig() {
+        return expandedConfig;
+    }
+
+    @Override
+    public Devices expandedDevices() {
+        return expandedDevices;
+    }
+
+    @Override
+    public Map<String, String> localConfig() {
+        return args.config();
+    }
+
+    @Override
+    public Devices localDevices() {
+        return args.devices();
+    }
+
+    @Override
+    public Info info() {
+        return owner.info();
+    }
+
+    @Override
+    public boolean isPrivileged() {
+        return type() == InstanceType.CONTAINER && ConfigKeys.isTrue(expandedConfig.get("security.privileged"));
+    }
+
+    @Override
+    public boolean isEphemeral() {
+        return args.ephemeral();
+    }
+
+    @Override
+    public boolean isSnapshot() {
+        return parent != null;
+    }
+
+    @Override
+    public boolean isStateful() {
+        return args.stateful();
+    }
+
+    @Override
+    public String location() {
+        return args.node().isEmpty() ? owner.node() : args.node();
+    }
+
+    @Override
+    public String cloudInitId() {
+        String id = expandedConfig.get("volatile.cloud-init.instance-id");
+        return id == null || id.isEmpty() ? name() : id;
+    }
+
+    @Override
+    public String description() {
+        return args.description();
+    }
+
+    @Override
+    public Instant creationDate() {
+        return args.creationDate();
+    }
+
+    @Override
+    public Instant lastUsedDate() {
+        return args.lastUsedDate() == null ? Instant.EPOCH : args.lastUsedDate();
+    }
+
+    @Override
+    public List<Profile> profiles() {
+        return args.profiles();
+    }
+
+    @Override
+    public Optional<Instant> expiryDate() {
+        return isSnapshot() ? Optional.ofNullable(args.expiryDate()) : Optional.empty();
+    }
+
+    @Override
+    public String storagePool() {
+        for (Map.Entry<String, Device> e : expandedDevices.map().entrySet()) {
+            Device d = e.getValue();
+            if ("disk".equals(d.type()) && "/".equals(d.get("path"))) {
+                String pool = d.get("pool");
+                return pool == null ? "default" : pool;
+            }
+        }
+        return "default";
+    }
+
+    @Override
+    public void setOperation(Operation op) {
+        this.operation = op;
+    }
+
+    @Override
+    public Optional<Operation> operation() {
+        return Optional.ofNullable(operation);
+    }
+
+    // ---- paths ------------------------------------------------------------------------------------------------
+
+    /** The storage name: {@code name}, or {@code project_name} outside the default project. */
+    protected final String fullName() {
+        return AbstractInstances.key(args.project(), args.name());
+    }
+
+    @Override
+    public Path path() {
+        return owner.paths().path(type(), fullName());
+    }
+
+    @Override
+    public Path execOutputPath() {
+        return path().resolve("exec-output");
+    }
+
+    @Override
+    public Path rootfsPath() {
+        return path().resolve("rootfs");
+    }
+
+    @Override
+    public Path templatesPath() {
+        return path().resolve("templates");
+    }
+
+    @Override
+    public Path statePath() {
+        return path().resolve("state");
+    }
+
+    @Override
+    public Path logPath() {
+        return owner.paths().logPath(fullName());
+    }
+
+    @Override
+    public Path logFilePath() {
+        return logPath().resolve(type() == InstanceType.VM ? "qemu.log" : "lxc.log");
+    }
+
+    @Override
+    public Path consoleBufferLogPath() {
+        return logPath().resolve("console.log");
+    }
+
+    @Override
+    public Path runPath() {
+        return owner.paths().runPath(fullName());
+    }
+
+    @Override
+    public Path devicesPath() {
+        return owner.paths().devicesPath(fullName());
+    }
+
+    // =============================================================================================================
+    // Status
+    // =============================================================================================================
+
+    @Override
+    public StatusCode statusCode() {
+        if (isSnapshot()) {
+            return StatusCode.STOPPED;
+        }
+        // Incus short-circuits the runtime query while an action is in flight.
+        Optional<InstanceOperation> op = owner.locks().get(args.project(), args.name());
+        if (op.isPresent()) {
+            String action = op.get().action();
+            if (action.equals(OperationLocks.Action.START.value())) {
+                return StatusCode.STOPPED;
+            }
+            if (action.equals(OperationLocks.Action.STOP.value())) {
+                return ConfigKeys.isTrue(expandedConfig.get("volatile.last_state.ready"))
+                        ? StatusCode.READY : StatusCode.RUNNING;
+            }
+        }
+        return driverStatus();
+    }
+
+    @Override
+    public String state() {
+        return statusCode().upperText();
+    }
+
+    @Override
+    public boolean isRunning() {
+        return statusCode().isRunning();
+    }
+
+    @Override
+    public boolean isFrozen() {
+        return statusCode() == StatusCode.FROZEN;
+    }
+
+    @Override
+    public int initPid() {
+        return isSnapshot() ? -1 : driverInitPid();
+    }
+
+    // =============================================================================================================
+    // Lifecycle
+    // =============================================================================================================
+
+    @Override
+    public void start(boolean stateful) {
+        requireInstance("start");
+        if (stateful && !ConfigKeys.isTrue(expandedConfig.get("migration.stateful"))) {
+            throw new InvalidArgumentException(Texts.statefulStartNeedsMigrationStateful(type()));
+        }
+        StatusCode status = statusCode();
+        if (status == StatusCode.ERROR) {
+            throw new InstanceStateException(Texts.cannotStartIn(status.text()), status);
+        }
+        if (status != StatusCode.STOPPED) {
+            throw new InstanceStateException(Texts.ALREADY_RUNNING, status);
+        }
+        if (ConfigKeys.isTrue(expandedConfig.get("security.protection.start"))) {
+            throw new InstanceStateException(Texts.STARTUP_PROTECTION, status);
+        }
+        Optional<InstanceOperation> lock = owner.locks().createWaitGet(args.project(), args.name(), operation,
+                OperationLocks.Action.START, Set.of(OperationLocks.Action.RESTART, OperationLocks.Action.RESTORE),
+                false, false);
+        if (lock.isEmpty()) {
+            return;
+        }
+        runLocked(lock.get(), () -> {
+            boolean restoreState = stateful && args.stateful();
+            doStart(restoreState);
+            Instant now = owner.clock().instant();
+            mutate(a -> {
+                Map<String, String> c = new HashMap<>(a.config());
+                c.put("volatile.last_state.power", PowerState.RUNNING);
+                return a.toBuilder().config(c).lastUsedDate(now).stateful(false).build();
+            }, restoreState);
+            LOG.log(System.Logger.Level.DEBUG, "Started {0}", fullName());
+        });
+    }
+
+    @Override
+    public void stop(boolean stateful) {
+        requireInstance("stop");
+        if (stateful && !ConfigKeys.isTrue(expandedConfig.get("migration.stateful"))) {
+            throw new InvalidArgumentException(Texts.statefulStopNeedsMigrationStateful(type()));
+        }
+        StatusCode status = statusCode();
+        if (!status.isRunning()) {
+            throw new InstanceStateException(Texts.ALREADY_STOPPED, status);
+        }
+        Optional<InstanceOperation> lock = owner.locks().createWaitGet(args.project(), args.name(), operation,
+                OperationLocks.Action.STOP,
+                Set.of(OperationLocks.Action.RESTART, OperationLocks.Action.RESTORE, OperationLocks.Action.MIGRATE),
+                false, true);
+        if (lock.isEmpty()) {
+            return;
+        }
+        InstanceOperation op = lock.get();
+        runLocked(op, () -> {
+            doStop(stateful);
+            requireStopped(Texts::failedStopping);
+            if (stateful) {
+                mutate(a -> a.toBuilder().stateful(true).build(), true);
+            }
+            onStopped(op);
+        });
+    }
+
+    @Override
+    public void shutdown(Duration timeout) {
+        requireInstance("shutdown");
+        Objects.requireNonNull(timeout, "timeout");
+        StatusCode status = statusCode();
+        if (status == StatusCode.ERROR) {
+            throw new InstanceStateException(Texts.cannotShutdownIn(status.text()), status);
+        }
+        if (!status.isRunning()) {
+            throw new InstanceStateException(Texts.ALREADY_STOPPED, status);
+        }
+        Optional<InstanceOperation> lock = owner.locks().createWaitGet(args.project(), args.name(), operation,
+                OperationLocks.Action.STOP, Set.of(OperationLocks.Action.RESTART), true, true);
+        if (lock.isEmpty()) {
+            return;
+        }
+        InstanceOperation op = lock.get();
+        runLocked(op, () -> {
+            if (driverStatus() == StatusCode.FROZEN) {
+                doUnfreeze();
+            }
+            op.setInstanceInitiated(false);
+            if (!doShutdown(timeout)) {
+                throw new OperationTimeoutException(Texts.failedShuttingDown(driverStatus().text())
+                        + ": the instance did not stop within " + timeout.toMillis() + " ms");
+            }
+            requireStopped(Texts::failedShuttingDown);
+            onStopped(op);
+        });
+    }
+
+    @Override
+    public void restart(Duration timeout) {
+        requireInstance("restart");
+        Objects.requireNonNull(timeout, "timeout");
+        InstanceOperation op = owner.locks().create(args.project(), args.name(), operation,
+                OperationLocks.Action.RESTART, false, false);
+        runLocked(op, () -> {
+            if (timeout.isZero() || timeout.isNegative()) {
+                stop(false);
+            } else {
+                if (isFrozen()) {
+                    throw new InstanceStateException(Texts.INSTANCE_NOT_RUNNING, StatusCode.FROZEN);
+                }
+                shutdown(timeout);
+            }
+            start(false);
+        });
+    }
+
+    @Override
+    public void freeze() {
+        requireInstance("freeze");
+        StatusCode status = statusCode();
+        if (!status.isRunning()) {
+            throw new InstanceStateException(Texts.INSTANCE_ISNT_RUNNING, status);
+        }
+        if (status == StatusCode.FROZEN) {
+            if (type() == InstanceType.CONTAINER) {
+                throw new InstanceStateException(Texts.CONTAINER_ALREADY_FROZEN, status);
+            }
+            return;
+        }
+        doFreeze();
+    }
+
+    @Override
+    public void unfreeze() {
+        requireInstance("unfreeze");
+        StatusCode status = statusCode();
+        boolean container = type() == InstanceType.CONTAINER;
+        if (!status.isRunning()) {
+            throw new InstanceStateException(container ? Texts.CONTAINER_ISNT_RUNNING : Texts.INSTANCE_ISNT_RUNNING,
+                    status);
+        }
+        if (status != StatusCode.FROZEN) {
+            if (container) {
+                throw new InstanceStateException(Texts.CONTAINER_ALREADY_RUNNING, status);
+            }
+            return;
+        }
+        doUnfreeze();
+    }
+
+    @Override
+    public void rebuild(Image image, Operation op) {
+        requireInstance("rebuild");
+        if (isRunning()) {
+            throw new InstanceStateException(Texts.REBUILD_RUNNING, statusCode());
+        }
+        runLocked(owner.locks().create(args.project(), args.name(), op, OperationLocks.Action.CREATE, false,
+                false), () -> {
+            doRebuild(image, op);
+            mutate(a -> {
+                Map<String, String> c = new HashMap<>(a.config());
+                c.keySet().removeIf(k -> k.startsWith("image.") || k.equals("volatile.base_image")
+                        || k.equals("volatile.idmap.next") || k.equals("volatile.last_state.idmap"));
+                if (image != null) {
+                    image.properties().forEach((k, v) -> c.put("image." + k, v));
+                    c.put("volatile.base_image", image.fingerprint());
+                }
+                String uuid = c.get("volatile.uuid");
+                if (uuid != null) {
+                    c.put("volatile.uuid.generation", uuid);
+                }
+                return a.toBuilder().config(c).build();
+            }, true);
+        });
+    }
+
+    /** Incus's {@code onStop}: records the power state; ephemeral instances go away unless restarting. */
+    private void onStopped(InstanceOperation op) {
+        boolean restarting = op.actionMatch(OperationLocks.Action.RESTART.value(),
+                OperationLocks.Action.RESTORE.value(), OperationLocks.Action.MIGRATE.value());
+        volatileSetInternal(Map.of("volatile.last_state.power", PowerState.STOPPED), false);
+        if (args.ephemeral() && !restarting) {
+            LOG.log(System.Logger.Level.DEBUG, "Deleting ephemeral instance {0} after stop", fullName());
+            deleteNow();
+        }
+    }
+
+    private void requireStopped(java.util.function.Function<String, String> message) {
+        StatusCode after = driverStatus();
+        if (after != StatusCode.STOPPED) {
+            throw new InstanceStateException(message.apply(after.text()), after);
+        }
+    }
+
+    // =============================================================================================================
+    // Snapshots and restore
+    // =============================================================================================================
+
+    @Override
+    public void snapshot(String name, Instant expiry, boolean stateful) {
+        requireInstance("snapshot");
+        Names.validateSnapshotName(name);
+        if (stateful) {
+            if (!ConfigKeys.isTrue(expandedConfig.get("migration.stateful"))) {
+                throw new InvalidArgumentException(Texts.statefulSnapshotNeedsMigrationStateful(type()));
+            }
+            if (!isRunning()) {
+                throw new InstanceStateException(Texts.STATEFUL_SNAPSHOT_NOT_RUNNING, statusCode());
+            }
+        }
+        String fullSnapName = Names.snapshotFullName(name(), name);
+        Instant now = owner.clock().instant();
+        synchronized (this) {
+            for (InstanceArgs s : snapshotArgs) {
+                if (s.name().equals(fullSnapName)) {
+                    throw new BusyException(Texts.snapshotExists(name));
+                }
+            }
+            InstanceArgs snap = args.toBuilder()
+                    .name(fullSnapName)
+                    .snapshot(true)
+                    .stateful(stateful)
+                    .creationDate(now)
+                    .lastUsedDate(Instant.EPOCH)
+                    .expiryDate(expiry)
+                    .build();
+            doSnapshot(snap, stateful);
+            List<InstanceArgs> updated = new ArrayList<>(snapshotArgs);
+            updated.add(snap);
+            setDefinition(args, updated);
+            persist();
+        }
+    }
+
+    @Override
+    public List<Instance> snapshots() {
+        if (isSnapshot()) {
+            return List.of();
+        }
+        List<Instance> out = new ArrayList<>(snapshotArgs.size());
+        for (InstanceArgs s : snapshotArgs) {
+            out.add(newSnapshotHandle(s));
+        }
+        return out;
+    }
+
+    /** The snapshot with short name {@code snapName}, if any. */
+    Optional<Instance> findSnapshot(String snapName) {
+        String full = Names.snapshotFullName(name(), snapName);
+        for (InstanceArgs s : snapshotArgs) {
+            if (s.name().equals(full)) {
+                return Optional.of(newSnapshotHandle(s));
+            }
+        }
+        return Optional.empty();
+    }
+
+    @Override
+    public void restore(Instance source, boolean stateful) {
+        requireInstance("restore");
+        Objects.requireNonNull(source, "source");
+        InstanceArgs snap = null;
+        if (source.isSnapshot() && Names.parentName(source.name()).equals(name())
+                && source.project().name().equals(args.project())) {
+            for (InstanceArgs s : snapshotArgs) {
+                if (s.name().equals(source.name())) {
+                    snap = s;
+                }
+            }
+        }
+        if (snap == null) {
+            throw new NotFoundException("Snapshot " + Texts.quote(source.name()) + " of instance "
+                    + Texts.quote(name()) + " not found");
+        }
+        if (stateful && !snap.stateful()) {
+            throw new InvalidArgumentException(Texts.STATEFUL_RESTORE_STATELESS);
+        }
+        InstanceArgs snapshot = snap;
+        runLocked(owner.locks().create(args.project(), args.name(), operation, OperationLocks.Action.RESTORE, false,
+                false), () -> {
+            boolean wasRunning = isRunning();
+            if (wasRunning) {
+                stop(false);
+            }
+            doRestore(snapshot);
+            InstanceArgs from = snapshot;
+            mutate(a -> {
+                // The snapshot's config comes back, but the instance keeps its identity and volatile state.
+                Map<String, String> c = new HashMap<>(from.config());
+                c.keySet().removeIf(k -> k.startsWith("volatile."));
+                a.config().forEach((k, v) -> {
+                    if (k.startsWith("volatile.")) {
+                        c.put(k, v);
+                    }
+                });
+                String uuid = from.config().get("volatile.uuid.generation");
+                if (uuid != null) {
+                    c.put("volatile.uuid.generation", uuid);
+                }
+                return a.toBuilder().config(c).devices(from.devices()).profiles(from.profiles())
+                        .ephemeral(from.ephemeral()).description(from.description())
+                        .stateful(stateful).build();
+            }, true);
+            if (stateful || wasRunning) {
+                start(stateful);
+            }
+        });
+    }
+
+    @Override
+    public List<InstanceBackup> backups() {
+        // Backups are made by Incus's REST layer, which incus4j does not have: an instance has none.
+        return List.of();
+    }
+
+    @Override
+    public void updateBackupFile() {
+        if (isSnapshot()) {
+            parent.updateBackupFile();
+            return;
+        }
+        persist();
+    }
+
+    @Override
+    public boolean canLiveMigrate() {
+        return ConfigKeys.isTrue(expandedConfig.get("migration.stateful"));
+    }
+
+    @Override
+    public String canMigrate() {
+        String evacuate = expandedConfig.get("cluster.evacuate");
+        if (evacuate != null && !evacuate.isEmpty() && !evacuate.equals("auto")) {
+            return evacuate;
+        }
+        return type() == InstanceType.VM && canLiveMigrate() ? "live-migrate" : "migrate";
+    }
+
+    // =============================================================================================================
+    // Config handling
+    // =============================================================================================================
+
+    @Override
+    public void rename(String newName, boolean applyTemplateTrigger) {
+        if (isSnapshot()) {
+            Names.validateSnapshotName(newName);
+            parent.renameSnapshot(Names.snapshotPart(name()), newName);
+            return;
+        }
+        Names.validateInstanceName(newName, false);
+        if (isRunning()) {
+            throw new InstanceStateException(Texts.RENAME_RUNNING, statusCode());
+        }
+        if (newName.equals(name())) {
+            return;
+        }
+        runLocked(owner.locks().create(args.project(), args.name(), operation, OperationLocks.Action.UPDATE, false,
+                false), () -> {
+            synchronized (this) {
+                String oldName = name();
+                String oldFull = fullName();
+                String newFull = AbstractInstances.key(args.project(), newName);
+                renameInRegistry(oldName, newName);
+                try {
+                    doRename(oldFull, newFull);
+                } catch (RuntimeException e) {
+                    unrenameInRegistry(oldName, newName);
+                    throw e;
+                }
+                List<InstanceArgs> snaps = new ArrayList<>();
+                for (InstanceArgs s : snapshotArgs) {
+                    snaps.add(s.toBuilder().name(Names.snapshotFullName(newName, Names.snapshotPart(s.name())))
+                            .build());
+                }
+                Map<String, String> c = new HashMap<>(args.config());
+                c.put("volatile.cloud-init.instance-id", UUID.randomUUID().toString());
+                if (applyTemplateTrigger && !c.containsKey("volatile.apply_template")) {
+                    c.put("volatile.apply_template", TemplateTrigger.RENAME.value());
+                }
+                setDefinition(args.toBuilder().name(newName).config(c).build(), snaps);
+                persist();
+            }
+        });
+    }
+
+    @SuppressWarnings({"unchecked", "rawtypes"})
+    private void renameInRegistry(String oldName, String newName) {
+        ((AbstractInstances) owner).rename(this, args.project(), oldName, newName);
+    }
+
+    @SuppressWarnings({"unchecked", "rawtypes"})
+    private void unrenameInRegistry(String oldName, String newName) {
+        ((AbstractInstances) owner).unrename(this, args.project(), oldName, newName);
+    }
+
+    private synchronized void renameSnapshot(String oldSnap, String newSnap) {
+        String oldFull = Names.snapshotFullName(name(), oldSnap);
+        String newFull = Names.snapshotFullName(name(), newSnap);
+        List<InstanceArgs> snaps = new ArrayList<>();
+        boolean found = false;
+        for (InstanceArgs s : snapshotArgs) {
+            if (s.name().equals(newFull)) {
+                throw new BusyException(Texts.nameInUse(newSnap));
+            }
+            if (s.name().equals(oldFull)) {
+                found = true;
+                snaps.add(s.toBuilder().name(newFull).build());
+            } else {
+                snaps.add(s);
+            }
+        }
+        if (!found) {
+            throw new NotFoundException("Snapshot " + Texts.quote(oldSnap) + " not found");
+        }
+        Storage.moveIfExists(owner.paths().path(type(), AbstractInstances.key(args.project(), oldFull)),
+                owner.paths().path(type(), AbstractInstances.key(args.project(), newFull)));
+        setDefinition(args, snaps);
+        persist();
+    }
+
+    @Override
+    public void update(InstanceArgs newArgs, boolean userRequested) {
+        requireInstance("update");
+        Objects.requireNonNull(newArgs, "args");
+        Optional<InstanceOperation> lock = owner.locks().createWaitGet(args.project(), args.name(), operation,
+                OperationLocks.Action.UPDATE,
+                Set.of(OperationLocks.Action.CREATE, OperationLocks.Action.RESTART, OperationLocks.Action.RESTORE),
+                false, false);
+        if (lock.isEmpty()) {
+            return;
+        }
+        runLocked(lock.get(), () -> {
+            synchronized (this) {
+                try {
+                    AbstractInstances.validateDefinition(type(), newArgs.config(), newArgs.devices().map(),
+                            newArgs.profiles());
+                } catch (InvalidArgumentException e) {
+                    String msg = e.getMessage();
+                    throw new InvalidArgumentException(msg.startsWith("Invalid devices") || msg.startsWith(
+                            Texts.DUPLICATE_PROFILE) ? msg : "Invalid config: " + msg, e);
+                }
+                if (userRequested) {
+                    for (String k : IDMAP_KEYS) {
+                        if (args.config().containsKey(k) && !newArgs.config().containsKey(k)) {
+                            throw new InvalidArgumentException(Texts.VOLATILE_IDMAP_DELETE);
+                        }
+                    }
+                }
+                InstanceArgs updated = args.toBuilder()
+                        .config(newArgs.config())
+                        .devices(newArgs.devices())
+                        .profiles(newArgs.profiles())
+                        .description(newArgs.description())
+                        .ephemeral(newArgs.ephemeral())
+                        .architecture(newArgs.architecture() == 0 ? args.architecture() : newArgs.architecture())
+                        .expiryDate(newArgs.expiryDate())
+                        .build();
+                Map<String, String> oldExpanded = expandedConfig;
+                Map<String, String> newExpanded = ConfigKeys.expandConfig(updated.profiles(), updated.config());
+                Set<String> changed = new HashSet<>(oldExpanded.keySet());
+                changed.addAll(newExpanded.keySet());
+                changed.removeIf(k -> Objects.equals(oldExpanded.get(k), newExpanded.get(k)));
+                if (isRunning()) {
+                    for (String k : changed) {
+                        if (!ConfigKeys.canUpdateLive(type(), k)) {
+                            throw new InvalidArgumentException(ConfigKeys.liveUpdateError(k));
+                        }
+                    }
+                    applyLiveUpdate(oldExpanded, newExpanded, changed);
+                }
+                setDefinition(updated, snapshotArgs);
+                persist();
+            }
+        });
+    }
+
+    @Override
+    public void delete(boolean force) {
+        if (isSnapshot()) {
+            parent.deleteSnapshot(args);
+            return;
+        }
+        runLocked(owner.locks().create(args.project(), args.name(), operation, OperationLocks.Action.DELETE, false,
+                false), () -> {
+            StatusCode status = driverStatus();
+            if (status.isRunning()) {
+                throw new InstanceStateException(Texts.INSTANCE_IS_RUNNING, status);
+            }
+            if (!force && ConfigKeys.isTrue(expandedConfig.get("security.protection.delete"))) {
+                throw new InstanceStateException(Texts.DELETE_PROTECTION, status);
+            }
+            deleteNow();
+        });
+    }
+
+    /** Removes storage, directories and record, and forgets the instance. */
+    @SuppressWarnings({"unchecked", "rawtypes"})
+    private synchronized void deleteNow() {
+        for (InstanceArgs s : snapshotArgs) {
+            doDeleteSnapshot(s);
+        }
+        doDelete();
+        ((AbstractInstances) owner).unregister(this);
+        owner.removeInstanceDirectories(type(), fullName());
+        recordDirty = false;
+    }
+
+    private synchronized void deleteSnapshot(InstanceArgs snap) {
+        List<InstanceArgs> remaining = new ArrayList<>(snapshotArgs);
+        if (!remaining.removeIf(s -> s.name().equals(snap.name()))) {
+            throw new NotFoundException("Snapshot " + Texts.quote(Names.snapshotPart(snap.name())) + " not found");
+        }
+        doDeleteSnapshot(snap);
+        AbstractInstances.deleteTree(owner.paths().path(type(), AbstractInstances.key(args.project(), snap.name())));
+        setDefinition(args, remaining);
+        persist();
+    }
+
+    @Override
+    public ImageMetadata export(OutputStream meta, OutputStream rootfs, Map<String, String> properties,
+            Instant expiration, ProgressTracker tracker) {
+        Objects.requireNonNull(meta, "meta");
+        if (isRunning()) {
+            throw new InstanceStateException(Texts.EXPORT_RUNNING, statusCode());
+        }
+        return doExport(meta, rootfs, properties == null ? Map.of() : properties, expiration, tracker);
+    }
+
+    // =============================================================================================================
+    // Live configuration, files, console, exec
+    // =============================================================================================================
+
+    @Override
+    public CGroup cgroup() {
+        requireInstance("cgroup");
+        if (type() == InstanceType.VM) {
+            throw new NotSupportedException(NotSupportedException.NOT_IMPLEMENTED);
+        }
+        return doCgroup();
+    }
+
+    @Override
+    public void volatileSet(Map<String, String> changes) {
+        for (String k : changes.keySet()) {
+            if (!k.startsWith("volatile.")) {
+                throw new InvalidArgumentException(Texts.VOLATILE_ONLY);
+            }
+        }
+        volatileSetInternal(changes, true);
+    }
+
+    /** Sets volatile keys; {@code durable} writes the record now, else it is written with the next change or close. */
+    protected final void volatileSetInternal(Map<String, String> changes, boolean durable) {
+        if (isSnapshot()) {
+            throw new InvalidArgumentException("Snapshots cannot be modified");
+        }
+        mutate(a -> {
+            Map<String, String> c = new HashMap<>(a.config());
+            changes.forEach((k, v) -> {
+                if (v == null || v.isEmpty()) {
+                    c.remove(k);
+                } else {
+                    c.put(k, v);
+                }
+            });
+            return a.toBuilder().config(c).build();
+        }, durable);
+    }
+
+    @Override
+    public void deferTemplateApply(TemplateTrigger trigger) {
+        if (localConfig().containsKey("volatile.apply_template")) {
+            return;
+        }
+        volatileSet(Map.of("volatile.apply_template", trigger.value()));
+    }
+
+    @Override
+    public Connection fileSftpConn() {
+        if (type() == InstanceType.VM && !isRunning()) {
+            throw new InstanceStateException(Texts.INSTANCE_NOT_RUNNING, statusCode());
+        }
+        return doFileSftpConn();
+    }
+
+    @Override
+    public SftpClient fileSftp() {
+        if (type() == InstanceType.VM && !isRunning()) {
+            throw new InstanceStateException(Texts.INSTANCE_NOT_RUNNING, statusCode());
+        }
+        return doFileSftp();
+    }
+
+    @Override
+    public ConsoleSession console(String protocol) {
+        requireInstance("console");
+        if (type() == InstanceType.CONTAINER && !ConsoleTypes.CONSOLE.equals(protocol)) {
+            throw new InvalidArgumentException(Texts.containerConsoleUnsupported(protocol));
+        }
+        if (!ConsoleTypes.CONSOLE.equals(protocol) && !ConsoleTypes.VGA.equals(protocol)) {
+            throw new InvalidArgumentException(Texts.unknownConsoleProtocol(protocol));
+        }
+        StatusCode status = statusCode();
+        if (!status.isRunning()) {
+            throw new InstanceStateException(Texts.INSTANCE_NOT_RUNNING, status);
+        }
+        return doConsole(protocol);
+    }
+
+    @Override
+    public Cmd exec(ExecRequest request, InputStream stdin, OutputStream stdout, OutputStream stderr) {
+        requireInstance("exec");
+        Objects.requireNonNull(request, "request");
+        StatusCode status = statusCode();
+        if (!status.isRunning()) {
+            throw new InstanceStateException(Texts.INSTANCE_NOT_RUNNING, status);
+        }
+        if (status == StatusCode.FROZEN) {
+            throw new InstanceStateException(Texts.INSTANCE_FROZEN, status);
+        }
+        return doExec(request, stdin, stdout, stderr);
+    }
+
+    @Override
+    public InstanceOperation lockExclusive() {
+        requireInstance("lock");
+        StatusCode status = statusCode();
+        if (status.isRunning()) {
+            throw new InstanceStateException(Texts.INSTANCE_IS_RUNNING, status);
+        }
+        return owner.locks().create(args.project(), args.name(), operation, OperationLocks.Action.CREATE, false,
+                false);
+    }
+
+    @Override
+    public void reloadDevice(String devName) {
+        if (expandedDevices.get(devName) == null) {
+            throw new NotFoundException("Device " + Texts.quote(devName) + " not found");
+        }
+    }
+
+    @Override
+    public void registerDevices() {
+        // Devices need no host-side registration unless a driver says otherwise.
+    }
+
+    @Override
+    public void deviceEventHandler(RunConfig runConfig) {
+        Objects.requireNonNull(runConfig, "runConfig");
+        if (!isRunning()) {
+            return;
+        }
+        runConfig.postHooks().forEach(Runnable::run);
+    }
+
+    @Override
+    public void onHook(String hookName, Map<String, String> hookArgs) {
+        if (type() == InstanceType.VM) {
+            throw new NotSupportedException(NotSupportedException.NOT_IMPLEMENTED);
+        }
+        switch (hookName) {
+            case Hooks.START:
+            case Hooks.STOP_NS:
+                return;
+            case Hooks.STOP:
+                String target = hookArgs.getOrDefault("target", "stop");
+                if (!target.equals("stop") && !target.equals("reboot")) {
+                    throw new InvalidArgumentException(Texts.invalidStopTarget(target));
+                }
+                return;
+            default:
+                throw new InvalidArgumentException("Unknown hook " + Texts.quote(hookName));
+        }
+    }
+
+    @Override
+    public Device fillNetworkDevice(String devName, Device device) {
+        if (!"nic".equals(device.type())) {
+            return device;
+        }
+        String nicType = device.get("nictype");
+        boolean physical = "physical".equals(nicType) || "ipvlan".equals(nicType);
+        Device out = device;
+        Map<String, String> volatileChanges = new HashMap<>();
+        if (!physical && (out.get("hwaddr") == null || out.get("hwaddr").isEmpty())) {
+            String key = "volatile." + devName + ".hwaddr";
+            String mac = localConfig().get(key);
+            if (mac == null) {
+                mac = randomMac();
+                volatileChanges.put(key, mac);
+            }
+            out = out.with("hwaddr", mac);
+        }
+        if (type() == InstanceType.CONTAINER && (out.get("name") == null || out.get("name").isEmpty())) {
+            String key = "volatile." + devName + ".name";
+            String name = localConfig().get(key);
+            if (name == null) {
+                name = nextInterfaceName(devName);
+                volatileChanges.put(key, name);
+            }
+            out = out.with("name", name);
+        }
+        if (!volatileChanges.isEmpty()) {
+            volatileSet(volatileChanges);
+        }
+        return out;
+    }
+
+    /** Incus's default MAC pattern {@code 10:66:6a:xx:xx:xx}. */
+    private static String randomMac() {
+        ThreadLocalRandom r = ThreadLocalRandom.current();
+        return String.format("10:66:6a:%02x:%02x:%02x", r.nextInt(256), r.nextInt(256), r.nextInt(256));
+    }
+
+    private String nextInterfaceName(String devName) {
+        Set<String> used = new HashSet<>();
+        expandedDevices.map().forEach((n, d) -> {
+            if (d.get("name") != null) {
+                used.add(d.get("name"));
+            }
+        });
+        localConfig().forEach((k, v) -> {
+            if (k.startsWith("volatile.") && k.endsWith(".name") && !k.equals("volatile." + devName + ".name")) {
+                used.add(v);
+            }
+        });
+        for (int i = 0;; i++) {
+            String candidate = "eth" + i;
+            if (!used.contains(candidate)) {
+                return candidate;
+            }
+        }
+    }
+
+    // =============================================================================================================
+    // Rendering and metrics
+    // =============================================================================================================
+
+    @Override
+    public List<Object> etag() {
+        if (isSnapshot()) {
+            List<Object> out = new ArrayList<>(1);
+            out.add(args.expiryDate() == null ? RestJson.GO_ZERO_TIME : args.expiryDate());
+            return out;
+        }
+        List<String> config = new ArrayList<>();
+        args.config().forEach((k, v) -> config.add(k + "=" + v));
+        return List.of(Architectures.name(args.architecture()), args.ephemeral(), profileNames(),
+                args.devices().sorted(), config);
+    }
+
+    private List<String> profileNames() {
+        List<String> names = new ArrayList<>(args.profiles().size());
+        for (Profile p : args.profiles()) {
+            names.add(p.name());
+        }
+        return names;
+    }
+
+    @Override
+    public Render<ApiRenderable> render() {
+        if (isSnapshot()) {
+            return new Render<>(renderSnapshot(-1), etag());
+        }
+        return new Render<>(renderInstance(statusCode()), etag());
+    }
+
+    @Override
+    public Render<ApiRenderable> renderWithUsage() {
+        if (isSnapshot()) {
+            long size = -1;
+            ApiInstanceState.Disk root = diskState().get("root");
+            if (root != null && root.usage() >= 0) {
+                size = root.usage();
+            }
+            return new Render<>(renderSnapshot(size), etag());
+        }
+        return render();
+    }
+
+    private ApiInstance renderInstance(StatusCode status) {
+        return new ApiInstance(Architectures.name(args.architecture()), args.config(), args.devices(),
+                args.ephemeral(), profileNames(), args.stateful(), args.description(), args.creationDate(),
+                expandedConfig, expandedDevices, name(), status.text(), status.code(), lastUsedDate(), location(),
+                type().apiName(), args.project());
+    }
+
+    private ApiInstanceSnapshot renderSnapshot(long size) {
+        return new ApiInstanceSnapshot(args.expiryDate() == null ? RestJson.GO_ZERO_TIME : args.expiryDate(),
+                Architectures.name(args.architecture()), args.config(), args.creationDate(), args.description(),
+                args.devices(), args.ephemeral(), expandedConfig, expandedDevices, lastUsedDate(),
+                Names.snapshotPart(name()), profileNames(), args.stateful(), size);
+    }
+
+    @Override
+    public Render<ApiInstanceFull> renderFull(List<NetworkInterface> hostInterfaces) {
+        if (isSnapshot()) {
+            throw new InvalidArgumentException(type() == InstanceType.VM
+                    ? "RenderFull doesn't work with snapshots" : "RenderFull only works with containers");
+        }
+        StatusCode status = statusCode();
+        List<ApiInstanceSnapshot> snaps = new ArrayList<>();
+        for (Instance s : snapshots()) {
+            snaps.add((ApiInstanceSnapshot) s.render().value());
+        }
+        ApiInstanceFull full = new ApiInstanceFull(renderInstance(status), backups(), renderState(hostInterfaces),
+                snaps);
+        return new Render<>(full, etag());
+    }
+
+    @Override
+    public ApiInstanceState renderState(List<NetworkInterface> hostInterfaces) {
+        StatusCode status = statusCode();
+        if (status == StatusCode.ERROR) {
+            return new ApiInstanceState(status.text(), status.code(), Map.of(), null, Map.of(), 0, 0, null, null,
+                    null);
+        }
+        if (!status.isRunning()) {
+            return new ApiInstanceState(status.text(), status.code(), diskState(), null, Map.of(), 0,
+                    type() == InstanceType.VM ? -1 : 0, null, null, null);
+        }
+        ApiInstanceState live = runningState(status, hostInterfaces == null ? List.of() : hostInterfaces);
+        return new ApiInstanceState(status.text(), status.code(), diskState(), live.memory(), live.network(),
+                live.pid(), live.processes(), live.cpu(), live.startedAt(), live.osInfo());
+    }
+
+    @Override
+    public MetricSet metrics(List<NetworkInterface> hostInterfaces) {
+        requireInstance("metrics");
+        StatusCode status = statusCode();
+        if (!status.isRunning()) {
+            throw new InstanceStateException(Texts.ALREADY_STOPPED, status);
+        }
+        MetricSet set = MetricSet.forInstance(args.project(), name(), type().apiName());
+        collectMetrics(set, hostInterfaces == null ? List.of() : hostInterfaces);
+        return set;
+    }
+
+    // =============================================================================================================
+    // Migration
+    // =============================================================================================================
+
+    @Override
+    public void migrateSend(MigrateSendArgs sendArgs) {
+        requireInstance("migrate");
+        Objects.requireNonNull(sendArgs, "args");
+        if (sendArgs.common().live() && !canLiveMigrate()) {
+            throw new InvalidArgumentException(Texts.LIVE_MIGRATION_NEEDS_STATEFUL);
+        }
+        InstanceOperation op;
+        try {
+            op = owner.locks().create(args.project(), args.name(), operation, OperationLocks.Action.MIGRATE, false,
+                    true);
+        } catch (BusyException e) {
+            throw new BusyException(Texts.ALREADY_MIGRATING, e);
+        }
+        runLocked(op, () -> doMigrateSend(sendArgs));
+    }
+
+    @Override
+    public void migrateReceive(MigrateReceiveArgs receiveArgs) {
+        requireInstance("migrate");
+        Objects.requireNonNull(receiveArgs, "args");
+        if (isRunning()) {
+            throw new InstanceStateException(Texts.INSTANCE_IS_RUNNING, statusCode());
+        }
+        if (receiveArgs.instanceOperation() != null) {
+            doMigrateReceive(receiveArgs);
+            return;
+        }
+        runLocked(owner.locks().create(args.project(), args.name(), operation, OperationLocks.Action.CREATE, false,
+                false), () -> doMigrateReceive(receiveArgs));
+    }
+
+    /**
+     * Replaces this (target) instance's definition with one received from a migration source: config, devices,
+     * profiles and snapshots, keeping this instance's name and project.
+     */
+    protected final synchronized void adoptDefinition(InstanceRecord received) {
+        InstanceArgs src = received.instance();
+        InstanceArgs merged = args.toBuilder().config(src.config()).devices(src.devices()).profiles(src.profiles())
+                .description(src.description()).ephemeral(src.ephemeral()).architecture(src.architecture())
+                .stateful(src.stateful()).build();
+        List<InstanceArgs> snaps = new ArrayList<>();
+        for (InstanceArgs s : received.snapshots()) {
+            snaps.add(s.toBuilder().project(args.project())
+                    .name(Names.snapshotFullName(name(), Names.snapshotPart(s.name()))).build());
+        }
+        setDefinition(merged, snaps);
+        persist();
+    }
+
+    /** This instance's durable record. */
+    public final InstanceRecord record() {
+        return new InstanceRecord(args, snapshotArgs);
+    }
+
+    // =============================================================================================================
+    // State plumbing
+    // =============================================================================================================
+
+    /**
+     * Runs {@code body} under {@code op} and ends the operation with its outcome, so that callers waiting on the
+     * same action see the failure (try-with-resources would end it as a success before a catch block runs).
+     */
+    protected static void runLocked(InstanceOperation op, Runnable body) {
+        try {
+            body.run();
+        } catch (RuntimeException | Error e) {
+            op.done(e);
+            throw e;
+        }
+        op.done(null);
+    }
+
+    /** Applies {@code change} to the definition; {@code durable} writes the record now. */
+    protected final synchronized void mutate(UnaryOperator<InstanceArgs> change, boolean durable) {
+        setDefinition(change.apply(args), snapshotArgs);
+        if (durable) {
+            persist();
+        } else {
+            recordDirty = true;
+        }
+    }
+
+    /** Writes the record atomically ({@code Path()/backup.yaml}). */
+    protected final synchronized void persist() {
+        if (isSnapshot()) {
+            parent.persist();
+            return;
+        }
+        RecordStore.writeAtomically(owner.paths().recordFile(type(), fullName()),
+                BackupYaml.write(new InstanceRecord(args, snapshotArgs)));
+        recordDirty = false;
+    }
+
+    /** Writes the record if a non-durable change is pending. */
+    final synchronized void flushRecord() {
+        if (recordDirty) {
+            persist();
+        }
+    }
+
+    private void setDefinition(InstanceArgs newArgs, List<InstanceArgs> snapshots) {
+        this.args = newArgs;
+        this.snapshotArgs = List.copyOf(snapshots);
+        this.expandedConfig = ConfigKeys.expandConfig(newArgs.profiles(), newArgs.config());
+        this.expandedDevices = ConfigKeys.expandDevices(newArgs.profiles(), newArgs.devices());
+    }
+
+    private void requireInstance(String action) {
+        if (isSnapshot()) {
+            throw new InvalidArgumentException("Snapshots cannot be used for " + action + ": "
+                    + Texts.quote(name()));
+        }
+    }
+
+    @Override
+    public String toString() {
+        return getClass().getSimpleName() + "[" + args.project() + "/" + name() + "]";
+    }
+}

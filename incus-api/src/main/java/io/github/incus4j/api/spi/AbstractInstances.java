@@ -1,0 +1,396 @@
+package io.github.incus4j.api.spi;
+
+import io.github.incus4j.api.BusyException;
+import io.github.incus4j.api.IncusException;
+import io.github.incus4j.api.Info;
+import io.github.incus4j.api.Instance;
+import io.github.incus4j.api.InstanceSource;
+import io.github.incus4j.api.InstanceType;
+import io.github.incus4j.api.Instances;
+import io.github.incus4j.api.InvalidArgumentException;
+import io.github.incus4j.api.io.InstanceOperation;
+import io.github.incus4j.api.model.Device;
+import io.github.incus4j.api.model.InstanceArgs;
+import io.github.incus4j.api.model.Profile;
+import io.github.incus4j.api.model.Project;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.stream.Stream;
+
+/**
+ * The driver-independent half of {@link Instances} (the counterpart of Incus's instance loading and creation code):
+ * name and config validation before anything touches the disk, the registry of instances of one root, durable
+ * records ({@code backup.yaml}, written atomically) found again when the root is reopened, the operation-lock
+ * registry, and the driver's named daemon threads. A driver extends it and supplies the instance handles and the
+ * storage work.
+ *
+ * @param <I> the driver's instance class
+ */
+public abstract class AbstractInstances<I extends AbstractInstance> implements Instances {
+    private static final System.Logger LOG = System.getLogger(AbstractInstances.class.getName());
+
+    private final Info info;
+    private final InstancePaths paths;
+    private final OperationLocks locks;
+    private final Clock clock;
+    private final String node;
+    private final ConcurrentHashMap<String, I> instances = new ConcurrentHashMap<>();
+    private final ConcurrentHashMap<String, Integer> ids = new ConcurrentHashMap<>();
+    private final AtomicInteger nextId = new AtomicInteger();
+    private final AtomicInteger threadCount = new AtomicInteger();
+    private final AtomicBoolean closed = new AtomicBoolean();
+    private final ExecutorService executor;
+
+    /**
+     * @param info the driver's info
+     * @param root the root directory (created if missing)
+     * @param locks the operation-lock registry (its wait bound applies to every lock wait of this driver)
+     * @param clock the clock for creation, last-use and snapshot dates
+     */
+    protected AbstractInstances(Info info, Path root, OperationLocks locks, Clock clock) {
+        this.info = info;
+        this.paths = new InstancePaths(root.toAbsolutePath().normalize());
+        this.locks = locks;
+        this.clock = clock;
+        this.node = "none";
+        try {
+            Files.createDirectories(paths.root());
+        } catch (IOException e) {
+            throw new UncheckedIOException("Cannot create the driver root " + root, e);
+        }
+        this.executor = Executors.newCachedThreadPool(threadFactory("worker"));
+    }
+
+    // ---- what a driver supplies ---------------------------------------------------------------------------------
+
+    /** A handle for an instance defined by {@code record} (just created, or read back from disk). */
+    protected abstract I newInstance(InstanceRecord record);
+
+    /**
+     * Refuses, before anything is written, a source this driver cannot use (e.g. a template it does not know).
+     * The default accepts every source.
+     */
+    protected void checkSource(InstanceType type, InstanceSource source) {
+    }
+
+    /**
+     * Creates the new instance's storage from {@code source}. On failure the base class removes the instance's
+     * directories, so the driver may simply throw.
+     */
+    protected abstract void createStorage(I instance, InstanceSource source);
+
+    /** Releases driver resources on {@link #close()} (after records are flushed). */
+    protected void closeDriver() {
+    }
+
+    // ---- Instances ----------------------------------------------------------------------------------------------
+
+    @Override
+    public Info info() {
+        return info;
+    }
+
+    @Override
+    public Path root() {
+        return paths.root();
+    }
+
+    /** The layout of this root. */
+    public InstancePaths paths() {
+        return paths;
+    }
+
+    /** The operation-lock registry of this root. */
+    public OperationLocks locks() {
+        return locks;
+    }
+
+    /** The clock dates come from. */
+    public Clock clock() {
+        return clock;
+    }
+
+    /** The cluster member name Incus reports standalone ({@code none}). */
+    public String node() {
+        return node;
+    }
+
+    @Override
+    public Instance create(InstanceArgs args, InstanceSource source) {
+        ensureOpen();
+        InstanceArgs filled = validateNew(args);
+        checkSource(filled.type(), source);
+        String key = key(filled.project(), filled.name());
+        if (instances.containsKey(key)) {
+            throw new BusyException(Texts.instanceExists(filled.name()));
+        }
+        // The create lock keeps a concurrent create, rename or delete of the same name out while storage is made.
+        InstanceOperation lock = locks.create(filled.project(), filled.name(), null, OperationLocks.Action.CREATE,
+                false, false);
+        I instance = newInstance(new InstanceRecord(filled, List.of()));
+        AbstractInstance.runLocked(lock, () -> {
+            if (instances.putIfAbsent(key, instance) != null) {
+                throw new BusyException(Texts.instanceExists(filled.name()));
+            }
+            try {
+                createStorage(instance, source);
+                instance.persist();
+            } catch (RuntimeException | Error e) {
+                instances.remove(key, instance);
+                removeInstanceDirectories(filled.type(), key);
+                throw e;
+            }
+        });
+        LOG.log(System.Logger.Level.DEBUG, "Created {0} {1}", filled.type(), key);
+        return instance;
+    }
+
+    @Override
+    public Optional<Instance> find(String project, String name) {
+        ensureOpen();
+        if (name == null || project == null) {
+            return Optional.empty();
+        }
+        if (Names.isSnapshot(name)) {
+            I parent = instances.get(key(project, Names.parentName(name)));
+            return parent == null ? Optional.empty() : parent.findSnapshot(Names.snapshotPart(name));
+        }
+        return Optional.ofNullable(instances.get(key(project, name)));
+    }
+
+    @Override
+    public List<Instance> list() {
+        ensureOpen();
+        List<Instance> out = new ArrayList<>(instances.values());
+        out.sort(Comparator.comparing((Instance i) -> i.project().name()).thenComparing(Instance::name));
+        return out;
+    }
+
+    @Override
+    public void close() {
+        if (!closed.compareAndSet(false, true)) {
+            return;
+        }
+        for (I i : instances.values()) {
+            try {
+                i.flushRecord();
+            } catch (RuntimeException e) {
+                LOG.log(System.Logger.Level.WARNING, "Could not flush the record of " + i.name(), e);
+            }
+        }
+        try {
+            closeDriver();
+        } finally {
+            executor.shutdownNow();
+        }
+    }
+
+    // ---- services for instances -----------------------------------------------------------------------------------
+
+    /**
+     * Runs {@code task} on one of the driver's named daemon threads (stream pumps, watchers). The threads end with
+     * {@link #close()}.
+     */
+    public void execute(Runnable task) {
+        executor.execute(task);
+    }
+
+    /** A factory of daemon threads named {@code incus4j-<driver>-<purpose>-<n>}. */
+    public ThreadFactory threadFactory(String purpose) {
+        return r -> {
+            Thread t = new Thread(r, "incus4j-" + info.name() + "-" + purpose + "-" + threadCount.incrementAndGet());
+            t.setDaemon(true);
+            return t;
+        };
+    }
+
+    /** Whether {@link #close()} was called. */
+    public boolean isClosed() {
+        return closed.get();
+    }
+
+    /** The id of an instance or snapshot, allocated on first sight and stable while this root is open. */
+    int idFor(String fullKey) {
+        return ids.computeIfAbsent(fullKey, k -> nextId.incrementAndGet());
+    }
+
+    /** Moves an instance to a new name in the registry, refusing a name in use. */
+    void rename(I instance, String project, String oldName, String newName) {
+        String newKey = key(project, newName);
+        if (instances.putIfAbsent(newKey, instance) != null) {
+            throw new BusyException(Texts.nameInUse(newName));
+        }
+        instances.remove(key(project, oldName), instance);
+        Integer id = ids.remove(key(project, oldName));
+        if (id != null) {
+            ids.put(newKey, id);
+        }
+    }
+
+    /** Undoes {@link #rename} after a failure. */
+    void unrename(I instance, String project, String oldName, String newName) {
+        instances.put(key(project, oldName), instance);
+        instances.remove(key(project, newName), instance);
+    }
+
+    /** Forgets a deleted instance. */
+    void unregister(I instance) {
+        instances.remove(key(instance.project().name(), instance.name()), instance);
+    }
+
+    /** Registers an instance read back from disk. */
+    protected final void register(I instance) {
+        instances.put(key(instance.project().name(), instance.name()), instance);
+    }
+
+    /** Removes every directory an instance may own (its path, snapshots, logs, run and devices directories). */
+    protected void removeInstanceDirectories(InstanceType type, String fullName) {
+        deleteTree(paths.path(type, fullName));
+        deleteTree(paths.snapshotsDir(type).resolve(fullName));
+        deleteTree(paths.logPath(fullName));
+        deleteTree(paths.runPath(fullName));
+        deleteTree(paths.devicesPath(fullName));
+    }
+
+    /**
+     * Reads every {@code backup.yaml} under the root and registers the instances. Drivers call this at the end of
+     * their constructor, once their own fields are set. Unreadable records are skipped with a warning.
+     */
+    protected final void loadExisting() {
+        for (InstanceType type : List.of(InstanceType.CONTAINER, InstanceType.VM)) {
+            Path dir = paths.instancesDir(type);
+            if (!Files.isDirectory(dir)) {
+                continue;
+            }
+            try (Stream<Path> entries = Files.list(dir)) {
+                for (Path p : (Iterable<Path>) entries.sorted()::iterator) {
+                    Path file = p.resolve("backup.yaml");
+                    RecordStore.cleanTemporaryFiles(p);
+                    Optional<byte[]> bytes = RecordStore.read(file);
+                    if (bytes.isEmpty()) {
+                        continue;
+                    }
+                    try {
+                        register(newInstance(BackupYaml.read(bytes.get())));
+                    } catch (IncusException e) {
+                        LOG.log(System.Logger.Level.WARNING, "Skipping unreadable instance record " + file, e);
+                    }
+                }
+            } catch (IOException e) {
+                throw new UncheckedIOException("Cannot list " + dir, e);
+            }
+        }
+    }
+
+    /** Validates a creation request and fills what the driver sets: dates, architecture, UUIDs. */
+    private InstanceArgs validateNew(InstanceArgs args) {
+        if (args.type() == InstanceType.ANY) {
+            throw new InvalidArgumentException("Invalid instance type: an instance is a container or a virtual-machine");
+        }
+        if (args.snapshot()) {
+            throw new InvalidArgumentException("Snapshots are created with Instance.snapshot, not Instances.create");
+        }
+        Names.validateInstanceName(args.name(), false);
+        validateProjectName(args.project());
+        validateDefinition(args.type(), args.config(), args.devices().map(), args.profiles());
+        if (!info.type().equals(InstanceType.ANY) && info.type() != args.type()) {
+            throw new InvalidArgumentException("The " + info.name() + " driver only runs " + info.type().apiName()
+                    + " instances, not " + args.type().apiName());
+        }
+        Instant now = clock.instant();
+        Map<String, String> config = new HashMap<>(args.config());
+        String uuid = UUID.randomUUID().toString();
+        config.putIfAbsent("volatile.uuid", uuid);
+        config.putIfAbsent("volatile.uuid.generation", config.get("volatile.uuid"));
+        return args.toBuilder()
+                .id(0)
+                .config(config)
+                .architecture(args.architecture() == 0 ? io.github.incus4j.api.Architectures.host() : args.architecture())
+                .creationDate(args.creationDate() == null ? now : args.creationDate())
+                .lastUsedDate(args.lastUsedDate() == null ? Instant.EPOCH : args.lastUsedDate())
+                .stateful(false)
+                .build();
+    }
+
+    /**
+     * Incus's config and device validation for an instance of {@code type}: every local key, every profile's keys
+     * (as profile config), device names, and no duplicate profile.
+     */
+    static void validateDefinition(InstanceType type, Map<String, String> config, Map<String, Device> devices,
+            List<Profile> profiles) {
+        ConfigKeys.validateConfig(type, config, false);
+        Set<String> seen = new HashSet<>();
+        for (Profile p : profiles) {
+            if (!seen.add(p.name())) {
+                throw new InvalidArgumentException(Texts.DUPLICATE_PROFILE);
+            }
+            // Profiles are shared by containers and VMs: Incus checks their keys for any instance type.
+            ConfigKeys.validateConfig(InstanceType.ANY, p.config(), true);
+            validateDevices(p.devices().map());
+        }
+        validateDevices(devices);
+    }
+
+    private static void validateDevices(Map<String, Device> devices) {
+        for (Map.Entry<String, Device> e : devices.entrySet()) {
+            String name = e.getKey();
+            if (name.isEmpty() || name.contains("/") || name.chars().anyMatch(Character::isWhitespace)) {
+                throw new InvalidArgumentException("Invalid devices: Invalid device name " + Texts.quote(name));
+            }
+            if (e.getValue().type().isEmpty()) {
+                throw new InvalidArgumentException("Invalid devices: Device " + Texts.quote(name)
+                        + " has no \"type\"");
+            }
+        }
+    }
+
+    private static void validateProjectName(String project) {
+        if (project.isEmpty() || project.length() > 63 || project.contains("/") || project.contains("_")
+                || project.chars().anyMatch(Character::isWhitespace)) {
+            throw new InvalidArgumentException("Invalid project name " + Texts.quote(project));
+        }
+    }
+
+    static String key(String project, String name) {
+        return Project.DEFAULT_NAME.equals(project) ? name : project + "_" + name;
+    }
+
+    private void ensureOpen() {
+        if (closed.get()) {
+            throw new IllegalStateException("This " + info.name() + " driver was closed");
+        }
+    }
+
+    /** Deletes a file tree if it exists (without following symlinks out of it). */
+    public static void deleteTree(Path dir) {
+        if (!Files.exists(dir, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+            return;
+        }
+        try (Stream<Path> walk = Files.walk(dir)) {
+            for (Path p : (Iterable<Path>) walk.sorted(Comparator.reverseOrder())::iterator) {
+                Files.deleteIfExists(p);
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("Cannot delete " + dir, e);
+        }
+    }
+}

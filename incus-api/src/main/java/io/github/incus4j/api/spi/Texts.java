@@ -1,0 +1,138 @@
+package io.github.incus4j.api.spi;
+
+import io.github.incus4j.api.InstanceType;
+
+/**
+ * Incus's error texts, kept in one place so that every driver answers with the same words as Incus
+ * ({@code driver_common.go}, {@code driver_lxc.go}, {@code driver_qemu.go}). Where the LXC and QEMU drivers word a
+ * message differently, the method takes the instance type.
+ */
+public final class Texts {
+    public static final String ALREADY_RUNNING = "The instance is already running";
+    public static final String ALREADY_STOPPED = "The instance is already stopped";
+    public static final String INSTANCE_IS_RUNNING = "Instance is running";
+    public static final String INSTANCE_NOT_RUNNING = "Instance is not running";
+    public static final String INSTANCE_FROZEN = "Instance is frozen";
+    public static final String INSTANCE_ISNT_RUNNING = "The instance isn't running";
+    public static final String CONTAINER_ISNT_RUNNING = "The container isn't running";
+    public static final String CONTAINER_ALREADY_FROZEN = "The container is already frozen";
+    public static final String CONTAINER_ALREADY_RUNNING = "The container is already running";
+    public static final String STARTUP_PROTECTION = "Instance has startup protection enabled";
+    public static final String DELETE_PROTECTION = "Instance has delete protection enabled";
+    public static final String RENAME_RUNNING = "Renaming of running instance not allowed";
+    public static final String EXPORT_RUNNING = "Cannot export a running instance as an image";
+    public static final String REBUILD_RUNNING = "Instance must be stopped to be rebuilt";
+    public static final String VOLATILE_ONLY = "Only volatile keys can be modified with VolatileSet";
+    public static final String COMMAND_NOT_FOUND = "Command not found";
+    public static final String COMMAND_NOT_EXECUTABLE = "Command not executable";
+    public static final String STATEFUL_SNAPSHOT_NOT_RUNNING =
+            "Unable to create a stateful snapshot. The instance isn't running";
+    public static final String STATEFUL_RESTORE_STATELESS =
+            "Stateful snapshot restore requested but snapshot is stateless";
+    public static final String LIVE_MIGRATION_NEEDS_STATEFUL =
+            "Live migration requires migration.stateful to be set to true";
+    public static final String ALREADY_MIGRATING = "The instance is already being migrated";
+    public static final String DUPLICATE_PROFILE = "Duplicate profile found in request";
+    public static final String VOLATILE_IDMAP_DELETE = "Volatile idmap keys can't be deleted by the user";
+    public static final String CGROUP_STOPPED = "Can't set cgroups on a stopped container";
+    public static final String VM_AGENT_OFFLINE = "VM agent isn't currently running";
+    public static final String SPICE_UNSUPPORTED = "SPICE is not supported by the host";
+
+    private Texts() {
+    }
+
+    /** {@code The instance cannot be started as in Error status}. */
+    public static String cannotStartIn(String status) {
+        return "The instance cannot be started as in " + status + " status";
+    }
+
+    /** {@code The instance cannot be cleanly shutdown as in Error status}. */
+    public static String cannotShutdownIn(String status) {
+        return "The instance cannot be cleanly shutdown as in " + status + " status";
+    }
+
+    /** {@code Failed shutting down instance, status is "Running"}. */
+    public static String failedShuttingDown(String status) {
+        return "Failed shutting down instance, status is " + quote(status);
+    }
+
+    /** {@code Failed stopping instance, status is "Running"}. */
+    public static String failedStopping(String status) {
+        return "Failed stopping instance, status is " + quote(status);
+    }
+
+    /** The stateful-start refusal, worded as each Incus driver words it. */
+    public static String statefulStartNeedsMigrationStateful(InstanceType type) {
+        return type == InstanceType.VM
+                ? "Stateful start requires migration.stateful to be set to true"
+                : "Stateful start requires that the instance migration.stateful be set to true";
+    }
+
+    /** The stateful-stop refusal, worded as each Incus driver words it. */
+    public static String statefulStopNeedsMigrationStateful(InstanceType type) {
+        return type == InstanceType.VM
+                ? "Stateful stop requires migration.stateful to be set to true"
+                : "Stateful stop requires the instance to have migration.stateful be set to true";
+    }
+
+    /** The stateful-snapshot refusal, worded as each Incus driver words it. */
+    public static String statefulSnapshotNeedsMigrationStateful(InstanceType type) {
+        return type == InstanceType.VM
+                ? "Stateful snapshot requires migration.stateful to be set to true"
+                : "Stateful snapshots require that the instance has migration.stateful be set to true";
+    }
+
+    /** {@code Container instances don't support "vga" output}. */
+    public static String containerConsoleUnsupported(String protocol) {
+        return "Container instances don't support " + quote(protocol) + " output";
+    }
+
+    /** {@code Unknown protocol "x"}. */
+    public static String unknownConsoleProtocol(String protocol) {
+        return "Unknown protocol " + quote(protocol);
+    }
+
+    /** {@code Instance "c1" already exists} (creation conflict). */
+    public static String instanceExists(String name) {
+        return "Instance " + quote(name) + " already exists";
+    }
+
+    /** {@code Name "c2" already in use} (rename conflict). */
+    public static String nameInUse(String name) {
+        return "Name " + quote(name) + " already in use";
+    }
+
+    /** {@code Snapshot "snap0" already exists}. */
+    public static String snapshotExists(String name) {
+        return "Snapshot " + quote(name) + " already exists";
+    }
+
+    /** {@code Invalid stop target "x"}. */
+    public static String invalidStopTarget(String target) {
+        return "Invalid stop target " + quote(target);
+    }
+
+    /** Go's {@code %q} for the plain strings these messages carry. */
+    public static String quote(String s) {
+        StringBuilder sb = new StringBuilder(s.length() + 2).append('"');
+        for (char c : s.toCharArray()) {
+            switch (c) {
+                case '"':
+                    sb.append("\\\"");
+                    break;
+                case '\\':
+                    sb.append("\\\\");
+                    break;
+                case '\n':
+                    sb.append("\\n");
+                    break;
+                case '\t':
+                    sb.append("\\t");
+                    break;
+                default:
+                    sb.append(c);
+            }
+        }
+        return sb.append('"').toString();
+    }
+}
