@@ -112,27 +112,8 @@ public final class Texts {
         return "Invalid stop target " + quote(target);
     }
 
-    /** Go's {@code %q} for the plain strings these messages carry. */
+    /** Go's {@code %q}: the quoting Incus's messages use around names and values. */
     public static String quote(String s) {
-        StringBuilder sb = new StringBuilder(s.length() + 2).append('"');
-        for (char c : s.toCharArray()) {
-            switch (c) {
-                case '"':
-                    sb.append("\\\"");
-                    break;
-                case '\\':
-                    sb.append("\\\\");
-                    break;
-                case '\n':
-                    sb.append("\\n");
-                    break;
-                case '\t':
-                    sb.append("\\t");
-                    break;
-                default:
-                    sb.append(c);
-            }
-        }
-        return sb.append('"').toString();
+        return ConfigKeys.quote(s);
     }
 }
