@@ -36,6 +36,11 @@ public record Project(
      * project and {@code project_name} elsewhere.
      */
     public String instanceStorageName(String instanceName) {
-        return DEFAULT_NAME.equals(name) ? instanceName : name + "_" + instanceName;
+        return storageName(name, instanceName);
+    }
+
+    /** {@link #instanceStorageName(String)} without a {@code Project} at hand. */
+    public static String storageName(String project, String instanceName) {
+        return DEFAULT_NAME.equals(project) ? instanceName : project + "_" + instanceName;
     }
 }

@@ -371,7 +371,7 @@ public abstract class AbstractInstances<I extends AbstractInstance> implements I
     }
 
     static String key(String project, String name) {
-        return Project.DEFAULT_NAME.equals(project) ? name : project + "_" + name;
+        return Project.storageName(project, name);
     }
 
     private void ensureOpen() {

@@ -6,6 +6,7 @@ import io.github.incus4j.api.InvalidArgumentException;
 import io.github.incus4j.api.OperationTimeoutException;
 import io.github.incus4j.api.io.InstanceOperation;
 import io.github.incus4j.api.io.Operation;
+import io.github.incus4j.api.model.Project;
 import java.math.BigDecimal;
 import java.time.Duration;
 import java.util.HashMap;
@@ -235,7 +236,7 @@ public final class OperationLocks {
         if (project == null || project.isEmpty() || instance == null || instance.isEmpty()) {
             throw new InvalidArgumentException("Invalid project or instance name");
         }
-        return "default".equals(project) ? instance : project + "_" + instance;
+        return Project.storageName(project, instance);
     }
 
     private static OperationTimeoutException timeout(Lock lock, Duration waited) {
