@@ -1382,7 +1382,7 @@ public abstract class AbstractInstance implements Instance {
             return;
         }
         RecordStore.writeAtomically(owner.paths().recordFile(type(), fullName()),
-                BackupYaml.write(new InstanceRecord(args, snapshotArgs)));
+                BackupYaml.write(new InstanceRecord(args, snapshotArgs)), owner.syncRecords());
         recordDirty = false;
     }
 

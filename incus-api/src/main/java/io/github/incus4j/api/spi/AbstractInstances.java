@@ -98,6 +98,14 @@ public abstract class AbstractInstances<I extends AbstractInstance> implements I
      */
     protected abstract void createStorage(I instance, InstanceSource source);
 
+    /**
+     * Whether records are fsynced (crash-safe for the machine). Real drivers keep the default; a test driver may
+     * trade machine-crash durability for speed (its records still never tear).
+     */
+    protected boolean syncRecords() {
+        return true;
+    }
+
     /** Releases driver resources on {@link #close()} (after records are flushed). */
     protected void closeDriver() {
     }

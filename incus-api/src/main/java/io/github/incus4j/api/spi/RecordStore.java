@@ -45,11 +45,24 @@ public final class RecordStore {
      *     the temporary file removed)
      */
     public static void writeAtomically(Path file, byte[] content) {
-        writeAtomically(file, content, () -> { });
+        writeAtomically(file, content, true, () -> { });
+    }
+
+    /**
+     * {@link #writeAtomically(Path, byte[])}, with the fsyncs only when {@code sync}: without them the replacement
+     * is still atomic for readers and survives a crash of the process, but not a crash of the machine (what a test
+     * driver such as the fake needs, at a fraction of the cost).
+     */
+    public static void writeAtomically(Path file, byte[] content, boolean sync) {
+        writeAtomically(file, content, sync, () -> { });
     }
 
     /** {@link #writeAtomically(Path, byte[])} with a hook run between the synced temporary write and the rename. */
     static void writeAtomically(Path file, byte[] content, Runnable beforeRename) {
+        writeAtomically(file, content, true, beforeRename);
+    }
+
+    private static void writeAtomically(Path file, byte[] content, boolean sync, Runnable beforeRename) {
         Objects.requireNonNull(content, "content");
         Path target = file.toAbsolutePath();
         Path dir = target.getParent();
@@ -63,12 +76,16 @@ public final class RecordStore {
                 while (buf.hasRemaining()) {
                     ch.write(buf);
                 }
-                ch.force(true);
+                if (sync) {
+                    ch.force(true);
+                }
             }
             beforeRename.run();
             Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
             tmp = null;
-            syncDirectory(dir);
+            if (sync) {
+                syncDirectory(dir);
+            }
         } catch (IOException e) {
             throw new UncheckedIOException("Failed to write " + target + ": " + describe(e), e);
         } finally {
