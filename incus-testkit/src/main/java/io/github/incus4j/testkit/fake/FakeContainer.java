@@ -1,0 +1,164 @@
+package io.github.incus4j.testkit.fake;
+
+import io.github.incus4j.api.Container;
+import io.github.incus4j.api.InvalidArgumentException;
+import io.github.incus4j.api.NotSupportedException;
+import io.github.incus4j.api.io.NativeFd;
+import io.github.incus4j.api.model.ConsoleLogOptions;
+import io.github.incus4j.api.model.Device;
+import io.github.incus4j.api.model.IdmapEntry;
+import io.github.incus4j.api.model.IdmapSet;
+import io.github.incus4j.api.model.InstanceArgs;
+import io.github.incus4j.api.model.StorageType;
+import io.github.incus4j.api.rest.RestJson;
+import io.github.incus4j.api.spi.ConfigKeys;
+import io.github.incus4j.api.spi.InstanceRecord;
+import io.github.incus4j.api.spi.Texts;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+
+/**
+ * A container of the fake driver. Unprivileged containers get Incus's default id map at creation (host ids from
+ * {@value #IDMAP_BASE}, {@value #IDMAP_SIZE} of them), kept in {@code volatile.idmap.*} as Incus keeps it; files are
+ * stored with the ids the container sees. The console log is the console's ring buffer. Not simulated:
+ * {@link #insertSeccompUnixDevice} and {@link #devptsFd()} (no kernel), idmapped mounts
+ * ({@link #idmappedStorage} is {@link StorageType#NONE}).
+ */
+public final class FakeContainer extends FakeInstance implements Container {
+    /** The first host id of the default unprivileged map. */
+    public static final long IDMAP_BASE = 1_000_000;
+    /** The size of the default unprivileged map. */
+    public static final long IDMAP_SIZE = 1_000_000_000;
+    /** The default map as Incus stores it in {@code volatile.idmap.*} (one string shared by every container). */
+    static final String DEFAULT_IDMAP_JSON = RestJson.toJson(IdmapSet.ofRange(IDMAP_BASE, IDMAP_SIZE).entries());
+
+    FakeContainer(FakeInstances owner, InstanceRecord record) {
+        super(owner, record);
+    }
+
+    FakeContainer(FakeContainer parent, InstanceArgs snapshot) {
+        super(parent, snapshot);
+    }
+
+    @Override
+    protected FakeContainer newSnapshotHandle(InstanceArgs snapshot) {
+        return new FakeContainer(this, snapshot);
+    }
+
+    @Override
+    Map<String, String> createConfig() {
+        if (ConfigKeys.isTrue(expandedConfig().get("security.privileged"))) {
+            return Map.of("volatile.idmap.base", "0", "volatile.idmap.next", "[]", "volatile.last_state.idmap", "[]");
+        }
+        return Map.of("volatile.idmap.base", Long.toString(IDMAP_BASE), "volatile.idmap.next", DEFAULT_IDMAP_JSON,
+                "volatile.last_state.idmap", DEFAULT_IDMAP_JSON);
+    }
+
+    /** Starting applies the next map: it becomes the current one and the one the files are shifted with. */
+    @Override
+    void onStarted() {
+        String next = localConfig().get("volatile.idmap.next");
+        if (next != null && !next.equals(localConfig().get("volatile.idmap.current"))) {
+            volatileSetInternal(Map.of("volatile.idmap.current", next, "volatile.last_state.idmap", next), false);
+        }
+    }
+
+    @Override
+    public Optional<IdmapSet> currentIdmap() {
+        IdmapSet set = parse("volatile.idmap.current");
+        return set != null ? nonEmpty(set) : diskIdmap();
+    }
+
+    @Override
+    public Optional<IdmapSet> diskIdmap() {
+        IdmapSet set = parse("volatile.last_state.idmap");
+        return set == null ? Optional.empty() : nonEmpty(set);
+    }
+
+    @Override
+    public Optional<IdmapSet> nextIdmap() {
+        IdmapSet set = parse("volatile.idmap.next");
+        return set != null ? nonEmpty(set) : currentIdmap();
+    }
+
+    private static Optional<IdmapSet> nonEmpty(IdmapSet set) {
+        return set.entries().isEmpty() ? Optional.empty() : Optional.of(set);
+    }
+
+    /** The map in {@code key}, {@code null} when the key is unset. */
+    private IdmapSet parse(String key) {
+        String json = localConfig().get(key);
+        if (json == null || json.isEmpty()) {
+            return null;
+        }
+        IdmapEntry[] entries = RestJson.fromJson(json, IdmapEntry[].class);
+        return new IdmapSet(entries == null ? List.of() : List.of(entries));
+    }
+
+    /**
+     * Reads (and optionally clears) the console ring buffer; with {@code writeToLogFile}, what was read is appended
+     * to {@link #consoleBufferLogPath()}.
+     */
+    @Override
+    public String consoleLog(ConsoleLogOptions options) {
+        Objects.requireNonNull(options, "options");
+        String text = options.readLog() ? consoleText(options.readMax(), false) : "";
+        if (options.clearLog()) {
+            consoleText(0, true);
+        }
+        if (options.readLog() && options.writeToLogFile() && !text.isEmpty()) {
+            try {
+                Path file = consoleBufferLogPath();
+                Files.createDirectories(file.getParent());
+                Files.write(file, text.getBytes(StandardCharsets.UTF_8), StandardOpenOption.CREATE,
+                        StandardOpenOption.APPEND);
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException("Cannot write " + consoleBufferLogPath(), e);
+            }
+        }
+        return text;
+    }
+
+    /**
+     * Not simulated: there is no kernel to create the device node in.
+     *
+     * @throws InvalidArgumentException {@code Invalid request PID specified} for a negative pid
+     * @throws NotSupportedException {@code Not implemented} otherwise
+     */
+    @Override
+    public void insertSeccompUnixDevice(String prefix, Device device, int pid) {
+        if (pid < 0) {
+            throw new InvalidArgumentException("Invalid request PID specified");
+        }
+        throw new NotSupportedException(NotSupportedException.NOT_IMPLEMENTED);
+    }
+
+    /**
+     * Not simulated: the fake has no {@code /dev/pts} to open.
+     *
+     * @throws NotSupportedException {@code Not implemented}
+     */
+    @Override
+    public NativeFd devptsFd() {
+        throw new NotSupportedException(NotSupportedException.NOT_IMPLEMENTED);
+    }
+
+    /** {@link StorageType#NONE}: the memory filesystem stores ids as the container sees them, nothing to shift. */
+    @Override
+    public StorageType idmappedStorage(Path path, String fstype) {
+        Objects.requireNonNull(path, "path");
+        return StorageType.NONE;
+    }
+
+    @Override
+    public String toString() {
+        return "FakeContainer[" + project().name() + "/" + name() + " " + Texts.quote(statusCode().text()) + "]";
+    }
+}
