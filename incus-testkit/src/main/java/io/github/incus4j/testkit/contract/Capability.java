@@ -1,0 +1,36 @@
+package io.github.incus4j.testkit.contract;
+
+/**
+ * What a driver under test can do, in the manner of Guava testlib's feature flags: each optional group of
+ * {@link InstanceDriverContract} names the capability it needs, and a driver that does not declare it sees that group
+ * reported as skipped (with the reason), never as passed. Lifecycle, rendering, config validation, snapshots, bad
+ * input and locking are not optional: every driver runs them.
+ */
+public enum Capability {
+    /** Creates and runs containers ({@code InstanceType.CONTAINER}). */
+    CONTAINERS,
+    /** Creates and runs virtual machines ({@code InstanceType.VM}). */
+    VIRTUAL_MACHINES,
+    /** Stateful stop/start and stateful snapshots (CRIU for containers, a QEMU state file for VMs). */
+    STATEFUL,
+    /** Runs commands ({@code Instance.exec}) with the busybox applets the contract uses. */
+    EXEC,
+    /** File access over {@code Instance.fileSftp}. */
+    FILES,
+    /** Attaches to the text console ({@code Instance.console}). */
+    CONSOLE,
+    /** Reads and clears the console log ({@code Container.consoleLog}, {@code VM.consoleLog}). */
+    CONSOLE_LOG,
+    /** Exports stopped instances as Incus images and creates instances from image tarballs. */
+    EXPORT_IMPORT,
+    /** Moves instances between roots with {@code migrateSend}/{@code migrateReceive}. */
+    MIGRATION,
+    /** OpenMetrics samples of running instances ({@code Instance.metrics}). */
+    METRICS,
+    /** Reads and writes the cgroup of a container ({@code Instance.cgroup}). */
+    CGROUPS,
+    /** Freezes and unfreezes running instances. */
+    FREEZE,
+    /** Applies {@code limits.*} changes to a running instance. */
+    LIVE_UPDATE
+}

@@ -1,0 +1,64 @@
+package io.github.incus4j.testkit.contract;
+
+import io.github.incus4j.api.InstanceSource;
+import io.github.incus4j.api.InstanceType;
+import io.github.incus4j.api.Instances;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.EnumSet;
+import java.util.Set;
+
+/**
+ * A driver as {@link InstanceDriverContract} sees it: how to open it on a root directory, what it can do, and what
+ * to create instances from. Implementations are small adapters written in the driver's own test sources.
+ */
+public interface DriverUnderTest {
+
+    /** The name reports use, e.g. {@code fake}, {@code lxc}; by default the class's simple name. */
+    default String name() {
+        return getClass().getSimpleName();
+    }
+
+    /** Opens the driver on {@code root}, a fresh empty directory for each contract test (or the same one to reopen). */
+    Instances open(Path root);
+
+    /** What the driver can do; groups needing anything else are skipped with the missing capability as reason. */
+    Set<Capability> capabilities();
+
+    /**
+     * What to create a runnable instance of {@code type} from; it must provide the busybox applets the contract runs
+     * ({@code true false echo cat env pwd id sh sleep ls}). The fake and the liblxc driver accept
+     * {@code InstanceSource.template("busybox", Map.of())}.
+     */
+    InstanceSource source(InstanceType type);
+
+    /**
+     * The instance types to run type-dependent tests for; by default those of {@link Capability#CONTAINERS} and
+     * {@link Capability#VIRTUAL_MACHINES}.
+     */
+    default Set<InstanceType> instanceTypes() {
+        Set<InstanceType> types = EnumSet.noneOf(InstanceType.class);
+        if (capabilities().contains(Capability.CONTAINERS)) {
+            types.add(InstanceType.CONTAINER);
+        }
+        if (capabilities().contains(Capability.VIRTUAL_MACHINES)) {
+            types.add(InstanceType.VM);
+        }
+        return types;
+    }
+
+    /** The bound of every wait in the contract (exec, shutdown, migration); be generous for real drivers. */
+    default Duration timeout() {
+        return Duration.ofSeconds(30);
+    }
+
+    /**
+     * A fresh pair of connected migration ends, required when {@link #capabilities()} has {@link Capability#MIGRATION}.
+     * The contract sets the {@code snapshots}/{@code live} flags itself.
+     *
+     * @throws UnsupportedOperationException by default
+     */
+    default MigrationPipe migrationPipe() {
+        throw new UnsupportedOperationException("This driver declares no migration pipe");
+    }
+}

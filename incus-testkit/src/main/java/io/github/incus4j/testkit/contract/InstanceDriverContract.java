@@ -1,0 +1,2611 @@
+package io.github.incus4j.testkit.contract;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import io.github.incus4j.api.Architectures;
+import io.github.incus4j.api.BusyException;
+import io.github.incus4j.api.Container;
+import io.github.incus4j.api.IncusException;
+import io.github.incus4j.api.Instance;
+import io.github.incus4j.api.InstanceSource;
+import io.github.incus4j.api.InstanceStateException;
+import io.github.incus4j.api.InstanceType;
+import io.github.incus4j.api.Instances;
+import io.github.incus4j.api.InvalidArgumentException;
+import io.github.incus4j.api.MigrateArgs;
+import io.github.incus4j.api.MigrateReceiveArgs;
+import io.github.incus4j.api.MigrateSendArgs;
+import io.github.incus4j.api.NotFoundException;
+import io.github.incus4j.api.NotSupportedException;
+import io.github.incus4j.api.OperationTimeoutException;
+import io.github.incus4j.api.StatusCode;
+import io.github.incus4j.api.TemplateTrigger;
+import io.github.incus4j.api.VM;
+import io.github.incus4j.api.io.CGroup;
+import io.github.incus4j.api.io.Cmd;
+import io.github.incus4j.api.io.ConsoleSession;
+import io.github.incus4j.api.io.FileAttributes;
+import io.github.incus4j.api.io.InstanceOperation;
+import io.github.incus4j.api.io.SftpClient;
+import io.github.incus4j.api.metrics.MetricSet;
+import io.github.incus4j.api.metrics.MetricType;
+import io.github.incus4j.api.metrics.Sample;
+import io.github.incus4j.api.model.ConsoleLogOptions;
+import io.github.incus4j.api.model.Device;
+import io.github.incus4j.api.model.Devices;
+import io.github.incus4j.api.model.ExecRequest;
+import io.github.incus4j.api.model.ImageMetadata;
+import io.github.incus4j.api.model.InstanceArgs;
+import io.github.incus4j.api.model.Profile;
+import io.github.incus4j.api.rest.ApiInstance;
+import io.github.incus4j.api.rest.ApiInstanceFull;
+import io.github.incus4j.api.rest.ApiInstanceSnapshot;
+import io.github.incus4j.api.rest.ApiInstanceState;
+import io.github.incus4j.api.rest.RestJson;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.temporal.ChronoUnit;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.OptionalInt;
+import java.util.Random;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.stream.Collectors;
+import org.junit.jupiter.api.Nested;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+/**
+ * The driver contract: what every incus4j driver must do the way Incus does it, in the style of Micrometer's
+ * {@code MeterRegistryCompatibilityKit}. A driver's test extends this class and supplies its {@link DriverUnderTest}:
+ *
+ * <pre>{@code
+ * class LxcDriverContractTest extends InstanceDriverContract {
+ *     protected DriverUnderTest driver() {
+ *         return new DriverUnderTest() {
+ *             public Instances open(Path root) { return new LxcDriver().open(root); }
+ *             public Set<Capability> capabilities() { return EnumSet.of(CONTAINERS, EXEC, FILES); }
+ *             public InstanceSource source(InstanceType type) { return InstanceSource.template("busybox", Map.of()); }
+ *         };
+ *     }
+ * }
+ * }</pre>
+ *
+ * The tests come in {@code @Nested} groups. Lifecycle, state and rendering, config and validation, snapshots,
+ * concurrency and bad input bind every driver; the other groups name the {@link Capability} they need and are
+ * reported as skipped, with that reason, for a driver that does not declare it. Type-dependent tests run once per
+ * instance type of the driver ({@link ForEachInstanceType}); type-specific ones are skipped for a driver without the
+ * type. Each test works on a fresh root with unique instance names, and error texts are compared with Incus's.
+ */
+public abstract class InstanceDriverContract extends ContractSupport {
+    /** For subclasses. */
+    protected InstanceDriverContract() {
+    }
+
+    private static ExecRequest.Builder cmd(String... argv) {
+        return ExecRequest.builder(argv);
+    }
+
+    private static byte[] utf8(String s) {
+        return s.getBytes(StandardCharsets.UTF_8);
+    }
+
+    private static Instant nowSeconds() {
+        return Instant.now().truncatedTo(ChronoUnit.SECONDS);
+    }
+
+    private static InstanceArgs withConfig(Instance i, String key, String value) {
+        Map<String, String> c = new HashMap<>(i.localConfig());
+        if (value == null) {
+            c.remove(key);
+        } else {
+            c.put(key, value);
+        }
+        return argsOf(i).config(c).build();
+    }
+
+    /** The instance's current definition as update arguments. */
+    private static InstanceArgs.Builder argsOf(Instance i) {
+        return InstanceArgs.builder(i.name()).project(i.project().name()).type(i.type())
+                .architecture(i.architecture()).ephemeral(i.isEphemeral()).description(i.description())
+                .config(i.localConfig()).devices(i.localDevices()).profiles(i.profiles());
+    }
+
+    private static List<String> snapshotNames(Instance i) {
+        return i.snapshots().stream().map(Instance::name).collect(Collectors.toList());
+    }
+
+    private static String expectedStatefulStop(InstanceType type) {
+        return type == InstanceType.VM ? "Stateful stop requires migration.stateful to be set to true"
+                : "Stateful stop requires the instance to have migration.stateful be set to true";
+    }
+
+    private static String expectedStatefulStart(InstanceType type) {
+        return type == InstanceType.VM ? "Stateful start requires migration.stateful to be set to true"
+                : "Stateful start requires that the instance migration.stateful be set to true";
+    }
+
+    private static String expectedStatefulSnapshot(InstanceType type) {
+        return type == InstanceType.VM ? "Stateful snapshot requires migration.stateful to be set to true"
+                : "Stateful snapshots require that the instance has migration.stateful be set to true";
+    }
+
+    /** An instance whose files can be reached: containers as created (stopped), VMs started (their agent serves). */
+    private Instance filesInstance(InstanceType type) {
+        return type == InstanceType.VM ? createRunning(type) : create(type);
+    }
+
+    private static MigrateArgs withFlags(MigrateArgs a, boolean snapshots, boolean live) {
+        return new MigrateArgs(a.controlSend(), a.controlReceive(), a.stateConn(), a.filesystemConn(), snapshots,
+                live, a.disconnect(), a.clusterMoveSourceName(), a.storagePool());
+    }
+
+    /** Migration arguments whose connections fail: for requests that must be refused before anything is sent. */
+    private static MigrateArgs unusableMigrateArgs(boolean live) {
+        return new MigrateArgs(m -> fail("nothing may be sent"), t -> fail("nothing may be received"),
+                t -> fail("no state connection expected"), t -> fail("no filesystem connection expected"), true,
+                live, null, null, null);
+    }
+
+    // =================================================================================================================
+    // Lifecycle
+    // =================================================================================================================
+
+    /** Start, stop, shutdown, restart, delete, rename and their refusals. */
+    @Nested
+    @Tag("lifecycle")
+    class Lifecycle {
+
+        @ForEachInstanceType
+        void newInstanceIsStopped(InstanceType type) {
+            Instance i = create(type);
+            assertEquals(StatusCode.STOPPED, i.statusCode());
+            assertEquals(102, i.statusCode().code());
+            assertEquals("STOPPED", i.state());
+            assertFalse(i.isRunning());
+            assertFalse(i.isFrozen());
+            assertFalse(i.isSnapshot());
+            assertEquals(type, i.type());
+        }
+
+        @ForEachInstanceType
+        void startRunsTheInstance(InstanceType type) {
+            Instance i = create(type);
+            i.start(false);
+            assertEquals(StatusCode.RUNNING, i.statusCode());
+            assertEquals(103, i.statusCode().code());
+            assertEquals("RUNNING", i.state());
+            assertTrue(i.isRunning());
+        }
+
+        @ForEachInstanceType
+        void startWhenRunningIsRefused(InstanceType type) {
+            Instance i = createRunning(type);
+            InstanceStateException e = assertRefused(InstanceStateException.class, "The instance is already running",
+                    () -> i.start(false));
+            assertEquals(StatusCode.RUNNING, e.statusCode());
+            assertTrue(i.isRunning());
+        }
+
+        @ForEachInstanceType
+        void stopWhenStoppedIsRefused(InstanceType type) {
+            Instance i = create(type);
+            assertRefused(InstanceStateException.class, "The instance is already stopped", () -> i.stop(false));
+        }
+
+        @ForEachInstanceType
+        void shutdownWhenStoppedIsRefused(InstanceType type) {
+            Instance i = create(type);
+            assertRefused(InstanceStateException.class, "The instance is already stopped",
+                    () -> i.shutdown(timeout()));
+        }
+
+        @ForEachInstanceType
+        void restartWhenStoppedIsRefused(InstanceType type) {
+            Instance i = create(type);
+            assertRefused(InstanceStateException.class, "The instance is already stopped",
+                    () -> i.restart(Duration.ZERO));
+            assertEquals(StatusCode.STOPPED, i.statusCode());
+        }
+
+        @ForEachInstanceType
+        void stopStopsAtOnce(InstanceType type) {
+            Instance i = createRunning(type);
+            i.stop(false);
+            assertEquals(StatusCode.STOPPED, i.statusCode());
+            assertEquals("STOPPED", i.state());
+        }
+
+        @ForEachInstanceType
+        void shutdownStopsCleanly(InstanceType type) {
+            Instance i = createRunning(type);
+            i.shutdown(timeout());
+            assertEquals(StatusCode.STOPPED, i.statusCode());
+        }
+
+        @ForEachInstanceType
+        void restartWithTimeoutKeepsItRunning(InstanceType type) {
+            Instance i = createRunning(type);
+            i.restart(timeout());
+            assertEquals(StatusCode.RUNNING, i.statusCode());
+        }
+
+        @ForEachInstanceType
+        void restartWithZeroTimeoutStopsHardAndStarts(InstanceType type) {
+            Instance i = createRunning(type);
+            i.restart(Duration.ZERO);
+            assertEquals(StatusCode.RUNNING, i.statusCode());
+        }
+
+        @ForEachInstanceType
+        void startStopCyclesRepeat(InstanceType type) {
+            Instance i = create(type);
+            for (int n = 0; n < 3; n++) {
+                i.start(false);
+                assertTrue(i.isRunning(), "cycle " + n);
+                i.stop(false);
+                assertFalse(i.isRunning(), "cycle " + n);
+            }
+        }
+
+        @ForEachInstanceType
+        void ephemeralInstanceIsGoneAfterStop(InstanceType type) {
+            Instance i = create(args(type).ephemeral(true).build());
+            Path path = i.path();
+            i.start(false);
+            i.stop(false);
+            assertTrue(instances().find("default", i.name()).isEmpty(), "ephemeral instance still listed");
+            assertFalse(Files.exists(path), "ephemeral instance's directory left behind: " + path);
+        }
+
+        @ForEachInstanceType
+        void ephemeralInstanceIsGoneAfterShutdown(InstanceType type) {
+            Instance i = create(args(type).ephemeral(true).build());
+            i.start(false);
+            i.shutdown(timeout());
+            assertTrue(instances().find("default", i.name()).isEmpty(), "ephemeral instance still listed");
+        }
+
+        @ForEachInstanceType
+        void restartKeepsAnEphemeralInstance(InstanceType type) {
+            Instance i = create(args(type).ephemeral(true).build());
+            i.start(false);
+            i.restart(Duration.ZERO);
+            Instance again = instances().load(i.name());
+            assertTrue(again.isRunning());
+            assertTrue(again.isEphemeral());
+        }
+
+        @ForEachInstanceType
+        void deleteOfRunningInstanceIsRefused(InstanceType type) {
+            Instance i = createRunning(type);
+            assertRefused(InstanceStateException.class, "Instance is running", () -> i.delete(false));
+            assertRefused(InstanceStateException.class, "Instance is running", () -> i.delete(true));
+            assertTrue(instances().find("default", i.name()).isPresent());
+        }
+
+        @ForEachInstanceType
+        void deleteRemovesTheInstance(InstanceType type) {
+            Instance i = create(type);
+            Path path = i.path();
+            assertTrue(Files.exists(path), "instance directory " + path);
+            i.delete(false);
+            assertTrue(instances().find("default", i.name()).isEmpty());
+            assertRefused(NotFoundException.class, "Instance not found", () -> instances().load(i.name()));
+            assertFalse(Files.exists(path), "directory left behind: " + path);
+            assertFalse(instances().list().stream().anyMatch(x -> x.name().equals(i.name())));
+        }
+
+        @ForEachInstanceType
+        void deleteProtectionNeedsForce(InstanceType type) {
+            Instance i = create(args(type).config("security.protection.delete", "true").build());
+            assertRefused(InstanceStateException.class, "Instance has delete protection enabled",
+                    () -> i.delete(false));
+            assertTrue(instances().find("default", i.name()).isPresent());
+            i.delete(true);
+            assertTrue(instances().find("default", i.name()).isEmpty());
+        }
+
+        @ForEachInstanceType
+        void deleteThroughInstances(InstanceType type) {
+            Instance i = create(type);
+            instances().delete("default", i.name(), false);
+            assertTrue(instances().find("default", i.name()).isEmpty());
+            assertRefused(NotFoundException.class, "Instance not found",
+                    () -> instances().delete("default", i.name(), false));
+        }
+
+        @ForEachInstanceType
+        void startupProtectionRefusesStart(InstanceType type) {
+            Instance i = create(args(type).config("security.protection.start", "true").build());
+            assertRefused(InstanceStateException.class, "Instance has startup protection enabled",
+                    () -> i.start(false));
+            assertEquals(StatusCode.STOPPED, i.statusCode());
+        }
+
+        @ForEachInstanceType
+        void renameOfRunningInstanceIsRefused(InstanceType type) {
+            Instance i = createRunning(type);
+            String newName = uniqueName("renamed");
+            assertRefused(InstanceStateException.class, "Renaming of running instance not allowed",
+                    () -> i.rename(newName, false));
+            assertTrue(instances().find("default", newName).isEmpty());
+        }
+
+        @ForEachInstanceType
+        void renameMovesTheInstance(InstanceType type) {
+            Instance i = create(args(type).config("user.mark", "kept").build());
+            String oldName = i.name();
+            Path oldPath = i.path();
+            String newName = uniqueName("renamed");
+            i.rename(newName, false);
+            assertEquals(newName, i.name());
+            assertTrue(instances().find("default", oldName).isEmpty(), "old name still found");
+            Instance loaded = instances().load(newName);
+            assertEquals("kept", loaded.localConfig().get("user.mark"));
+            assertFalse(Files.exists(oldPath), "old directory left behind");
+            assertTrue(Files.exists(loaded.path()), "new directory " + loaded.path());
+        }
+
+        @ForEachInstanceType
+        void renameToATakenNameIsRefused(InstanceType type) {
+            Instance a = create(type);
+            Instance b = create(type);
+            assertRefused(BusyException.class, "Name \"" + b.name() + "\" already in use",
+                    () -> a.rename(b.name(), false));
+            assertTrue(instances().find("default", a.name()).isPresent());
+        }
+
+        @ForEachInstanceType
+        void renameResetsTheCloudInitId(InstanceType type) {
+            Instance i = create(type);
+            assertEquals(i.name(), i.cloudInitId());
+            String newName = uniqueName("renamed");
+            i.rename(newName, false);
+            assertNotEquals(newName, i.cloudInitId(), "rename must give a new cloud-init instance id");
+            assertNotNull(i.localConfig().get("volatile.cloud-init.instance-id"));
+        }
+
+        @ForEachInstanceType
+        void renameWithTemplateTriggerDefersRename(InstanceType type) {
+            Instance i = create(type);
+            i.rename(uniqueName("renamed"), true);
+            assertEquals("rename", i.localConfig().get("volatile.apply_template"));
+        }
+
+        @ForEachInstanceType
+        void powerStateIsRecorded(InstanceType type) {
+            Instance i = create(type);
+            i.start(false);
+            assertEquals("RUNNING", i.localConfig().get("volatile.last_state.power"));
+            i.stop(false);
+            assertEquals("STOPPED", i.localConfig().get("volatile.last_state.power"));
+        }
+
+        @ForEachInstanceType
+        void startRecordsLastUse(InstanceType type) {
+            Instance i = create(type);
+            assertEquals(Instant.EPOCH, i.lastUsedDate(), "never started");
+            Instant before = Instant.now().minusSeconds(1);
+            i.start(false);
+            assertTrue(i.lastUsedDate().isAfter(before), "last use " + i.lastUsedDate() + " not after " + before);
+        }
+
+        @ForEachInstanceType
+        void initPidFollowsTheState(InstanceType type) {
+            Instance i = create(type);
+            assertEquals(-1, i.initPid(), "stopped");
+            i.start(false);
+            assertTrue(i.initPid() > 0, "running init pid " + i.initPid());
+            i.stop(false);
+            assertEquals(-1, i.initPid(), "stopped again");
+        }
+
+        @ForEachInstanceType
+        void statefulStopNeedsMigrationStateful(InstanceType type) {
+            Instance i = createRunning(type);
+            assertRefused(InvalidArgumentException.class, expectedStatefulStop(type), () -> i.stop(true));
+            assertTrue(i.isRunning());
+        }
+
+        @ForEachInstanceType
+        void statefulStartNeedsMigrationStateful(InstanceType type) {
+            Instance i = create(type);
+            assertRefused(InvalidArgumentException.class, expectedStatefulStart(type), () -> i.start(true));
+            assertEquals(StatusCode.STOPPED, i.statusCode());
+        }
+
+        @ForEachInstanceType
+        void listIsSortedByName(InstanceType type) {
+            String suffix = uniqueName("");
+            Instance b = create(args(type).name("b" + suffix).build());
+            Instance a = create(args(type).name("a" + suffix).build());
+            List<String> names = instances().list().stream().map(Instance::name).collect(Collectors.toList());
+            assertTrue(names.indexOf(a.name()) >= 0 && names.indexOf(a.name()) < names.indexOf(b.name()),
+                    "list order " + names);
+        }
+
+        @ForEachInstanceType
+        void handlesHaveTheirTypesInterface(InstanceType type) {
+            Instance i = create(type);
+            if (type == InstanceType.VM) {
+                assertInstanceOf(VM.class, i);
+            } else {
+                assertInstanceOf(Container.class, i);
+            }
+            assertEquals(instances().info(), i.info());
+            assertTrue(i.info().isOperational(), "driver info " + i.info());
+        }
+    }
+
+    /** Freeze and unfreeze, with the container driver's own refusals. */
+    @Nested
+    @Tag("freeze")
+    @RequiresCapability(Capability.FREEZE)
+    class Freezing {
+
+        @ForEachInstanceType
+        void freezeAndUnfreeze(InstanceType type) {
+            Instance i = createRunning(type);
+            i.freeze();
+            assertEquals(StatusCode.FROZEN, i.statusCode());
+            assertEquals(110, i.statusCode().code());
+            assertEquals("FROZEN", i.state());
+            assertTrue(i.isFrozen());
+            assertTrue(i.isRunning(), "a frozen instance counts as running");
+            i.unfreeze();
+            assertEquals(StatusCode.RUNNING, i.statusCode());
+            assertFalse(i.isFrozen());
+        }
+
+        @ForEachInstanceType
+        void freezeOfStoppedInstanceIsRefused(InstanceType type) {
+            Instance i = create(type);
+            assertRefused(InstanceStateException.class, "The instance isn't running", i::freeze);
+        }
+
+        @Test
+        void containerFreezeTwiceIsRefused() {
+            Instance i = createRunning(assumeType(InstanceType.CONTAINER));
+            i.freeze();
+            assertRefused(InstanceStateException.class, "The container is already frozen", i::freeze);
+            assertTrue(i.isFrozen());
+        }
+
+        @Test
+        void vmFreezeTwiceIsAccepted() {
+            Instance i = createRunning(assumeType(InstanceType.VM));
+            i.freeze();
+            i.freeze();
+            assertTrue(i.isFrozen());
+        }
+
+        @Test
+        void containerUnfreezeOfRunningInstanceIsRefused() {
+            Instance i = createRunning(assumeType(InstanceType.CONTAINER));
+            assertRefused(InstanceStateException.class, "The container is already running", i::unfreeze);
+        }
+
+        @Test
+        void containerUnfreezeOfStoppedInstanceIsRefused() {
+            Instance i = create(assumeType(InstanceType.CONTAINER));
+            assertRefused(InstanceStateException.class, "The container isn't running", i::unfreeze);
+        }
+
+        @Test
+        void vmUnfreezeOfStoppedInstanceIsRefused() {
+            Instance i = create(assumeType(InstanceType.VM));
+            assertRefused(InstanceStateException.class, "The instance isn't running", i::unfreeze);
+        }
+
+        @ForEachInstanceType
+        void stopOfFrozenInstance(InstanceType type) {
+            Instance i = createRunning(type);
+            i.freeze();
+            i.stop(false);
+            assertEquals(StatusCode.STOPPED, i.statusCode());
+        }
+
+        @ForEachInstanceType
+        void shutdownOfFrozenInstanceThawsFirst(InstanceType type) {
+            Instance i = createRunning(type);
+            i.freeze();
+            i.shutdown(timeout());
+            assertEquals(StatusCode.STOPPED, i.statusCode());
+        }
+
+        @ForEachInstanceType
+        void cleanRestartOfFrozenInstanceIsRefused(InstanceType type) {
+            Instance i = createRunning(type);
+            i.freeze();
+            assertRefused(InstanceStateException.class, "Instance is not running", () -> i.restart(timeout()));
+            assertTrue(i.isFrozen());
+        }
+
+        @ForEachInstanceType
+        void startOfFrozenInstanceIsRefused(InstanceType type) {
+            Instance i = createRunning(type);
+            i.freeze();
+            assertRefused(InstanceStateException.class, "The instance is already running", () -> i.start(false));
+        }
+
+        @ForEachInstanceType
+        void frozenStateRenders(InstanceType type) {
+            Instance i = createRunning(type);
+            i.freeze();
+            ApiInstanceState s = i.renderState(List.of());
+            assertEquals("Frozen", s.status());
+            assertEquals(110, s.statusCode());
+            assertEquals("Frozen", ((ApiInstance) i.render().value()).status());
+        }
+    }
+
+    /** Stateful stop, start and snapshots (CRIU, QEMU state files). */
+    @Nested
+    @Tag("stateful")
+    @RequiresCapability(Capability.STATEFUL)
+    class Stateful {
+
+        private Instance statefulRunning(InstanceType type) {
+            Instance i = create(args(type).config("migration.stateful", "true").build());
+            i.start(false);
+            return i;
+        }
+
+        @ForEachInstanceType
+        void statefulStopThenStatefulStart(InstanceType type) {
+            Instance i = statefulRunning(type);
+            i.stop(true);
+            assertEquals(StatusCode.STOPPED, i.statusCode());
+            assertTrue(i.isStateful(), "saved state expected");
+            i.start(true);
+            assertEquals(StatusCode.RUNNING, i.statusCode());
+            assertFalse(i.isStateful(), "state consumed by the start");
+        }
+
+        @ForEachInstanceType
+        void plainStartDiscardsTheSavedState(InstanceType type) {
+            Instance i = statefulRunning(type);
+            i.stop(true);
+            i.start(false);
+            assertTrue(i.isRunning());
+            assertFalse(i.isStateful());
+        }
+
+        @ForEachInstanceType
+        void savedStateSurvivesReopen(InstanceType type) {
+            Instance i = statefulRunning(type);
+            i.stop(true);
+            Instance again = reopen().load(i.name());
+            assertTrue(again.isStateful());
+            again.start(true);
+            assertTrue(again.isRunning());
+        }
+
+        @ForEachInstanceType
+        void statefulSnapshotAndRestore(InstanceType type) {
+            Instance i = statefulRunning(type);
+            i.snapshot("live", null, true);
+            Instance snap = i.snapshots().get(0);
+            assertTrue(snap.isStateful(), "stateful snapshot");
+            assertTrue(i.isRunning(), "a stateful snapshot leaves the instance running");
+            i.restore(snap, true);
+            assertTrue(i.isRunning());
+        }
+
+        @ForEachInstanceType
+        void canLiveMigrateFollowsMigrationStateful(InstanceType type) {
+            Instance i = statefulRunning(type);
+            assertTrue(i.canLiveMigrate());
+            assertFalse(create(type).canLiveMigrate());
+        }
+    }
+
+    // =================================================================================================================
+    // State and render
+    // =================================================================================================================
+
+    /** {@code render}, {@code renderState}, {@code renderFull}, ETags, and records that survive a reopen. */
+    @Nested
+    @Tag("render")
+    class StateAndRender {
+
+        @ForEachInstanceType
+        void renderOfStoppedInstance(InstanceType type) {
+            Instance i = create(args(type).description("a description").build());
+            ApiInstance r = assertInstanceOf(ApiInstance.class, i.render().value());
+            assertEquals(i.name(), r.name());
+            assertEquals(type.apiName(), r.type());
+            assertEquals("Stopped", r.status());
+            assertEquals(102, r.statusCode());
+            assertEquals("default", r.project());
+            assertEquals(Architectures.name(i.architecture()), r.architecture());
+            assertEquals("a description", r.description());
+            assertEquals(i.creationDate(), r.createdAt());
+            assertEquals(i.location(), r.location());
+            assertFalse(r.ephemeral());
+            assertFalse(r.stateful());
+            assertEquals(i.localConfig(), r.config());
+            assertEquals(i.expandedConfig(), r.expandedConfig());
+        }
+
+        @ForEachInstanceType
+        void renderOfRunningInstance(InstanceType type) {
+            Instance i = createRunning(type);
+            ApiInstance r = (ApiInstance) i.render().value();
+            assertEquals("Running", r.status());
+            assertEquals(103, r.statusCode());
+        }
+
+        @ForEachInstanceType
+        void renderJsonHasIncusFieldNames(InstanceType type) {
+            Instance i = create(type);
+            String json = RestJson.toJson(i.render().value());
+            for (String field : List.of("architecture", "config", "devices", "ephemeral", "profiles", "stateful",
+                    "description", "created_at", "expanded_config", "expanded_devices", "name", "status",
+                    "status_code", "last_used_at", "location", "type", "project")) {
+                if (field.equals("expanded_devices") && i.expandedDevices().isEmpty()) {
+                    continue;
+                }
+                assertTrue(json.contains("\"" + field + "\":"), "missing " + field + " in " + json);
+            }
+            assertTrue(json.contains("\"status_code\":102"), json);
+            assertTrue(json.contains("\"status\":\"Stopped\""), json);
+            assertTrue(json.contains("\"type\":\"" + type.apiName() + "\""), json);
+            assertTrue(json.contains("\"name\":\"" + i.name() + "\""), json);
+        }
+
+        @ForEachInstanceType
+        void stateOfStoppedInstanceHasStatusAndDiskOnly(InstanceType type) {
+            Instance i = create(type);
+            ApiInstanceState s = i.renderState(List.of());
+            assertEquals("Stopped", s.status());
+            assertEquals(102, s.statusCode());
+            assertNotNull(s.disk());
+            assertEquals(0, s.pid());
+            assertTrue(s.network().isEmpty(), "no network when stopped: " + s.network());
+            assertEquals(ApiInstanceState.Memory.ZERO, s.memory());
+            assertEquals(ApiInstanceState.Cpu.ZERO, s.cpu());
+            assertEquals(type == InstanceType.VM ? -1 : 0, s.processes());
+            assertNull(s.osInfo());
+        }
+
+        @ForEachInstanceType
+        void stateOfRunningInstanceIsLive(InstanceType type) {
+            Instance i = createRunning(type);
+            ApiInstanceState s = i.renderState(List.of());
+            assertEquals("Running", s.status());
+            assertEquals(103, s.statusCode());
+            assertTrue(s.pid() > 0, "pid " + s.pid());
+            assertEquals(i.initPid(), s.pid());
+            if (type == InstanceType.CONTAINER) {
+                assertTrue(s.processes() >= 1, "processes " + s.processes());
+            } else {
+                assertTrue(s.processes() == -1 || s.processes() >= 1, "processes " + s.processes());
+            }
+            assertTrue(s.memory().usage() > 0, "memory " + s.memory());
+            assertTrue(s.cpu().usage() >= 0, "cpu " + s.cpu());
+            assertFalse(s.network().isEmpty(), "network of a running instance");
+            assertNotNull(s.startedAt(), "started_at");
+        }
+
+        @ForEachInstanceType
+        void stateJsonHasIncusFieldNames(InstanceType type) {
+            Instance i = createRunning(type);
+            String json = RestJson.toJson(i.renderState(List.of()));
+            for (String field : List.of("status", "status_code", "disk", "memory", "network", "pid", "processes",
+                    "cpu", "started_at")) {
+                assertTrue(json.contains("\"" + field + "\":"), "missing " + field + " in " + json);
+            }
+            assertTrue(json.contains("\"usage\":"), json);
+        }
+
+        @ForEachInstanceType
+        void renderFullHasSnapshotsAndState(InstanceType type) {
+            Instance i = create(type);
+            i.snapshot("s1", null, false);
+            i.snapshot("s2", null, false);
+            ApiInstanceFull full = i.renderFull(List.of()).value();
+            assertEquals(i.name(), full.instance().name());
+            assertEquals(List.of("s1", "s2"),
+                    full.snapshots().stream().map(ApiInstanceSnapshot::name).collect(Collectors.toList()));
+            assertNotNull(full.state());
+            assertEquals("Stopped", full.state().status());
+            assertEquals(List.of(), full.backups());
+            String json = RestJson.toJson(full);
+            assertTrue(json.contains("\"snapshots\":["), json);
+            assertTrue(json.contains("\"state\":{"), json);
+            assertTrue(json.contains("\"backups\":[]"), json);
+            assertFalse(json.contains("\"instance\":"), "instance fields are inline: " + json);
+            assertTrue(json.contains("\"name\":\"" + i.name() + "\""), json);
+        }
+
+        @ForEachInstanceType
+        void renderFullOfRunningInstanceHasLiveState(InstanceType type) {
+            Instance i = createRunning(type);
+            ApiInstanceFull full = i.renderFull(List.of()).value();
+            assertEquals("Running", full.instance().status());
+            assertEquals("Running", full.state().status());
+            assertTrue(full.state().pid() > 0);
+        }
+
+        @ForEachInstanceType
+        void renderFullOfSnapshotIsRefused(InstanceType type) {
+            Instance i = create(type);
+            i.snapshot("s1", null, false);
+            Instance snap = i.snapshots().get(0);
+            assertRefused(InvalidArgumentException.class, type == InstanceType.VM
+                    ? "RenderFull doesn't work with snapshots" : "RenderFull only works with containers",
+                    () -> snap.renderFull(List.of()));
+        }
+
+        @ForEachInstanceType
+        void etagIsStableAndFollowsConfig(InstanceType type) {
+            Instance i = create(type);
+            List<Object> first = i.render().etag();
+            assertEquals(first, i.render().etag(), "same definition, same etag");
+            assertEquals(first, i.etag());
+            i.update(withConfig(i, "user.changed", "yes"), true);
+            assertNotEquals(first, i.render().etag(), "config change must change the etag");
+        }
+
+        @ForEachInstanceType
+        void etagOfSnapshotIsItsExpiry(InstanceType type) {
+            Instance i = create(type);
+            Instant expiry = nowSeconds().plus(Duration.ofDays(2));
+            i.snapshot("s1", expiry, false);
+            assertEquals(List.of(expiry), i.snapshots().get(0).etag());
+        }
+
+        @ForEachInstanceType
+        void snapshotRendersAsSnapshot(InstanceType type) {
+            Instance i = create(type);
+            i.snapshot("s1", null, false);
+            ApiInstanceSnapshot r = assertInstanceOf(ApiInstanceSnapshot.class, i.snapshots().get(0).render().value());
+            assertEquals("s1", r.name());
+            assertEquals(-1, r.size());
+            assertEquals(RestJson.GO_ZERO_TIME, r.expiresAt());
+            String json = RestJson.toJson(r);
+            assertTrue(json.contains("\"expires_at\":\"0001-01-01T00:00:00Z\""), json);
+            assertTrue(json.contains("\"size\":-1"), json);
+            assertTrue(json.contains("\"name\":\"s1\""), json);
+        }
+
+        @ForEachInstanceType
+        void recordsSurviveReopen(InstanceType type) {
+            Profile p = Profile.of("base", Map.of("user.from-profile", "p"), null);
+            Instance i = create(args(type).description("kept across restarts").config("user.k", "v")
+                    .profiles(List.of(p)).build());
+            i.snapshot("s1", null, false);
+            i.snapshot("s2", nowSeconds().plus(Duration.ofDays(1)), false);
+            Instant created = i.creationDate();
+            Instance again = reopen().load(i.name());
+            assertEquals(type, again.type());
+            assertEquals("kept across restarts", again.description());
+            assertEquals("v", again.localConfig().get("user.k"));
+            assertEquals("p", again.expandedConfig().get("user.from-profile"));
+            assertEquals(List.of("base"), again.profiles().stream().map(Profile::name).collect(Collectors.toList()));
+            assertEquals(List.of(i.name() + "/s1", i.name() + "/s2"), snapshotNames(again));
+            assertEquals(i.snapshots().get(1).expiryDate(), again.snapshots().get(1).expiryDate());
+            assertTrue(Duration.between(created, again.creationDate()).abs().compareTo(Duration.ofSeconds(1)) < 0,
+                    "creation date " + created + " vs " + again.creationDate());
+            assertEquals(i.architecture(), again.architecture());
+            assertEquals(i.localConfig().get("volatile.uuid"), again.localConfig().get("volatile.uuid"));
+        }
+
+        @ForEachInstanceType
+        void ephemeralFlagSurvivesReopen(InstanceType type) {
+            Instance i = create(args(type).ephemeral(true).build());
+            assertTrue(reopen().load(i.name()).isEphemeral());
+        }
+
+        @ForEachInstanceType
+        void profilesExpandInOrderThenLocalConfig(InstanceType type) {
+            Profile p1 = Profile.of("p1", Map.of("user.a", "1", "user.b", "1"), null);
+            Profile p2 = Profile.of("p2", Map.of("user.b", "2", "user.c", "2"), null);
+            Instance i = create(args(type).profiles(List.of(p1, p2)).config("user.c", "3").build());
+            assertEquals("1", i.expandedConfig().get("user.a"));
+            assertEquals("2", i.expandedConfig().get("user.b"));
+            assertEquals("3", i.expandedConfig().get("user.c"));
+            assertFalse(i.localConfig().containsKey("user.a"), "profile keys are not local");
+            assertEquals(List.of("p1", "p2"), ((ApiInstance) i.render().value()).profiles());
+        }
+
+        @ForEachInstanceType
+        void profileDevicesExpandUnderLocalDevices(InstanceType type) {
+            Profile p = Profile.of("disks", Map.of(), Devices.EMPTY
+                    .with("data", Device.of("type", "disk", "path", "/data", "source", "/srv/a"))
+                    .with("logs", Device.of("type", "disk", "path", "/logs", "source", "/srv/logs")));
+            Instance i = create(args(type).profiles(List.of(p))
+                    .device("data", Device.of("type", "disk", "path", "/data", "source", "/srv/b")).build());
+            assertEquals("/srv/b", i.expandedDevices().get("data").get("source"), "local device wins");
+            assertEquals("/srv/logs", i.expandedDevices().get("logs").get("source"));
+            assertNull(i.localDevices().get("logs"));
+        }
+
+        @ForEachInstanceType
+        void nonDefaultProjectsAreSeparate(InstanceType type) {
+            Instance i = create(args(type).project("proj1").build());
+            assertEquals("proj1", i.project().name());
+            assertTrue(instances().find("proj1", i.name()).isPresent());
+            assertTrue(instances().find("default", i.name()).isEmpty());
+            assertTrue(i.path().getFileName().toString().equals("proj1_" + i.name()), "path " + i.path());
+            assertEquals("proj1", ((ApiInstance) i.render().value()).project());
+        }
+
+        @ForEachInstanceType
+        void idIsStable(InstanceType type) {
+            Instance i = create(type);
+            assertTrue(i.id() > 0, "id " + i.id());
+            assertEquals(i.id(), instances().load(i.name()).id());
+            assertNotEquals(i.id(), create(type).id());
+        }
+
+        @ForEachInstanceType
+        void datesAndDefaults(InstanceType type) {
+            Instant before = Instant.now().minusSeconds(2);
+            Instance i = create(type);
+            assertTrue(i.creationDate().isAfter(before), "creation date " + i.creationDate());
+            assertTrue(i.expiryDate().isEmpty(), "instances do not expire");
+            assertNotNull(i.localConfig().get("volatile.uuid"), "volatile.uuid is set on create");
+            assertEquals(i.render().value(), i.renderWithUsage().value());
+        }
+
+        @ForEachInstanceType
+        void pathsFollowIncusLayout(InstanceType type) {
+            Instance i = create(type);
+            assertTrue(i.path().startsWith(root()), "path " + i.path() + " under " + root());
+            assertEquals(i.path().resolve("rootfs"), i.rootfsPath());
+            assertEquals(i.path().resolve("templates"), i.templatesPath());
+            assertEquals(i.logPath().resolve("console.log"), i.consoleBufferLogPath());
+            assertEquals(i.logPath().resolve(type == InstanceType.VM ? "qemu.log" : "lxc.log"), i.logFilePath());
+            assertTrue(Files.exists(i.path().resolve("backup.yaml")), "record " + i.path().resolve("backup.yaml"));
+        }
+    }
+
+    // =================================================================================================================
+    // Config and validation
+    // =================================================================================================================
+
+    /** {@code update}, Incus's key validation, profiles, volatile keys and template deferral. */
+    @Nested
+    @Tag("config")
+    class ConfigAndValidation {
+
+        @ForEachInstanceType
+        void updateChangesConfig(InstanceType type) {
+            Instance i = create(type);
+            i.update(withConfig(i, "user.colour", "blue"), true);
+            assertEquals("blue", i.localConfig().get("user.colour"));
+            assertEquals("blue", i.expandedConfig().get("user.colour"));
+            assertEquals("blue", instances().load(i.name()).localConfig().get("user.colour"));
+        }
+
+        @ForEachInstanceType
+        void updateSurvivesReopen(InstanceType type) {
+            Instance i = create(type);
+            i.update(argsOf(i).config("user.colour", "green").description("updated").build(), true);
+            Instance again = reopen().load(i.name());
+            assertEquals("green", again.localConfig().get("user.colour"));
+            assertEquals("updated", again.description());
+        }
+
+        @ForEachInstanceType
+        void updateReplacesProfilesAndDescription(InstanceType type) {
+            Instance i = create(args(type).profiles(List.of(Profile.of("old", Map.of("user.p", "old"), null)))
+                    .build());
+            i.update(argsOf(i).profiles(List.of(Profile.of("new", Map.of("user.p", "new"), null)))
+                    .description("d2").build(), true);
+            assertEquals("new", i.expandedConfig().get("user.p"));
+            assertEquals("d2", i.description());
+            assertEquals(List.of("new"), ((ApiInstance) i.render().value()).profiles());
+        }
+
+        @ForEachInstanceType
+        void updateWithUnknownKeyIsRefused(InstanceType type) {
+            Instance i = create(type);
+            Map<String, String> before = i.localConfig();
+            assertRefused(InvalidArgumentException.class, "Invalid config: Unknown configuration key: foo.bar",
+                    () -> i.update(withConfig(i, "foo.bar", "1"), true));
+            assertEquals(before, i.localConfig(), "refused update changed the config");
+            assertEquals(before, reopen().load(i.name()).localConfig(), "refused update was written");
+        }
+
+        @ForEachInstanceType
+        void updateWithBadValueNamesKeyAndValue(InstanceType type) {
+            Instance i = create(type);
+            InvalidArgumentException e = assertThrows(InvalidArgumentException.class,
+                    () -> i.update(withConfig(i, "security.nesting", "maybe"), true));
+            assertTrue(e.getMessage().startsWith("Invalid config: "), e.getMessage());
+            assertTrue(e.getMessage().contains("security.nesting") && e.getMessage().contains("maybe"),
+                    e.getMessage());
+            assertFalse(i.localConfig().containsKey("security.nesting"));
+        }
+
+        @ForEachInstanceType
+        void memoryLimitOfZeroIsRefused(InstanceType type) {
+            InvalidArgumentException e = assertThrows(InvalidArgumentException.class,
+                    () -> create(args(type).config("limits.memory", "0").build()));
+            assertTrue(e.getMessage().contains("Memory limit can't be 0"), e.getMessage());
+        }
+
+        @ForEachInstanceType
+        void booleanKeysAcceptIncusSpellings(InstanceType type) {
+            Instance i = create(args(type).config("security.protection.delete", "yes").build());
+            assertRefused(InstanceStateException.class, "Instance has delete protection enabled",
+                    () -> i.delete(false));
+            Instance j = create(args(type).config("security.protection.delete", "off").build());
+            j.delete(false);
+        }
+
+        @Test
+        void containerKeysAreUnknownToVms() {
+            InstanceType vm = assumeType(InstanceType.VM);
+            assertRefused(InvalidArgumentException.class, "Unknown configuration key: security.privileged",
+                    () -> create(args(vm).config("security.privileged", "true").build()));
+        }
+
+        @Test
+        void vmKeysAreUnknownToContainers() {
+            InstanceType ct = assumeType(InstanceType.CONTAINER);
+            assertRefused(InvalidArgumentException.class, "Unknown configuration key: security.secureboot",
+                    () -> create(args(ct).config("security.secureboot", "true").build()));
+        }
+
+        @Test
+        void kernelLimitsAreForContainersOnly() {
+            InstanceType vm = assumeType(InstanceType.VM);
+            assertRefused(InvalidArgumentException.class, "limits.kernel.nofile isn't supported for VMs",
+                    () -> create(args(vm).config("limits.kernel.nofile", "1024").build()));
+        }
+
+        @Test
+        void cpuTopologyIsForVmsOnly() {
+            InstanceType ct = assumeType(InstanceType.CONTAINER);
+            assertRefused(InvalidArgumentException.class,
+                    "CPU topology syntax for limits.cpu is only supported for virtual machines",
+                    () -> create(args(ct).config("limits.cpu", "sockets=1,cores=2,threads=1").build()));
+        }
+
+        @ForEachInstanceType
+        void environmentValuesCannotHoldLineBreaks(InstanceType type) {
+            InvalidArgumentException e = assertThrows(InvalidArgumentException.class,
+                    () -> create(args(type).config("environment.FOO", "a\nb").build()));
+            assertTrue(e.getMessage().contains("Environment variables cannot contain line breaks"), e.getMessage());
+        }
+
+        @ForEachInstanceType
+        void profilesCannotSetVolatileKeys(InstanceType type) {
+            Profile bad = Profile.of("bad", Map.of("volatile.foo", "x"), null);
+            InvalidArgumentException e = assertThrows(InvalidArgumentException.class,
+                    () -> create(args(type).profiles(List.of(bad)).build()));
+            assertTrue(e.getMessage().endsWith("Volatile keys can only be set on instances"), e.getMessage());
+        }
+
+        @ForEachInstanceType
+        void duplicateProfilesAreRefused(InstanceType type) {
+            Profile p = Profile.of("twice", Map.of(), null);
+            assertRefused(InvalidArgumentException.class, "Duplicate profile found in request",
+                    () -> create(args(type).profiles(List.of(p, p)).build()));
+        }
+
+        @Test
+        void runningVmRefusesKeysThatNeedARestart() {
+            Instance i = createRunning(assumeType(InstanceType.VM));
+            assertRefused(InvalidArgumentException.class, "Key \"security.nesting\" cannot be updated when VM is running",
+                    () -> i.update(withConfig(i, "security.nesting", "true"), true));
+            assertFalse(i.localConfig().containsKey("security.nesting"));
+        }
+
+        @Test
+        void runningVmAcceptsUserKeys() {
+            Instance i = createRunning(assumeType(InstanceType.VM));
+            i.update(withConfig(i, "user.note", "live"), true);
+            assertEquals("live", i.localConfig().get("user.note"));
+            assertTrue(i.isRunning());
+        }
+
+        @Test
+        void stoppedVmAcceptsAnyValidKey() {
+            Instance i = create(assumeType(InstanceType.VM));
+            i.update(withConfig(i, "security.nesting", "true"), true);
+            assertEquals("true", i.localConfig().get("security.nesting"));
+        }
+
+        @Test
+        void runningContainerAcceptsRestartOnlyKeys() {
+            Instance i = createRunning(assumeType(InstanceType.CONTAINER));
+            i.update(withConfig(i, "security.nesting", "true"), true);
+            assertEquals("true", i.localConfig().get("security.nesting"));
+            assertTrue(i.isRunning());
+        }
+
+        @ForEachInstanceType
+        void volatileSetSetsAndRemoves(InstanceType type) {
+            Instance i = create(type);
+            i.volatileSet(Map.of("volatile.test.one", "1", "volatile.test.two", "2"));
+            assertEquals("1", i.localConfig().get("volatile.test.one"));
+            i.volatileSet(Map.of("volatile.test.one", ""));
+            assertFalse(i.localConfig().containsKey("volatile.test.one"), "empty value removes the key");
+            assertEquals("2", reopen().load(i.name()).localConfig().get("volatile.test.two"));
+        }
+
+        @ForEachInstanceType
+        void volatileSetRefusesOtherKeys(InstanceType type) {
+            Instance i = create(type);
+            assertRefused(InvalidArgumentException.class, "Only volatile keys can be modified with VolatileSet",
+                    () -> i.volatileSet(Map.of("volatile.ok", "1", "user.not", "2")));
+            assertFalse(i.localConfig().containsKey("user.not"));
+            assertFalse(i.localConfig().containsKey("volatile.ok"), "a refused change must change nothing");
+        }
+
+        @ForEachInstanceType
+        void idmapKeysCannotBeDeletedByUsers(InstanceType type) {
+            Instance i = create(type);
+            i.volatileSet(Map.of("volatile.idmap.next", "[]"));
+            assertRefused(InvalidArgumentException.class, "Volatile idmap keys can't be deleted by the user",
+                    () -> i.update(withConfig(i, "volatile.idmap.next", null), true));
+            i.update(withConfig(i, "volatile.idmap.next", null), false);
+            assertFalse(i.localConfig().containsKey("volatile.idmap.next"));
+        }
+
+        @ForEachInstanceType
+        void deferTemplateApplyKeepsThePendingTrigger(InstanceType type) {
+            Instance i = create(type);
+            i.volatileSet(Map.of("volatile.apply_template", ""));
+            i.deferTemplateApply(TemplateTrigger.COPY);
+            assertEquals("copy", i.localConfig().get("volatile.apply_template"));
+            i.deferTemplateApply(TemplateTrigger.RENAME);
+            assertEquals("copy", i.localConfig().get("volatile.apply_template"), "a pending trigger is kept");
+        }
+
+        @ForEachInstanceType
+        void cloudInitIdFollowsVolatileKey(InstanceType type) {
+            Instance i = create(type);
+            assertEquals(i.name(), i.cloudInitId());
+            String id = "5c3c4a0e-5a5b-4c59-9c8e-0d7a3c5f2a11";
+            i.volatileSet(Map.of("volatile.cloud-init.instance-id", id));
+            assertEquals(id, i.cloudInitId());
+        }
+
+        @ForEachInstanceType
+        void canMigrateAndCanLiveMigrate(InstanceType type) {
+            Instance plain = create(type);
+            assertEquals("migrate", plain.canMigrate());
+            assertFalse(plain.canLiveMigrate());
+            Instance stateful = create(args(type).config("migration.stateful", "true").build());
+            assertTrue(stateful.canLiveMigrate());
+            assertEquals(type == InstanceType.VM ? "live-migrate" : "migrate", stateful.canMigrate());
+            Instance evacuate = create(args(type).config("cluster.evacuate", "stop").build());
+            assertEquals("stop", evacuate.canMigrate());
+        }
+
+        @Test
+        void vmsHaveNoCgroupHandle() {
+            Instance i = createRunning(assumeType(InstanceType.VM));
+            assertRefused(NotSupportedException.class, "Not implemented", i::cgroup);
+        }
+
+        @Test
+        void vmsRefuseLiblxcHooks() {
+            Instance i = create(assumeType(InstanceType.VM));
+            assertRefused(NotSupportedException.class, "Not implemented", () -> i.onHook("onstart", Map.of()));
+        }
+    }
+
+    /** Changes applied to running instances ({@code limits.*}). */
+    @Nested
+    @Tag("live-update")
+    @RequiresCapability(Capability.LIVE_UPDATE)
+    class LiveUpdate {
+
+        @Test
+        @RequiresCapability(Capability.CGROUPS)
+        void containerMemoryLimitAppliesLive() {
+            Instance i = createRunning(assumeType(InstanceType.CONTAINER));
+            i.update(withConfig(i, "limits.memory", "256MiB"), true);
+            assertEquals("268435456", i.cgroup().get("memory.max").trim());
+            assertEquals(268435456L, i.cgroup().memoryLimit().getAsLong());
+            i.update(withConfig(i, "limits.memory", null), true);
+            assertEquals("max", i.cgroup().get("memory.max").trim(), "removing the limit");
+        }
+
+        @Test
+        @RequiresCapability(Capability.CGROUPS)
+        void containerProcessLimitAppliesLive() {
+            Instance i = createRunning(assumeType(InstanceType.CONTAINER));
+            i.update(withConfig(i, "limits.processes", "100"), true);
+            assertEquals("100", i.cgroup().get("pids.max").trim());
+            assertEquals(100L, i.cgroup().maxProcesses().getAsLong());
+        }
+
+        @Test
+        @RequiresCapability(Capability.CGROUPS)
+        void limitsSetWhileStoppedApplyAtStart() {
+            Instance i = create(args(assumeType(InstanceType.CONTAINER)).config("limits.memory", "128MiB").build());
+            i.start(false);
+            assertEquals("134217728", i.cgroup().get("memory.max").trim());
+        }
+
+        @Test
+        void runningVmAcceptsAMemoryChange() {
+            Instance i = createRunning(assumeType(InstanceType.VM));
+            i.update(withConfig(i, "limits.memory", "1GiB"), true);
+            assertEquals("1GiB", i.expandedConfig().get("limits.memory"));
+            assertTrue(i.isRunning());
+        }
+
+        @ForEachInstanceType
+        void liveChangesSurviveRestart(InstanceType type) {
+            Instance i = createRunning(type);
+            i.update(withConfig(i, "limits.memory", "512MiB"), true);
+            i.restart(Duration.ZERO);
+            assertEquals("512MiB", i.expandedConfig().get("limits.memory"));
+        }
+    }
+
+    /** The container cgroup handle. */
+    @Nested
+    @Tag("cgroups")
+    @RequiresCapability(Capability.CGROUPS)
+    class CGroups {
+
+        @Test
+        void runningContainerReportsUsage() {
+            Instance i = createRunning(assumeType(InstanceType.CONTAINER));
+            CGroup cg = i.cgroup();
+            assertTrue(cg.memoryUsage() > 0, "memory.current");
+            assertTrue(cg.processes() >= 1, "pids.current");
+        }
+
+        @Test
+        void setThenGet() {
+            Instance i = createRunning(assumeType(InstanceType.CONTAINER));
+            i.cgroup().setMemoryLimit(64L << 20);
+            assertEquals(64L << 20, i.cgroup().memoryLimit().getAsLong());
+            i.cgroup().setMemoryLimit(-1);
+            assertTrue(i.cgroup().memoryLimit().isEmpty(), "no limit after -1");
+        }
+
+        @Test
+        void setOnStoppedContainerIsRefused() {
+            Instance i = create(assumeType(InstanceType.CONTAINER));
+            IncusException e = assertThrows(IncusException.class, () -> i.cgroup().set("memory.max", "1000000"));
+            assertEquals("Can't set cgroups on a stopped container", e.getMessage());
+        }
+    }
+
+    // =================================================================================================================
+    // Snapshots
+    // =================================================================================================================
+
+    /** Snapshot creation, listing, expiry, restore, rename and delete. */
+    @Nested
+    @Tag("snapshots")
+    class Snapshots {
+
+        @ForEachInstanceType
+        void snapshotIsNamedParentSlashName(InstanceType type) {
+            Instance i = create(type);
+            i.snapshot("snap0", null, false);
+            List<Instance> snaps = i.snapshots();
+            assertEquals(1, snaps.size());
+            Instance s = snaps.get(0);
+            assertEquals(i.name() + "/snap0", s.name());
+            assertTrue(s.isSnapshot());
+            assertEquals(StatusCode.STOPPED, s.statusCode());
+            assertTrue(s.expiryDate().isEmpty(), "no expiry given");
+            assertEquals(type, s.type());
+            assertEquals(List.of(), s.snapshots(), "a snapshot has no snapshots");
+        }
+
+        @ForEachInstanceType
+        void snapshotsAreListedOldestFirst(InstanceType type) {
+            Instance i = create(type);
+            for (String n : List.of("zeta", "alpha", "mid")) {
+                i.snapshot(n, null, false);
+            }
+            assertEquals(List.of(i.name() + "/zeta", i.name() + "/alpha", i.name() + "/mid"), snapshotNames(i));
+        }
+
+        @ForEachInstanceType
+        void snapshotKeepsItsExpiry(InstanceType type) {
+            Instance i = create(type);
+            Instant expiry = nowSeconds().plus(Duration.ofDays(3));
+            i.snapshot("expiring", expiry, false);
+            Instance s = i.snapshots().get(0);
+            assertEquals(expiry, s.expiryDate().orElseThrow());
+            assertEquals(expiry, ((ApiInstanceSnapshot) s.render().value()).expiresAt());
+        }
+
+        @ForEachInstanceType
+        void snapshotCapturesTheConfigOfItsTime(InstanceType type) {
+            Instance i = create(args(type).config("user.v", "1").build());
+            i.snapshot("s1", null, false);
+            i.update(withConfig(i, "user.v", "2"), true);
+            assertEquals("1", i.snapshots().get(0).localConfig().get("user.v"));
+        }
+
+        @ForEachInstanceType
+        void duplicateSnapshotNameIsRefused(InstanceType type) {
+            Instance i = create(type);
+            i.snapshot("s1", null, false);
+            assertRefused(BusyException.class, "Snapshot \"s1\" already exists", () -> i.snapshot("s1", null, false));
+            assertEquals(1, i.snapshots().size());
+        }
+
+        @ParameterizedTest(name = "\"{0}\"")
+        @CsvSource(delimiter = '|', value = {
+            "a b|Invalid instance snapshot name: Cannot contain space or / characters",
+            "a/b|Invalid instance snapshot name: Cannot contain space or / characters",
+            "''|Invalid instance snapshot name: Names must start and end with an alphanumeric character",
+            "-x|Invalid instance snapshot name: Names must start and end with an alphanumeric character",
+            "a$b|Invalid instance snapshot name: Name contains invalid character \"$\"",
+            "a*b|Invalid instance snapshot name: Name contains invalid character \"*\""
+        })
+        void badSnapshotNamesLeaveNothingBehind(String name, String message) {
+            for (InstanceType type : dut().instanceTypes()) {
+                Instance i = create(type);
+                Set<String> before = tree();
+                assertRefused(InvalidArgumentException.class, message, () -> i.snapshot(name, null, false));
+                assertEquals(List.of(), i.snapshots(), type + ": no snapshot");
+                assertEquals(before, tree(), type + ": a refused snapshot wrote files");
+            }
+        }
+
+        @ForEachInstanceType
+        void snapshotOfSnapshotIsRefused(InstanceType type) {
+            Instance i = create(type);
+            i.snapshot("s1", null, false);
+            Instance s = i.snapshots().get(0);
+            assertThrows(InvalidArgumentException.class, () -> s.snapshot("s2", null, false));
+            assertEquals(1, i.snapshots().size());
+        }
+
+        @ForEachInstanceType
+        void snapshotsAreFoundByFullName(InstanceType type) {
+            Instance i = create(type);
+            i.snapshot("s1", null, false);
+            Instance s = instances().find("default", i.name() + "/s1").orElseThrow();
+            assertTrue(s.isSnapshot());
+            assertEquals(i.name() + "/s1", s.name());
+            assertTrue(instances().find("default", i.name() + "/nope").isEmpty());
+            assertFalse(instances().list().stream().anyMatch(Instance::isSnapshot), "list has no snapshots");
+        }
+
+        @ForEachInstanceType
+        void deleteSnapshot(InstanceType type) {
+            Instance i = create(type);
+            i.snapshot("s1", null, false);
+            i.snapshot("s2", null, false);
+            i.snapshots().get(0).delete(false);
+            assertEquals(List.of(i.name() + "/s2"), snapshotNames(i));
+            assertTrue(instances().find("default", i.name() + "/s1").isEmpty());
+            assertEquals(List.of(i.name() + "/s2"), snapshotNames(reopen().load(i.name())));
+        }
+
+        @ForEachInstanceType
+        void deleteOfADeletedSnapshotIsNotFound(InstanceType type) {
+            Instance i = create(type);
+            i.snapshot("s1", null, false);
+            Instance s = i.snapshots().get(0);
+            s.delete(false);
+            assertThrows(NotFoundException.class, () -> s.delete(false));
+        }
+
+        @ForEachInstanceType
+        void renameSnapshot(InstanceType type) {
+            Instance i = create(type);
+            i.snapshot("s1", null, false);
+            i.snapshots().get(0).rename("renamed", false);
+            assertEquals(List.of(i.name() + "/renamed"), snapshotNames(i));
+            assertTrue(instances().find("default", i.name() + "/s1").isEmpty());
+            assertTrue(instances().find("default", i.name() + "/renamed").isPresent());
+        }
+
+        @ForEachInstanceType
+        void renameSnapshotToATakenNameIsRefused(InstanceType type) {
+            Instance i = create(type);
+            i.snapshot("s1", null, false);
+            i.snapshot("s2", null, false);
+            assertRefused(BusyException.class, "Name \"s2\" already in use",
+                    () -> i.snapshots().get(0).rename("s2", false));
+            assertEquals(List.of(i.name() + "/s1", i.name() + "/s2"), snapshotNames(i));
+        }
+
+        @ForEachInstanceType
+        void renameOfInstanceRenamesItsSnapshots(InstanceType type) {
+            Instance i = create(type);
+            i.snapshot("s1", null, false);
+            String newName = uniqueName("renamed");
+            i.rename(newName, false);
+            assertEquals(List.of(newName + "/s1"), snapshotNames(instances().load(newName)));
+            assertTrue(instances().find("default", newName + "/s1").isPresent());
+        }
+
+        @ForEachInstanceType
+        void restoreBringsTheConfigBack(InstanceType type) {
+            Instance i = create(args(type).config("user.v", "1").description("then").build());
+            i.snapshot("s1", null, false);
+            i.update(argsOf(i).config("user.v", "2").config("user.extra", "x").description("now").build(), true);
+            i.restore(i.snapshots().get(0), false);
+            assertEquals("1", i.localConfig().get("user.v"));
+            assertFalse(i.localConfig().containsKey("user.extra"));
+            assertEquals("then", i.description());
+            assertEquals(StatusCode.STOPPED, i.statusCode());
+        }
+
+        @ForEachInstanceType
+        void restoreOfRunningInstanceKeepsItRunning(InstanceType type) {
+            Instance i = createRunning(type);
+            i.snapshot("s1", null, false);
+            assertTrue(i.isRunning(), "a snapshot leaves the instance running");
+            i.restore(i.snapshots().get(0), false);
+            assertTrue(i.isRunning(), "restored instance runs again");
+        }
+
+        @ForEachInstanceType
+        @RequiresCapability(Capability.FILES)
+        void restoreBringsTheFilesBack(InstanceType type) {
+            Instance i = filesInstance(type);
+            writeFile(i, "/root/data.txt", "version 1");
+            i.snapshot("s1", null, false);
+            writeFile(i, "/root/data.txt", "version 2");
+            writeFile(i, "/root/later.txt", "added after the snapshot");
+            i.restore(i.snapshots().get(0), false);
+            assertEquals("version 1", readFile(i, "/root/data.txt"));
+            try (SftpClient sftp = i.fileSftp()) {
+                assertFalse(sftp.exists("/root/later.txt"), "file added after the snapshot survived the restore");
+            }
+        }
+
+        @ForEachInstanceType
+        void restoreOfAnotherInstancesSnapshotIsRefused(InstanceType type) {
+            Instance a = create(type);
+            Instance b = create(type);
+            b.snapshot("s1", null, false);
+            assertThrows(NotFoundException.class, () -> a.restore(b.snapshots().get(0), false));
+            assertThrows(NotFoundException.class, () -> a.restore(b, false));
+        }
+
+        @ForEachInstanceType
+        void statefulRestoreOfStatelessSnapshotIsRefused(InstanceType type) {
+            Instance i = create(type);
+            i.snapshot("s1", null, false);
+            assertRefused(InvalidArgumentException.class,
+                    "Stateful snapshot restore requested but snapshot is stateless",
+                    () -> i.restore(i.snapshots().get(0), true));
+        }
+
+        @ForEachInstanceType
+        void statefulSnapshotNeedsMigrationStateful(InstanceType type) {
+            Instance i = createRunning(type);
+            assertRefused(InvalidArgumentException.class, expectedStatefulSnapshot(type),
+                    () -> i.snapshot("s1", null, true));
+            assertEquals(List.of(), i.snapshots());
+        }
+
+        @ForEachInstanceType
+        void statefulSnapshotOfStoppedInstanceIsRefused(InstanceType type) {
+            Instance i = create(args(type).config("migration.stateful", "true").build());
+            assertRefused(InstanceStateException.class,
+                    "Unable to create a stateful snapshot. The instance isn't running",
+                    () -> i.snapshot("s1", null, true));
+        }
+
+        @ForEachInstanceType
+        void deleteOfInstanceRemovesSnapshotsFromDisk(InstanceType type) {
+            Instance i = create(type);
+            i.snapshot("s1", null, false);
+            i.snapshot("s2", null, false);
+            String name = i.name();
+            i.delete(false);
+            assertTrue(instances().find("default", name + "/s1").isEmpty());
+            Set<String> left = tree().stream().filter(p -> Arrays.asList(p.split("/")).contains(name))
+                    .collect(Collectors.toCollection(TreeSet::new));
+            assertEquals(Set.of(), left, "files of the deleted instance left under the root");
+        }
+    }
+
+    // =================================================================================================================
+    // Exec
+    // =================================================================================================================
+
+    /** Commands in running instances: exit codes, streams, environment, signals and refusals. */
+    @Nested
+    @Tag("exec")
+    @RequiresCapability(Capability.EXEC)
+    class Exec {
+
+        @ForEachInstanceType
+        void trueExitsZero(InstanceType type) {
+            assertEquals(0, run(createRunning(type), "true").exitCode());
+        }
+
+        @ForEachInstanceType
+        void falseExitsOne(InstanceType type) {
+            assertEquals(1, run(createRunning(type), "false").exitCode());
+        }
+
+        @ForEachInstanceType
+        void shellExitCodeIsKept(InstanceType type) {
+            assertEquals(7, run(createRunning(type), "sh", "-c", "exit 7").exitCode());
+        }
+
+        @ForEachInstanceType
+        void echoWritesStdout(InstanceType type) {
+            ExecResult r = run(createRunning(type), "echo", "hello");
+            assertEquals(0, r.exitCode());
+            assertEquals("hello\n", r.stdout());
+            assertEquals("", r.stderr());
+        }
+
+        @ForEachInstanceType
+        void catEchoesStdin(InstanceType type) {
+            ExecResult r = run(createRunning(type), ExecRequest.of("cat"), utf8("line one\nline two\n"));
+            assertEquals(0, r.exitCode());
+            assertEquals("line one\nline two\n", r.stdout());
+        }
+
+        @ForEachInstanceType
+        void fourMegabytesRoundTripThroughCat(InstanceType type) {
+            byte[] data = new byte[4 << 20];
+            new Random(42).nextBytes(data);
+            RawResult r = runRaw(createRunning(type), ExecRequest.of("cat"), data);
+            assertEquals(0, r.exitCode());
+            assertEquals(data.length, r.stdout().length, "bytes back");
+            assertArrayEquals(data, r.stdout());
+        }
+
+        @ForEachInstanceType
+        void emptyStdinEndsCat(InstanceType type) {
+            ExecResult r = run(createRunning(type), ExecRequest.of("cat"), null);
+            assertEquals(0, r.exitCode());
+            assertEquals("", r.stdout());
+        }
+
+        @ForEachInstanceType
+        void environmentOfTheRequest(InstanceType type) {
+            ExecResult r = run(createRunning(type), cmd("env").env("GREETING", "hello world").build(), null);
+            assertEquals(0, r.exitCode());
+            assertTrue(r.stdout().lines().anyMatch("GREETING=hello world"::equals), r.stdout());
+        }
+
+        @ForEachInstanceType
+        void environmentFromConfig(InstanceType type) {
+            Instance i = create(args(type).config("environment.FROM_CONFIG", "yes").build());
+            i.start(false);
+            ExecResult r = run(i, "env");
+            assertTrue(r.stdout().lines().anyMatch("FROM_CONFIG=yes"::equals), r.stdout());
+        }
+
+        @ForEachInstanceType
+        void requestEnvironmentOverridesConfig(InstanceType type) {
+            Instance i = create(args(type).config("environment.WHO", "config").build());
+            i.start(false);
+            ExecResult r = run(i, cmd("env").env("WHO", "request").build(), null);
+            assertTrue(r.stdout().lines().anyMatch("WHO=request"::equals), r.stdout());
+            assertFalse(r.stdout().lines().anyMatch("WHO=config"::equals), r.stdout());
+        }
+
+        @ForEachInstanceType
+        void cwdIsHonoured(InstanceType type) {
+            assertEquals("/tmp\n", run(createRunning(type), cmd("pwd").cwd("/tmp").build(), null).stdout());
+        }
+
+        @ForEachInstanceType
+        void defaultCwdIsRootsHome(InstanceType type) {
+            assertEquals("/root\n", run(createRunning(type), "pwd").stdout());
+        }
+
+        @ForEachInstanceType
+        void userIsHonoured(InstanceType type) {
+            Instance i = createRunning(type);
+            assertEquals("0\n", run(i, "id", "-u").stdout());
+            assertEquals("1000\n", run(i, cmd("id", "-u").user(1000).group(1000).build(), null).stdout());
+        }
+
+        @ForEachInstanceType
+        void stderrIsSeparate(InstanceType type) {
+            ExecResult r = run(createRunning(type), "ls", "/no-such-dir");
+            assertNotEquals(0, r.exitCode());
+            assertEquals("", r.stdout());
+            assertTrue(r.stderr().contains("/no-such-dir"), "stderr: " + r.stderr());
+        }
+
+        @Test
+        void hostnameIsTheContainerName() {
+            Instance i = createRunning(assumeType(InstanceType.CONTAINER));
+            assertEquals(i.name() + "\n", run(i, "hostname").stdout());
+        }
+
+        @ForEachInstanceType
+        void sigtermEndsWith143(InstanceType type) {
+            Instance i = createRunning(type);
+            try (Cmd c = i.exec(ExecRequest.of("sleep", "30"), null, null, null)) {
+                c.signal(15);
+                assertEquals(143, c.waitFor(timeout()));
+                assertEquals(OptionalInt.of(143), c.exitCode());
+            }
+        }
+
+        @ForEachInstanceType
+        void sigkillEndsWith137(InstanceType type) {
+            Instance i = createRunning(type);
+            try (Cmd c = i.exec(ExecRequest.of("sleep", "30"), null, null, null)) {
+                c.signal(9);
+                assertEquals(137, c.waitFor(timeout()));
+            }
+        }
+
+        @ForEachInstanceType
+        void waitForTimesOut(InstanceType type) {
+            Instance i = createRunning(type);
+            try (Cmd c = i.exec(ExecRequest.of("sleep", "30"), null, null, null)) {
+                assertThrows(OperationTimeoutException.class, () -> c.waitFor(Duration.ofMillis(200)));
+                assertTrue(c.exitCode().isEmpty(), "still running");
+                c.signal(9);
+                assertEquals(137, c.waitFor(timeout()));
+            }
+        }
+
+        @ForEachInstanceType
+        void exitCodeIsKnownOnceEnded(InstanceType type) {
+            Instance i = createRunning(type);
+            try (Cmd c = i.exec(ExecRequest.of("sh", "-c", "exit 3"), null, null, null)) {
+                assertEquals(3, c.waitFor(timeout()));
+                assertEquals(OptionalInt.of(3), c.exitCode());
+                assertEquals(3, c.waitFor(timeout()), "waiting again gives the same status");
+            }
+        }
+
+        @ForEachInstanceType
+        void missingCommandIsNotFound(InstanceType type) {
+            Instance i = createRunning(type);
+            assertRefused(InvalidArgumentException.class, "Command not found", () -> {
+                try (Cmd c = i.exec(ExecRequest.of("/no/such/command"), null, null, null)) {
+                    c.waitFor(timeout());
+                }
+            });
+        }
+
+        @ForEachInstanceType
+        void execInStoppedInstanceIsRefused(InstanceType type) {
+            Instance i = create(type);
+            assertRefused(InstanceStateException.class, "Instance is not running",
+                    () -> i.exec(ExecRequest.of("true"), null, null, null));
+        }
+
+        @ForEachInstanceType
+        @RequiresCapability(Capability.FREEZE)
+        void execInFrozenInstanceIsRefused(InstanceType type) {
+            Instance i = createRunning(type);
+            i.freeze();
+            assertRefused(InstanceStateException.class, "Instance is frozen",
+                    () -> i.exec(ExecRequest.of("true"), null, null, null));
+        }
+
+        @ForEachInstanceType
+        void execInSnapshotIsRefused(InstanceType type) {
+            Instance i = createRunning(type);
+            i.snapshot("s1", null, false);
+            Instance s = i.snapshots().get(0);
+            assertThrows(InvalidArgumentException.class, () -> s.exec(ExecRequest.of("true"), null, null, null));
+        }
+
+        @ForEachInstanceType
+        void outputStreamsMayBeOmitted(InstanceType type) {
+            Instance i = createRunning(type);
+            try (Cmd c = i.exec(ExecRequest.of("echo", "discarded"), null, null, null)) {
+                assertEquals(0, c.waitFor(timeout()));
+            }
+        }
+
+        @ForEachInstanceType
+        void stopEndsRunningCommands(InstanceType type) {
+            Instance i = createRunning(type);
+            try (Cmd c = i.exec(ExecRequest.of("sleep", "30"), null, null, null)) {
+                i.stop(false);
+                int status = c.waitFor(timeout());
+                assertNotEquals(0, status, "a command killed by the stop");
+            }
+        }
+    }
+
+    // =================================================================================================================
+    // Files
+    // =================================================================================================================
+
+    /** File access over SFTP, confined to the instance. */
+    @Nested
+    @Tag("files")
+    @RequiresCapability(Capability.FILES)
+    class FileAccess {
+
+        @ForEachInstanceType
+        void writeThenRead(InstanceType type) {
+            Instance i = filesInstance(type);
+            try (SftpClient sftp = i.fileSftp()) {
+                sftp.mkdirs("/srv/app", 0755);
+                sftp.write("/srv/app/hello.txt", utf8("hello files"));
+                assertEquals("hello files", new String(sftp.readAllBytes("/srv/app/hello.txt"),
+                        StandardCharsets.UTF_8));
+            }
+        }
+
+        @ForEachInstanceType
+        void statOfFile(InstanceType type) {
+            Instance i = filesInstance(type);
+            try (SftpClient sftp = i.fileSftp()) {
+                sftp.mkdirs("/srv", 0755);
+                sftp.write("/srv/five", utf8("12345"));
+                FileAttributes a = sftp.stat("/srv/five");
+                assertEquals(5, a.size());
+                assertTrue(a.isRegularFile());
+                assertFalse(a.isDirectory());
+                assertNotNull(a.modified());
+            }
+        }
+
+        @ForEachInstanceType
+        void listIsSortedWithoutDots(InstanceType type) {
+            Instance i = filesInstance(type);
+            try (SftpClient sftp = i.fileSftp()) {
+                sftp.mkdirs("/srv/list", 0755);
+                for (String n : List.of("b", "c", "a")) {
+                    sftp.write("/srv/list/" + n, utf8(n));
+                }
+                sftp.mkdir("/srv/list/dir", 0755);
+                List<String> names = sftp.list("/srv/list").stream().map(SftpClient.Entry::name)
+                        .collect(Collectors.toList());
+                assertEquals(List.of("a", "b", "c", "dir"), names);
+                assertTrue(sftp.list("/srv/list").get(3).attributes().isDirectory());
+            }
+        }
+
+        @ForEachInstanceType
+        void mkdirsCreatesParents(InstanceType type) {
+            Instance i = filesInstance(type);
+            try (SftpClient sftp = i.fileSftp()) {
+                sftp.mkdirs("/srv/x/y/z", 0755);
+                assertTrue(sftp.stat("/srv/x").isDirectory());
+                assertTrue(sftp.stat("/srv/x/y/z").isDirectory());
+                sftp.mkdirs("/srv/x/y/z", 0755);
+            }
+        }
+
+        @ForEachInstanceType
+        void createUsesTheGivenMode(InstanceType type) {
+            Instance i = filesInstance(type);
+            try (SftpClient sftp = i.fileSftp()) {
+                sftp.mkdirs("/srv", 0755);
+                try (var out = sftp.create("/srv/secret", 0600)) {
+                    out.write(utf8("s"));
+                } catch (IOException e) {
+                    throw new UncheckedIOException(e);
+                }
+                assertEquals(0600, sftp.stat("/srv/secret").permissions());
+            }
+        }
+
+        @ForEachInstanceType
+        void renameMoves(InstanceType type) {
+            Instance i = filesInstance(type);
+            try (SftpClient sftp = i.fileSftp()) {
+                sftp.mkdirs("/srv", 0755);
+                sftp.write("/srv/from", utf8("moving"));
+                sftp.rename("/srv/from", "/srv/to");
+                assertFalse(sftp.exists("/srv/from"));
+                assertEquals("moving", new String(sftp.readAllBytes("/srv/to"), StandardCharsets.UTF_8));
+            }
+        }
+
+        @ForEachInstanceType
+        void removeAndRmdir(InstanceType type) {
+            Instance i = filesInstance(type);
+            try (SftpClient sftp = i.fileSftp()) {
+                sftp.mkdirs("/srv/gone", 0755);
+                sftp.write("/srv/gone/f", utf8("x"));
+                sftp.remove("/srv/gone/f");
+                assertFalse(sftp.exists("/srv/gone/f"));
+                sftp.rmdir("/srv/gone");
+                assertFalse(sftp.exists("/srv/gone"));
+            }
+        }
+
+        @ForEachInstanceType
+        void symlinkAndReadlink(InstanceType type) {
+            Instance i = filesInstance(type);
+            try (SftpClient sftp = i.fileSftp()) {
+                sftp.mkdirs("/srv", 0755);
+                sftp.write("/srv/target", utf8("pointed at"));
+                sftp.symlink("/srv/target", "/srv/link");
+                assertEquals("/srv/target", sftp.readlink("/srv/link"));
+                assertTrue(sftp.lstat("/srv/link").isSymlink());
+                assertTrue(sftp.stat("/srv/link").isRegularFile(), "stat follows the link");
+                assertEquals("pointed at", new String(sftp.readAllBytes("/srv/link"), StandardCharsets.UTF_8));
+            }
+        }
+
+        @ForEachInstanceType
+        void chmodChangesPermissions(InstanceType type) {
+            Instance i = filesInstance(type);
+            try (SftpClient sftp = i.fileSftp()) {
+                sftp.mkdirs("/srv", 0755);
+                sftp.write("/srv/f", utf8("x"));
+                sftp.chmod("/srv/f", 0640);
+                assertEquals(0640, sftp.stat("/srv/f").permissions());
+            }
+        }
+
+        @ForEachInstanceType
+        void chownUsesInstanceIds(InstanceType type) {
+            Instance i = filesInstance(type);
+            try (SftpClient sftp = i.fileSftp()) {
+                sftp.mkdirs("/srv", 0755);
+                sftp.write("/srv/owned", utf8("x"));
+                assertEquals(0, sftp.stat("/srv/owned").uid(), "written as root");
+                sftp.chown("/srv/owned", 1000, 1001);
+                FileAttributes a = sftp.stat("/srv/owned");
+                assertEquals(1000, a.uid());
+                assertEquals(1001, a.gid());
+            }
+        }
+
+        @ForEachInstanceType
+        void missingFilesAreNotFound(InstanceType type) {
+            Instance i = filesInstance(type);
+            try (SftpClient sftp = i.fileSftp()) {
+                assertFalse(sftp.exists("/no/such/file"));
+                assertThrows(NotFoundException.class, () -> sftp.stat("/no/such/file"));
+                assertThrows(NotFoundException.class, () -> sftp.readAllBytes("/no/such/file"));
+                assertThrows(NotFoundException.class, () -> sftp.remove("/no/such/file"));
+                assertThrows(NotFoundException.class, () -> sftp.list("/no/such/dir"));
+                assertThrows(NotFoundException.class, () -> sftp.readlink("/no/such/link"));
+            }
+        }
+
+        @ForEachInstanceType
+        void dotDotStaysInside(InstanceType type) {
+            Instance i = filesInstance(type);
+            Set<String> before = tree();
+            try (SftpClient sftp = i.fileSftp()) {
+                sftp.write("/../../../../../../../contract-escape-marker", utf8("inside"));
+                assertEquals("inside", new String(sftp.readAllBytes("/contract-escape-marker"),
+                        StandardCharsets.UTF_8), "the write landed at the instance's /");
+            }
+            assertFalse(Files.exists(root().getParent().resolve("contract-escape-marker")));
+            assertFalse(Files.exists(Path.of("/contract-escape-marker")), "written on the host's /");
+            for (String p : tree()) {
+                if (!before.contains(p) && p.endsWith("contract-escape-marker")) {
+                    assertTrue(p.contains(i.name()), "marker outside the instance: " + p);
+                }
+            }
+        }
+
+        @ForEachInstanceType
+        void absoluteSymlinksResolveInsideTheInstance(InstanceType type) {
+            Instance i = filesInstance(type);
+            try (SftpClient sftp = i.fileSftp()) {
+                sftp.mkdirs("/etc", 0755);
+                sftp.mkdirs("/tmp", 01777);
+                sftp.write("/etc/shadow", utf8("the instance's shadow"));
+                sftp.symlink("/etc/shadow", "/tmp/shadow-link");
+                assertEquals("the instance's shadow", new String(sftp.readAllBytes("/tmp/shadow-link"),
+                        StandardCharsets.UTF_8));
+            }
+        }
+
+        @ForEachInstanceType
+        void relativeSymlinksCannotClimbOut(InstanceType type) {
+            Instance i = filesInstance(type);
+            try (SftpClient sftp = i.fileSftp()) {
+                sftp.mkdirs("/etc", 0755);
+                sftp.mkdirs("/srv/deep", 0755);
+                sftp.write("/etc/inside-marker", utf8("inside"));
+                sftp.symlink("../../../../../../../../etc/inside-marker", "/srv/deep/climb");
+                assertEquals("inside", new String(sftp.readAllBytes("/srv/deep/climb"), StandardCharsets.UTF_8));
+            }
+        }
+
+        @ForEachInstanceType
+        void symlinksToHostPathsFindNothing(InstanceType type) throws IOException {
+            Path hostFile = scratch().resolve("host-secret");
+            Files.writeString(hostFile, "host only");
+            Instance i = filesInstance(type);
+            try (SftpClient sftp = i.fileSftp()) {
+                sftp.mkdirs("/srv", 0755);
+                sftp.symlink(hostFile.toAbsolutePath().toString(), "/srv/to-host");
+                assertThrows(NotFoundException.class, () -> sftp.readAllBytes("/srv/to-host"));
+                assertThrows(NotFoundException.class, () -> sftp.stat("/srv/to-host"));
+            }
+        }
+
+        @ForEachInstanceType
+        void largeFileRoundTrip(InstanceType type) {
+            byte[] data = new byte[3 << 20];
+            new Random(7).nextBytes(data);
+            Instance i = filesInstance(type);
+            try (SftpClient sftp = i.fileSftp()) {
+                sftp.mkdirs("/srv", 0755);
+                sftp.write("/srv/big", data);
+                assertEquals(data.length, sftp.stat("/srv/big").size());
+                assertArrayEquals(data, sftp.readAllBytes("/srv/big"));
+            }
+        }
+
+        @Test
+        void containerFilesWorkStoppedAndRunning() {
+            Instance i = create(assumeType(InstanceType.CONTAINER));
+            writeFile(i, "/srv/state", "written stopped");
+            i.start(false);
+            assertEquals("written stopped", readFile(i, "/srv/state"));
+            writeFile(i, "/srv/state", "written running");
+            i.stop(false);
+            assertEquals("written running", readFile(i, "/srv/state"));
+        }
+
+        @Test
+        void vmFilesNeedARunningVm() {
+            Instance i = create(assumeType(InstanceType.VM));
+            assertRefused(InstanceStateException.class, "Instance is not running", i::fileSftp);
+        }
+
+        @ForEachInstanceType
+        void filesSurviveRestartAndReopen(InstanceType type) {
+            Instance i = filesInstance(type);
+            writeFile(i, "/srv/keep", "kept");
+            if (i.isRunning()) {
+                i.restart(Duration.ZERO);
+            }
+            assertEquals("kept", readFile(i, "/srv/keep"));
+            if (type == InstanceType.CONTAINER) {
+                assertEquals("kept", readFile(reopen().load(i.name()), "/srv/keep"));
+            }
+        }
+
+        @ForEachInstanceType
+        @RequiresCapability(Capability.EXEC)
+        void execSeesFilesWrittenOverSftp(InstanceType type) {
+            Instance i = filesInstance(type);
+            writeFile(i, "/srv/shared.txt", "seen by exec\n");
+            if (!i.isRunning()) {
+                i.start(false);
+            }
+            assertEquals("seen by exec\n", run(i, "cat", "/srv/shared.txt").stdout());
+        }
+    }
+
+    // =================================================================================================================
+    // Console
+    // =================================================================================================================
+
+    /** Attaching to the text console. */
+    @Nested
+    @Tag("console")
+    @RequiresCapability(Capability.CONSOLE)
+    class Console {
+
+        @ForEachInstanceType
+        void attachToRunningInstance(InstanceType type) {
+            Instance i = createRunning(type);
+            ConsoleSession session = i.console("console");
+            assertNotNull(session.output());
+            assertNotNull(session.input());
+            session.close();
+            await(session.disconnected(), "disconnection after close");
+        }
+
+        @ForEachInstanceType
+        void consoleAcceptsInput(InstanceType type) throws IOException {
+            Instance i = createRunning(type);
+            try (ConsoleSession session = i.console("console")) {
+                session.input().write(utf8("\n"));
+                session.input().flush();
+            }
+        }
+
+        @ForEachInstanceType
+        void attachToStoppedInstanceIsRefused(InstanceType type) {
+            Instance i = create(type);
+            assertRefused(InstanceStateException.class, "Instance is not running", () -> i.console("console"));
+        }
+
+        @ForEachInstanceType
+        void stopDisconnectsTheConsole(InstanceType type) {
+            Instance i = createRunning(type);
+            try (ConsoleSession session = i.console("console")) {
+                i.stop(false);
+                await(session.disconnected(), "disconnection when the instance stops");
+            }
+        }
+
+        @Test
+        void containersHaveNoVga() {
+            Instance i = createRunning(assumeType(InstanceType.CONTAINER));
+            assertRefused(InvalidArgumentException.class, "Container instances don't support \"vga\" output",
+                    () -> i.console("vga"));
+        }
+
+        @ForEachInstanceType
+        void unknownProtocolIsRefused(InstanceType type) {
+            Instance i = createRunning(type);
+            assertRefused(InvalidArgumentException.class, type == InstanceType.VM
+                    ? "Unknown protocol \"serial\"" : "Container instances don't support \"serial\" output",
+                    () -> i.console("serial"));
+        }
+    }
+
+    /** The console log. */
+    @Nested
+    @Tag("console-log")
+    @RequiresCapability(Capability.CONSOLE_LOG)
+    class ConsoleLog {
+
+        @Test
+        void containerConsoleLogCanBeCleared() {
+            Container c = (Container) createRunning(assumeType(InstanceType.CONTAINER));
+            assertNotNull(c.consoleLog(ConsoleLogOptions.READ));
+            assertEquals("", c.consoleLog(ConsoleLogOptions.CLEAR), "clearing reads nothing");
+            assertEquals("", c.consoleLog(ConsoleLogOptions.READ), "empty after clear");
+        }
+
+        @Test
+        void containerConsoleLogKeepsWhatWasRead() {
+            Container c = (Container) createRunning(assumeType(InstanceType.CONTAINER));
+            String first = c.consoleLog(ConsoleLogOptions.READ);
+            assertEquals(first, c.consoleLog(ConsoleLogOptions.READ), "reading does not consume");
+        }
+
+        @Test
+        void vmConsoleLogIsReadable() {
+            VM v = (VM) createRunning(assumeType(InstanceType.VM));
+            assertNotNull(v.consoleLog());
+        }
+    }
+
+    // =================================================================================================================
+    // Export and import
+    // =================================================================================================================
+
+    /** Images written by {@code export} and instances created from them. */
+    @Nested
+    @Tag("export")
+    @RequiresCapability(Capability.EXPORT_IMPORT)
+    class ExportImport {
+
+        private byte[] export(Instance i, Map<String, String> properties, Instant expiry) {
+            ByteArrayOutputStream out = new ByteArrayOutputStream();
+            i.export(out, null, properties, expiry, null);
+            return out.toByteArray();
+        }
+
+        private Path saveImage(byte[] tarball) {
+            Path p = scratch().resolve(uniqueName("image") + ".tar");
+            try {
+                return Files.write(p, tarball);
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        }
+
+        @ForEachInstanceType
+        void unifiedTarballLayout(InstanceType type) {
+            Map<String, byte[]> entries = TarEntries.read(export(create(type), Map.of(), null));
+            assertTrue(entries.containsKey("metadata.yaml"), "entries " + entries.keySet());
+            boolean rootfsDir = entries.keySet().stream().anyMatch(n -> n.startsWith("rootfs/"));
+            if (type == InstanceType.CONTAINER) {
+                assertTrue(rootfsDir, "container images hold rootfs/: " + entries.keySet());
+            } else {
+                assertTrue(rootfsDir || entries.containsKey("rootfs.img"), "VM images hold rootfs.img: "
+                        + entries.keySet());
+            }
+            assertTrue(entries.keySet().stream().allMatch(n -> n.equals("metadata.yaml") || n.equals("config.json")
+                    || n.startsWith("rootfs") || n.startsWith("templates")), "unexpected entries " + entries.keySet());
+        }
+
+        @ForEachInstanceType
+        void metadataAsIncusWritesIt(InstanceType type) {
+            Instance i = create(type);
+            Instant expiry = nowSeconds().plus(Duration.ofDays(30));
+            long before = Instant.now().getEpochSecond();
+            ByteArrayOutputStream out = new ByteArrayOutputStream();
+            ImageMetadata returned = i.export(out, null, Map.of("os", "busybox", "description", "contract image"),
+                    expiry, null);
+            long after = Instant.now().getEpochSecond();
+            ImageMetadata written = RestJson.fromYaml(TarEntries.read(out.toByteArray()).get("metadata.yaml"),
+                    ImageMetadata.class);
+            assertEquals(returned, written, "export returns what it wrote");
+            assertEquals(Architectures.name(i.architecture()), written.architecture());
+            assertEquals("busybox", written.properties().get("os"));
+            assertEquals("contract image", written.properties().get("description"));
+            assertEquals(expiry.getEpochSecond(), written.expiryDate());
+            assertTrue(written.creationDate() >= before - 1 && written.creationDate() <= after + 1,
+                    "creation_date " + written.creationDate());
+        }
+
+        @ForEachInstanceType
+        void noExpiryIsZero(InstanceType type) {
+            ImageMetadata m = create(type).export(new ByteArrayOutputStream(), null, null, null, null);
+            assertEquals(0, m.expiryDate());
+        }
+
+        @ForEachInstanceType
+        void exportOfRunningInstanceIsRefused(InstanceType type) {
+            Instance i = createRunning(type);
+            ByteArrayOutputStream out = new ByteArrayOutputStream();
+            assertRefused(InstanceStateException.class, "Cannot export a running instance as an image",
+                    () -> i.export(out, null, Map.of(), null, null));
+            assertEquals(0, out.size(), "nothing written");
+        }
+
+        @Test
+        void splitImageSeparatesMetadataAndRootfs() {
+            Instance i = create(assumeType(InstanceType.CONTAINER));
+            ByteArrayOutputStream meta = new ByteArrayOutputStream();
+            ByteArrayOutputStream rootfs = new ByteArrayOutputStream();
+            i.export(meta, rootfs, Map.of(), null, null);
+            Map<String, byte[]> entries = TarEntries.read(meta.toByteArray());
+            assertTrue(entries.containsKey("metadata.yaml"), "metadata " + entries.keySet());
+            assertFalse(entries.keySet().stream().anyMatch(n -> n.startsWith("rootfs")), "rootfs in the metadata");
+            assertTrue(rootfs.size() > 0, "rootfs tarball");
+        }
+
+        @ForEachInstanceType
+        void createFromExportedImage(InstanceType type) {
+            byte[] image = export(create(type), Map.of("os", "busybox"), null);
+            Instance copy = instances().create(args(type).build(), InstanceSource.image(saveImage(image)));
+            assertEquals(StatusCode.STOPPED, copy.statusCode());
+            assertEquals("busybox", copy.localConfig().get("image.os"), "image properties become image.* config");
+        }
+
+        @ForEachInstanceType
+        @RequiresCapability(Capability.FILES)
+        void exportedFilesComeBack(InstanceType type) {
+            Instance i = filesInstance(type);
+            writeFile(i, "/srv/exported.txt", "travelled in an image");
+            if (i.isRunning()) {
+                i.stop(false);
+            }
+            byte[] image = export(i, Map.of(), null);
+            Instance copy = instances().create(args(type).build(), InstanceSource.image(saveImage(image)));
+            if (type == InstanceType.VM) {
+                copy.start(false);
+            }
+            assertEquals("travelled in an image", readFile(copy, "/srv/exported.txt"));
+        }
+
+        @ForEachInstanceType
+        void exportProgressIsReported(InstanceType type) {
+            AtomicInteger calls = new AtomicInteger();
+            create(type).export(new ByteArrayOutputStream(), null, Map.of(), null,
+                    new io.github.incus4j.api.io.ProgressTracker(0, (percent, speed, bytes) -> calls.incrementAndGet()));
+            assertTrue(calls.get() > 0, "progress reports");
+        }
+
+        @Test
+        @RequiresCapability(Capability.FILES)
+        void createFromRootfsDirectory() throws IOException {
+            InstanceType type = assumeType(InstanceType.CONTAINER);
+            Path dir = scratch().resolve("rootfs-src");
+            Files.createDirectories(dir.resolve("srv"));
+            Files.writeString(dir.resolve("srv/from-dir.txt"), "copied from a directory");
+            Instance i = instances().create(args(type).build(), InstanceSource.rootfs(dir));
+            assertEquals("copied from a directory", readFile(i, "/srv/from-dir.txt"));
+            assertTrue(Files.exists(dir.resolve("srv/from-dir.txt")), "the source directory is left alone");
+        }
+    }
+
+    // =================================================================================================================
+    // Migration
+    // =================================================================================================================
+
+    /** Moving an instance from one root to another through {@link DriverUnderTest#migrationPipe()}. */
+    @Nested
+    @Tag("migration")
+    @RequiresCapability(Capability.MIGRATION)
+    class Migration {
+
+        /** Sends {@code source} to a new instance of the same name on {@code target}, both ends in parallel. */
+        private Instance migrate(Instance source, Instances target, boolean snapshots) {
+            Instance receiver = target.create(InstanceArgs.builder(source.name()).type(source.type()).build(),
+                    InstanceSource.none());
+            MigrationPipe pipe = dut().migrationPipe();
+            try {
+                List<Throwable> failures = inParallel(2, side -> {
+                    if (side == 0) {
+                        source.migrateSend(new MigrateSendArgs(withFlags(pipe.sender(), snapshots, false), false));
+                    } else {
+                        receiver.migrateReceive(new MigrateReceiveArgs(withFlags(pipe.receiver(), snapshots, false),
+                                null, false, false));
+                    }
+                });
+                for (int n = 0; n < 2; n++) {
+                    if (failures.get(n) != null) {
+                        fail((n == 0 ? "migrateSend" : "migrateReceive") + " failed", failures.get(n));
+                    }
+                }
+            } finally {
+                try {
+                    pipe.closer().close();
+                } catch (Exception e) {
+                    fail("closing the migration pipe", e);
+                }
+            }
+            return target.load(source.name());
+        }
+
+        @ForEachInstanceType
+        void instanceMovesWithItsSnapshots(InstanceType type) {
+            Instance source = create(args(type).description("travelling").config("user.k", "v").build());
+            source.snapshot("s1", null, false);
+            source.snapshot("s2", null, false);
+            Path targetRoot = root().resolveSibling("target-root");
+            Instances target = open(targetRoot);
+            Instance moved = migrate(source, target, true);
+            assertEquals(type, moved.type());
+            assertEquals("travelling", moved.description());
+            assertEquals("v", moved.localConfig().get("user.k"));
+            assertEquals(List.of(moved.name() + "/s1", moved.name() + "/s2"), snapshotNames(moved));
+            assertTrue(instances().find("default", source.name()).isPresent(), "the source stays until deleted");
+            target.close();
+            assertEquals(List.of(moved.name() + "/s1", moved.name() + "/s2"),
+                    snapshotNames(open(targetRoot).load(moved.name())), "the received instance is durable");
+        }
+
+        @ForEachInstanceType
+        void snapshotsStayBehindWhenNotAsked(InstanceType type) {
+            Instance source = create(type);
+            source.snapshot("s1", null, false);
+            Instance moved = migrate(source, open(root().resolveSibling("target-root")), false);
+            assertEquals(List.of(), moved.snapshots());
+        }
+
+        @ForEachInstanceType
+        @RequiresCapability(Capability.FILES)
+        void filesArrive(InstanceType type) {
+            Instance source = filesInstance(type);
+            writeFile(source, "/srv/moved.txt", "moved with the instance");
+            if (source.isRunning()) {
+                source.stop(false);
+            }
+            Instance moved = migrate(source, open(root().resolveSibling("target-root")), true);
+            if (type == InstanceType.VM) {
+                moved.start(false);
+            }
+            assertEquals("moved with the instance", readFile(moved, "/srv/moved.txt"));
+        }
+    }
+
+    // =================================================================================================================
+    // Metrics
+    // =================================================================================================================
+
+    /** OpenMetrics text of running instances. */
+    @Nested
+    @Tag("metrics")
+    @RequiresCapability(Capability.METRICS)
+    class Metrics {
+
+        @ForEachInstanceType
+        void textParsesAndEndsWithEof(InstanceType type) {
+            String text = createRunning(type).metrics(List.of()).toText();
+            assertTrue(text.endsWith("# EOF\n"), text);
+            assertFalse(MetricSet.parse(text).types().isEmpty());
+        }
+
+        @ForEachInstanceType
+        void hasIncusMetricNames(InstanceType type) {
+            MetricSet set = MetricSet.parse(createRunning(type).metrics(List.of()).toText());
+            for (MetricType t : List.of(MetricType.CPU_SECONDS_TOTAL, MetricType.MEMORY_MEM_TOTAL_BYTES,
+                    MetricType.NETWORK_RECEIVE_BYTES_TOTAL, MetricType.PROCS_TOTAL)) {
+                assertFalse(set.samples(t).isEmpty(), "no " + t.metricName());
+            }
+        }
+
+        @ForEachInstanceType
+        void everySampleIsLabelledWithTheInstance(InstanceType type) {
+            Instance i = createRunning(type);
+            MetricSet set = MetricSet.parse(i.metrics(List.of()).toText());
+            for (MetricType t : set.types()) {
+                for (Sample s : set.samples(t)) {
+                    assertEquals("default", s.labels().get("project"), t.metricName());
+                    assertEquals(i.name(), s.labels().get("name"), t.metricName());
+                    assertEquals(type.apiName(), s.labels().get("type"), t.metricName());
+                }
+            }
+        }
+
+        @ForEachInstanceType
+        void helpAndTypeLines(InstanceType type) {
+            String text = createRunning(type).metrics(List.of()).toText();
+            assertTrue(text.contains("# TYPE incus_cpu_seconds_total counter\n"), text);
+            assertTrue(text.contains("# TYPE incus_procs_total gauge\n"), text);
+            assertTrue(text.contains("# HELP incus_cpu_seconds_total "), text);
+        }
+
+        @ForEachInstanceType
+        void valuesAreSane(InstanceType type) {
+            MetricSet set = MetricSet.parse(createRunning(type).metrics(List.of()).toText());
+            assertTrue(set.samples(MetricType.MEMORY_MEM_TOTAL_BYTES).get(0).value() > 0, "MemTotal");
+            assertTrue(set.samples(MetricType.PROCS_TOTAL).get(0).value() >= (type == InstanceType.VM ? 0 : 1),
+                    "procs");
+            for (Sample s : set.samples(MetricType.CPU_SECONDS_TOTAL)) {
+                assertTrue(s.value() >= 0, "cpu seconds " + s);
+            }
+        }
+
+        @ForEachInstanceType
+        void metricsOfStoppedInstanceAreRefused(InstanceType type) {
+            Instance i = create(type);
+            assertRefused(InstanceStateException.class, "The instance is already stopped", () -> i.metrics(List.of()));
+        }
+    }
+
+    // =================================================================================================================
+    // Concurrency
+    // =================================================================================================================
+
+    /** Operation locks: concurrent actions serialise or fail as Incus's do, never corrupting an instance. */
+    @Nested
+    @Tag("concurrency")
+    class Concurrency {
+
+        @ForEachInstanceType
+        void concurrentStartsOfOneInstance(InstanceType type) {
+            Instance i = create(type);
+            List<Throwable> outcomes = inParallel(8, n -> i.start(false));
+            long succeeded = outcomes.stream().filter(t -> t == null).count();
+            assertTrue(succeeded >= 1, "one start must win: " + outcomes);
+            for (Throwable t : outcomes) {
+                if (t != null && !(t instanceof BusyException) && !(t instanceof InstanceStateException
+                        && "The instance is already running".equals(t.getMessage()))) {
+                    fail("unexpected failure of a concurrent start", t);
+                }
+            }
+            assertEquals(StatusCode.RUNNING, i.statusCode());
+            i.stop(false);
+            assertEquals(StatusCode.STOPPED, i.statusCode(), "the instance still stops cleanly");
+            i.start(false);
+            assertTrue(i.isRunning());
+        }
+
+        @ForEachInstanceType
+        void concurrentCreatesWithUniqueNames(InstanceType type) {
+            List<String> names = new ArrayList<>();
+            for (int n = 0; n < 12; n++) {
+                names.add(uniqueName("par"));
+            }
+            List<Throwable> outcomes = inParallel(names.size(), n -> create(args(type).name(names.get(n)).build()));
+            assertEquals(Arrays.asList(new Throwable[names.size()]), outcomes, "every create succeeds");
+            for (String n : names) {
+                assertEquals(n, instances().load(n).name());
+            }
+            Instances again = reopen();
+            for (String n : names) {
+                assertTrue(again.find("default", n).isPresent(), n + " after reopen");
+            }
+        }
+
+        @ForEachInstanceType
+        void concurrentCreatesOfOneName(InstanceType type) {
+            String name = uniqueName("same");
+            List<Throwable> outcomes = inParallel(8, n -> create(args(type).name(name).build()));
+            assertEquals(1, outcomes.stream().filter(t -> t == null).count(), "exactly one create: " + outcomes);
+            for (Throwable t : outcomes) {
+                if (t != null) {
+                    assertInstanceOf(BusyException.class, t);
+                }
+            }
+            assertEquals(1, instances().list().stream().filter(x -> x.name().equals(name)).count());
+        }
+
+        @ForEachInstanceType
+        void lockExclusiveBlocksStartUntilReleased(InstanceType type) {
+            Instance i = create(type);
+            try (InstanceOperation lock = i.lockExclusive()) {
+                assertEquals("create", lock.action());
+                assertRefused(BusyException.class, "Instance is busy running a \"create\" operation",
+                        () -> i.start(false));
+                assertRefused(BusyException.class, "Instance is busy running a \"create\" operation",
+                        () -> i.delete(true));
+            }
+            i.start(false);
+            assertTrue(i.isRunning());
+        }
+
+        @ForEachInstanceType
+        void lockExclusiveOfRunningInstanceIsRefused(InstanceType type) {
+            Instance i = createRunning(type);
+            assertRefused(InstanceStateException.class, "Instance is running", i::lockExclusive);
+        }
+
+        @ForEachInstanceType
+        void concurrentSnapshotsAreAllKept(InstanceType type) {
+            Instance i = create(type);
+            List<Throwable> outcomes = inParallel(8, n -> i.snapshot("s" + n, null, false));
+            assertEquals(Arrays.asList(new Throwable[8]), outcomes);
+            assertEquals(8, i.snapshots().size());
+            assertEquals(8, reopen().load(i.name()).snapshots().size(), "every snapshot recorded");
+        }
+
+        @ForEachInstanceType
+        void concurrentVolatileSetsAreAllKept(InstanceType type) {
+            Instance i = create(type);
+            List<Throwable> outcomes = inParallel(8, n -> i.volatileSet(Map.of("volatile.par." + n, "v" + n)));
+            assertEquals(Arrays.asList(new Throwable[8]), outcomes);
+            Instance again = reopen().load(i.name());
+            for (int n = 0; n < 8; n++) {
+                assertEquals("v" + n, again.localConfig().get("volatile.par." + n));
+            }
+        }
+
+        @ForEachInstanceType
+        void startStopRaceLeavesAConsistentState(InstanceType type) {
+            Instance i = create(type);
+            List<Throwable> outcomes = inParallel(4, n -> {
+                for (int k = 0; k < 5; k++) {
+                    try {
+                        if ((n + k) % 2 == 0) {
+                            i.start(false);
+                        } else {
+                            i.stop(false);
+                        }
+                    } catch (BusyException | InstanceStateException e) {
+                        // The refusals Incus gives to a lost race.
+                    }
+                }
+            });
+            assertEquals(Arrays.asList(new Throwable[4]), outcomes, "only Incus's refusals are expected");
+            StatusCode s = i.statusCode();
+            assertTrue(s == StatusCode.RUNNING || s == StatusCode.STOPPED, "state after the race: " + s);
+            assertEquals(s.upperText(), i.state());
+            if (s == StatusCode.RUNNING) {
+                i.stop(false);
+            }
+            i.start(false);
+            assertTrue(i.isRunning(), "still usable after the race");
+        }
+
+        @ForEachInstanceType
+        @RequiresCapability(Capability.EXEC)
+        void concurrentExecsKeepTheirOwnOutput(InstanceType type) {
+            Instance i = createRunning(type);
+            String[] outputs = new String[8];
+            List<Throwable> outcomes = inParallel(8, n -> outputs[n] = run(i, "echo", "out-" + n).stdout());
+            assertEquals(Arrays.asList(new Throwable[8]), outcomes);
+            for (int n = 0; n < 8; n++) {
+                assertEquals("out-" + n + "\n", outputs[n]);
+            }
+        }
+    }
+
+    // =================================================================================================================
+    // Bad input
+    // =================================================================================================================
+
+    /** Refusals with Incus's texts, leaving nothing behind. */
+    @Nested
+    @Tag("bad-input")
+    class BadInput {
+
+        @ParameterizedTest(name = "\"{0}\"")
+        @CsvSource(delimiter = '|', value = {
+            "''|Invalid instance name: Name must be 1-63 characters long",
+            "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa|"
+                + "Invalid instance name: Name must be 1-63 characters long",
+            "-abc|Invalid instance name: Name must not start with \"-\" character",
+            "abc-|Invalid instance name: Name must not end with \"-\" character",
+            "1234|Invalid instance name: Name cannot be a number",
+            "a_b|Invalid instance name: Name can only contain alphanumeric and hyphen characters",
+            "a b|Invalid instance name: Name can only contain alphanumeric and hyphen characters",
+            "a.b|Invalid instance name: Name can only contain alphanumeric and hyphen characters",
+            "a/b|The character \"/\" is reserved for snapshots"
+        })
+        void badInstanceNamesLeaveNothingOnDisk(String name, String message) {
+            Instances in = instances();
+            for (InstanceType type : dut().instanceTypes()) {
+                Set<String> before = tree();
+                assertRefused(InvalidArgumentException.class, message,
+                        () -> in.create(InstanceArgs.builder(name).type(type).build(), dut().source(type)));
+                assertEquals(before, tree(), type + ": a refused create wrote files");
+                assertEquals(List.of(), in.list());
+            }
+        }
+
+        @ForEachInstanceType
+        void unknownKeyLeavesNothingOnDisk(InstanceType type) {
+            Instances in = instances();
+            Set<String> before = tree();
+            InvalidArgumentException e = assertThrows(InvalidArgumentException.class,
+                    () -> create(args(type).config("foo.bar", "1").build()));
+            assertTrue(e.getMessage().endsWith("Unknown configuration key: foo.bar"), e.getMessage());
+            assertEquals(before, tree());
+            assertEquals(List.of(), in.list());
+        }
+
+        @ForEachInstanceType
+        void badValueLeavesNothingOnDisk(InstanceType type) {
+            Instances in = instances();
+            Set<String> before = tree();
+            InvalidArgumentException e = assertThrows(InvalidArgumentException.class,
+                    () -> create(args(type).config("limits.memory", "lots").build()));
+            assertTrue(e.getMessage().contains("limits.memory") && e.getMessage().contains("lots"), e.getMessage());
+            assertEquals(before, tree());
+            assertEquals(List.of(), in.list());
+        }
+
+        @ForEachInstanceType
+        void badDeviceNameLeavesNothingOnDisk(InstanceType type) {
+            Instances in = instances();
+            Set<String> before = tree();
+            InvalidArgumentException e = assertThrows(InvalidArgumentException.class,
+                    () -> create(args(type).device("bad/name", Device.of("type", "disk", "path", "/x")).build()));
+            assertTrue(e.getMessage().startsWith("Invalid devices: "), e.getMessage());
+            assertEquals(before, tree());
+            assertEquals(List.of(), in.list());
+        }
+
+        @ForEachInstanceType
+        void duplicateCreateIsBusy(InstanceType type) {
+            Instance first = create(args(type).config("user.first", "yes").build());
+            Set<String> before = tree();
+            assertRefused(BusyException.class, "Instance \"" + first.name() + "\" already exists",
+                    () -> create(args(type).name(first.name()).build()));
+            assertEquals(before, tree(), "the refused create touched the files");
+            assertEquals("yes", instances().load(first.name()).localConfig().get("user.first"));
+        }
+
+        @Test
+        void instanceTypeAnyIsRefused() {
+            Instances in = instances();
+            Set<String> before = tree();
+            assertThrows(InvalidArgumentException.class, () -> in.create(
+                    InstanceArgs.builder(uniqueName("any")).type(InstanceType.ANY).build(), InstanceSource.none()));
+            assertEquals(before, tree());
+        }
+
+        @ForEachInstanceType
+        void snapshotArgumentsAreRefused(InstanceType type) {
+            Instances in = instances();
+            Set<String> before = tree();
+            assertThrows(InvalidArgumentException.class, () -> create(args(type).snapshot(true).build()));
+            assertEquals(before, tree());
+        }
+
+        @ForEachInstanceType
+        void unknownTemplateLeavesNothingOnDisk(InstanceType type) {
+            Instances in = instances();
+            Set<String> before = tree();
+            assertThrows(IncusException.class, () -> in.create(args(type).build(),
+                    InstanceSource.template("no-such-template", Map.of())));
+            assertEquals(before, tree());
+            assertEquals(List.of(), in.list());
+        }
+
+        @ForEachInstanceType
+        void missingImageLeavesNothingOnDisk(InstanceType type) {
+            Instances in = instances();
+            Set<String> before = tree();
+            assertThrows(IncusException.class, () -> in.create(args(type).build(),
+                    InstanceSource.image(scratch().resolve("missing.tar.gz"))));
+            assertEquals(before, tree());
+            assertEquals(List.of(), in.list());
+        }
+
+        @ForEachInstanceType
+        void garbageImageLeavesNothingOnDisk(InstanceType type) throws IOException {
+            Path garbage = scratch().resolve("garbage.tar");
+            byte[] junk = new byte[4096];
+            new Random(1).nextBytes(junk);
+            Files.write(garbage, junk);
+            Instances in = instances();
+            Set<String> before = tree();
+            assertThrows(IncusException.class, () -> in.create(args(type).build(), InstanceSource.image(garbage)));
+            assertEquals(before, tree());
+            assertEquals(List.of(), in.list());
+        }
+
+        @ForEachInstanceType
+        void missingRootfsDirectoryLeavesNothingOnDisk(InstanceType type) {
+            Instances in = instances();
+            Set<String> before = tree();
+            assertThrows(IncusException.class, () -> in.create(args(type).build(),
+                    InstanceSource.rootfs(scratch().resolve("no-such-dir"))));
+            assertEquals(before, tree());
+            assertEquals(List.of(), in.list());
+        }
+
+        @Test
+        void missingInstancesAreNotFound() {
+            Instances in = instances();
+            assertTrue(in.find("default", "missing").isEmpty());
+            assertTrue(in.find("default", "missing/snap").isEmpty());
+            assertTrue(in.find("other", "missing").isEmpty());
+            assertRefused(NotFoundException.class, "Instance not found", () -> in.load("missing"));
+        }
+
+        @ForEachInstanceType
+        void renameToBadNamesIsRefused(InstanceType type) {
+            Instance i = create(type);
+            String name = i.name();
+            assertRefused(InvalidArgumentException.class, "Invalid instance name: Name cannot be a number",
+                    () -> i.rename("42", false));
+            assertRefused(InvalidArgumentException.class, "The character \"/\" is reserved for snapshots",
+                    () -> i.rename("a/b", false));
+            assertEquals(name, i.name());
+            assertTrue(instances().find("default", name).isPresent());
+        }
+
+        @ForEachInstanceType
+        void liveMigrationNeedsMigrationStateful(InstanceType type) {
+            Instance i = createRunning(type);
+            assertRefused(InvalidArgumentException.class, "Live migration requires migration.stateful to be set to true",
+                    () -> i.migrateSend(new MigrateSendArgs(unusableMigrateArgs(true), false)));
+            assertTrue(i.isRunning());
+        }
+
+        @ForEachInstanceType
+        void receivingIntoARunningInstanceIsRefused(InstanceType type) {
+            Instance i = createRunning(type);
+            assertRefused(InstanceStateException.class, "Instance is running",
+                    () -> i.migrateReceive(new MigrateReceiveArgs(unusableMigrateArgs(false), null, false, false)));
+        }
+
+        @ForEachInstanceType
+        void snapshotsRefuseInstanceActions(InstanceType type) {
+            Instance i = create(type);
+            i.snapshot("s1", null, false);
+            Instance s = i.snapshots().get(0);
+            assertThrows(InvalidArgumentException.class, () -> s.start(false));
+            assertThrows(InvalidArgumentException.class, () -> s.console("console"));
+            assertThrows(InvalidArgumentException.class, () -> s.volatileSet(Map.of("volatile.x", "1")));
+            assertThrows(InvalidArgumentException.class, () -> s.update(argsOf(i).build(), true));
+            assertEquals(StatusCode.STOPPED, i.statusCode());
+        }
+
+        @ForEachInstanceType
+        void badProjectNameIsRefused(InstanceType type) {
+            Instances in = instances();
+            Set<String> before = tree();
+            assertRefused(InvalidArgumentException.class, "Invalid project name \"bad_project\"",
+                    () -> create(args(type).project("bad_project").build()));
+            assertEquals(before, tree());
+        }
+
+        @ForEachInstanceType
+        void reloadOfUnknownDeviceIsNotFound(InstanceType type) {
+            Instance i = create(type);
+            assertRefused(NotFoundException.class, "Device \"nope\" not found", () -> i.reloadDevice("nope"));
+        }
+
+        @Test
+        void containersRefuseUnknownHooks() {
+            Instance i = create(assumeType(InstanceType.CONTAINER));
+            assertRefused(InvalidArgumentException.class, "Invalid stop target \"halt\"",
+                    () -> i.onHook("onstop", Map.of("target", "halt")));
+        }
+    }
+}

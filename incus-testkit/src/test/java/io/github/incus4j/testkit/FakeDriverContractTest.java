@@ -1,0 +1,57 @@
+package io.github.incus4j.testkit;
+
+import io.github.incus4j.api.InstanceSource;
+import io.github.incus4j.api.InstanceType;
+import io.github.incus4j.api.Instances;
+import io.github.incus4j.testkit.contract.Capability;
+import io.github.incus4j.testkit.contract.DriverUnderTest;
+import io.github.incus4j.testkit.contract.InstanceDriverContract;
+import io.github.incus4j.testkit.contract.MigrationPipe;
+import io.github.incus4j.testkit.fake.FakeDriver;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.EnumSet;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * The fake driver against the whole driver contract: it declares every capability, so no group may be skipped.
+ * Migration runs over the contract's in-memory pipe (the fake needs nothing beyond {@code MigrateArgs}).
+ */
+class FakeDriverContractTest extends InstanceDriverContract {
+
+    @Override
+    protected DriverUnderTest driver() {
+        return new DriverUnderTest() {
+            @Override
+            public String name() {
+                return "fake";
+            }
+
+            @Override
+            public Instances open(Path root) {
+                return new FakeDriver().open(root);
+            }
+
+            @Override
+            public Set<Capability> capabilities() {
+                return EnumSet.allOf(Capability.class);
+            }
+
+            @Override
+            public InstanceSource source(InstanceType type) {
+                return InstanceSource.template("busybox", Map.of());
+            }
+
+            @Override
+            public Duration timeout() {
+                return Duration.ofSeconds(10);
+            }
+
+            @Override
+            public MigrationPipe migrationPipe() {
+                return MigrationPipe.inMemory();
+            }
+        };
+    }
+}
