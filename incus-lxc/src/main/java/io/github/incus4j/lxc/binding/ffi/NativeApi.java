@@ -1,0 +1,119 @@
+package io.github.incus4j.lxc.binding.ffi;
+
+import jnr.ffi.annotations.Delegate;
+import jnr.ffi.annotations.In;
+import jnr.ffi.types.size_t;
+
+/** Native signatures bound by jnr-ffi. Not an API: see the package documentation. */
+public final class NativeApi {
+    private NativeApi() {
+    }
+
+    /** The functions liblxc exports. {@code const char *} results are liblxc's own and never freed. */
+    public interface LibLxc {
+        String lxc_get_version();
+
+        long lxc_container_new(@In String name, @In String configpath);
+
+        int lxc_container_get(long container);
+
+        int lxc_container_put(long container);
+
+        byte lxc_has_api_extension(@In String extension);
+
+        String lxc_get_global_config_item(@In String key);
+
+        byte lxc_config_item_is_supported(@In String key);
+    }
+
+    /**
+     * libc. Every {@code memset*} method is bound to {@code memset} (see {@code Liblxc}): called as
+     * {@code memset(fn, 0, 0)} it returns {@code fn} untouched, and jnr-ffi turns that returned address into an
+     * implementation of the declared delegate interface, a typed caller of a function pointer read from a struct.
+     */
+    public interface LibC {
+        long malloc(@size_t long size);
+
+        void free(long pointer);
+
+        BoolFn memsetBool(long fn, int c, @size_t long n);
+
+        IntFn memsetInt(long fn, int c, @size_t long n);
+
+        StringFn memsetString(long fn, int c, @size_t long n);
+
+        BoolStrFn memsetBoolStr(long fn, int c, @size_t long n);
+
+        BoolStrStrFn memsetBoolStrStr(long fn, int c, @size_t long n);
+
+        BoolIntFn memsetBoolInt(long fn, int c, @size_t long n);
+
+        BoolStrIntFn memsetBoolStrInt(long fn, int c, @size_t long n);
+
+        GetItemFn memsetGetItem(long fn, int c, @size_t long n);
+
+        PtrStrFn memsetPtrStr(long fn, int c, @size_t long n);
+
+        IntPtrFn memsetIntPtr(long fn, int c, @size_t long n);
+    }
+
+    /** {@code bool (*)(struct lxc_container *)}: is_defined, is_running, freeze, unfreeze, stop, destroy. */
+    public interface BoolFn {
+        @Delegate
+        byte call(long container);
+    }
+
+    /** {@code pid_t (*)(struct lxc_container *)}: init_pid. */
+    public interface IntFn {
+        @Delegate
+        int call(long container);
+    }
+
+    /** {@code const char *(*)(struct lxc_container *)}: state (a static string). */
+    public interface StringFn {
+        @Delegate
+        String call(long container);
+    }
+
+    /** {@code bool (*)(struct lxc_container *, const char *)}: save_config. */
+    public interface BoolStrFn {
+        @Delegate
+        byte call(long container, @In String a);
+    }
+
+    /** {@code bool (*)(struct lxc_container *, const char *, const char *)}: set_config_item, set_cgroup_item. */
+    public interface BoolStrStrFn {
+        @Delegate
+        byte call(long container, @In String a, @In String b);
+    }
+
+    /** {@code bool (*)(struct lxc_container *, int)}: shutdown. */
+    public interface BoolIntFn {
+        @Delegate
+        byte call(long container, int a);
+    }
+
+    /** {@code bool (*)(struct lxc_container *, const char *, int)}: wait. */
+    public interface BoolStrIntFn {
+        @Delegate
+        byte call(long container, @In String a, int b);
+    }
+
+    /** {@code int (*)(struct lxc_container *, const char *, char *, int)}: get_config_item, get_cgroup_item. */
+    public interface GetItemFn {
+        @Delegate
+        int call(long container, @In String key, long buffer, int length);
+    }
+
+    /** {@code char *(*)(struct lxc_container *, const char *)}: get_running_config_item (caller frees). */
+    public interface PtrStrFn {
+        @Delegate
+        long call(long container, @In String key);
+    }
+
+    /** {@code int (*)(struct lxc_container *, void *)}: console_log. */
+    public interface IntPtrFn {
+        @Delegate
+        int call(long container, long argument);
+    }
+}

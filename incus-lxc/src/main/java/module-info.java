@@ -1,0 +1,19 @@
+/**
+ * Linux containers through liblxc. For now only the binding layer ({@code io.github.incus4j.lxc.binding}); the
+ * {@code lxc} instance driver that builds on it is not written yet, so no driver is provided.
+ */
+module io.github.incus4j.lxc {
+    requires io.github.incus4j.api;
+    requires org.jnrproject.ffi;
+    // jnr-ffi is an automatic module and cannot declare that it needs ASM (explicit modules) to generate its
+    // bindings; requiring them here puts them in the module graph without --add-modules.
+    requires org.objectweb.asm;
+    requires org.objectweb.asm.commons;
+    requires org.objectweb.asm.tree;
+    requires org.objectweb.asm.tree.analysis;
+    requires org.objectweb.asm.util;
+
+    // jnr-ffi implements these interfaces in classes it generates into its own class loader (an unnamed module),
+    // so they must be exported; the rest of the binding stays internal.
+    exports io.github.incus4j.lxc.binding.ffi;
+}
