@@ -6,7 +6,8 @@ package io.github.incus4j.api;
  * <p>Incus wraps its errors in {@code api.StatusError} carrying an HTTP status; {@link #status()} keeps that number
  * so that callers bridging to HTTP (or comparing with Incus's REST answers) get the same code. Catch a subtype to act
  * on a cause: {@link NotFoundException}, {@link BusyException}, {@link InvalidArgumentException},
- * {@link InstanceStateException}, {@link NotSupportedException}, {@link OperationTimeoutException}.
+ * {@link InstanceStateException}, {@link NotSupportedException}, {@link OperationTimeoutException},
+ * {@link PermissionDeniedException}.
  */
 public class IncusException extends RuntimeException {
     private static final long serialVersionUID = 1L;

@@ -51,6 +51,7 @@ import io.github.incus4j.api.rest.ApiInstanceFull;
 import io.github.incus4j.api.rest.ApiInstanceSnapshot;
 import io.github.incus4j.api.rest.ApiInstanceState;
 import io.github.incus4j.api.rest.RestJson;
+import io.github.incus4j.api.spi.WireSftpClient;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -1854,6 +1855,59 @@ public abstract class InstanceDriverContract extends ContractSupport {
                 assertEquals(data.length, sftp.stat("/srv/big").size());
                 assertArrayEquals(data, sftp.readAllBytes("/srv/big"));
             }
+        }
+
+        @ForEachInstanceType
+        void sftpConnectionReadsWhatFileSftpWrote(InstanceType type) {
+            byte[] data = new byte[300_000];
+            new Random(9).nextBytes(data);
+            Instance i = filesInstance(type);
+            try (SftpClient sftp = i.fileSftp()) {
+                sftp.mkdirs("/srv/wire/sub", 0755);
+                sftp.write("/srv/wire/hello.txt", utf8("over the wire"));
+                sftp.write("/srv/wire/big", data);
+            }
+            // Incus's FileSFTP is an SFTP client on FileSFTPConn: the raw connection must speak SFTP v3.
+            try (WireSftpClient wire = WireSftpClient.open(i.fileSftpConn())) {
+                assertEquals("over the wire", new String(wire.readAllBytes("/srv/wire/hello.txt"),
+                        StandardCharsets.UTF_8));
+                assertArrayEquals(data, wire.readAllBytes("/srv/wire/big"));
+                List<SftpClient.Entry> entries = wire.list("/srv/wire");
+                assertEquals(List.of("big", "hello.txt", "sub"), entries.stream().map(SftpClient.Entry::name)
+                        .toList());
+                assertTrue(entries.get(2).attributes().isDirectory());
+                assertEquals(data.length, entries.get(0).attributes().size());
+                wire.write("/srv/wire/back", utf8("written over the wire"));
+                assertThrows(NotFoundException.class, () -> wire.stat("/srv/wire/none"));
+            }
+            try (SftpClient sftp = i.fileSftp()) {
+                assertEquals("written over the wire", new String(sftp.readAllBytes("/srv/wire/back"),
+                        StandardCharsets.UTF_8));
+            }
+        }
+
+        @ForEachInstanceType
+        void sftpConnectionIsConfined(InstanceType type) throws IOException {
+            Path hostFile = scratch().resolve("host-secret-wire");
+            Files.writeString(hostFile, "host only");
+            Instance i = filesInstance(type);
+            try (WireSftpClient wire = WireSftpClient.open(i.fileSftpConn())) {
+                wire.mkdirs("/etc", 0755);
+                wire.mkdirs("/srv/deep/er", 0755);
+                wire.write("/etc/wire-marker", utf8("inside"));
+                wire.symlink("/etc/wire-marker", "/srv/abs");
+                wire.symlink("../../../../../../etc/wire-marker", "/srv/deep/er/climb");
+                wire.symlink(hostFile.toAbsolutePath().toString(), "/srv/to-host");
+                assertEquals("inside", new String(wire.readAllBytes("/srv/abs"), StandardCharsets.UTF_8));
+                assertEquals("inside", new String(wire.readAllBytes("/srv/deep/er/climb"), StandardCharsets.UTF_8));
+                assertEquals("inside", new String(wire.readAllBytes("/../../../../etc/wire-marker"),
+                        StandardCharsets.UTF_8));
+                assertEquals("/etc/wire-marker", wire.realpath("/srv/deep/er/climb"));
+                assertThrows(NotFoundException.class, () -> wire.readAllBytes("/srv/to-host"));
+                // The link names the host path inside the instance, whose directories do not exist there.
+                assertThrows(NotFoundException.class, () -> wire.write("/srv/to-host", utf8("through the link")));
+            }
+            assertEquals("host only", Files.readString(hostFile), "a write through a link reached the host");
         }
 
         @Test

@@ -30,8 +30,7 @@ public final class FakeDriver implements InstanceDriver {
             "stateful", true,
             "migration", true,
             "console", true,
-            "files", true,
-            "sftp-connection", "not implemented: the fake has no SFTP wire protocol, use fileSftp()"));
+            "files", true));
 
     /** The service-loader constructor; does nothing. */
     public FakeDriver() {

@@ -32,10 +32,12 @@ import io.github.incus4j.api.rest.RestJson;
 import io.github.incus4j.api.spi.AbstractInstance;
 import io.github.incus4j.api.spi.AbstractInstances;
 import io.github.incus4j.api.spi.ConfigKeys;
+import io.github.incus4j.api.spi.FileBackends;
 import io.github.incus4j.api.spi.ImageTemplates;
 import io.github.incus4j.api.spi.Images;
 import io.github.incus4j.api.spi.InstanceRecord;
 import io.github.incus4j.api.spi.Names;
+import io.github.incus4j.api.spi.SftpServer;
 import io.github.incus4j.api.spi.Texts;
 import io.github.incus4j.testkit.fake.MemFs.Dir;
 import java.io.IOException;
@@ -79,8 +81,8 @@ import java.util.stream.Stream;
  * and written to {@link #statePath()} (a file here, CRIU's directory for liblxc) at close. Start and stop write
  * nothing to disk.
  *
- * <p>{@link #rootfsPath()} names no directory: the files are in memory; reach them with {@link #fileSftp()} or
- * {@code exec}.
+ * <p>{@link #rootfsPath()} names no directory: the files are in memory; reach them with {@link #fileSftp()}, the SFTP
+ * protocol on {@link #fileSftpConn()}, or {@code exec}.
  *
  * <p>Test hooks: {@link #crash(boolean)} and {@link #ignoreShutdown(boolean)}; driver-wide
  * {@link FakeInstances#faults()} and {@link FakeInstances#commands()}.
@@ -550,14 +552,16 @@ public abstract sealed class FakeInstance extends AbstractInstance permits FakeC
     }
 
     /**
-     * Not implemented: the fake has no SFTP wire protocol, only the in-memory client of {@link #fileSftp()} (its
-     * {@code Info} says so under the feature {@code sftp-connection}).
-     *
-     * @throws NotSupportedException always, {@code Not implemented}
+     * A raw SFTP connection: one end of an in-memory pipe pair whose other end {@link SftpServer} serves, over the
+     * same tree as {@link #fileSftp()}, on a driver thread. The session (and its thread) ends when the caller closes
+     * the connection, or with the driver.
      */
     @Override
     protected Connection doFileSftpConn() {
-        throw new NotSupportedException(NotSupportedException.NOT_IMPLEMENTED);
+        // No timeout: an idle session waits like a socket would; closing either end or the driver ends it.
+        FakeMigration.Duplex pipe = new FakeMigration.Duplex(null);
+        SftpServer.start(pipe.b, FileBackends.of(new MemSftp(fsView(), "/", 0, 0)), driver::execute);
+        return pipe.a;
     }
 
     // =============================================================================================================

@@ -13,9 +13,9 @@ import io.github.incus4j.api.Instance;
 import io.github.incus4j.api.InstanceStateException;
 import io.github.incus4j.api.InvalidArgumentException;
 import io.github.incus4j.api.NotFoundException;
-import io.github.incus4j.api.NotSupportedException;
 import io.github.incus4j.api.io.FileAttributes;
 import io.github.incus4j.api.io.SftpClient;
+import io.github.incus4j.api.spi.WireSftpClient;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
@@ -74,7 +74,9 @@ class FakeFilesTest extends FakeFixture {
             f.close();
             f.stat("/");
         });
-        assertThrows(NotSupportedException.class, c::fileSftpConn);
+        try (WireSftpClient wire = WireSftpClient.open(c.fileSftpConn())) {
+            assertEquals("c1\n", new String(wire.readAllBytes("/etc/hostname"), StandardCharsets.UTF_8), "over the wire");
+        }
     }
 
     @Test
