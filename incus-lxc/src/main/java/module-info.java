@@ -1,9 +1,9 @@
 /**
- * Linux containers through liblxc. For now only the binding layer ({@code io.github.incus4j.lxc.binding}); the
- * {@code lxc} instance driver that builds on it is not written yet, so no driver is provided.
+ * Linux containers through liblxc: the {@code lxc} instance driver ({@code io.github.incus4j.lxc}, work in progress and
+ * therefore not yet provided as a service) on top of the binding layer ({@code io.github.incus4j.lxc.binding}).
  */
 module io.github.incus4j.lxc {
-    requires io.github.incus4j.api;
+    requires transitive io.github.incus4j.api;
     requires org.jnrproject.ffi;
     // jnr-ffi is an automatic module and cannot declare that it needs ASM (explicit modules) to generate its
     // bindings; requiring them here puts them in the module graph without --add-modules.
@@ -16,4 +16,5 @@ module io.github.incus4j.lxc {
     // jnr-ffi implements these interfaces in classes it generates into its own class loader (an unnamed module),
     // so they must be exported; the rest of the binding stays internal.
     exports io.github.incus4j.lxc.binding.ffi;
+    exports io.github.incus4j.lxc;
 }

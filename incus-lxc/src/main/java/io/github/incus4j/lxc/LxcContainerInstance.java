@@ -1,0 +1,749 @@
+package io.github.incus4j.lxc;
+
+import io.github.incus4j.api.Container;
+import io.github.incus4j.api.IncusException;
+import io.github.incus4j.api.InstanceSource;
+import io.github.incus4j.api.InvalidArgumentException;
+import io.github.incus4j.api.MigrateReceiveArgs;
+import io.github.incus4j.api.MigrateSendArgs;
+import io.github.incus4j.api.NotSupportedException;
+import io.github.incus4j.api.OperationTimeoutException;
+import io.github.incus4j.api.StatusCode;
+import io.github.incus4j.api.io.CGroup;
+import io.github.incus4j.api.io.Cmd;
+import io.github.incus4j.api.io.Connection;
+import io.github.incus4j.api.io.ConsoleSession;
+import io.github.incus4j.api.io.NativeFd;
+import io.github.incus4j.api.io.Operation;
+import io.github.incus4j.api.io.ProgressTracker;
+import io.github.incus4j.api.io.SftpClient;
+import io.github.incus4j.api.metrics.MetricSet;
+import io.github.incus4j.api.metrics.MetricType;
+import io.github.incus4j.api.metrics.Sample;
+import io.github.incus4j.api.model.ConsoleLogOptions;
+import io.github.incus4j.api.model.Device;
+import io.github.incus4j.api.model.ExecRequest;
+import io.github.incus4j.api.model.IdmapEntry;
+import io.github.incus4j.api.model.IdmapSet;
+import io.github.incus4j.api.model.Image;
+import io.github.incus4j.api.model.ImageMetadata;
+import io.github.incus4j.api.model.InstanceArgs;
+import io.github.incus4j.api.model.Project;
+import io.github.incus4j.api.model.StorageType;
+import io.github.incus4j.api.rest.ApiInstanceState;
+import io.github.incus4j.api.rest.RestJson;
+import io.github.incus4j.api.spi.AbstractInstance;
+import io.github.incus4j.api.spi.AbstractInstances;
+import io.github.incus4j.api.spi.ConfigKeys;
+import io.github.incus4j.api.spi.InstanceRecord;
+import io.github.incus4j.api.spi.Texts;
+import io.github.incus4j.lxc.binding.Freezer;
+import io.github.incus4j.lxc.binding.LxcContainer;
+import io.github.incus4j.lxc.binding.LxcTool;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.io.UncheckedIOException;
+import java.net.NetworkInterface;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.Set;
+import java.util.TreeMap;
+
+/**
+ * A container of the {@code lxc} driver (or one of its snapshots). The liblxc container is named after the storage
+ * name ({@code name}, or {@code project_name}) in the driver's private lxcpath; its {@code config} is written by the
+ * driver from the record (name, paths, id map, limits) before every start, on top of {@code base.conf} (the template's
+ * own settings). The root filesystem is {@link #rootfsPath()}, stored with host ids (shifted by the id map for an
+ * unprivileged container).
+ */
+public final class LxcContainerInstance extends AbstractInstance implements Container {
+    private static final String DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+    private static final Duration START_TIMEOUT = Duration.ofSeconds(30);
+    private static final int STOP_WAIT_SECONDS = 10;
+    private static final Duration FREEZE_TIMEOUT = Duration.ofSeconds(10);
+    private static final int CONSOLE_BUFFER = 256 * 1024;
+    /** Settings for a root filesystem that comes without lxc configuration (a rootfs directory). */
+    private static final List<String> GENERIC_BASE = List.of("lxc.autodev = 1", "lxc.tty.max = 0",
+            "lxc.pty.max = 1024", "lxc.mount.auto = proc:mixed sys:mixed cgroup:mixed",
+            "lxc.cap.drop = sys_module mac_admin mac_override sys_time");
+
+    private final LxcInstances driver;
+
+    LxcContainerInstance(LxcInstances driver, InstanceRecord record) {
+        super(driver, record);
+        this.driver = driver;
+    }
+
+    private LxcContainerInstance(LxcContainerInstance parent, InstanceArgs snapshot) {
+        super(parent, snapshot);
+        this.driver = parent.driver;
+    }
+
+    @Override
+    protected LxcContainerInstance newSnapshotHandle(InstanceArgs snapshot) {
+        return new LxcContainerInstance(this, snapshot);
+    }
+
+    // ---- liblxc plumbing ----------------------------------------------------------------------------------------
+
+    /** The liblxc container name: the storage name, unique on the host as cgroup names must be. */
+    String lxcName() {
+        return fullName();
+    }
+
+    private Path lxcDir() {
+        return driver.lxcpath().resolve(lxcName());
+    }
+
+    private LxcContainer open() {
+        return driver.liblxc().open(lxcName(), driver.lxcpath());
+    }
+
+    private boolean privileged() {
+        return ConfigKeys.isTrue(expandedConfig().get("security.privileged"));
+    }
+
+    // ---- creation -----------------------------------------------------------------------------------------------
+
+    /** Makes the root filesystem from {@code source}, shifted to the id map, and the liblxc configuration. */
+    void createStorage(InstanceSource source) {
+        Optional<IdmapSet> map = Optional.empty();
+        if (!privileged()) {
+            map = Optional.of(driver.allocation().orElseThrow(() -> new InvalidArgumentException(
+                    "No uid/gid allocation configured. In this mode, only privileged containers are supported")));
+        }
+        List<String> base;
+        if (source instanceof InstanceSource.Template) {
+            BusyboxTemplate template = BusyboxTemplate.get();
+            Trees.copy(template.rootfs(), rootfsPath());
+            base = template.config();
+        } else if (source instanceof InstanceSource.RootfsDirectory d) {
+            Trees.copy(d.directory().toAbsolutePath(), rootfsPath());
+            base = GENERIC_BASE;
+        } else {
+            throw new IllegalStateException("Unchecked source " + source);
+        }
+        map.ifPresent(m -> Trees.shift(rootfsPath(), m, true));
+        try {
+            Files.createDirectories(lxcDir());
+            Files.write(lxcDir().resolve("base.conf"), base, StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            throw new UncheckedIOException("Cannot write the lxc configuration of " + lxcName(), e);
+        }
+        String json = RestJson.toJson(map.map(IdmapSet::entries).orElse(List.of()));
+        String baseId = map.map(m -> Long.toString(m.entries().get(0).hostId())).orElse("0");
+        mutate(a -> {
+            Map<String, String> c = new HashMap<>(a.config());
+            c.put("volatile.idmap.base", baseId);
+            c.put("volatile.idmap.next", json);
+            c.put("volatile.last_state.idmap", json);
+            return a.toBuilder().config(c).build();
+        }, false);
+        writeConfig();
+    }
+
+    /** Writes liblxc's {@code config} for the current definition. */
+    private void writeConfig() {
+        List<String> lines = new ArrayList<>();
+        lines.add("lxc.include = " + lxcDir().resolve("base.conf"));
+        lines.add("lxc.uts.name = " + name());
+        lines.add("lxc.rootfs.path = dir:" + rootfsPath());
+        lines.add("lxc.net.0.type = empty");
+        lines.add("lxc.apparmor.profile = unconfined");
+        lines.add("lxc.console.buffer.size = " + CONSOLE_BUFFER);
+        lines.add("lxc.console.logfile = " + consoleBufferLogPath());
+        for (IdmapEntry e : nextIdmap().map(IdmapSet::entries).orElse(List.of())) {
+            for (String kind : e.isUid() && e.isGid() ? List.of("u", "g") : List.of(e.isUid() ? "u" : "g")) {
+                lines.add("lxc.idmap = " + kind + " " + e.nsId() + " " + e.hostId() + " " + e.mapRange());
+            }
+        }
+        limitLines(expandedConfig(), lines);
+        try {
+            Files.createDirectories(lxcDir());
+            Files.write(lxcDir().resolve("config"), lines, StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            throw new UncheckedIOException("Cannot write the lxc configuration of " + lxcName(), e);
+        }
+    }
+
+    /** {@code limits.*} as lxc cgroup settings applied at start. */
+    private static void limitLines(Map<String, String> config, List<String> lines) {
+        String prefix = LxcCgroup.isV1() ? "lxc.cgroup." : "lxc.cgroup2.";
+        String memory = memoryBytes(config.get("limits.memory"));
+        if (memory != null) {
+            lines.add(prefix + (LxcCgroup.isV1() ? "memory.limit_in_bytes" : "memory.max") + " = " + memory);
+        }
+        String procs = config.get("limits.processes");
+        if (procs != null && !procs.isEmpty()) {
+            lines.add(prefix + "pids.max = " + procs);
+        }
+        String cpus = cpuSet(config.get("limits.cpu"));
+        if (cpus != null) {
+            lines.add(prefix + "cpuset.cpus = " + cpus);
+        }
+    }
+
+    /** {@code limits.memory} in bytes (a percentage of the host's memory allowed), null when unset. */
+    private static String memoryBytes(String v) {
+        if (v == null || v.isEmpty()) {
+            return null;
+        }
+        if (v.endsWith("%")) {
+            long total = hostMemory();
+            return Long.toString((long) (total * Double.parseDouble(v.substring(0, v.length() - 1)) / 100));
+        }
+        return Long.toString(ConfigKeys.parseByteSize(v));
+    }
+
+    /** {@code limits.cpu} as a cpuset: a count {@code n} pins to the first n host CPUs (Incus balances them). */
+    private static String cpuSet(String v) {
+        if (v == null || v.isEmpty() || v.contains("=")) {
+            return null;
+        }
+        if (v.matches("\\d+")) {
+            int n = Math.min(Integer.parseInt(v), Runtime.getRuntime().availableProcessors());
+            return n <= 1 ? "0" : "0-" + (n - 1);
+        }
+        return v;
+    }
+
+    private static long hostMemory() {
+        for (String line : Trees.lines(Path.of("/proc/meminfo"))) {
+            if (line.startsWith("MemTotal:")) {
+                return Long.parseLong(line.replaceAll("\\D", "")) * 1024;
+            }
+        }
+        return 0;
+    }
+
+    // ---- status and lifecycle ----------------------------------------------------------------------------------
+
+    @Override
+    protected StatusCode driverStatus() {
+        if (isSnapshot() || !Files.exists(lxcDir().resolve("config"))) {
+            return StatusCode.STOPPED;
+        }
+        String state;
+        int pid;
+        try (LxcContainer c = open()) {
+            state = c.state();
+            pid = c.initPid();
+        }
+        switch (state) {
+            case "STOPPED":
+                return StatusCode.STOPPED;
+            case "STARTING":
+                return StatusCode.STARTING;
+            case "STOPPING":
+                return StatusCode.STOPPING;
+            case "ABORTING":
+                return StatusCode.ABORTING;
+            case "FREEZING":
+                return StatusCode.FREEZING;
+            case "FROZEN":
+                return StatusCode.FROZEN;
+            case "THAWED":
+                return StatusCode.THAWED;
+            case "RUNNING":
+                // liblxc keeps saying RUNNING for a container frozen through its cgroup: ask the freezer.
+                return frozen(pid) ? StatusCode.FROZEN : StatusCode.RUNNING;
+            default:
+                return StatusCode.ERROR;
+        }
+    }
+
+    private boolean frozen(int pid) {
+        if (pid <= 0) {
+            return false;
+        }
+        try {
+            return Freezer.of(pid, lxcName()).state().equals("FROZEN");
+        } catch (IncusException e) {
+            return false; // it stopped meanwhile
+        }
+    }
+
+    @Override
+    protected int driverInitPid() {
+        if (!Files.exists(lxcDir().resolve("config"))) {
+            return -1;
+        }
+        try (LxcContainer c = open()) {
+            return c.initPid();
+        }
+    }
+
+    @Override
+    protected void doStart(boolean stateful) {
+        if (stateful) {
+            throw new NotSupportedException("Stateful start needs CRIU, which the lxc driver does not use yet");
+        }
+        writeConfig();
+        try {
+            Files.createDirectories(logPath());
+        } catch (IOException e) {
+            throw new UncheckedIOException("Cannot create " + logPath(), e);
+        }
+        LxcTool.start(driver.lxcpath(), lxcName(), START_TIMEOUT);
+        String next = localConfig().get("volatile.idmap.next");
+        if (next != null && !next.equals(localConfig().get("volatile.idmap.current"))) {
+            volatileSetInternal(Map.of("volatile.idmap.current", next, "volatile.last_state.idmap", next), false);
+        }
+    }
+
+    @Override
+    protected void doStop(boolean stateful) {
+        if (stateful) {
+            throw new NotSupportedException("Stateful stop needs CRIU, which the lxc driver does not use yet");
+        }
+        try (LxcContainer c = open()) {
+            int pid = c.initPid();
+            if (frozen(pid)) {
+                // Killed processes of a frozen cgroup only die once thawed.
+                Freezer.of(pid, lxcName()).unfreeze(FREEZE_TIMEOUT);
+            }
+            if (!c.stop() && c.isRunning()) {
+                throw new IncusException("Failed to stop container " + Texts.quote(name()) + ": "
+                        + c.lastError().message());
+            }
+            if (!c.wait("STOPPED", STOP_WAIT_SECONDS)) {
+                throw new OperationTimeoutException("Container " + Texts.quote(name()) + " did not stop within "
+                        + STOP_WAIT_SECONDS + " s");
+            }
+        }
+    }
+
+    /**
+     * Sends the halt signal and waits, sending it again every second: an init that has not yet installed its handler
+     * (busybox just after start) ignores it, as pid 1 ignores every signal it does not handle.
+     */
+    @Override
+    protected boolean doShutdown(Duration timeout) {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        try (LxcContainer c = open()) {
+            while (true) {
+                c.shutdown(0); // 0: send the signal without waiting
+                // liblxc waits in whole seconds (so a timeout is overshot by up to one) and returns on the state.
+                if (c.wait("STOPPED", 1) || !c.isRunning()) {
+                    return true;
+                }
+                if (System.nanoTime() >= deadline) {
+                    return false;
+                }
+            }
+        }
+    }
+
+    @Override
+    protected void doFreeze() {
+        Freezer.of(driverInitPid(), lxcName()).freeze(FREEZE_TIMEOUT);
+    }
+
+    @Override
+    protected void doUnfreeze() {
+        Freezer.of(driverInitPid(), lxcName()).unfreeze(FREEZE_TIMEOUT);
+    }
+
+    // ---- exec ---------------------------------------------------------------------------------------------------
+
+    @Override
+    protected Cmd doExec(ExecRequest request, InputStream stdin, OutputStream stdout, OutputStream stderr) {
+        if (request.interactive()) {
+            throw new NotSupportedException("Interactive exec (a pty) is not supported by the lxc driver yet");
+        }
+        Map<String, String> env = new TreeMap<>();
+        expandedConfig().forEach((k, v) -> {
+            if (k.startsWith("environment.")) {
+                env.put(k.substring("environment.".length()), v);
+            }
+        });
+        env.putAll(request.environment());
+        env.putIfAbsent("PATH", DEFAULT_PATH);
+        if (request.user() == 0) {
+            env.putIfAbsent("HOME", "/root");
+            env.putIfAbsent("USER", "root");
+        }
+        env.putIfAbsent("LANG", "C.UTF-8");
+        String cwd = request.cwd().isEmpty() ? env.getOrDefault("HOME", "/") : request.cwd();
+        return AttachCmd.start(driver.lxcpath().toString(), lxcName(), request.command(), env, cwd, request.user(),
+                request.group(), stdin, stdout, stderr, driver::execute);
+    }
+
+    @Override
+    protected ConsoleSession doConsole(String protocol) {
+        throw new NotSupportedException("The console is not supported by the lxc driver yet");
+    }
+
+    // ---- snapshots, restore, delete, rename -----------------------------------------------------------------
+
+    private Path snapshotRootfs(InstanceArgs snapshot) {
+        return driver.paths().path(type(), Project.storageName(snapshot.project(), snapshot.name()))
+                .resolve("rootfs");
+    }
+
+    @Override
+    protected void doSnapshot(InstanceArgs snapshot, boolean stateful) {
+        if (stateful) {
+            throw new NotSupportedException("Stateful snapshots need CRIU, which the lxc driver does not use yet");
+        }
+        Path target = snapshotRootfs(snapshot);
+        try {
+            Trees.copy(rootfsPath(), target);
+        } catch (RuntimeException e) {
+            AbstractInstances.deleteTree(target.getParent());
+            throw e;
+        }
+    }
+
+    @Override
+    protected void doRestore(InstanceArgs snapshot) {
+        Path source = snapshotRootfs(snapshot);
+        Path staging = rootfsPath().resolveSibling("rootfs.restoring");
+        AbstractInstances.deleteTree(staging);
+        Trees.copy(source, staging);
+        AbstractInstances.deleteTree(rootfsPath());
+        try {
+            Files.move(staging, rootfsPath());
+        } catch (IOException e) {
+            throw new UncheckedIOException("Cannot put the restored root filesystem in place", e);
+        }
+    }
+
+    @Override
+    protected void doDeleteSnapshot(InstanceArgs snapshot) {
+        AbstractInstances.deleteTree(snapshotRootfs(snapshot).getParent());
+    }
+
+    @Override
+    protected void doDelete() {
+        AbstractInstances.deleteTree(lxcDir());
+    }
+
+    @Override
+    protected void doRename(String oldFullName, String newFullName) {
+        super.doRename(oldFullName, newFullName);
+        io.github.incus4j.api.spi.Storage.moveIfExists(driver.lxcpath().resolve(oldFullName),
+                driver.lxcpath().resolve(newFullName));
+        // The config names the old paths and name: it is written again, for the new name, at the next start.
+        try {
+            Files.deleteIfExists(driver.lxcpath().resolve(newFullName).resolve("config"));
+        } catch (IOException e) {
+            throw new UncheckedIOException("Cannot remove the stale lxc configuration of " + newFullName, e);
+        }
+    }
+
+    @Override
+    protected ImageMetadata doExport(OutputStream meta, OutputStream rootfs, Map<String, String> properties,
+            Instant expiration, ProgressTracker tracker) {
+        throw new NotSupportedException("Export is not supported by the lxc driver yet");
+    }
+
+    @Override
+    protected void doRebuild(Image image, Operation op) {
+        throw new NotSupportedException("Rebuild is not supported by the lxc driver yet");
+    }
+
+    // ---- live config, state, metrics ---------------------------------------------------------------------------
+
+    @Override
+    protected void applyLiveUpdate(Map<String, String> oldExpanded, Map<String, String> newExpanded,
+            Set<String> changedKeys) {
+        CGroup cg = doCgroup();
+        for (String k : changedKeys) {
+            switch (k) {
+                case "limits.memory": {
+                    String bytes = memoryBytes(newExpanded.get(k));
+                    cg.set("memory.max", bytes == null ? "max" : bytes);
+                    break;
+                }
+                case "limits.processes": {
+                    String v = newExpanded.get(k);
+                    cg.set("pids.max", v == null || v.isEmpty() ? "max" : v);
+                    break;
+                }
+                case "limits.cpu": {
+                    String set = cpuSet(newExpanded.get(k));
+                    String all = "0-" + (Runtime.getRuntime().availableProcessors() - 1);
+                    cg.set("cpuset.cpus", set == null ? all : set);
+                    break;
+                }
+                default:
+                    break;
+            }
+        }
+    }
+
+    @Override
+    protected CGroup doCgroup() {
+        return new LxcCgroup(this);
+    }
+
+    /** A cgroup file of the running container, through liblxc. */
+    String cgroupRead(String key) {
+        try (LxcContainer c = open()) {
+            return c.getCgroupItem(key).orElseThrow(() -> new IncusException(c.isRunning()
+                    ? "Cannot read cgroup key " + Texts.quote(key) + " of " + Texts.quote(name())
+                    : "Can't get cgroups on a stopped container"));
+        }
+    }
+
+    /** Writes a cgroup file of the running container, through liblxc. */
+    void cgroupWrite(String key, String value) {
+        try (LxcContainer c = open()) {
+            c.setCgroupItem(key, value);
+        }
+    }
+
+    private long cgroupLong(String key) {
+        try {
+            return Long.parseLong(cgroupRead(key).trim());
+        } catch (RuntimeException e) {
+            return 0;
+        }
+    }
+
+    @Override
+    protected ApiInstanceState runningState(StatusCode status, List<NetworkInterface> hostInterfaces) {
+        int pid = driverInitPid();
+        if (pid <= 0) {
+            return new ApiInstanceState(status.text(), status.code(), Map.of(), null, Map.of(), 0, 0, null, null,
+                    null);
+        }
+        CGroup cg = doCgroup();
+        long usage = safeLong(cg::memoryUsage);
+        long peak = Math.max(usage, parseOrZero(safeGet(cg, "memory.peak")));
+        long limit = parseOrZero(safeGet(cg, "memory.max"));
+        ApiInstanceState.Memory memory = new ApiInstanceState.Memory(usage, peak,
+                limit > 0 ? limit : hostMemory(), 0, 0);
+        ApiInstanceState.Cpu cpu = new ApiInstanceState.Cpu(cpuNanos(), 0);
+        return new ApiInstanceState(status.text(), status.code(), Map.of(), memory, network(pid), pid,
+                safeLong(cg::processes), cpu, startedAt(pid), null);
+    }
+
+    private long cpuNanos() {
+        return LxcCgroup.isV1() ? cgroupLong("cpuacct.usage") : parseStat(safeGet(doCgroup(), "cpu.stat"),
+                "usage_usec") * 1000;
+    }
+
+    private static long parseStat(String stat, String key) {
+        for (String line : stat.split("\n")) {
+            String[] kv = line.trim().split("\\s+");
+            if (kv.length == 2 && kv[0].equals(key)) {
+                return Long.parseLong(kv[1]);
+            }
+        }
+        return 0;
+    }
+
+    private static String safeGet(CGroup cg, String key) {
+        try {
+            return cg.get(key);
+        } catch (RuntimeException e) {
+            return "";
+        }
+    }
+
+    private static long parseOrZero(String v) {
+        try {
+            return Long.parseLong(v.trim());
+        } catch (NumberFormatException e) {
+            return 0;
+        }
+    }
+
+    private static long safeLong(java.util.function.LongSupplier s) {
+        try {
+            return s.getAsLong();
+        } catch (RuntimeException e) {
+            return 0;
+        }
+    }
+
+    /**
+     * The counters of every interface of {@code pid}'s network namespace, from {@code /proc/<pid>/net/dev}: 16 numbers
+     * per device (receive bytes, packets, errs, drop, fifo, frame, compressed, multicast, then the same 8 transmitted).
+     */
+    private static Map<String, long[]> netDev(int pid) {
+        Map<String, long[]> out = new TreeMap<>();
+        for (String line : Trees.lines(Path.of("/proc", Integer.toString(pid), "net", "dev"))) {
+            int colon = line.indexOf(':');
+            String[] f = colon < 0 ? new String[0] : line.substring(colon + 1).trim().split("\\s+");
+            if (f.length < 16) {
+                continue; // the two header lines
+            }
+            long[] n = new long[16];
+            for (int k = 0; k < 16; k++) {
+                n[k] = Long.parseLong(f[k]);
+            }
+            out.put(line.substring(0, colon).trim(), n);
+        }
+        return out;
+    }
+
+    /** The network part of the state: the namespace's interfaces (only {@code lo} while lxc.net is empty). */
+    private static Map<String, ApiInstanceState.Network> network(int pid) {
+        Map<String, ApiInstanceState.Network> out = new TreeMap<>();
+        for (Map.Entry<String, long[]> e : netDev(pid).entrySet()) {
+            long[] f = e.getValue();
+            boolean lo = e.getKey().equals("lo");
+            List<ApiInstanceState.NetworkAddress> addresses = lo ? List.of(
+                    new ApiInstanceState.NetworkAddress("inet", "127.0.0.1", "8", "local"),
+                    new ApiInstanceState.NetworkAddress("inet6", "::1", "128", "local")) : List.of();
+            out.put(e.getKey(), new ApiInstanceState.Network(addresses, new ApiInstanceState.NetworkCounters(f[0],
+                    f[8], f[1], f[9], f[2], f[10], f[11], f[3]), "", "", lo ? 65536 : 1500, "up",
+                    lo ? "loopback" : "broadcast"));
+        }
+        return out;
+    }
+
+    /** When the process {@code pid} started: boot time plus its start tick from {@code /proc/<pid>/stat}. */
+    private static Instant startedAt(int pid) {
+        try {
+            String stat = Files.readString(Path.of("/proc", Integer.toString(pid), "stat"));
+            String[] fields = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+            long ticks = Long.parseLong(fields[19]); // field 22, starttime
+            long btime = 0;
+            for (String line : Trees.lines(Path.of("/proc/stat"))) {
+                if (line.startsWith("btime ")) {
+                    btime = Long.parseLong(line.substring(6).trim());
+                }
+            }
+            // USER_HZ is 100 on every Linux ABI the JDK runs on.
+            return Instant.ofEpochMilli(btime * 1000 + ticks * 10);
+        } catch (IOException | RuntimeException e) {
+            return null;
+        }
+    }
+
+    @Override
+    protected Map<String, ApiInstanceState.Disk> diskState() {
+        return Map.of("root", new ApiInstanceState.Disk(Trees.usage(rootfsPath()), 0));
+    }
+
+    @Override
+    protected void collectMetrics(MetricSet set, List<NetworkInterface> hostInterfaces) {
+        int pid = driverInitPid();
+        if (pid <= 0) {
+            return;
+        }
+        CGroup cg = doCgroup();
+        // The cgroup gives the container's total CPU time, not per CPU and mode: it is reported as cpu 0, user.
+        double total = cpuNanos() / 1e9;
+        set.add(MetricType.CPU_SECONDS_TOTAL, Sample.of(total, "cpu", "0", "mode", "user"));
+        set.add(MetricType.CPUS, Sample.of(Runtime.getRuntime().availableProcessors()));
+        long limit = parseOrZero(safeGet(cg, "memory.max"));
+        long memTotal = limit > 0 ? limit : hostMemory();
+        long usage = safeLong(cg::memoryUsage);
+        set.add(MetricType.MEMORY_MEM_TOTAL_BYTES, Sample.of(memTotal));
+        set.add(MetricType.MEMORY_MEM_FREE_BYTES, Sample.of(Math.max(0, memTotal - usage)));
+        for (Map.Entry<String, long[]> e : netDev(pid).entrySet()) {
+            String dev = e.getKey();
+            long[] f = e.getValue();
+            set.add(MetricType.NETWORK_RECEIVE_BYTES_TOTAL, Sample.of(f[0], "device", dev));
+            set.add(MetricType.NETWORK_RECEIVE_PACKETS_TOTAL, Sample.of(f[1], "device", dev));
+            set.add(MetricType.NETWORK_RECEIVE_ERRS_TOTAL, Sample.of(f[2], "device", dev));
+            set.add(MetricType.NETWORK_RECEIVE_DROP_TOTAL, Sample.of(f[3], "device", dev));
+            set.add(MetricType.NETWORK_TRANSMIT_BYTES_TOTAL, Sample.of(f[8], "device", dev));
+            set.add(MetricType.NETWORK_TRANSMIT_PACKETS_TOTAL, Sample.of(f[9], "device", dev));
+            set.add(MetricType.NETWORK_TRANSMIT_ERRS_TOTAL, Sample.of(f[10], "device", dev));
+            set.add(MetricType.NETWORK_TRANSMIT_DROP_TOTAL, Sample.of(f[11], "device", dev));
+        }
+        set.add(MetricType.PROCS_TOTAL, Sample.of(safeLong(cg::processes)));
+        Instant started = startedAt(pid);
+        if (started != null) {
+            set.add(MetricType.BOOT_TIME_SECONDS, Sample.of(started.toEpochMilli() / 1000.0));
+        }
+        set.add(MetricType.TIME_SECONDS, Sample.of(System.currentTimeMillis() / 1000.0));
+    }
+
+    // ---- not yet supported --------------------------------------------------------------------------------------
+
+    @Override
+    protected Connection doFileSftpConn() {
+        throw new NotSupportedException("File access is not supported by the lxc driver yet");
+    }
+
+    @Override
+    protected SftpClient doFileSftp() {
+        throw new NotSupportedException("File access is not supported by the lxc driver yet");
+    }
+
+    @Override
+    protected void doMigrateSend(MigrateSendArgs args) {
+        throw new NotSupportedException("Migration is not supported by the lxc driver yet");
+    }
+
+    @Override
+    protected void doMigrateReceive(MigrateReceiveArgs args) {
+        throw new NotSupportedException("Migration is not supported by the lxc driver yet");
+    }
+
+    // ---- Container ----------------------------------------------------------------------------------------------
+
+    @Override
+    public Optional<IdmapSet> currentIdmap() {
+        IdmapSet set = idmap("volatile.idmap.current");
+        return set != null ? nonEmpty(set) : diskIdmap();
+    }
+
+    @Override
+    public Optional<IdmapSet> diskIdmap() {
+        IdmapSet set = idmap("volatile.last_state.idmap");
+        return set == null ? Optional.empty() : nonEmpty(set);
+    }
+
+    @Override
+    public Optional<IdmapSet> nextIdmap() {
+        IdmapSet set = idmap("volatile.idmap.next");
+        return set != null ? nonEmpty(set) : currentIdmap();
+    }
+
+    private static Optional<IdmapSet> nonEmpty(IdmapSet set) {
+        return set.entries().isEmpty() ? Optional.empty() : Optional.of(set);
+    }
+
+    private IdmapSet idmap(String key) {
+        String json = localConfig().get(key);
+        if (json == null || json.isEmpty()) {
+            return null;
+        }
+        IdmapEntry[] entries = RestJson.fromJson(json, IdmapEntry[].class);
+        return new IdmapSet(entries == null ? List.of() : List.of(entries));
+    }
+
+    @Override
+    public String consoleLog(ConsoleLogOptions options) {
+        throw new NotSupportedException("The console log is not supported by the lxc driver yet");
+    }
+
+    @Override
+    public void insertSeccompUnixDevice(String prefix, Device device, int pid) {
+        throw new NotSupportedException(NotSupportedException.NOT_IMPLEMENTED);
+    }
+
+    @Override
+    public NativeFd devptsFd() {
+        throw new NotSupportedException(NotSupportedException.NOT_IMPLEMENTED);
+    }
+
+    @Override
+    public StorageType idmappedStorage(Path path, String fstype) {
+        Objects.requireNonNull(path, "path");
+        return StorageType.NONE;
+    }
+
+    @Override
+    public String toString() {
+        return "LxcContainerInstance[" + project().name() + "/" + name() + "]";
+    }
+}

@@ -1,0 +1,120 @@
+package io.github.incus4j.lxc;
+
+import io.github.incus4j.api.Info;
+import io.github.incus4j.api.InstanceSource;
+import io.github.incus4j.api.InstanceType;
+import io.github.incus4j.api.NotFoundException;
+import io.github.incus4j.api.NotSupportedException;
+import io.github.incus4j.api.model.IdmapEntry;
+import io.github.incus4j.api.model.IdmapSet;
+import io.github.incus4j.api.spi.AbstractInstances;
+import io.github.incus4j.api.spi.InstanceRecord;
+import io.github.incus4j.api.spi.OperationLocks;
+import io.github.incus4j.api.spi.Texts;
+import io.github.incus4j.lxc.binding.Liblxc;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * The containers of one root, run by liblxc. Besides Incus's layout ({@code containers/}, {@code logs/}...) the root
+ * holds {@code lxc/}, the private lxcpath: one directory per container with liblxc's {@code config} and the
+ * template's {@code base.conf}. Sources: the {@code busybox} template and rootfs directories.
+ */
+public final class LxcInstances extends AbstractInstances<LxcContainerInstance> {
+    private final Liblxc liblxc;
+    private final Path lxcpath;
+    private final Optional<IdmapSet> allocation;
+
+    LxcInstances(Info info, Liblxc liblxc, Path root, Duration lockWait, Optional<IdmapSet> allocation) {
+        super(info, root, new OperationLocks(lockWait), Clock.systemUTC());
+        this.liblxc = liblxc;
+        this.lxcpath = paths().root().resolve("lxc");
+        this.allocation = allocation;
+        try {
+            Files.createDirectories(lxcpath);
+        } catch (IOException e) {
+            throw new UncheckedIOException("Cannot create the lxcpath " + lxcpath, e);
+        }
+        loadExisting();
+    }
+
+    /** The private lxcpath ({@code -P} of the lxc tools). */
+    public Path lxcpath() {
+        return lxcpath;
+    }
+
+    Liblxc liblxc() {
+        return liblxc;
+    }
+
+    /** The host ids unprivileged containers map to, from {@code /etc/subuid} and {@code /etc/subgid}. */
+    Optional<IdmapSet> allocation() {
+        return allocation;
+    }
+
+    @Override
+    protected LxcContainerInstance newInstance(InstanceRecord record) {
+        return new LxcContainerInstance(this, record);
+    }
+
+    @Override
+    protected void checkSource(InstanceType type, InstanceSource source) {
+        if (source instanceof InstanceSource.Template t) {
+            if (!t.name().equals("busybox")) {
+                throw new NotSupportedException("Unknown template " + Texts.quote(t.name())
+                        + ": the lxc driver provides \"busybox\"");
+            }
+        } else if (source instanceof InstanceSource.RootfsDirectory d) {
+            if (!Files.isDirectory(d.directory())) {
+                throw new NotFoundException("Root filesystem directory " + Texts.quote(d.directory().toString())
+                        + " not found");
+            }
+        } else {
+            throw new NotSupportedException("The lxc driver creates containers from the busybox template or a rootfs"
+                    + " directory, not from " + describe(source));
+        }
+    }
+
+    private static String describe(InstanceSource source) {
+        if (source instanceof InstanceSource.ImageTarball i) {
+            return "an image tarball (" + i.tarball() + ") yet";
+        }
+        return source == null || source instanceof InstanceSource.None ? "an empty root filesystem" : source.toString();
+    }
+
+    @Override
+    protected void createStorage(LxcContainerInstance instance, InstanceSource source) {
+        instance.createStorage(source);
+    }
+
+    /** Removes the liblxc directory too when a creation fails. */
+    @Override
+    protected void removeInstanceDirectories(InstanceType type, String fullName) {
+        super.removeInstanceDirectories(type, fullName);
+        deleteTree(lxcpath.resolve(fullName));
+    }
+
+    /** Reads the first range of {@code user} in a subordinate-id file ({@code user:start:count}). */
+    static Optional<IdmapEntry> subordinate(Path file, List<String> users, boolean uid) {
+        try {
+            if (!Files.isReadable(file)) {
+                return Optional.empty();
+            }
+            for (String line : Files.readAllLines(file)) {
+                String[] f = line.trim().split(":");
+                if (f.length == 3 && users.contains(f[0])) {
+                    return Optional.of(new IdmapEntry(uid, !uid, Long.parseLong(f[1]), 0, Long.parseLong(f[2])));
+                }
+            }
+            return Optional.empty();
+        } catch (IOException | NumberFormatException e) {
+            return Optional.empty();
+        }
+    }
+}

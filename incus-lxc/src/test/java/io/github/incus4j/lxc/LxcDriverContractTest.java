@@ -1,0 +1,53 @@
+package io.github.incus4j.lxc;
+
+import io.github.incus4j.api.InstanceSource;
+import io.github.incus4j.api.InstanceType;
+import io.github.incus4j.api.Instances;
+import io.github.incus4j.testkit.contract.Capability;
+import io.github.incus4j.testkit.contract.DriverUnderTest;
+import io.github.incus4j.testkit.contract.InstanceDriverContract;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.EnumSet;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * The lxc driver against the driver contract on real, unprivileged busybox containers, declaring only what the driver
+ * implements so far; the other groups are reported as skipped with the missing capability. Skipped entirely (with the
+ * reason) where the driver does not apply.
+ */
+class LxcDriverContractTest extends InstanceDriverContract {
+
+    @Override
+    protected DriverUnderTest driver() {
+        return new DriverUnderTest() {
+            @Override
+            public String name() {
+                return LxcDriver.NAME;
+            }
+
+            @Override
+            public Instances open(Path root) {
+                LxcHost.require();
+                return new LxcDriver().open(LxcHost.searchable(root), Duration.ofSeconds(30));
+            }
+
+            @Override
+            public Set<Capability> capabilities() {
+                return EnumSet.of(Capability.CONTAINERS, Capability.EXEC, Capability.FREEZE, Capability.CGROUPS,
+                        Capability.LIVE_UPDATE, Capability.METRICS);
+            }
+
+            @Override
+            public InstanceSource source(InstanceType type) {
+                return InstanceSource.template("busybox", Map.of());
+            }
+
+            @Override
+            public Duration timeout() {
+                return Duration.ofSeconds(20);
+            }
+        };
+    }
+}
