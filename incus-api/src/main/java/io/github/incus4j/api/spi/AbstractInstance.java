@@ -727,15 +727,14 @@ public abstract class AbstractInstance implements Instance {
         if (stateful && !snap.stateful()) {
             throw new InvalidArgumentException(Texts.STATEFUL_RESTORE_STATELESS);
         }
-        InstanceArgs snapshot = snap;
+        InstanceArgs from = snap;
         runLocked(owner.locks().create(args.project(), args.name(), operation, OperationLocks.Action.RESTORE, false,
                 false), () -> {
             boolean wasRunning = isRunning();
             if (wasRunning) {
                 stop(false);
             }
-            doRestore(snapshot);
-            InstanceArgs from = snapshot;
+            doRestore(from);
             mutate(a -> {
                 // The snapshot's config comes back, but the instance keeps its identity and volatile state.
                 Map<String, String> c = new HashMap<>(from.config());
