@@ -80,6 +80,9 @@ class FakeDriverTest extends FakeFixture {
         c1.start(false);
         java.util.concurrent.CountDownLatch ready = new java.util.concurrent.CountDownLatch(1);
         incus.commands().register("server", p -> {
+            // Install the "handler" (start trapping) before telling the test we are ready, or SIGTERM could
+            // arrive first and kill the command with its default action.
+            p.awaitSignal(Duration.ZERO);
             ready.countDown();
             while (p.awaitSignal(Duration.ofSeconds(5)).orElse(0) != 15) {
                 Thread.onSpinWait();
