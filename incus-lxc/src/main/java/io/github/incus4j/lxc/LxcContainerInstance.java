@@ -1,8 +1,17 @@
 package io.github.incus4j.lxc;
 
 import io.github.incus4j.api.Container;
+import java.util.EnumSet;
+import java.nio.file.LinkOption;
+import java.io.ByteArrayInputStream;
+import io.github.incus4j.api.spi.Images;
+import io.github.incus4j.api.spi.ImageTemplates;
+import io.github.incus4j.api.spi.FileBackend;
+import io.github.incus4j.api.TemplateTrigger;
+import io.github.incus4j.api.NotFoundException;
 import io.github.incus4j.api.IncusException;
 import io.github.incus4j.api.InstanceSource;
+import io.github.incus4j.api.InstanceStateException;
 import io.github.incus4j.api.InvalidArgumentException;
 import io.github.incus4j.api.MigrateReceiveArgs;
 import io.github.incus4j.api.MigrateSendArgs;
@@ -35,7 +44,9 @@ import io.github.incus4j.api.rest.RestJson;
 import io.github.incus4j.api.spi.AbstractInstance;
 import io.github.incus4j.api.spi.AbstractInstances;
 import io.github.incus4j.api.spi.ConfigKeys;
+import io.github.incus4j.api.spi.DirectoryBackend;
 import io.github.incus4j.api.spi.InstanceRecord;
+import io.github.incus4j.api.spi.SftpServer;
 import io.github.incus4j.api.spi.Texts;
 import io.github.incus4j.lxc.binding.Freezer;
 import io.github.incus4j.lxc.binding.LxcContainer;
@@ -45,9 +56,12 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.net.NetworkInterface;
+import java.nio.channels.Channels;
+import java.nio.channels.Pipe;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -72,6 +86,7 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
     private static final int STOP_WAIT_SECONDS = 10;
     private static final Duration FREEZE_TIMEOUT = Duration.ofSeconds(10);
     private static final int CONSOLE_BUFFER = 256 * 1024;
+    private static final String METADATA = "metadata.yaml";
     /** Settings for a root filesystem that comes without lxc configuration (a rootfs directory). */
     private static final List<String> GENERIC_BASE = List.of("lxc.autodev = 1", "lxc.tty.max = 0",
             "lxc.pty.max = 1024", "lxc.mount.auto = proc:mixed sys:mixed cgroup:mixed",
@@ -123,6 +138,7 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
                     "No uid/gid allocation configured. In this mode, only privileged containers are supported")));
         }
         List<String> base;
+        Map<String, String> imageConfig = Map.of();
         if (source instanceof InstanceSource.Template) {
             BusyboxTemplate template = BusyboxTemplate.get();
             Trees.copy(template.rootfs(), rootfsPath());
@@ -130,10 +146,15 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
         } else if (source instanceof InstanceSource.RootfsDirectory d) {
             Trees.copy(d.directory().toAbsolutePath(), rootfsPath());
             base = GENERIC_BASE;
+        } else if (source instanceof InstanceSource.ImageTarball i) {
+            imageConfig = unpackImage(i.tarball(), map.orElse(null));
+            base = GENERIC_BASE;
         } else {
             throw new IllegalStateException("Unchecked source " + source);
         }
-        map.ifPresent(m -> Trees.shift(rootfsPath(), m, true));
+        if (!(source instanceof InstanceSource.ImageTarball)) {
+            map.ifPresent(m -> Trees.shift(rootfsPath(), m, true)); // an image's entries are shifted as unpacked
+        }
         try {
             Files.createDirectories(lxcDir());
             Files.write(lxcDir().resolve("base.conf"), base, StandardCharsets.UTF_8);
@@ -142,14 +163,155 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
         }
         String json = RestJson.toJson(map.map(IdmapSet::entries).orElse(List.of()));
         String baseId = map.map(m -> Long.toString(m.entries().get(0).hostId())).orElse("0");
+        Map<String, String> fromImage = imageConfig;
         mutate(a -> {
             Map<String, String> c = new HashMap<>(a.config());
             c.put("volatile.idmap.base", baseId);
             c.put("volatile.idmap.next", json);
             c.put("volatile.last_state.idmap", json);
-            return a.toBuilder().config(c).build();
+            fromImage.forEach(c::putIfAbsent);
+            String fingerprint = fromImage.get("volatile.base_image");
+            return a.toBuilder().config(c).baseImage(fingerprint == null ? a.baseImage() : fingerprint).build();
         }, false);
         writeConfig();
+    }
+
+    /**
+     * Unpacks a unified image tarball into the root filesystem (owners shifted by {@code map}), keeps its
+     * {@code metadata.yaml} in {@link #path()} and its templates in {@link #templatesPath()}, and returns the config
+     * Incus sets from it: {@code image.*} from the properties, {@code volatile.base_image} (the fingerprint), and
+     * {@code volatile.apply_template=create} so that the create templates apply at first start.
+     */
+    private Map<String, String> unpackImage(Path tarball, IdmapSet map) {
+        byte[] bytes;
+        try {
+            bytes = Files.readAllBytes(tarball);
+            Files.createDirectories(rootfsPath());
+        } catch (IOException e) {
+            throw new UncheckedIOException("Cannot read the image " + tarball, e);
+        }
+        Map<String, byte[]> templates = new TreeMap<>();
+        ImageMetadata metadata;
+        try {
+            metadata = Images.readUnified(new ByteArrayInputStream(bytes), templates,
+                    ImageRootfs.unpacker(rootfsPath(), map));
+        } catch (InvalidArgumentException e) {
+            throw new InvalidArgumentException("Invalid image " + Texts.quote(tarball.toString()) + ": "
+                    + e.getMessage(), e);
+        }
+        try {
+            Files.write(path().resolve(METADATA), RestJson.toYaml(metadata));
+            Files.createDirectories(templatesPath());
+            for (Map.Entry<String, byte[]> t : templates.entrySet()) {
+                Files.write(templatesPath().resolve(t.getKey()), t.getValue());
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("Cannot keep the image files of " + name() + " in " + path(), e);
+        }
+        Map<String, String> config = new HashMap<>();
+        metadata.properties().forEach((k, v) -> config.put("image." + k, v));
+        config.put("volatile.base_image", Images.fingerprint(bytes));
+        config.put("volatile.apply_template", TemplateTrigger.CREATE.value());
+        return config;
+    }
+
+    /** The metadata of the image this container came from, null when it did not come from one. */
+    private ImageMetadata imageMetadata() {
+        Path md = path().resolve(METADATA);
+        if (!Files.isRegularFile(md)) {
+            return null;
+        }
+        try {
+            return RestJson.fromYaml(Files.readAllBytes(md), ImageMetadata.class);
+        } catch (IOException e) {
+            throw new UncheckedIOException("Cannot read " + md, e);
+        }
+    }
+
+    /** The image's template files by name, as kept in {@link #templatesPath()}. */
+    private Map<String, byte[]> templateFiles() {
+        Map<String, byte[]> out = new TreeMap<>();
+        if (!Files.isDirectory(templatesPath())) {
+            return out;
+        }
+        try (var list = Files.list(templatesPath())) {
+            for (Path p : (Iterable<Path>) list::iterator) {
+                if (Files.isRegularFile(p, LinkOption.NOFOLLOW_LINKS)) {
+                    out.put(p.getFileName().toString(), Files.readAllBytes(p));
+                }
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("Cannot read the templates of " + name(), e);
+        }
+        return out;
+    }
+
+    /**
+     * Applies a pending trigger's templates ({@code volatile.apply_template}, then cleared), then the {@code start}
+     * ones, writing into the root filesystem through a {@link DirectoryBackend} (confined, ids shifted).
+     */
+    private void applyTemplatesAtStart() {
+        String pending = localConfig().get("volatile.apply_template");
+        ImageMetadata metadata = imageMetadata();
+        if (metadata != null && !metadata.templates().isEmpty()) {
+            Map<String, byte[]> files = templateFiles();
+            DirectoryBackend fs = new DirectoryBackend(rootfsPath(), diskIdmap().orElse(null));
+            ImageTemplates.Target target = new ImageTemplates.Target() {
+                @Override
+                public boolean exists(String absolutePath) {
+                    try {
+                        fs.lstat(absolutePath);
+                        return true;
+                    } catch (NotFoundException e) {
+                        return false;
+                    }
+                }
+
+                @Override
+                public void write(String absolutePath, byte[] content, int mode, long uid, long gid) {
+                    boolean created = !exists(absolutePath);
+                    String parent = absolutePath.substring(0, absolutePath.lastIndexOf('/'));
+                    if (created && !parent.isEmpty()) {
+                        mkdirs(fs, parent);
+                    }
+                    try (FileBackend.Handle h = fs.open(absolutePath, EnumSet.of(FileBackend.OpenFlag.WRITE,
+                            FileBackend.OpenFlag.CREATE, FileBackend.OpenFlag.TRUNCATE), mode)) {
+                        h.write(0, content, 0, content.length);
+                    }
+                    if (created) {
+                        fs.setattrs(absolutePath, new FileBackend.AttrChanges(mode, (int) uid, (int) gid, null,
+                                null));
+                    }
+                }
+            };
+            Map<String, Map<String, String>> devices = new TreeMap<>();
+            expandedDevices().map().forEach((n, d) -> devices.put(n, d.config()));
+            ImageTemplates.Context ctx = new ImageTemplates.Context(name(), type().apiName(),
+                    io.github.incus4j.api.Architectures.name(architecture()), isEphemeral(), privileged(),
+                    expandedConfig(), devices);
+            if (pending != null && !pending.isEmpty()) {
+                ImageTemplates.apply(metadata, files, TemplateTrigger.of(pending), ctx, target);
+            }
+            ImageTemplates.apply(metadata, files, TemplateTrigger.START, ctx, target);
+        }
+        if (pending != null && !pending.isEmpty()) {
+            volatileSetInternal(Map.of("volatile.apply_template", ""), false);
+        }
+    }
+
+    private static void mkdirs(DirectoryBackend fs, String dir) {
+        StringBuilder sb = new StringBuilder();
+        for (String part : dir.split("/")) {
+            if (part.isEmpty()) {
+                continue;
+            }
+            sb.append('/').append(part);
+            try {
+                fs.stat(sb.toString());
+            } catch (NotFoundException missing) {
+                fs.mkdir(sb.toString(), 0755);
+            }
+        }
     }
 
     /** Writes liblxc's {@code config} for the current definition. */
@@ -288,6 +450,7 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
         if (stateful) {
             throw new NotSupportedException("Stateful start needs CRIU, which the lxc driver does not use yet");
         }
+        applyTemplatesAtStart();
         writeConfig();
         try {
             Files.createDirectories(logPath());
@@ -442,10 +605,25 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
         }
     }
 
+    /**
+     * Incus's export: {@code metadata.yaml} (the source image's, when the container came from one, updated), its
+     * templates, and the root filesystem with ids as inside the container (unshifted by the disk id map).
+     */
     @Override
     protected ImageMetadata doExport(OutputStream meta, OutputStream rootfs, Map<String, String> properties,
             Instant expiration, ProgressTracker tracker) {
-        throw new NotSupportedException("Export is not supported by the lxc driver yet");
+        LxcContainerInstance owner = isSnapshot() ? (LxcContainerInstance) parent().orElseThrow() : this;
+        ImageMetadata md = Images.exportMetadata(owner.imageMetadata(),
+                io.github.incus4j.api.Architectures.name(architecture()), properties, expiration,
+                driver.clock());
+        Map<String, byte[]> templates = owner.templateFiles();
+        Images.RootfsWriter writer = ImageRootfs.writer(rootfsPath(), owner.diskIdmap().orElse(null));
+        if (rootfs == null) {
+            Images.writeUnified(meta, md, templates, writer, tracker);
+        } else {
+            Images.writeSplit(meta, rootfs, md, templates, writer, tracker);
+        }
+        return md;
     }
 
     @Override
@@ -666,17 +844,56 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
         set.add(MetricType.TIME_SECONDS, Sample.of(System.currentTimeMillis() / 1000.0));
     }
 
-    // ---- not yet supported --------------------------------------------------------------------------------------
-
+    /**
+     * A raw SFTP connection: one end of a pipe pair whose other end {@link SftpServer} serves on a driver thread, over
+     * the root filesystem (confined to it, ids shown as the container sees them), running or stopped. The session
+     * ends when the caller closes the connection.
+     */
     @Override
     protected Connection doFileSftpConn() {
-        throw new NotSupportedException("File access is not supported by the lxc driver yet");
+        DirectoryBackend backend = new DirectoryBackend(rootfsPath(), diskIdmap().orElse(null));
+        try {
+            Pipe up = Pipe.open();
+            Pipe down = Pipe.open();
+            SftpServer.start(pipeEnd(up.source(), down.sink()), backend, driver::execute);
+            return pipeEnd(down.source(), up.sink());
+        } catch (IOException e) {
+            throw new UncheckedIOException("Cannot open a pipe for the SFTP session of " + name(), e);
+        }
     }
 
+    private static Connection pipeEnd(Pipe.SourceChannel source, Pipe.SinkChannel sink) {
+        InputStream in = Channels.newInputStream(source);
+        OutputStream out = Channels.newOutputStream(sink);
+        return new Connection() {
+            @Override
+            public InputStream input() {
+                return in;
+            }
+
+            @Override
+            public OutputStream output() {
+                return out;
+            }
+
+            @Override
+            public void close() throws IOException {
+                try {
+                    out.close();
+                } finally {
+                    in.close();
+                }
+            }
+        };
+    }
+
+    /** sshj's SFTP client over {@link #doFileSftpConn()}, as Incus runs {@code sftp.NewClientPipe(conn, conn)}. */
     @Override
     protected SftpClient doFileSftp() {
-        throw new NotSupportedException("File access is not supported by the lxc driver yet");
+        return SshjSftpClient.open(doFileSftpConn());
     }
+
+    // ---- not yet supported --------------------------------------------------------------------------------------
 
     @Override
     protected void doMigrateSend(MigrateSendArgs args) {
@@ -721,9 +938,30 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
         return new IdmapSet(entries == null ? List.of() : List.of(entries));
     }
 
+    /**
+     * The running container's console ring buffer ({@code lxc.console.buffer.size} of the config), through liblxc.
+     * As Incus, a clear with {@code writeToLogFile} appends what was read to {@code console.log} first.
+     */
     @Override
     public String consoleLog(ConsoleLogOptions options) {
-        throw new NotSupportedException("The console log is not supported by the lxc driver yet");
+        Objects.requireNonNull(options, "options");
+        String msg;
+        try (LxcContainer c = open()) {
+            if (!c.isRunning()) {
+                // The ring buffer lives in the container's monitor; a stopped container has none.
+                throw new InstanceStateException(Texts.INSTANCE_NOT_RUNNING, statusCode());
+            }
+            msg = c.consoleLog(options.clearLog(), options.readLog(), options.readMax());
+        }
+        if (options.writeToLogFile() && options.clearLog() && !msg.isEmpty()) {
+            try {
+                Files.writeString(consoleBufferLogPath(), msg, StandardCharsets.UTF_8, StandardOpenOption.CREATE,
+                        StandardOpenOption.APPEND);
+            } catch (IOException e) {
+                throw new UncheckedIOException("Cannot append to " + consoleBufferLogPath(), e);
+            }
+        }
+        return msg;
     }
 
     @Override

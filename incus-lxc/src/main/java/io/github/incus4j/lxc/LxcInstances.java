@@ -2,17 +2,20 @@ package io.github.incus4j.lxc;
 
 import io.github.incus4j.api.Info;
 import io.github.incus4j.api.InstanceSource;
+import io.github.incus4j.api.InvalidArgumentException;
 import io.github.incus4j.api.InstanceType;
 import io.github.incus4j.api.NotFoundException;
 import io.github.incus4j.api.NotSupportedException;
 import io.github.incus4j.api.model.IdmapEntry;
 import io.github.incus4j.api.model.IdmapSet;
 import io.github.incus4j.api.spi.AbstractInstances;
+import io.github.incus4j.api.spi.Images;
 import io.github.incus4j.api.spi.InstanceRecord;
 import io.github.incus4j.api.spi.OperationLocks;
 import io.github.incus4j.api.spi.Texts;
 import io.github.incus4j.lxc.binding.Liblxc;
 import java.io.IOException;
+import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -24,7 +27,7 @@ import java.util.Optional;
 /**
  * The containers of one root, run by liblxc. Besides Incus's layout ({@code containers/}, {@code logs/}...) the root
  * holds {@code lxc/}, the private lxcpath: one directory per container with liblxc's {@code config} and the
- * template's {@code base.conf}. Sources: the {@code busybox} template and rootfs directories.
+ * template's {@code base.conf}. Sources: the {@code busybox} template, image tarballs and rootfs directories.
  */
 public final class LxcInstances extends AbstractInstances<LxcContainerInstance> {
     private final Liblxc liblxc;
@@ -75,17 +78,23 @@ public final class LxcInstances extends AbstractInstances<LxcContainerInstance> 
                 throw new NotFoundException("Root filesystem directory " + Texts.quote(d.directory().toString())
                         + " not found");
             }
+        } else if (source instanceof InstanceSource.ImageTarball i) {
+            if (!Files.isRegularFile(i.tarball())) {
+                throw new NotFoundException("Image tarball " + Texts.quote(i.tarball().toString()) + " not found");
+            }
+            // A first pass that writes nothing: a corrupt tarball or one without metadata.yaml is refused before
+            // the instance's directories exist.
+            try (InputStream in = Files.newInputStream(i.tarball())) {
+                Images.readUnified(in, null, null);
+            } catch (IOException | InvalidArgumentException e) {
+                throw new InvalidArgumentException("Invalid image " + Texts.quote(i.tarball().toString()) + ": "
+                        + e.getMessage(), e);
+            }
         } else {
-            throw new NotSupportedException("The lxc driver creates containers from the busybox template or a rootfs"
-                    + " directory, not from " + describe(source));
+            throw new NotSupportedException("The lxc driver creates containers from the busybox template, an image"
+                    + " tarball or a rootfs directory, not from " + (source == null
+                    || source instanceof InstanceSource.None ? "an empty root filesystem" : source.toString()));
         }
-    }
-
-    private static String describe(InstanceSource source) {
-        if (source instanceof InstanceSource.ImageTarball i) {
-            return "an image tarball (" + i.tarball() + ") yet";
-        }
-        return source == null || source instanceof InstanceSource.None ? "an empty root filesystem" : source.toString();
     }
 
     @Override

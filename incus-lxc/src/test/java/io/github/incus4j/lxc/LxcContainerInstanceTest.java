@@ -6,12 +6,22 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.github.incus4j.api.Container;
+import java.util.List;
+import java.time.Instant;
+import io.github.incus4j.api.spi.Images;
+import io.github.incus4j.api.spi.ImageTar;
+import io.github.incus4j.api.rest.RestJson;
+import io.github.incus4j.api.model.ImageMetadataTemplate;
+import io.github.incus4j.api.model.ImageMetadata;
+import io.github.incus4j.api.InstanceType;
+import io.github.incus4j.api.NotFoundException;
 import io.github.incus4j.api.Instance;
 import io.github.incus4j.api.InstanceSource;
 import io.github.incus4j.api.InvalidArgumentException;
 import io.github.incus4j.api.NotSupportedException;
 import io.github.incus4j.api.StatusCode;
 import io.github.incus4j.api.io.Cmd;
+import io.github.incus4j.api.io.SftpClient;
 import io.github.incus4j.api.model.ExecRequest;
 import io.github.incus4j.api.model.IdmapSet;
 import io.github.incus4j.api.model.InstanceArgs;
@@ -129,13 +139,96 @@ class LxcContainerInstanceTest {
     }
 
     @Test
-    void imageTarballsAreNotSupportedYetAndLeaveNothing() {
-        NotSupportedException e = assertThrows(NotSupportedException.class, () -> lxc.create(
-                InstanceArgs.builder(name()).build(), InstanceSource.image(dir.resolve("image.tar"))));
-        assertTrue(e.getMessage().contains("image tarball"), e.getMessage());
+    void missingImageTarballsAndUnknownTemplatesAreRefusedAndLeaveNothing() {
+        Path missing = dir.resolve("image.tar");
+        NotFoundException e = assertThrows(NotFoundException.class, () -> lxc.create(
+                InstanceArgs.builder(name()).build(), InstanceSource.image(missing)));
+        assertTrue(e.getMessage().contains(missing.toString()), e.getMessage());
         assertEquals(0, lxc.list().size());
         assertThrows(NotSupportedException.class, () -> lxc.create(InstanceArgs.builder(name()).build(),
                 InstanceSource.template("debian", Map.of())));
+        assertEquals(List.of(), lxc.list());
+    }
+
+    @Test
+    void imageEntriesCannotWriteThroughTheirOwnSymlinks() throws IOException {
+        Path outside = Files.createDirectories(dir.resolve("outside"));
+        ByteArrayOutputStream tar = new ByteArrayOutputStream();
+        ImageTar.Writer w = ImageTar.writer(tar);
+        w.addFile("metadata.yaml", RestJson.toYaml(new ImageMetadata("x86_64", 0, 0, Map.of(), Map.of())), 0644);
+        w.addDirectory("rootfs", 0755);
+        w.add(new ImageTar.Entry("rootfs/evil", ImageTar.Kind.SYMLINK, 0777, 0, 0, Instant.now(), 0,
+                outside.toString()), null);
+        w.addFile("rootfs/evil/planted", "gotcha".getBytes(StandardCharsets.UTF_8), 0644);
+        w.finish();
+        Path image = Files.write(dir.resolve("evil.tar"), tar.toByteArray());
+        String n = name();
+        InvalidArgumentException e = assertThrows(InvalidArgumentException.class,
+                () -> lxc.create(InstanceArgs.builder(n).build(), InstanceSource.image(image)));
+        assertTrue(e.getMessage().contains("rootfs/evil/planted") || e.getMessage().contains("evil/planted"),
+                e.getMessage());
+        assertFalse(Files.exists(outside.resolve("planted")), "written outside the rootfs");
+        assertEquals(List.of(), lxc.list());
+        assertFalse(Files.exists(lxc.paths().path(InstanceType.CONTAINER, n)), "nothing left on disk");
+        assertFalse(Files.exists(lxc.lxcpath().resolve(n)));
+    }
+
+    /**
+     * An exported container becomes an image with templates: the copy's files are shifted to its own map, its create
+     * template applies once at first start and its start template at every start, with the owner the template
+     * names, as the container sees it.
+     */
+    @Test
+    void exportedImageCreatesAContainerWhoseTemplatesApplyAtStart() throws IOException {
+        Container src = (Container) lxc.create(InstanceArgs.builder(name()).build(),
+                InstanceSource.template("busybox", Map.of()));
+        try (SftpClient sftp = src.fileSftp()) {
+            sftp.mkdirs("/srv", 0755);
+            sftp.write("/srv/data", "exported".getBytes(StandardCharsets.UTF_8));
+            sftp.chown("/srv/data", 1000, 1000);
+        }
+        ByteArrayOutputStream plain = new ByteArrayOutputStream();
+        src.export(plain, null, Map.of("os", "busybox"), null, null);
+        Map<String, ImageTar.Entry> entries = new java.util.HashMap<>();
+        ImageTar.read(new java.io.ByteArrayInputStream(plain.toByteArray()), (en, in) -> entries.put(en.name(), en));
+        assertEquals(1000, entries.get("rootfs/srv/data").uid(), "ids in the image are as inside the container");
+        assertEquals(0, entries.get("rootfs/etc").uid());
+
+        // The same rootfs with templates, as a distribution image would carry them.
+        ImageMetadata md = new ImageMetadata("x86_64", 0, 0, Map.of("os", "busybox"), Map.of(
+                "/etc/created", new ImageMetadataTemplate(List.of("create"), false, "created.tpl", Map.of(), "7", "8",
+                        "0600"),
+                "/etc/started", new ImageMetadataTemplate(List.of("start"), false, "started.tpl", Map.of(), "", "",
+                        "")));
+        ByteArrayOutputStream tpl = new ByteArrayOutputStream();
+        Images.writeUnified(tpl, md, Map.of("created.tpl", "made for {{ instance.name }}\n".getBytes(
+                StandardCharsets.UTF_8), "started.tpl", "trigger {{ trigger }}\n".getBytes(StandardCharsets.UTF_8)),
+                ImageRootfs.writer(lxc.paths().path(src.type(), src.name()).resolve("rootfs"),
+                        src.diskIdmap().orElseThrow()), null);
+        Path image = Files.write(dir.resolve("tpl.tar"), tpl.toByteArray());
+
+        String n = name();
+        Container copy = (Container) lxc.create(InstanceArgs.builder(n).build(), InstanceSource.image(image));
+        assertEquals("busybox", copy.localConfig().get("image.os"));
+        assertEquals(Images.fingerprint(tpl.toByteArray()), copy.localConfig().get("volatile.base_image"));
+        assertEquals("create", copy.localConfig().get("volatile.apply_template"));
+        Path rootfs = lxc.paths().path(copy.type(), n).resolve("rootfs");
+        long base = copy.diskIdmap().orElseThrow().entries().get(0).hostId();
+        assertEquals(base + 1000, uid(rootfs.resolve("srv/data")), "shifted into the copy's map");
+        assertFalse(Files.exists(rootfs.resolve("etc/created")), "templates wait for the first start");
+
+        copy.start(false);
+        assertEquals("made for " + n + "\n", run(copy, ExecRequest.of("cat", "/etc/created")));
+        assertEquals("7 8 600\n", run(copy, ExecRequest.of("stat", "-c", "%u %g %a", "/etc/created")));
+        assertEquals("trigger start\n", run(copy, ExecRequest.of("cat", "/etc/started")));
+        assertEquals("exported", run(copy, ExecRequest.of("cat", "/srv/data")));
+        assertEquals("", copy.localConfig().getOrDefault("volatile.apply_template", ""));
+        copy.stop(false);
+        Files.delete(rootfs.resolve("etc/created"));
+        Files.delete(rootfs.resolve("etc/started"));
+        copy.start(false);
+        assertFalse(Files.exists(rootfs.resolve("etc/created")), "create templates apply once");
+        assertTrue(Files.exists(rootfs.resolve("etc/started")), "start templates apply at every start");
     }
 
     @Test
@@ -197,5 +290,33 @@ class LxcContainerInstanceTest {
                 c.waitFor(WAIT);
             }
         });
+    }
+
+    @Test
+    void symlinkToShadowReadsTheContainersFileNeverTheHosts() throws IOException {
+        Container c = (Container) lxc.create(InstanceArgs.builder(name()).build(),
+                InstanceSource.template("busybox", Map.of()));
+        byte[] mine = "root:container-only:19000:0:99999:7:::\n".getBytes(StandardCharsets.UTF_8);
+        try (SftpClient sftp = c.fileSftp()) {
+            sftp.write("/etc/shadow", mine);
+            sftp.mkdirs("/srv", 0755);
+            sftp.symlink("/etc/shadow", "/srv/through-sftp");
+        }
+        // As a guest would plant them: an absolute link and one climbing out with "..".
+        Path rootfs = lxc.paths().path(c.type(), c.name()).resolve("rootfs");
+        Files.createSymbolicLink(rootfs.resolve("srv/planted"), Path.of("/etc/shadow"));
+        Files.createSymbolicLink(rootfs.resolve("srv/climbing"), Path.of("../../../../../../../../etc/shadow"));
+        try (SftpClient sftp = c.fileSftp()) {
+            for (String link : List.of("/srv/through-sftp", "/srv/planted", "/srv/climbing")) {
+                assertEquals(new String(mine, StandardCharsets.UTF_8),
+                        new String(sftp.readAllBytes(link), StandardCharsets.UTF_8), link);
+            }
+            // Ids as the container sees them, though the file belongs to the shifted root on the host.
+            assertEquals(0, sftp.stat("/etc/shadow").uid());
+            assertEquals(c.diskIdmap().orElseThrow().entries().get(0).hostId(), uid(rootfs.resolve("etc/shadow")));
+        }
+        c.start(false);
+        assertEquals(new String(mine, StandardCharsets.UTF_8),
+                run(c, ExecRequest.of("cat", "/srv/through-sftp")));
     }
 }

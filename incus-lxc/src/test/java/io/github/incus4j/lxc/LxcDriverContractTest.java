@@ -36,7 +36,8 @@ class LxcDriverContractTest extends InstanceDriverContract {
             @Override
             public Set<Capability> capabilities() {
                 return EnumSet.of(Capability.CONTAINERS, Capability.EXEC, Capability.FREEZE, Capability.CGROUPS,
-                        Capability.LIVE_UPDATE, Capability.METRICS);
+                        Capability.LIVE_UPDATE, Capability.METRICS, Capability.FILES,
+                        Capability.CONSOLE_LOG, Capability.EXPORT_IMPORT);
             }
 
             @Override

@@ -379,6 +379,14 @@ public final class WireSftpClient implements SftpClient {
         throw error(code, msg, path);
     }
 
+    /**
+     * The API exception for an SFTP failure status {@code code} with the server's {@code message} about {@code path},
+     * as this client raises it: shared with other SFTP clients over our server so that they fail alike.
+     */
+    public static IncusException statusException(int code, String message, String path) {
+        return error(code, message == null ? "" : message, path);
+    }
+
     private static IncusException error(int code, String msg, String path) {
         String q = Texts.quote(path);
         return switch (code) {
