@@ -4,6 +4,7 @@ import io.github.incus4j.api.Container;
 import java.util.EnumSet;
 import java.nio.file.LinkOption;
 import java.io.ByteArrayInputStream;
+import io.github.incus4j.api.spi.Idmaps;
 import io.github.incus4j.api.spi.Images;
 import io.github.incus4j.api.spi.ImageTemplates;
 import io.github.incus4j.api.spi.FileBackend;
@@ -161,7 +162,7 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
         } catch (IOException e) {
             throw new UncheckedIOException("Cannot write the lxc configuration of " + lxcName(), e);
         }
-        String json = RestJson.toJson(map.map(IdmapSet::entries).orElse(List.of()));
+        String json = Idmaps.toJson(map.orElse(new IdmapSet(List.of())));
         String baseId = map.map(m -> Long.toString(m.entries().get(0).hostId())).orElse("0");
         Map<String, String> fromImage = imageConfig;
         mutate(a -> {
@@ -909,33 +910,17 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
 
     @Override
     public Optional<IdmapSet> currentIdmap() {
-        IdmapSet set = idmap("volatile.idmap.current");
-        return set != null ? nonEmpty(set) : diskIdmap();
+        return Idmaps.current(localConfig());
     }
 
     @Override
     public Optional<IdmapSet> diskIdmap() {
-        IdmapSet set = idmap("volatile.last_state.idmap");
-        return set == null ? Optional.empty() : nonEmpty(set);
+        return Idmaps.disk(localConfig());
     }
 
     @Override
     public Optional<IdmapSet> nextIdmap() {
-        IdmapSet set = idmap("volatile.idmap.next");
-        return set != null ? nonEmpty(set) : currentIdmap();
-    }
-
-    private static Optional<IdmapSet> nonEmpty(IdmapSet set) {
-        return set.entries().isEmpty() ? Optional.empty() : Optional.of(set);
-    }
-
-    private IdmapSet idmap(String key) {
-        String json = localConfig().get(key);
-        if (json == null || json.isEmpty()) {
-            return null;
-        }
-        IdmapEntry[] entries = RestJson.fromJson(json, IdmapEntry[].class);
-        return new IdmapSet(entries == null ? List.of() : List.of(entries));
+        return Idmaps.next(localConfig());
     }
 
     /**

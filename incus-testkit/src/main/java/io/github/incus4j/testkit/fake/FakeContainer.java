@@ -6,11 +6,10 @@ import io.github.incus4j.api.NotSupportedException;
 import io.github.incus4j.api.io.NativeFd;
 import io.github.incus4j.api.model.ConsoleLogOptions;
 import io.github.incus4j.api.model.Device;
-import io.github.incus4j.api.model.IdmapEntry;
 import io.github.incus4j.api.model.IdmapSet;
 import io.github.incus4j.api.model.InstanceArgs;
 import io.github.incus4j.api.model.StorageType;
-import io.github.incus4j.api.rest.RestJson;
+import io.github.incus4j.api.spi.Idmaps;
 import io.github.incus4j.api.spi.ConfigKeys;
 import io.github.incus4j.api.spi.InstanceRecord;
 import io.github.incus4j.api.spi.Texts;
@@ -19,7 +18,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
-import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
@@ -37,7 +35,7 @@ public final class FakeContainer extends FakeInstance implements Container {
     /** The size of the default unprivileged map. */
     public static final long IDMAP_SIZE = 1_000_000_000;
     /** The default map as Incus stores it in {@code volatile.idmap.*} (one string shared by every container). */
-    static final String DEFAULT_IDMAP_JSON = RestJson.toJson(IdmapSet.ofRange(IDMAP_BASE, IDMAP_SIZE).entries());
+    static final String DEFAULT_IDMAP_JSON = Idmaps.toJson(IdmapSet.ofRange(IDMAP_BASE, IDMAP_SIZE));
 
     FakeContainer(FakeInstances owner, InstanceRecord record) {
         super(owner, record);
@@ -72,34 +70,17 @@ public final class FakeContainer extends FakeInstance implements Container {
 
     @Override
     public Optional<IdmapSet> currentIdmap() {
-        IdmapSet set = parse("volatile.idmap.current");
-        return set != null ? nonEmpty(set) : diskIdmap();
+        return Idmaps.current(localConfig());
     }
 
     @Override
     public Optional<IdmapSet> diskIdmap() {
-        IdmapSet set = parse("volatile.last_state.idmap");
-        return set == null ? Optional.empty() : nonEmpty(set);
+        return Idmaps.disk(localConfig());
     }
 
     @Override
     public Optional<IdmapSet> nextIdmap() {
-        IdmapSet set = parse("volatile.idmap.next");
-        return set != null ? nonEmpty(set) : currentIdmap();
-    }
-
-    private static Optional<IdmapSet> nonEmpty(IdmapSet set) {
-        return set.entries().isEmpty() ? Optional.empty() : Optional.of(set);
-    }
-
-    /** The map in {@code key}, {@code null} when the key is unset. */
-    private IdmapSet parse(String key) {
-        String json = localConfig().get(key);
-        if (json == null || json.isEmpty()) {
-            return null;
-        }
-        IdmapEntry[] entries = RestJson.fromJson(json, IdmapEntry[].class);
-        return new IdmapSet(entries == null ? List.of() : List.of(entries));
+        return Idmaps.next(localConfig());
     }
 
     /**

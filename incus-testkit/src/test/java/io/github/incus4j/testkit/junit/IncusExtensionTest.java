@@ -18,7 +18,6 @@ import io.github.incus4j.api.StatusCode;
 import io.github.incus4j.api.VM;
 import io.github.incus4j.api.io.SftpClient;
 import io.github.incus4j.api.model.InstanceArgs;
-import io.github.incus4j.api.model.Project;
 import io.github.incus4j.api.spi.Names;
 import java.lang.annotation.ElementType;
 import java.lang.annotation.Retention;
