@@ -1,12 +1,10 @@
 package io.github.incus4j.lxc;
 
 import io.github.incus4j.api.IncusException;
-import io.github.incus4j.api.InvalidArgumentException;
 import io.github.incus4j.api.NotFoundException;
 import io.github.incus4j.api.io.Connection;
 import io.github.incus4j.api.io.FileAttributes;
 import io.github.incus4j.api.io.SftpClient;
-import io.github.incus4j.api.spi.Texts;
 import io.github.incus4j.api.spi.WireSftpClient;
 import java.io.FilterInputStream;
 import java.io.IOException;
@@ -164,32 +162,6 @@ final class SshjSftpClient implements SftpClient {
     public void mkdir(String path, int mode) {
         run(path, () -> engine.makeDir(path, new net.schmizz.sshj.sftp.FileAttributes.Builder()
                 .withPermissions(mode).build()));
-    }
-
-    @Override
-    public void mkdirs(String path, int mode) {
-        StringBuilder sb = new StringBuilder();
-        for (String part : path.split("/")) {
-            if (part.isEmpty() || part.equals(".")) {
-                continue;
-            }
-            sb.append('/').append(part);
-            String p = sb.toString();
-            try {
-                if (!stat(p).isDirectory()) {
-                    throw new InvalidArgumentException("Not a directory: " + Texts.quote(p));
-                }
-            } catch (NotFoundException missing) {
-                try {
-                    mkdir(p, mode);
-                } catch (IncusException raced) {
-                    // Created meanwhile: fine if it is a directory now, as mkdir -p.
-                    if (!stat(p).isDirectory()) {
-                        throw raced;
-                    }
-                }
-            }
-        }
     }
 
     @Override

@@ -1,5 +1,8 @@
 package io.github.incus4j.api.io;
 
+import io.github.incus4j.api.IncusException;
+import io.github.incus4j.api.InvalidArgumentException;
+import io.github.incus4j.api.NotFoundException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.util.List;
@@ -54,8 +57,31 @@ public interface SftpClient extends AutoCloseable {
     /** Creates a directory. */
     void mkdir(String path, int mode);
 
-    /** Creates a directory and its missing parents. */
-    void mkdirs(String path, int mode);
+    /** Creates a directory and its missing parents, as {@code mkdir -p}. */
+    default void mkdirs(String path, int mode) {
+        StringBuilder sb = new StringBuilder();
+        for (String part : path.split("/")) {
+            if (part.isEmpty() || part.equals(".")) {
+                continue;
+            }
+            sb.append('/').append(part);
+            String p = sb.toString();
+            try {
+                if (!stat(p).isDirectory()) {
+                    throw new InvalidArgumentException("Not a directory: \"" + p + "\"");
+                }
+            } catch (NotFoundException missing) {
+                try {
+                    mkdir(p, mode);
+                } catch (IncusException raced) {
+                    // Created meanwhile (some servers only say "Failure"): fine if it is a directory now.
+                    if (!stat(p).isDirectory()) {
+                        throw raced;
+                    }
+                }
+            }
+        }
+    }
 
     /** Removes a file or symlink. */
     void remove(String path);

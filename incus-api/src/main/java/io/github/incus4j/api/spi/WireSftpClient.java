@@ -245,32 +245,6 @@ public final class WireSftpClient implements SftpClient {
     }
 
     @Override
-    public void mkdirs(String path, int mode) {
-        StringBuilder sb = new StringBuilder();
-        for (String part : FileBackends.normalize(path).substring(1).split("/")) {
-            if (part.isEmpty()) {
-                continue;
-            }
-            sb.append('/').append(part);
-            String p = sb.toString();
-            try {
-                if (!stat(p).isDirectory()) {
-                    throw new InvalidArgumentException("Not a directory: " + Texts.quote(p));
-                }
-            } catch (NotFoundException missing) {
-                try {
-                    mkdir(p, mode);
-                } catch (IncusException raced) {
-                    // Created meanwhile (OpenSSH says only "Failure"): fine if it is a directory now, as mkdir -p.
-                    if (!stat(p).isDirectory()) {
-                        throw raced;
-                    }
-                }
-            }
-        }
-    }
-
-    @Override
     public void remove(String path) {
         ok(call(req(REMOVE).string(path), path), path);
     }
