@@ -1,24 +1,17 @@
 package io.github.incus4j.lxc;
 
 import io.github.incus4j.api.Container;
-import java.util.EnumSet;
-import java.nio.file.LinkOption;
-import java.io.ByteArrayInputStream;
-import io.github.incus4j.api.spi.Idmaps;
-import io.github.incus4j.api.spi.Images;
-import io.github.incus4j.api.spi.ImageTemplates;
-import io.github.incus4j.api.spi.FileBackend;
-import io.github.incus4j.api.TemplateTrigger;
-import io.github.incus4j.api.NotFoundException;
 import io.github.incus4j.api.IncusException;
 import io.github.incus4j.api.InstanceSource;
 import io.github.incus4j.api.InstanceStateException;
 import io.github.incus4j.api.InvalidArgumentException;
 import io.github.incus4j.api.MigrateReceiveArgs;
 import io.github.incus4j.api.MigrateSendArgs;
+import io.github.incus4j.api.NotFoundException;
 import io.github.incus4j.api.NotSupportedException;
 import io.github.incus4j.api.OperationTimeoutException;
 import io.github.incus4j.api.StatusCode;
+import io.github.incus4j.api.TemplateTrigger;
 import io.github.incus4j.api.io.CGroup;
 import io.github.incus4j.api.io.Cmd;
 import io.github.incus4j.api.io.Connection;
@@ -46,26 +39,31 @@ import io.github.incus4j.api.spi.AbstractInstance;
 import io.github.incus4j.api.spi.AbstractInstances;
 import io.github.incus4j.api.spi.ConfigKeys;
 import io.github.incus4j.api.spi.DirectoryBackend;
+import io.github.incus4j.api.spi.FileBackend;
+import io.github.incus4j.api.spi.Idmaps;
+import io.github.incus4j.api.spi.ImageTemplates;
+import io.github.incus4j.api.spi.Images;
 import io.github.incus4j.api.spi.InstanceRecord;
 import io.github.incus4j.api.spi.SftpServer;
 import io.github.incus4j.api.spi.Texts;
 import io.github.incus4j.lxc.binding.Freezer;
 import io.github.incus4j.lxc.binding.LxcContainer;
 import io.github.incus4j.lxc.binding.LxcTool;
+import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.net.NetworkInterface;
-import java.nio.channels.Channels;
-import java.nio.channels.Pipe;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.EnumSet;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -852,40 +850,7 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
      */
     @Override
     protected Connection doFileSftpConn() {
-        DirectoryBackend backend = new DirectoryBackend(rootfsPath(), diskIdmap().orElse(null));
-        try {
-            Pipe up = Pipe.open();
-            Pipe down = Pipe.open();
-            SftpServer.start(pipeEnd(up.source(), down.sink()), backend, driver::execute);
-            return pipeEnd(down.source(), up.sink());
-        } catch (IOException e) {
-            throw new UncheckedIOException("Cannot open a pipe for the SFTP session of " + name(), e);
-        }
-    }
-
-    private static Connection pipeEnd(Pipe.SourceChannel source, Pipe.SinkChannel sink) {
-        InputStream in = Channels.newInputStream(source);
-        OutputStream out = Channels.newOutputStream(sink);
-        return new Connection() {
-            @Override
-            public InputStream input() {
-                return in;
-            }
-
-            @Override
-            public OutputStream output() {
-                return out;
-            }
-
-            @Override
-            public void close() throws IOException {
-                try {
-                    out.close();
-                } finally {
-                    in.close();
-                }
-            }
-        };
+        return SftpServer.open(new DirectoryBackend(rootfsPath(), diskIdmap().orElse(null)), driver::execute);
     }
 
     /** sshj's SFTP client over {@link #doFileSftpConn()}, as Incus runs {@code sftp.NewClientPipe(conn, conn)}. */

@@ -1,10 +1,10 @@
 package io.github.incus4j.api.spi;
 
-import io.github.incus4j.api.PermissionDeniedException;
 import io.github.incus4j.api.BusyException;
 import io.github.incus4j.api.IncusException;
 import io.github.incus4j.api.InvalidArgumentException;
 import io.github.incus4j.api.NotFoundException;
+import io.github.incus4j.api.PermissionDeniedException;
 import io.github.incus4j.api.io.FileAttributes;
 import io.github.incus4j.api.io.SftpClient;
 import io.github.incus4j.api.model.IdmapEntry;

@@ -1,11 +1,11 @@
 package io.github.incus4j.api.spi;
 
-import io.github.incus4j.api.PermissionDeniedException;
 import io.github.incus4j.api.BusyException;
 import io.github.incus4j.api.IncusException;
 import io.github.incus4j.api.InvalidArgumentException;
 import io.github.incus4j.api.NotFoundException;
 import io.github.incus4j.api.NotSupportedException;
+import io.github.incus4j.api.PermissionDeniedException;
 import io.github.incus4j.api.io.FileAttributes;
 import io.github.incus4j.api.io.SftpClient;
 import java.io.IOException;

@@ -1,17 +1,20 @@
 package io.github.incus4j.api.spi;
 
-import io.github.incus4j.api.PermissionDeniedException;
 import static io.github.incus4j.api.spi.SftpWire.*;
 
 import io.github.incus4j.api.IncusException;
 import io.github.incus4j.api.NotFoundException;
 import io.github.incus4j.api.NotSupportedException;
+import io.github.incus4j.api.PermissionDeniedException;
 import io.github.incus4j.api.io.Connection;
 import io.github.incus4j.api.io.FileAttributes;
 import io.github.incus4j.api.io.SftpClient;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.io.UncheckedIOException;
+import java.nio.channels.Channels;
+import java.nio.channels.Pipe;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
 import java.util.EnumSet;
@@ -79,6 +82,46 @@ public final class SftpServer {
                 LOG.log(System.Logger.Level.DEBUG, "SFTP session ended: " + e.getMessage(), e);
             }
         });
+    }
+
+    /**
+     * The client end of a new in-JVM SFTP session on {@code backend}, served on a thread from {@code executor}: what
+     * a driver's {@code fileSftpConn()} returns. The session ends when either end is closed.
+     */
+    public static Connection open(FileBackend backend, Executor executor) {
+        try {
+            Pipe toServer = Pipe.open();
+            Pipe toClient = Pipe.open();
+            start(pipeEnd(toServer.source(), toClient.sink()), backend, executor);
+            return pipeEnd(toClient.source(), toServer.sink());
+        } catch (IOException e) {
+            throw new UncheckedIOException("Cannot open a pipe for an SFTP session", e);
+        }
+    }
+
+    private static Connection pipeEnd(Pipe.SourceChannel source, Pipe.SinkChannel sink) {
+        InputStream in = Channels.newInputStream(source);
+        OutputStream out = Channels.newOutputStream(sink);
+        return new Connection() {
+            @Override
+            public InputStream input() {
+                return in;
+            }
+
+            @Override
+            public OutputStream output() {
+                return out;
+            }
+
+            @Override
+            public void close() throws IOException {
+                try {
+                    out.close();
+                } finally {
+                    in.close();
+                }
+            }
+        };
     }
 
     private void run() throws IOException {

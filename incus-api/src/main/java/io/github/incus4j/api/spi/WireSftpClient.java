@@ -1,6 +1,5 @@
 package io.github.incus4j.api.spi;
 
-import io.github.incus4j.api.PermissionDeniedException;
 import static io.github.incus4j.api.spi.SftpWire.*;
 
 import io.github.incus4j.api.BusyException;
@@ -8,6 +7,7 @@ import io.github.incus4j.api.IncusException;
 import io.github.incus4j.api.InvalidArgumentException;
 import io.github.incus4j.api.NotFoundException;
 import io.github.incus4j.api.NotSupportedException;
+import io.github.incus4j.api.PermissionDeniedException;
 import io.github.incus4j.api.io.Connection;
 import io.github.incus4j.api.io.FileAttributes;
 import io.github.incus4j.api.io.SftpClient;

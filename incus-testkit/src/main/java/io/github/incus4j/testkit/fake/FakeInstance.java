@@ -555,10 +555,7 @@ public abstract sealed class FakeInstance extends AbstractInstance permits FakeC
      */
     @Override
     protected Connection doFileSftpConn() {
-        // No timeout: an idle session waits like a socket would; closing either end or the driver ends it.
-        FakeMigration.Duplex pipe = new FakeMigration.Duplex(null);
-        SftpServer.start(pipe.b, FileBackends.of(new MemSftp(fsView(), "/", 0, 0)), driver::execute);
-        return pipe.a;
+        return SftpServer.open(FileBackends.of(new MemSftp(fsView(), "/", 0, 0)), driver::execute);
     }
 
     // =============================================================================================================
