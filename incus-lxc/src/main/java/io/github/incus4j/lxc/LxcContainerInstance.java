@@ -543,7 +543,7 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
 
     @Override
     protected ConsoleSession doConsole(String protocol) {
-        throw new NotSupportedException("The console is not supported by the lxc driver yet");
+        return LxcConsole.attach(driver.liblxc(), driver.lxcpath().toString(), lxcName(), driver::execute);
     }
 
     // ---- snapshots, restore, delete, rename -----------------------------------------------------------------

@@ -37,7 +37,7 @@ class LxcDriverContractTest extends InstanceDriverContract {
             public Set<Capability> capabilities() {
                 return EnumSet.of(Capability.CONTAINERS, Capability.EXEC, Capability.FREEZE, Capability.CGROUPS,
                         Capability.LIVE_UPDATE, Capability.METRICS, Capability.FILES,
-                        Capability.CONSOLE_LOG, Capability.EXPORT_IMPORT);
+                        Capability.CONSOLE, Capability.CONSOLE_LOG, Capability.EXPORT_IMPORT);
             }
 
             @Override

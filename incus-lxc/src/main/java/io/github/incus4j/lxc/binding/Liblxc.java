@@ -157,6 +157,11 @@ public final class Liblxc {
         return Optional.ofNullable(lxc.lxc_get_global_config_item(requireText(key, "config key")));
     }
 
+    /** Allocates a pseudo-terminal in the JVM through libc (see {@link Pty}). */
+    public Pty openPty() {
+        return Pty.open(libc, Runtime.getRuntime(libc));
+    }
+
     /**
      * A handle on the container {@code name} under {@code lxcpath} (defined or not: see
      * {@link LxcContainer#isDefined()}). Close it to release liblxc's reference.

@@ -2,6 +2,8 @@ package io.github.incus4j.lxc.binding.ffi;
 
 import jnr.ffi.annotations.Delegate;
 import jnr.ffi.annotations.In;
+import jnr.ffi.annotations.Out;
+import jnr.ffi.annotations.SaveError;
 import jnr.ffi.types.size_t;
 
 /** Native signatures bound by jnr-ffi. Not an API: see the package documentation. */
@@ -55,6 +57,44 @@ public final class NativeApi {
         PtrStrFn memsetPtrStr(long fn, int c, @size_t long n);
 
         IntPtrFn memsetIntPtr(long fn, int c, @size_t long n);
+
+        // A pseudo-terminal for the console (see Pty). Buffers are Java arrays copied in and/or out by jnr-ffi.
+
+        @SaveError
+        int posix_openpt(int flags);
+
+        @SaveError
+        int grantpt(int fd);
+
+        @SaveError
+        int unlockpt(int fd);
+
+        /** Returns 0 or an error number (not errno). */
+        int ptsname_r(int fd, @Out byte[] buffer, @size_t long length);
+
+        /** {@code open(path, flags)} without {@code O_CREAT}, so the variadic mode argument is absent. */
+        @SaveError
+        int open(@In String path, int flags);
+
+        @SaveError
+        int close(int fd);
+
+        @SaveError
+        long read(int fd, @Out byte[] buffer, @size_t long count);
+
+        @SaveError
+        long write(int fd, @In byte[] buffer, @size_t long count);
+
+        /**
+         * {@code poll} on one {@code struct pollfd} ({@code int fd; short events; short revents}: 8 bytes), passed as
+         * one little-endian {@code long}: fd in bits 0-31, events in 32-47, revents in 48-63.
+         */
+        @SaveError
+        int poll(@In @Out long[] pollfd, long count, int timeoutMillis);
+
+        /** {@code struct termios} is 60 bytes on Linux; callers pass a larger array. */
+        @SaveError
+        int tcgetattr(int fd, @Out byte[] termios);
     }
 
     /** {@code bool (*)(struct lxc_container *)}: is_defined, is_running, freeze, unfreeze, stop, destroy. */

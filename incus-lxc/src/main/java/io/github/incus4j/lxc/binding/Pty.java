@@ -1,0 +1,288 @@
+package io.github.incus4j.lxc.binding;
+
+import io.github.incus4j.api.IncusException;
+import io.github.incus4j.lxc.binding.ffi.NativeApi.LibC;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import jnr.ffi.LastError;
+import jnr.ffi.Runtime;
+
+/**
+ * A pseudo-terminal allocated in the JVM ({@code posix_openpt}, {@code grantpt}, {@code unlockpt},
+ * {@code ptsname_r}) for a helper process to use as its terminal by path ({@link #slavePath()}). The master is read
+ * and written through libc, never through a {@code FileDescriptor}. The slave starts in the kernel's default
+ * (canonical) mode: a helper that takes the terminal switches it to raw mode itself, which {@link #isCanonical()}
+ * lets the owner wait for.
+ *
+ * <p>The JVM keeps the slave open as long as the pty: the master then never reports a hang-up while the helper is
+ * starting (which would look like an end of output before it began), and what the helper leaves unread stays in the
+ * pty. The end of output is therefore announced by the owner, {@link #endOfOutput()}, once the helper is gone: reads
+ * return what is left, then -1. Blocking reads and writes wait in {@code poll} slices of {@value #POLL_MS} ms so that
+ * {@link #close()} never closes a descriptor another thread is inside (no fd number reused under a reader).
+ */
+public final class Pty implements AutoCloseable {
+    private static final int O_RDWR = 02;
+    private static final int O_NOCTTY = 0400;
+    private static final int O_NONBLOCK = 04000;
+    private static final int O_CLOEXEC = 02000000;
+    private static final int ICANON = 02;
+    private static final int C_LFLAG_OFFSET = 12;
+    private static final int EINTR = 4;
+    private static final int EIO = 5;
+    private static final int EAGAIN = 11;
+    private static final long POLLIN = 0x1;
+    private static final long POLLOUT = 0x4;
+    private static final int POLL_MS = 100;
+    private static final int TERMIOS_BYTES = 128;
+    private static final int CHUNK = 16384;
+
+    private final LibC libc;
+    private final Runtime runtime;
+    private final int master;
+    private final int slave;
+    private final String slavePath;
+    private final InputStream output = new MasterInput();
+    private final OutputStream input = new MasterOutput();
+    private int users;
+    private boolean closed;
+    private volatile boolean ended;
+
+    private Pty(LibC libc, Runtime runtime, int master, int slave, String slavePath) {
+        this.libc = libc;
+        this.runtime = runtime;
+        this.master = master;
+        this.slave = slave;
+        this.slavePath = slavePath;
+    }
+
+    /** Allocates a pty; its descriptors are close-on-exec (no child inherits them). */
+    static Pty open(LibC libc, Runtime runtime) {
+        // Non-blocking master: a write never blocks past a poll slice when nobody drains the slave.
+        int master = libc.posix_openpt(O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+        if (master < 0) {
+            throw new IncusException("Cannot allocate a pseudo-terminal: posix_openpt failed, errno "
+                    + LastError.getLastError(runtime));
+        }
+        int slave = -1;
+        try {
+            check(libc.grantpt(master), "grantpt", runtime);
+            check(libc.unlockpt(master), "unlockpt", runtime);
+            byte[] name = new byte[128];
+            int error = libc.ptsname_r(master, name, name.length);
+            if (error != 0) {
+                throw new IncusException("Cannot name the pseudo-terminal: ptsname_r failed, errno " + error);
+            }
+            String path = cString(name);
+            slave = libc.open(path, O_RDWR | O_NOCTTY | O_CLOEXEC);
+            check(slave, "open " + path, runtime);
+            return new Pty(libc, runtime, master, slave, path);
+        } catch (RuntimeException e) {
+            if (slave >= 0) {
+                libc.close(slave);
+            }
+            libc.close(master);
+            throw e;
+        }
+    }
+
+    private static void check(int result, String call, Runtime runtime) {
+        if (result < 0) {
+            throw new IncusException("Pseudo-terminal: " + call + " failed, errno " + LastError.getLastError(runtime));
+        }
+    }
+
+    private static String cString(byte[] bytes) {
+        int n = 0;
+        while (n < bytes.length && bytes[n] != 0) {
+            n++;
+        }
+        return new String(bytes, 0, n, StandardCharsets.US_ASCII);
+    }
+
+    /** The slave's path, {@code /dev/pts/N}, for the helper's stdin/stdout/stderr. */
+    public String slavePath() {
+        return slavePath;
+    }
+
+    /**
+     * Whether the terminal is still in canonical (line) mode, as created. A helper that sets raw mode with
+     * {@code TCSAFLUSH} (lxc-console does) discards what was typed before: input is safe once this is false.
+     */
+    public boolean isCanonical() {
+        if (!enter()) {
+            throw new IllegalStateException("The pseudo-terminal is closed");
+        }
+        try {
+            byte[] termios = new byte[TERMIOS_BYTES];
+            check(libc.tcgetattr(slave, termios), "tcgetattr " + slavePath, runtime);
+            int lflag = (termios[C_LFLAG_OFFSET] & 0xff) | (termios[C_LFLAG_OFFSET + 1] & 0xff) << 8
+                    | (termios[C_LFLAG_OFFSET + 2] & 0xff) << 16 | (termios[C_LFLAG_OFFSET + 3] & 0xff) << 24;
+            return (lflag & ICANON) != 0;
+        } finally {
+            exit();
+        }
+    }
+
+    /** What the helper writes on the terminal. */
+    public InputStream output() {
+        return output;
+    }
+
+    /** What the helper reads from the terminal. */
+    public OutputStream input() {
+        return input;
+    }
+
+    /** The helper is gone: once what it wrote is read, reads return -1 and writes fail. */
+    public void endOfOutput() {
+        ended = true;
+    }
+
+    /** Closes both descriptors, at once or when the last read or write in progress returns (within 100 ms). */
+    @Override
+    public void close() {
+        synchronized (this) {
+            if (closed) {
+                return;
+            }
+            closed = true;
+            if (users > 0) {
+                return;
+            }
+        }
+        release();
+    }
+
+    private synchronized boolean enter() {
+        if (closed) {
+            return false;
+        }
+        users++;
+        return true;
+    }
+
+    private void exit() {
+        boolean last;
+        synchronized (this) {
+            users--;
+            last = closed && users == 0;
+        }
+        if (last) {
+            release();
+        }
+    }
+
+    private void release() {
+        libc.close(slave);
+        libc.close(master);
+    }
+
+    private synchronized boolean isClosed() {
+        return closed;
+    }
+
+    /** Polls the master for {@code events}: true when ready, false after one slice. */
+    private boolean poll(long events) throws IOException {
+        long[] pollfd = {(master & 0xffffffffL) | events << 32};
+        int n = libc.poll(pollfd, 1, POLL_MS);
+        if (n < 0) {
+            int errno = LastError.getLastError(runtime);
+            if (errno == EINTR) {
+                return false;
+            }
+            throw new IOException("poll on the pseudo-terminal failed, errno " + errno);
+        }
+        return n > 0;
+    }
+
+    private final class MasterInput extends InputStream {
+        @Override
+        public int read() throws IOException {
+            byte[] one = new byte[1];
+            int n = read(one, 0, 1);
+            return n < 0 ? -1 : one[0] & 0xff;
+        }
+
+        @Override
+        public int read(byte[] b, int off, int len) throws IOException {
+            java.util.Objects.checkFromIndexSize(off, len, b.length);
+            if (len == 0) {
+                return 0;
+            }
+            if (!enter()) {
+                return -1;
+            }
+            try {
+                byte[] buffer = new byte[Math.min(len, CHUNK)];
+                while (true) {
+                    boolean wasEnded = ended;
+                    if (isClosed()) {
+                        return -1;
+                    }
+                    if (!poll(POLLIN)) {
+                        if (wasEnded) {
+                            return -1; // nothing left of what the helper wrote
+                        }
+                        continue;
+                    }
+                    long n = libc.read(master, buffer, buffer.length);
+                    if (n > 0) {
+                        System.arraycopy(buffer, 0, b, off, (int) n);
+                        return (int) n;
+                    }
+                    int errno = n == 0 ? 0 : LastError.getLastError(runtime);
+                    if (n == 0 || errno == EIO) {
+                        return -1;
+                    }
+                    if (errno != EINTR && errno != EAGAIN) {
+                        throw new IOException("Reading the pseudo-terminal failed, errno " + errno);
+                    }
+                }
+            } finally {
+                exit();
+            }
+        }
+    }
+
+    private final class MasterOutput extends OutputStream {
+        @Override
+        public void write(int b) throws IOException {
+            write(new byte[] {(byte) b}, 0, 1);
+        }
+
+        @Override
+        public void write(byte[] b, int off, int len) throws IOException {
+            java.util.Objects.checkFromIndexSize(off, len, b.length);
+            if (!enter()) {
+                throw new IOException("The console is closed");
+            }
+            try {
+                int done = 0;
+                while (done < len) {
+                    if (isClosed() || ended) {
+                        throw new IOException("The console is closed");
+                    }
+                    if (!poll(POLLOUT)) {
+                        continue;
+                    }
+                    int size = Math.min(len - done, CHUNK);
+                    byte[] chunk = new byte[size];
+                    System.arraycopy(b, off + done, chunk, 0, size);
+                    long n = libc.write(master, chunk, size);
+                    if (n >= 0) {
+                        done += (int) n;
+                        continue;
+                    }
+                    int errno = LastError.getLastError(runtime);
+                    if (errno != EINTR && errno != EAGAIN) {
+                        throw new IOException("Writing to the pseudo-terminal failed, errno " + errno);
+                    }
+                }
+            } finally {
+                exit();
+            }
+        }
+    }
+}

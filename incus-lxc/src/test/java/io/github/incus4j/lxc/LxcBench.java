@@ -1,0 +1,175 @@
+package io.github.incus4j.lxc;
+
+import io.github.incus4j.api.Instance;
+import io.github.incus4j.api.InstanceSource;
+import io.github.incus4j.api.StatusCode;
+import io.github.incus4j.api.io.Cmd;
+import io.github.incus4j.api.model.ExecRequest;
+import io.github.incus4j.api.model.InstanceArgs;
+import io.github.incus4j.lxc.binding.LxcContainer;
+import java.io.OutputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.Locale;
+import java.util.Map;
+import java.util.UUID;
+import java.util.stream.Stream;
+
+/**
+ * Not a test: the measurements of {@code benchmarks/lxc.sh} (run as root), on one busybox container it creates in a
+ * temporary root and deletes. Prints {@code name value unit} lines on stdout. {@code main()} runs them all;
+ * {@code main("exec")} only {@code exec_true_ms}, printed under the name given as the second argument (the script
+ * runs it again in a JVM with a 4 GB pre-touched heap: spawning must not cost more with a bigger heap).
+ *
+ * <p>{@code state_query_ns} is liblxc's {@code state()} through the binding, like for like with go-lxc's
+ * {@code State()}; the rest goes through the driver's public API ({@code Instance}).
+ */
+public final class LxcBench {
+    private static final Duration WAIT = Duration.ofSeconds(60);
+
+    private LxcBench() {
+    }
+
+    public static void main(String[] args) throws Exception {
+        boolean execOnly = args.length > 0 && args[0].equals("exec");
+        Path root = Files.createTempDirectory("incus4j-lxc-bench-");
+        LxcInstances lxc = new LxcDriver().open(LxcHost.searchable(root.resolve("root")), WAIT);
+        Instance c = null;
+        try {
+            c = lxc.create(InstanceArgs.builder("bench-" + UUID.randomUUID().toString().substring(0, 8)).build(),
+                    InstanceSource.template("busybox", Map.of()));
+            c.start(false);
+            if (execOnly) {
+                print(args.length > 1 ? args[1] : "exec_true_ms", execTrue(c), "ms");
+                return;
+            }
+            print("state_query_ns", stateQuery(lxc, (LxcContainerInstance) c), "ns");
+            double[] cycles = freezeCycles(c);
+            print("freeze_unfreeze_p50_ms", cycles[cycles.length / 2], "ms");
+            print("freeze_unfreeze_max_ms", cycles[cycles.length - 1], "ms");
+            print("exec_true_ms", execTrue(c), "ms");
+            print("start_stop_ms", startStop(c), "ms");
+            print("snapshot_ms", snapshot(c), "ms");
+        } finally {
+            if (c != null) {
+                if (c.isRunning()) {
+                    c.stop(false);
+                }
+                c.delete(true);
+            }
+            lxc.close();
+            try (Stream<Path> files = Files.walk(root)) {
+                files.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+            }
+        }
+    }
+
+    private static void print(String name, double value, String unit) {
+        System.out.println(name + " " + String.format(Locale.ROOT, value >= 100 ? "%.0f" : "%.3g", value) + " "
+                + unit);
+    }
+
+    /** Mean of 100,000 {@code state()} calls after 20,000 for warm-up. */
+    private static double stateQuery(LxcInstances lxc, LxcContainerInstance c) {
+        int running = 0;
+        int warmup = 20_000;
+        int calls = 100_000;
+        try (LxcContainer handle = lxc.liblxc().open(c.lxcName(), lxc.lxcpath())) {
+            for (int i = 0; i < warmup; i++) {
+                running += handle.state().equals("RUNNING") ? 1 : 0;
+            }
+            long t0 = System.nanoTime();
+            for (int i = 0; i < calls; i++) {
+                running += handle.state().equals("RUNNING") ? 1 : 0;
+            }
+            long elapsed = System.nanoTime() - t0;
+            if (running != warmup + calls) {
+                throw new IllegalStateException("the container left RUNNING during the benchmark");
+            }
+            return (double) elapsed / calls;
+        }
+    }
+
+    /** 50 freeze + unfreeze cycles (after 5 for warm-up), sorted, in ms. */
+    private static double[] freezeCycles(Instance c) {
+        for (int i = 0; i < 5; i++) {
+            c.freeze();
+            c.unfreeze();
+        }
+        double[] ms = new double[50];
+        for (int i = 0; i < ms.length; i++) {
+            long t0 = System.nanoTime();
+            c.freeze();
+            c.unfreeze();
+            ms[i] = (System.nanoTime() - t0) / 1e6;
+        }
+        if (c.statusCode() != StatusCode.RUNNING) {
+            throw new IllegalStateException("not running after the freeze cycles: " + c.statusCode());
+        }
+        Arrays.sort(ms);
+        return ms;
+    }
+
+    /** Mean of 50 {@code exec true} to exit status (after 5 for warm-up), in ms. */
+    private static double execTrue(Instance c) {
+        ExecRequest request = ExecRequest.builder("true").build();
+        for (int i = 0; i < 5; i++) {
+            runTrue(c, request);
+        }
+        long t0 = System.nanoTime();
+        for (int i = 0; i < 50; i++) {
+            runTrue(c, request);
+        }
+        return (System.nanoTime() - t0) / 1e6 / 50;
+    }
+
+    private static void runTrue(Instance c, ExecRequest request) {
+        try (Cmd cmd = c.exec(request, null, OutputStream.nullOutputStream(), OutputStream.nullOutputStream())) {
+            int status = cmd.waitFor(WAIT);
+            if (status != 0) {
+                throw new IllegalStateException("true exited with " + status);
+            }
+        }
+    }
+
+    /** Mean of 10 start (to RUNNING) + stop (to STOPPED), in ms; leaves the container stopped. */
+    private static double startStop(Instance c) {
+        c.stop(false);
+        long total = 0;
+        for (int i = 0; i < 10; i++) {
+            long t0 = System.nanoTime();
+            c.start(false);
+            require(c, StatusCode.RUNNING);
+            c.stop(false);
+            require(c, StatusCode.STOPPED);
+            total += System.nanoTime() - t0;
+        }
+        return total / 1e6 / 10;
+    }
+
+    /** Mean of 10 snapshot creations + deletions on the stopped container, in ms. */
+    private static double snapshot(Instance c) {
+        require(c, StatusCode.STOPPED);
+        long total = 0;
+        for (int i = 0; i < 10; i++) {
+            long t0 = System.nanoTime();
+            c.snapshot("s" + i, null, false);
+            Instance s = c.snapshots().get(0);
+            s.delete(false);
+            total += System.nanoTime() - t0;
+            if (!c.snapshots().isEmpty()) {
+                throw new IllegalStateException("snapshot s" + i + " was not deleted");
+            }
+        }
+        return total / 1e6 / 10;
+    }
+
+    private static void require(Instance c, StatusCode expected) {
+        if (c.statusCode() != expected) {
+            throw new IllegalStateException("expected " + expected + ", is " + c.statusCode());
+        }
+    }
+}
