@@ -10,6 +10,32 @@ import java.io.OutputStream;
  * connection of {@code FileSFTPConn}, migration state and filesystem connections. Closing it closes both directions.
  */
 public interface Connection extends Closeable {
+    /** A connection over two streams; closing it closes the output, then the input. */
+    static Connection of(InputStream in, OutputStream out) {
+        java.util.Objects.requireNonNull(in, "in");
+        java.util.Objects.requireNonNull(out, "out");
+        return new Connection() {
+            @Override
+            public InputStream input() {
+                return in;
+            }
+
+            @Override
+            public OutputStream output() {
+                return out;
+            }
+
+            @Override
+            public void close() throws IOException {
+                try {
+                    out.close();
+                } finally {
+                    in.close();
+                }
+            }
+        };
+    }
+
     /** Bytes from the peer. */
     InputStream input();
 

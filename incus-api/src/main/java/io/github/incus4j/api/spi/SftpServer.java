@@ -92,36 +92,14 @@ public final class SftpServer {
         try {
             Pipe toServer = Pipe.open();
             Pipe toClient = Pipe.open();
-            start(pipeEnd(toServer.source(), toClient.sink()), backend, executor);
-            return pipeEnd(toClient.source(), toServer.sink());
+            Connection server = Connection.of(Channels.newInputStream(toServer.source()),
+                    Channels.newOutputStream(toClient.sink()));
+            start(server, backend, executor);
+            return Connection.of(Channels.newInputStream(toClient.source()),
+                    Channels.newOutputStream(toServer.sink()));
         } catch (IOException e) {
             throw new UncheckedIOException("Cannot open a pipe for an SFTP session", e);
         }
-    }
-
-    private static Connection pipeEnd(Pipe.SourceChannel source, Pipe.SinkChannel sink) {
-        InputStream in = Channels.newInputStream(source);
-        OutputStream out = Channels.newOutputStream(sink);
-        return new Connection() {
-            @Override
-            public InputStream input() {
-                return in;
-            }
-
-            @Override
-            public OutputStream output() {
-                return out;
-            }
-
-            @Override
-            public void close() throws IOException {
-                try {
-                    out.close();
-                } finally {
-                    in.close();
-                }
-            }
-        };
     }
 
     private void run() throws IOException {

@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.github.incus4j.api.NotFoundException;
+import io.github.incus4j.api.io.Connection;
 import io.github.incus4j.api.io.SftpClient;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -34,7 +35,7 @@ class OpenSshInteropTest {
         Process p = new ProcessBuilder(SFTP_SERVER.toString(), "-e", "-l", "ERROR", "-d", dir.toString())
                 .redirectError(ProcessBuilder.Redirect.DISCARD).start();
         String d = dir.toString();
-        try (WireSftpClient c = WireSftpClient.open(Duplex.conn(p.getInputStream(), p.getOutputStream()))) {
+        try (WireSftpClient c = WireSftpClient.open(Connection.of(p.getInputStream(), p.getOutputStream()))) {
             c.mkdirs(d + "/a/b", 0755);
             assertTrue(Files.isDirectory(dir.resolve("a/b")));
             c.write(d + "/a/b/f.txt", "from incus4j".getBytes(StandardCharsets.UTF_8));

@@ -156,7 +156,7 @@ public final class FakeMigration {
     }
 
     /** Two pipes, one per direction, and the connection each end sees (also the fake's SFTP connections). */
-    static final class Duplex {
+    private static final class Duplex {
         private final BoundedPipe ab;
         private final BoundedPipe ba;
         final End a;
@@ -175,7 +175,7 @@ public final class FakeMigration {
         }
     }
 
-    static final class End implements Connection {
+    private static final class End implements Connection {
         private final BoundedPipe in;
         private final BoundedPipe out;
 

@@ -145,8 +145,8 @@ class FakeSftpSshjTest extends FakeFixture {
         Path rootfs = Files.createDirectories(root.resolve("host-rootfs"));
         Pipe up = Pipe.open();
         Pipe down = Pipe.open();
-        Connection server = conn(Channels.newInputStream(up.source()), Channels.newOutputStream(down.sink()));
-        Connection client = conn(Channels.newInputStream(down.source()), Channels.newOutputStream(up.sink()));
+        Connection server = Connection.of(Channels.newInputStream(up.source()), Channels.newOutputStream(down.sink()));
+        Connection client = Connection.of(Channels.newInputStream(down.source()), Channels.newOutputStream(up.sink()));
         CompletableFuture<Void> served = CompletableFuture.runAsync(() -> {
             try {
                 SftpServer.serve(server, new DirectoryBackend(rootfs, null));
@@ -160,28 +160,5 @@ class FakeSftpSshjTest extends FakeFixture {
         served.get(10, TimeUnit.SECONDS);
         assertEquals(500_000, Files.size(rootfs.resolve("srv/sshj/moved")));
         assertTrue(Files.isDirectory(rootfs.resolve("srv/sshj")));
-    }
-
-    private static Connection conn(InputStream in, OutputStream out) {
-        return new Connection() {
-            @Override
-            public InputStream input() {
-                return in;
-            }
-
-            @Override
-            public OutputStream output() {
-                return out;
-            }
-
-            @Override
-            public void close() throws IOException {
-                try {
-                    out.close();
-                } finally {
-                    in.close();
-                }
-            }
-        };
     }
 }
