@@ -1,0 +1,12 @@
+/**
+ * Virtual machines through QEMU: the {@code qemu} instance driver ({@code io.github.incus4j.qemu}, work in progress and
+ * therefore not yet provided as a service) over a QMP client ({@code io.github.incus4j.qemu.qmp}, internal).
+ */
+module io.github.incus4j.qemu {
+    requires transitive io.github.incus4j.api;
+    requires com.fasterxml.jackson.databind;
+    // sshj (an automatic module) is the SSH/SFTP client for guests configured with an SSH endpoint.
+    requires com.hierynomus.sshj;
+
+    // exports io.github.incus4j.qemu;  (once the driver package has its first type)
+}
