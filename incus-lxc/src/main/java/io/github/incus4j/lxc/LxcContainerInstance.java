@@ -389,6 +389,14 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
 
     // ---- status and lifecycle ----------------------------------------------------------------------------------
 
+    /**
+     * For the driver's stop watcher: whether the container is found stopped without an API call, and Incus's stop
+     * hook has run for it (not while an operation holds the instance).
+     */
+    boolean stoppedOnItsOwn() {
+        return driverStatus() == StatusCode.STOPPED && stoppedByItself();
+    }
+
     @Override
     protected StatusCode driverStatus() {
         if (isSnapshot() || !Files.exists(lxcDir().resolve("config"))) {
@@ -457,6 +465,7 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
             throw new UncheckedIOException("Cannot create " + logPath(), e);
         }
         LxcTool.start(driver.lxcpath(), lxcName(), START_TIMEOUT);
+        driver.watchForStop(this);
         String next = localConfig().get("volatile.idmap.next");
         if (next != null && !next.equals(localConfig().get("volatile.idmap.current"))) {
             volatileSetInternal(Map.of("volatile.idmap.current", next, "volatile.last_state.idmap", next), false);
@@ -468,6 +477,7 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
         if (stateful) {
             throw new NotSupportedException("Stateful stop needs CRIU, which the lxc driver does not use yet");
         }
+        driver.unwatchForStop(this);
         try (LxcContainer c = open()) {
             int pid = c.initPid();
             if (frozen(pid)) {
@@ -491,6 +501,7 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
      */
     @Override
     protected boolean doShutdown(Duration timeout) {
+        driver.unwatchForStop(this);
         long deadline = System.nanoTime() + timeout.toNanos();
         try (LxcContainer c = open()) {
             while (true) {
@@ -500,6 +511,7 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
                     return true;
                 }
                 if (System.nanoTime() >= deadline) {
+                    driver.watchForStop(this); // still running: the caller decides, the watcher keeps looking
                     return false;
                 }
             }

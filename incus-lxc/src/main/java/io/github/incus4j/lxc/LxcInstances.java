@@ -23,6 +23,9 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * The containers of one root, run by liblxc. Besides Incus's layout ({@code containers/}, {@code logs/}...) the root
@@ -30,7 +33,12 @@ import java.util.Optional;
  * template's {@code base.conf}. Sources: the {@code busybox} template, image tarballs and rootfs directories.
  */
 public final class LxcInstances extends AbstractInstances<LxcContainerInstance> {
+    /** How often the stop watcher looks at the running containers (a state query costs about 60 µs). */
+    private static final long STOP_POLL_MILLIS = 200;
+
     private final Liblxc liblxc;
+    private final Set<LxcContainerInstance> watchedForStop = ConcurrentHashMap.newKeySet();
+    private final AtomicBoolean stopWatcherRunning = new AtomicBoolean();
     private final Path lxcpath;
     private final Optional<IdmapSet> allocation;
 
@@ -45,6 +53,11 @@ public final class LxcInstances extends AbstractInstances<LxcContainerInstance> 
             throw new UncheckedIOException("Cannot create the lxcpath " + lxcpath, e);
         }
         loadExisting();
+        for (LxcContainerInstance i : instances()) {
+            if (i.isRunning()) {
+                watchForStop(i);
+            }
+        }
     }
 
     /** The private lxcpath ({@code -P} of the lxc tools). */
@@ -59,6 +72,48 @@ public final class LxcInstances extends AbstractInstances<LxcContainerInstance> 
     /** The host ids unprivileged containers map to, from {@code /etc/subuid} and {@code /etc/subgid}. */
     Optional<IdmapSet> allocation() {
         return allocation;
+    }
+
+    /**
+     * Watches a running container for stopping by itself (halt inside, init killed), so that Incus's stop hook runs:
+     * the power state is recorded and an ephemeral container deleted. Incus gets there through liblxc's post-stop
+     * hook calling the daemon; with no daemon, one driver thread polls the watched containers' state.
+     */
+    void watchForStop(LxcContainerInstance instance) {
+        watchedForStop.add(instance);
+        if (stopWatcherRunning.compareAndSet(false, true)) {
+            execute(this::watchStops);
+        }
+    }
+
+    /** Stops watching: the driver itself is stopping the container, and the operation handles the stop. */
+    void unwatchForStop(LxcContainerInstance instance) {
+        watchedForStop.remove(instance);
+    }
+
+    private void watchStops() {
+        while (!isClosed()) {
+            for (LxcContainerInstance i : watchedForStop) {
+                try {
+                    if (find(i.project().name(), i.name()).orElse(null) != i || i.stoppedOnItsOwn()) {
+                        watchedForStop.remove(i);
+                    }
+                } catch (RuntimeException e) {
+                    System.getLogger(LxcInstances.class.getName()).log(System.Logger.Level.WARNING,
+                            "Cannot check whether " + i.name() + " stopped", e);
+                }
+            }
+            try {
+                Thread.sleep(STOP_POLL_MILLIS);
+            } catch (InterruptedException closing) {
+                return;
+            }
+        }
+    }
+
+    /** The instances of every project (snapshots excluded). */
+    private List<LxcContainerInstance> instances() {
+        return list().stream().map(LxcContainerInstance.class::cast).toList();
     }
 
     @Override

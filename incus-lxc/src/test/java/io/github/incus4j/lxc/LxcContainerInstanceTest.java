@@ -105,6 +105,35 @@ class LxcContainerInstanceTest {
     }
 
     @Test
+    void containerHaltingItselfIsNoticedAndDeletedWhenEphemeral() throws InterruptedException {
+        Instance kept = lxc.create(InstanceArgs.builder(name()).build(), InstanceSource.template("busybox", Map.of()));
+        Instance ephemeral = lxc.create(InstanceArgs.builder(name()).ephemeral(true).build(),
+                InstanceSource.template("busybox", Map.of()));
+        for (Instance i : List.of(kept, ephemeral)) {
+            i.start(false);
+            assertEquals("RUNNING", i.localConfig().get("volatile.last_state.power"));
+            // busybox's poweroff asks init to halt: the container stops without any call through the API.
+            try (Cmd halt = i.exec(ExecRequest.of("poweroff", "-f"), null, null, null)) {
+                halt.waitFor(WAIT);
+            } catch (RuntimeException killedWithTheContainer) {
+                LOG.log(System.Logger.Level.DEBUG, "poweroff ended with its container", killedWithTheContainer);
+            }
+        }
+        long deadline = System.nanoTime() + WAIT.toNanos();
+        while ((lxc.find("default", ephemeral.name()).isPresent()
+                || !"STOPPED".equals(kept.localConfig().get("volatile.last_state.power")))
+                && System.nanoTime() < deadline) {
+            Thread.sleep(50);
+        }
+        assertEquals(StatusCode.STOPPED, kept.statusCode());
+        assertEquals("STOPPED", kept.localConfig().get("volatile.last_state.power"), "the stop was recorded");
+        assertTrue(lxc.find("default", kept.name()).isPresent(), "a persistent container stays");
+        assertFalse(lxc.find("default", ephemeral.name()).isPresent(), "the ephemeral container went away");
+        assertFalse(Files.exists(lxc.lxcpath().resolve(ephemeral.name())),
+                "nothing of it is left in the lxcpath");
+    }
+
+    @Test
     void privilegedContainerHasNoIdmap() throws IOException {
         Container c = (Container) lxc.create(InstanceArgs.builder(name()).config("security.privileged", "true")
                 .build(), InstanceSource.template("busybox", Map.of()));

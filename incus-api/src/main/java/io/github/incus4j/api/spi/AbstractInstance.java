@@ -3,6 +3,7 @@ package io.github.incus4j.api.spi;
 import io.github.incus4j.api.BusyException;
 import io.github.incus4j.api.ConsoleTypes;
 import io.github.incus4j.api.Hooks;
+import io.github.incus4j.api.IncusException;
 import io.github.incus4j.api.Info;
 import io.github.incus4j.api.Instance;
 import io.github.incus4j.api.InstanceStateException;
@@ -635,6 +636,30 @@ public abstract class AbstractInstance implements Instance {
             LOG.log(System.Logger.Level.DEBUG, "Deleting ephemeral instance {0} after stop", fullName());
             deleteNow();
         }
+    }
+
+    /**
+     * For drivers whose instance stopped without an API call (the guest powered off, its init or QEMU died): Incus's
+     * stop hook outside any operation. Records {@code volatile.last_state.power=STOPPED} and deletes an ephemeral
+     * instance. Does nothing while an operation (stop, restart, restore, migrate, delete...) holds the instance:
+     * that operation handles the stop itself.
+     *
+     * @return whether the stop was handled here (false while an operation holds the instance)
+     */
+    protected final boolean stoppedByItself() {
+        if (owner.locks().get(args.project(), args.name()).isPresent()) {
+            return false;
+        }
+        volatileSetInternal(Map.of("volatile.last_state.power", PowerState.STOPPED), false);
+        if (args.ephemeral()) {
+            try {
+                delete(true);
+            } catch (IncusException busy) {
+                LOG.log(System.Logger.Level.DEBUG, "Ephemeral instance {0} not deleted after it stopped: {1}",
+                        fullName(), busy.getMessage());
+            }
+        }
+        return true;
     }
 
     private void requireStopped(java.util.function.Function<String, String> message) {

@@ -175,15 +175,7 @@ public abstract sealed class FakeInstance extends AbstractInstance permits FakeC
         c.print("Kernel panic - not syncing: Attempted to kill init! exitcode=0x00000009\r\n");
         c.detachAll();
         if (!leaveInError) {
-            volatileSetInternal(Map.of("volatile.last_state.power", PowerState.STOPPED), false);
-            if (isEphemeral()) {
-                try {
-                    delete(true);
-                } catch (IncusException busy) {
-                    LOG.log(System.Logger.Level.DEBUG, "Crashed ephemeral instance {0} not deleted: {1}", name(),
-                            busy.getMessage());
-                }
-            }
+            stoppedByItself();
         }
     }
 
