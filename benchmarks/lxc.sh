@@ -4,7 +4,7 @@
 # About a minute. Usage: sudo benchmarks/lxc.sh (from anywhere).
 #
 # The measuring code is a main in incus-lxc's test tree (io.github.incus4j.lxc.LxcBench), run on the module's test
-# classpath: incus-lxc is outside the default build (profile lxc), so the JMH jar of benchmarks/ does not carry it.
+# classpath (LxcBench is a main in its test tree, next to the helpers the tests use).
 # These are single-shot wall-clock means and percentiles of real container operations (milliseconds each), where
 # JMH's harness would add nothing but time.
 set -euo pipefail
@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 
 # Compiles incus-api, incus-testkit and incus-lxc (main and tests) in the reactor and writes incus-lxc's test
 # classpath; nothing is installed.
-mvn -B -q -Plxc,quick -pl incus-api,incus-testkit,incus-lxc -DskipTests test-compile dependency:build-classpath \
+mvn -B -q -Pquick -pl incus-api,incus-testkit,incus-lxc -DskipTests test-compile dependency:build-classpath \
   -Dmdep.includeScope=test -Dmdep.outputFile=target/bench.classpath >&2
 
 cp="incus-lxc/target/test-classes:incus-lxc/target/classes:$(cat incus-lxc/target/bench.classpath)"

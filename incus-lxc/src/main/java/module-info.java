@@ -1,6 +1,7 @@
 /**
- * Linux containers through liblxc: the {@code lxc} instance driver ({@code io.github.incus4j.lxc}, work in progress and
- * therefore not yet provided as a service) on top of the binding layer ({@code io.github.incus4j.lxc.binding}).
+ * Linux containers through liblxc: the {@code lxc} instance driver ({@code io.github.incus4j.lxc}, provided as an
+ * {@link io.github.incus4j.api.spi.InstanceDriver} service) on top of the binding layer
+ * ({@code io.github.incus4j.lxc.binding}, internal).
  */
 module io.github.incus4j.lxc {
     requires transitive io.github.incus4j.api;
@@ -19,4 +20,6 @@ module io.github.incus4j.lxc {
     // so they must be exported; the rest of the binding stays internal.
     exports io.github.incus4j.lxc.binding.ffi;
     exports io.github.incus4j.lxc;
+
+    provides io.github.incus4j.api.spi.InstanceDriver with io.github.incus4j.lxc.LxcDriver;
 }

@@ -25,6 +25,7 @@ import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -104,7 +105,9 @@ public final class Demo {
         boolean live = System.console() != null && out == System.out;
         Path workDir = null;
         try {
-            workDir = Files.createTempDirectory("incus4j-demo-");
+            // Searchable by others (711): an unprivileged container's root, a mapped id, must traverse it.
+            workDir = Files.createTempDirectory("incus4j-demo-",
+                    PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx--x--x")));
             Path instancesRoot = root != null ? root : workDir.resolve("root");
             try (Instances incus = driver.open(instancesRoot)) {
                 new Demo(out, live).tour(incus, workDir.resolve("demo-image.tar"));

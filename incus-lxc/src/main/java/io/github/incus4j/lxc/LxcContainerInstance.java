@@ -57,6 +57,8 @@ import java.io.UncheckedIOException;
 import java.net.NetworkInterface;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
@@ -457,6 +459,9 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
         if (stateful) {
             throw new NotSupportedException("Stateful start needs CRIU, which the lxc driver does not use yet");
         }
+        if (!privileged()) {
+            requireSearchableParents(rootfsPath());
+        }
         applyTemplatesAtStart();
         writeConfig();
         try {
@@ -469,6 +474,27 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
         String next = localConfig().get("volatile.idmap.next");
         if (next != null && !next.equals(localConfig().get("volatile.idmap.current"))) {
             volatileSetInternal(Map.of("volatile.idmap.current", next, "volatile.last_state.idmap", next), false);
+        }
+    }
+
+    /**
+     * An unprivileged container's root (a mapped id, "other" to the host) must traverse every directory above its
+     * root filesystem; liblxc only says the start aborted, so name the directory that stops it. A private
+     * {@code mkdtemp} directory (mode 700) above the driver root is the usual culprit.
+     */
+    private void requireSearchableParents(Path rootfs) {
+        for (Path dir = rootfs.toAbsolutePath().getParent(); dir != null; dir = dir.getParent()) {
+            try {
+                Set<PosixFilePermission> perms = Files.getPosixFilePermissions(dir);
+                if (!perms.contains(PosixFilePermission.OTHERS_EXECUTE)) {
+                    throw new InstanceStateException("Unprivileged container " + Texts.quote(name())
+                            + " cannot reach its root filesystem: " + dir + " is not searchable by others (mode "
+                            + PosixFilePermissions.toString(perms) + "); make every directory above the driver root"
+                            + " searchable (chmod o+x) or set security.privileged=true", statusCode());
+                }
+            } catch (IOException e) {
+                throw new UncheckedIOException("Cannot read the permissions of " + dir, e);
+            }
         }
     }
 

@@ -134,6 +134,22 @@ class LxcContainerInstanceTest {
     }
 
     @Test
+    void unprivilegedStartNamesTheDirectoryItCannotTraverse() throws IOException {
+        Path hidden = Files.createDirectories(dir.resolve("hidden"));
+        Files.setPosixFilePermissions(hidden, java.nio.file.attribute.PosixFilePermissions.fromString("rwx------"));
+        try (LxcInstances inHidden = new LxcDriver().open(hidden.resolve("root"), Duration.ofSeconds(30))) {
+            Instance c = inHidden.create(InstanceArgs.builder(name()).build(),
+                    InstanceSource.template("busybox", Map.of()));
+            io.github.incus4j.api.InstanceStateException e = assertThrows(
+                    io.github.incus4j.api.InstanceStateException.class, () -> c.start(false));
+            assertTrue(e.getMessage().contains(hidden + " is not searchable by others (mode rwx------)"),
+                    e.getMessage());
+            assertEquals(StatusCode.STOPPED, c.statusCode());
+            c.delete(true);
+        }
+    }
+
+    @Test
     void privilegedContainerHasNoIdmap() throws IOException {
         Container c = (Container) lxc.create(InstanceArgs.builder(name()).config("security.privileged", "true")
                 .build(), InstanceSource.template("busybox", Map.of()));
