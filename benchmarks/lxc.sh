@@ -4,7 +4,7 @@
 # About a minute. Usage: sudo benchmarks/lxc.sh (from anywhere).
 #
 # The measuring code is a main in incus-lxc's test tree (io.github.incus4j.lxc.LxcBench), run on the module's test
-# classpath (LxcBench is a main in its test tree, next to the helpers the tests use).
+# classpath, where it shares the helpers the tests use.
 # These are single-shot wall-clock means and percentiles of real container operations (milliseconds each), where
 # JMH's harness would add nothing but time.
 set -euo pipefail
