@@ -13,42 +13,56 @@ import java.util.Map;
 import java.util.Set;
 
 /**
- * The lxc driver against the driver contract on real, unprivileged busybox containers, declaring only what the driver
- * implements so far; the other groups are reported as skipped with the missing capability. Skipped entirely (with the
- * reason) where the driver does not apply.
+ * The lxc driver against the driver contract on real, unprivileged busybox containers, declaring what the driver
+ * implements; any other group is reported as skipped with the missing capability. Skipped entirely (with the reason)
+ * where the driver does not apply.
  */
 class LxcDriverContractTest extends InstanceDriverContract {
 
     @Override
     protected DriverUnderTest driver() {
-        return new DriverUnderTest() {
-            @Override
-            public String name() {
-                return LxcDriver.NAME;
-            }
+        return new Lxc(false);
+    }
 
-            @Override
-            public Instances open(Path root) {
-                LxcHost.require();
-                return new LxcDriver().open(LxcHost.searchable(root), Duration.ofSeconds(30));
-            }
+    /** The lxc driver as the contract sees it, on unprivileged or (with {@code privileged}) privileged containers. */
+    static final class Lxc implements DriverUnderTest {
+        private final boolean privileged;
 
-            @Override
-            public Set<Capability> capabilities() {
-                return EnumSet.of(Capability.CONTAINERS, Capability.EXEC, Capability.FREEZE, Capability.CGROUPS,
-                        Capability.LIVE_UPDATE, Capability.METRICS, Capability.FILES,
-                        Capability.CONSOLE, Capability.CONSOLE_LOG, Capability.EXPORT_IMPORT);
-            }
+        Lxc(boolean privileged) {
+            this.privileged = privileged;
+        }
 
-            @Override
-            public InstanceSource source(InstanceType type) {
-                return InstanceSource.template("busybox", Map.of());
-            }
+        @Override
+        public String name() {
+            return privileged ? LxcDriver.NAME + " (privileged)" : LxcDriver.NAME;
+        }
 
-            @Override
-            public Duration timeout() {
-                return Duration.ofSeconds(20);
-            }
-        };
+        @Override
+        public Instances open(Path root) {
+            LxcHost.require();
+            return new LxcDriver().open(LxcHost.searchable(root), Duration.ofSeconds(30));
+        }
+
+        @Override
+        public Set<Capability> capabilities() {
+            return EnumSet.of(Capability.CONTAINERS, Capability.EXEC, Capability.FREEZE, Capability.CGROUPS,
+                    Capability.LIVE_UPDATE, Capability.METRICS, Capability.FILES,
+                    Capability.CONSOLE, Capability.CONSOLE_LOG, Capability.EXPORT_IMPORT);
+        }
+
+        @Override
+        public Map<String, String> baseConfig(InstanceType type) {
+            return privileged ? Map.of("security.privileged", "true") : Map.of();
+        }
+
+        @Override
+        public InstanceSource source(InstanceType type) {
+            return InstanceSource.template("busybox", Map.of());
+        }
+
+        @Override
+        public Duration timeout() {
+            return Duration.ofSeconds(20);
+        }
     }
 }

@@ -189,7 +189,8 @@ public abstract class ContractSupport {
 
     /** Arguments for a new instance of {@code type} with a unique name. */
     protected final InstanceArgs.Builder args(InstanceType type) {
-        return InstanceArgs.builder(uniqueName(type == InstanceType.VM ? "vm" : "ct")).type(type);
+        return InstanceArgs.builder(uniqueName(type == InstanceType.VM ? "vm" : "ct")).type(type)
+                .config(dut().baseConfig(type));
     }
 
     /** Creates a stopped instance of {@code type} from the driver's source. */

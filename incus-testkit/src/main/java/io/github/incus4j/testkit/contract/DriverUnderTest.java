@@ -6,6 +6,7 @@ import io.github.incus4j.api.Instances;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.EnumSet;
+import java.util.Map;
 import java.util.Set;
 
 /**
@@ -31,6 +32,14 @@ public interface DriverUnderTest {
      * {@code InstanceSource.template("busybox", Map.of())}.
      */
     InstanceSource source(InstanceType type);
+
+    /**
+     * Local config every instance the contract creates of {@code type} starts with, before the test's own keys; by
+     * default none. For example {@code security.privileged=true} runs the suite on privileged containers.
+     */
+    default Map<String, String> baseConfig(InstanceType type) {
+        return Map.of();
+    }
 
     /**
      * The instance types to run type-dependent tests for; by default those of {@link Capability#CONTAINERS} and
