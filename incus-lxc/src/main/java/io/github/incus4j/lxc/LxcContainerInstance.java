@@ -82,6 +82,7 @@ import java.util.TreeMap;
  * unprivileged container).
  */
 public final class LxcContainerInstance extends AbstractInstance implements Container {
+    private static final System.Logger LOG = System.getLogger(LxcContainerInstance.class.getName());
     private static final String DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
     private static final Duration START_TIMEOUT = Duration.ofSeconds(30);
     private static final int STOP_WAIT_SECONDS = 10;
@@ -547,11 +548,24 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
     @Override
     protected void doFreeze() {
         Freezer.of(driverInitPid(), lxcName()).freeze(FREEZE_TIMEOUT);
+        // Frozen already, so liblxc's freeze returns at once; it makes the monitor (lxc-info, lxc-ls) say FROZEN.
+        try (LxcContainer c = open()) {
+            if (!c.freeze()) {
+                LOG.log(System.Logger.Level.WARNING, "liblxc did not record {0} as frozen: {1}", name(),
+                        c.lastError().message());
+            }
+        }
     }
 
     @Override
     protected void doUnfreeze() {
         Freezer.of(driverInitPid(), lxcName()).unfreeze(FREEZE_TIMEOUT);
+        try (LxcContainer c = open()) {
+            if (!c.unfreeze()) {
+                LOG.log(System.Logger.Level.WARNING, "liblxc did not record {0} as running: {1}", name(),
+                        c.lastError().message());
+            }
+        }
     }
 
     // ---- exec ---------------------------------------------------------------------------------------------------

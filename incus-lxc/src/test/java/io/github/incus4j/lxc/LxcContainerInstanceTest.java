@@ -298,11 +298,37 @@ class LxcContainerInstanceTest {
     }
 
     private String lxcInfo(Instance i) throws Exception {
-        Process p = new ProcessBuilder("lxc-info", "-P", lxc.lxcpath().toString(), "-n", i.name(), "-s", "-p")
-                .redirectErrorStream(true).start();
+        return tool("lxc-info", "-P", lxc.lxcpath().toString(), "-n", i.name(), "-s", "-p");
+    }
+
+    private static String tool(String... command) throws Exception {
+        Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        p.waitFor();
+        assertTrue(p.waitFor(30, java.util.concurrent.TimeUnit.SECONDS), String.join(" ", command));
         return out;
+    }
+
+    /** {@code lxc-ls -P lxcpath -f}'s row for {@code i}: name, state, pid ("-" when stopped). */
+    private List<String> lxcLs(Instance i) throws Exception {
+        String out = tool("lxc-ls", "-P", lxc.lxcpath().toString(), "-f", "-F", "NAME,STATE,PID");
+        return out.lines().map(l -> List.of(l.trim().split("\\s+"))).filter(r -> r.get(0).equals(i.name()))
+                .findFirst().orElseThrow(() -> new AssertionError(i.name() + " not listed by lxc-ls:\n" + out));
+    }
+
+    @Test
+    void lxcLsAndLxcInfoAgreeWithTheDriver() throws Exception {
+        Instance i = lxc.create(InstanceArgs.builder(name()).build(), InstanceSource.template("busybox", Map.of()));
+        assertEquals(List.of(i.name(), "STOPPED", "-"), lxcLs(i));
+        i.start(false);
+        assertEquals(List.of(i.name(), "RUNNING", Integer.toString(i.initPid())), lxcLs(i));
+        String info = lxcInfo(i);
+        assertTrue(info.matches("(?s)State:\\s+RUNNING\\s+PID:\\s+" + i.initPid() + "\\s*"), info);
+        i.freeze();
+        assertEquals(StatusCode.FROZEN, i.statusCode());
+        assertEquals(List.of(i.name(), "FROZEN", Integer.toString(i.initPid())), lxcLs(i));
+        i.unfreeze();
+        i.stop(false);
+        assertEquals(List.of(i.name(), "STOPPED", "-"), lxcLs(i));
     }
 
     @Test

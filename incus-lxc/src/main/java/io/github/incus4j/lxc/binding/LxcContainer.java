@@ -133,6 +133,20 @@ public final class LxcContainer implements AutoCloseable {
         }
     }
 
+    /**
+     * liblxc's {@code freeze()}: writes the freezer state, polls it with one-second sleeps until it holds, then tells
+     * the monitor, whose state {@code lxc-info}/{@code lxc-ls} report. Called once {@link Freezer} has frozen the
+     * cgroup, it finds the state at once and only does the telling.
+     */
+    public boolean freeze() {
+        return lxc.slot(struct(), Slot.FREEZE).call(address) != 0;
+    }
+
+    /** liblxc's {@code unfreeze()}, the counterpart of {@link #freeze()} (thawing is immediate on both cgroup versions). */
+    public boolean unfreeze() {
+        return lxc.slot(struct(), Slot.UNFREEZE).call(address) != 0;
+    }
+
     /** Kills the container (no clean halt); true when it is stopped afterwards. */
     public boolean stop() {
         return lxc.slot(struct(), Slot.STOP).call(address) != 0;

@@ -33,6 +33,8 @@ final class Slot<T> {
     static final Slot<BoolFn> IS_DEFINED = new Slot<>("is_defined", 80, null, BoolFn.class, Slot::bool);
     static final Slot<StringFn> STATE = new Slot<>("state", 88, null, StringFn.class, (l, f) -> l.memsetString(f, 0, 0));
     static final Slot<BoolFn> IS_RUNNING = new Slot<>("is_running", 96, null, BoolFn.class, Slot::bool);
+    static final Slot<BoolFn> FREEZE = new Slot<>("freeze", 104, null, BoolFn.class, Slot::bool);
+    static final Slot<BoolFn> UNFREEZE = new Slot<>("unfreeze", 112, null, BoolFn.class, Slot::bool);
     static final Slot<IntFn> INIT_PID = new Slot<>("init_pid", 120, null, IntFn.class, (l, f) -> l.memsetInt(f, 0, 0));
     static final Slot<BoolFn> STOP = new Slot<>("stop", 152, null, BoolFn.class, Slot::bool);
     static final Slot<BoolStrIntFn> WAIT =
