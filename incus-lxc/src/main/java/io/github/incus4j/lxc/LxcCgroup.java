@@ -5,6 +5,8 @@ import io.github.incus4j.api.InvalidArgumentException;
 import io.github.incus4j.api.io.CGroup;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
 
 /**
  * A running container's cgroup through liblxc ({@code get_cgroup_item}/{@code set_cgroup_item}). Keys are cgroup v2
@@ -91,6 +93,41 @@ final class LxcCgroup implements CGroup {
             default:
                 write(key, v);
         }
+    }
+
+    /**
+     * Incus's {@code limits.cpu.allowance} and {@code limits.cpu.priority} as the host's own cgroup files and values
+     * ({@code ParseCPU}): a percentage is a share of the full weight (1024 on v1 {@code cpu.shares}, 100 on v2
+     * {@code cpu.weight}), {@code Xms/Yms} a hard quota over a period ({@code cpu.cfs_*} or {@code cpu.max}) at full
+     * weight, and each step of priority below 10 takes one off the weight. Keys in the order to write them.
+     */
+    static Map<String, String> cpuAllowance(String allowance, String priority) {
+        long full = V1 ? 1024 : 100;
+        long weight = -(10 - (priority == null || priority.isEmpty() ? 10 : Integer.parseInt(priority)));
+        long quotaUs = -1;
+        long periodUs = 100_000;
+        if (allowance == null || allowance.isEmpty()) {
+            weight += full;
+        } else if (allowance.endsWith("%")) {
+            weight += full * Integer.parseInt(allowance.substring(0, allowance.length() - 1)) / 100;
+        } else {
+            String[] parts = allowance.split("/", 2);
+            quotaUs = Long.parseLong(parts[0].replace("ms", "")) * 1000;
+            periodUs = Long.parseLong(parts[1].replace("ms", "")) * 1000;
+            weight += full;
+        }
+        // The kernel refuses 0: v1 shares start at 2, v2 weights at 1.
+        weight = Math.max(V1 ? 2 : 1, weight);
+        Map<String, String> out = new LinkedHashMap<>();
+        if (V1) {
+            out.put("cpu.shares", Long.toString(weight));
+            out.put("cpu.cfs_period_us", Long.toString(periodUs));
+            out.put("cpu.cfs_quota_us", Long.toString(quotaUs));
+        } else {
+            out.put("cpu.weight", Long.toString(weight));
+            out.put("cpu.max", (quotaUs < 0 ? "max" : Long.toString(quotaUs)) + " " + periodUs);
+        }
+        return out;
     }
 
     private static String memoryLimit(String v1) {

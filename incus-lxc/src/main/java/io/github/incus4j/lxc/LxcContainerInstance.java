@@ -355,6 +355,10 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
         if (cpus != null) {
             lines.add(prefix + "cpuset.cpus = " + cpus);
         }
+        if (config.containsKey("limits.cpu.allowance") || config.containsKey("limits.cpu.priority")) {
+            LxcCgroup.cpuAllowance(config.get("limits.cpu.allowance"), config.get("limits.cpu.priority"))
+                    .forEach((file, value) -> lines.add(prefix + file + " = " + value));
+        }
     }
 
     /** {@code limits.memory} in bytes (a percentage of the host's memory allowed), null when unset. */
@@ -706,6 +710,11 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
                     cg.set("cpuset.cpus", set == null ? all : set);
                     break;
                 }
+                case "limits.cpu.allowance":
+                case "limits.cpu.priority":
+                    LxcCgroup.cpuAllowance(newExpanded.get("limits.cpu.allowance"),
+                            newExpanded.get("limits.cpu.priority")).forEach(this::cgroupWrite);
+                    break;
                 default:
                     break;
             }

@@ -150,6 +150,23 @@ class LxcContainerInstanceTest {
     }
 
     @Test
+    void cpuAllowanceAndPriorityReachTheCgroupAtStartAndLive() {
+        Container c = (Container) lxc.create(InstanceArgs.builder(name()).config("limits.cpu.allowance", "25ms/100ms")
+                .config("limits.cpu.priority", "5").build(), InstanceSource.template("busybox", Map.of()));
+        c.start(false);
+        assertEquals("25000 100000", c.cgroup().get("cpu.max"), "a hard quota of 25 ms every 100 ms");
+        String fullWeight = c.cgroup().get("cpu.weight");
+        Map<String, String> config = new java.util.HashMap<>(c.localConfig());
+        config.put("limits.cpu.allowance", "50%");
+        config.put("limits.cpu.priority", "10");
+        c.update(InstanceArgs.builder(c.name()).config(config).build(), true);
+        assertEquals("max 100000", c.cgroup().get("cpu.max"), "a percentage is a share, not a quota");
+        int half = Integer.parseInt(c.cgroup().get("cpu.weight"));
+        assertTrue(half < Integer.parseInt(fullWeight) && half >= 45 && half <= 50,
+                "50% of the full weight (" + fullWeight + " less the priority), got " + half);
+    }
+
+    @Test
     void privilegedContainerHasNoIdmap() throws IOException {
         Container c = (Container) lxc.create(InstanceArgs.builder(name()).config("security.privileged", "true")
                 .build(), InstanceSource.template("busybox", Map.of()));
