@@ -875,15 +875,8 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
             return;
         }
         CGroup cg = doCgroup();
-        // The cgroup gives the container's total CPU time, not per CPU and mode: it is reported as cpu 0, user.
-        double total = cpuNanos() / 1e9;
-        set.add(MetricType.CPU_SECONDS_TOTAL, Sample.of(total, "cpu", "0", "mode", "user"));
-        set.add(MetricType.CPUS, Sample.of(Runtime.getRuntime().availableProcessors()));
         long limit = parseOrZero(safeGet(cg, "memory.max"));
-        long memTotal = limit > 0 ? limit : hostMemory();
-        long usage = safeLong(cg::memoryUsage);
-        set.add(MetricType.MEMORY_MEM_TOTAL_BYTES, Sample.of(memTotal));
-        set.add(MetricType.MEMORY_MEM_FREE_BYTES, Sample.of(Math.max(0, memTotal - usage)));
+        new LxcMetrics(this).collect(set, limit > 0 ? limit : hostMemory(), safeLong(cg::memoryUsage));
         for (Map.Entry<String, long[]> e : netDev(pid).entrySet()) {
             String dev = e.getKey();
             long[] f = e.getValue();

@@ -167,6 +167,35 @@ class LxcContainerInstanceTest {
     }
 
     @Test
+    void metricsCarryIncusBreakdownFromTheCgroup() {
+        Instance c = lxc.create(InstanceArgs.builder(name()).config("limits.memory", "64MiB").build(),
+                InstanceSource.template("busybox", Map.of()));
+        c.start(false);
+        // Some CPU time and page cache inside, so that the counters have something to count.
+        run(c, ExecRequest.of("sh", "-c", "i=0; while [ $i -lt 3000 ]; do i=$((i+1)); done; cat /bin/busybox > /tmp/x"));
+        io.github.incus4j.api.metrics.MetricSet m = c.metrics(List.of());
+        double user = m.samples(io.github.incus4j.api.metrics.MetricType.CPU_SECONDS_TOTAL).stream()
+                .filter(s -> "user".equals(s.labels().get("mode"))).mapToDouble(s -> s.value()).sum();
+        assertTrue(user > 0, "user CPU time: " + m.toText());
+        assertEquals(64.0 * 1024 * 1024, m.samples(io.github.incus4j.api.metrics.MetricType.MEMORY_MEM_TOTAL_BYTES)
+                .get(0).value(), "MemTotal is the limit");
+        for (io.github.incus4j.api.metrics.MetricType t : List.of(
+                io.github.incus4j.api.metrics.MetricType.MEMORY_ACTIVE_BYTES,
+                io.github.incus4j.api.metrics.MetricType.MEMORY_CACHED_BYTES,
+                io.github.incus4j.api.metrics.MetricType.MEMORY_RSS_BYTES,
+                io.github.incus4j.api.metrics.MetricType.MEMORY_MEM_AVAILABLE_BYTES,
+                io.github.incus4j.api.metrics.MetricType.MEMORY_OOM_KILLS_TOTAL,
+                io.github.incus4j.api.metrics.MetricType.FILESYSTEM_SIZE_BYTES,
+                io.github.incus4j.api.metrics.MetricType.CPUS)) {
+            assertFalse(m.samples(t).isEmpty(), t + " missing from " + m.toText());
+        }
+        assertTrue(m.samples(io.github.incus4j.api.metrics.MetricType.MEMORY_CACHED_BYTES).get(0).value() > 0,
+                "the copied file is in the page cache");
+        assertEquals(List.of("/"), m.samples(io.github.incus4j.api.metrics.MetricType.FILESYSTEM_SIZE_BYTES).stream()
+                .map(s -> s.labels().get("mountpoint")).toList());
+    }
+
+    @Test
     void privilegedContainerHasNoIdmap() throws IOException {
         Container c = (Container) lxc.create(InstanceArgs.builder(name()).config("security.privileged", "true")
                 .build(), InstanceSource.template("busybox", Map.of()));
