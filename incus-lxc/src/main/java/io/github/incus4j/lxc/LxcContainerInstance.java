@@ -683,7 +683,58 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
 
     @Override
     protected void doRebuild(Image image, Operation op) {
-        throw new NotSupportedException("Rebuild is not supported by the lxc driver yet");
+        if (image != null && image.source() == null) {
+            throw new InvalidArgumentException("Image " + Texts.quote(image.fingerprint())
+                    + " has no tarball to unpack");
+        }
+        // The old root filesystem and image files stay aside until the new ones are complete, and come back if
+        // unpacking fails: a rebuild either happens whole or not at all.
+        Path aside = path().resolve("rebuild-old");
+        AbstractInstances.deleteTree(aside);
+        try {
+            Files.createDirectories(aside);
+            for (Path p : List.of(rootfsPath(), path().resolve(METADATA), templatesPath())) {
+                if (Files.exists(p, LinkOption.NOFOLLOW_LINKS)) {
+                    Files.move(p, aside.resolve(p.getFileName()));
+                }
+            }
+        } catch (IOException e) {
+            restoreAside(aside);
+            throw new UncheckedIOException("Cannot set the old root filesystem of " + name() + " aside", e);
+        }
+        IdmapSet map = diskIdmap().orElse(null);
+        try {
+            if (image == null) {
+                Files.createDirectories(rootfsPath());
+                if (map != null) {
+                    Trees.shift(rootfsPath(), map, true);
+                }
+            } else {
+                Map<String, String> config = unpackImage(image.source(), map);
+                volatileSetInternal(Map.of("volatile.apply_template", config.get("volatile.apply_template")), false);
+            }
+        } catch (IOException | RuntimeException e) {
+            restoreAside(aside);
+            throw e instanceof IOException io ? new UncheckedIOException("Cannot rebuild " + name(), io)
+                    : (RuntimeException) e;
+        }
+        AbstractInstances.deleteTree(aside);
+    }
+
+    /** Puts back what {@link #doRebuild} set aside, dropping whatever the failed rebuild wrote. */
+    private void restoreAside(Path aside) {
+        for (Path p : List.of(rootfsPath(), path().resolve(METADATA), templatesPath())) {
+            Path old = aside.resolve(p.getFileName());
+            if (Files.exists(old, LinkOption.NOFOLLOW_LINKS)) {
+                AbstractInstances.deleteTree(p);
+                try {
+                    Files.move(old, p);
+                } catch (IOException e) {
+                    LOG.log(System.Logger.Level.ERROR, "Cannot restore " + p + " from " + old, e);
+                }
+            }
+        }
+        AbstractInstances.deleteTree(aside);
     }
 
     // ---- live config, state, metrics ---------------------------------------------------------------------------

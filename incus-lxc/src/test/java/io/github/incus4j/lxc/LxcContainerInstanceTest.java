@@ -196,6 +196,39 @@ class LxcContainerInstanceTest {
     }
 
     @Test
+    void rebuildReplacesTheRootfsWholeOrNotAtAll() throws IOException {
+        Instance src = lxc.create(InstanceArgs.builder(name()).build(), InstanceSource.template("busybox", Map.of()));
+        src.start(false);
+        run(src, ExecRequest.of("sh", "-c", "echo from-image > /root/marker"));
+        src.stop(false);
+        Path tarball = dir.resolve("image.tar");
+        try (var out = Files.newOutputStream(tarball)) {
+            src.export(out, null, Map.of("os", "busybox"), null, null);
+        }
+        Instance c = lxc.create(InstanceArgs.builder(name()).build(), InstanceSource.template("busybox", Map.of()));
+        c.start(false);
+        run(c, ExecRequest.of("sh", "-c", "echo mine > /root/old"));
+        c.stop(false);
+        Path corrupt = Files.write(dir.resolve("corrupt.tar"), new byte[] {1, 2, 3});
+        assertThrows(InvalidArgumentException.class, () -> c.rebuild(io.github.incus4j.api.model.Image.fromTarball(
+                corrupt, "bad", "container", new ImageMetadata("x86_64", 0, 0, Map.of(), Map.of())), null));
+        assertTrue(Files.exists(((Container) c).rootfsPath().resolve("root/old")), "a failed rebuild changes nothing");
+        assertFalse(Files.exists(c.path().resolve("rebuild-old")));
+        c.rebuild(io.github.incus4j.api.model.Image.fromTarball(tarball, "f00d", "container",
+                new ImageMetadata("x86_64", 0, 0, Map.of("os", "busybox"), Map.of())), null);
+        assertEquals("busybox", c.localConfig().get("image.os"));
+        c.start(false);
+        assertEquals("from-image\n", run(c, ExecRequest.of("cat", "/root/marker")));
+        assertEquals("0\n", run(c, ExecRequest.of("stat", "-c", "%u", "/root/marker")), "owners shifted again");
+        assertThrows(io.github.incus4j.api.InstanceStateException.class, () -> c.rebuild(null, null));
+        c.stop(false);
+        c.rebuild(null, null);
+        try (var entries = Files.list(((Container) c).rootfsPath())) {
+            assertEquals(0, entries.count(), "an empty root filesystem");
+        }
+    }
+
+    @Test
     void privilegedContainerHasNoIdmap() throws IOException {
         Container c = (Container) lxc.create(InstanceArgs.builder(name()).config("security.privileged", "true")
                 .build(), InstanceSource.template("busybox", Map.of()));
