@@ -2101,6 +2101,29 @@ public abstract class InstanceDriverContract extends ContractSupport {
         }
 
         @ForEachInstanceType
+        void rebuildFromAnImageOrEmpty(InstanceType type) {
+            byte[] tarball = export(create(type), Map.of("os", "contract"), null);
+            ImageMetadata metadata = RestJson.fromYaml(TarEntries.read(tarball).get("metadata.yaml"),
+                    ImageMetadata.class);
+            String fingerprint = io.github.incus4j.api.spi.Images.fingerprint(tarball);
+            io.github.incus4j.api.model.Image image = io.github.incus4j.api.model.Image.fromTarball(saveImage(tarball),
+                    fingerprint, type.apiName(), metadata);
+            Instance i = createRunning(type);
+            assertRefused(InstanceStateException.class, "Instance must be stopped to be rebuilt",
+                    () -> i.rebuild(image, null));
+            i.stop(false);
+            i.rebuild(image, null);
+            assertEquals("contract", i.localConfig().get("image.os"));
+            assertEquals(fingerprint, i.localConfig().get("volatile.base_image"));
+            i.start(false);
+            assertEquals(StatusCode.RUNNING, i.statusCode(), "the rebuilt instance runs");
+            i.stop(false);
+            i.rebuild(null, null);
+            assertFalse(i.localConfig().containsKey("image.os"), "an empty rebuild drops the image keys");
+            assertFalse(i.localConfig().containsKey("volatile.base_image"));
+        }
+
+        @ForEachInstanceType
         void noExpiryIsZero(InstanceType type) {
             ImageMetadata m = create(type).export(new ByteArrayOutputStream(), null, null, null, null);
             assertEquals(0, m.expiryDate());
