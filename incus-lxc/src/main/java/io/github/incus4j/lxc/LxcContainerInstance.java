@@ -5,8 +5,10 @@ import io.github.incus4j.api.IncusException;
 import io.github.incus4j.api.InstanceSource;
 import io.github.incus4j.api.InstanceStateException;
 import io.github.incus4j.api.InvalidArgumentException;
+import io.github.incus4j.api.MigrateArgs;
 import io.github.incus4j.api.MigrateReceiveArgs;
 import io.github.incus4j.api.MigrateSendArgs;
+import io.github.incus4j.api.MigrationMessage;
 import io.github.incus4j.api.NotFoundException;
 import io.github.incus4j.api.NotSupportedException;
 import io.github.incus4j.api.OperationTimeoutException;
@@ -41,9 +43,12 @@ import io.github.incus4j.api.spi.ConfigKeys;
 import io.github.incus4j.api.spi.DirectoryBackend;
 import io.github.incus4j.api.spi.FileBackend;
 import io.github.incus4j.api.spi.Idmaps;
+import io.github.incus4j.api.spi.ImageTar;
 import io.github.incus4j.api.spi.ImageTemplates;
 import io.github.incus4j.api.spi.Images;
 import io.github.incus4j.api.spi.InstanceRecord;
+import io.github.incus4j.api.spi.MigrationWire;
+import io.github.incus4j.api.spi.Names;
 import io.github.incus4j.api.spi.SftpServer;
 import io.github.incus4j.api.spi.Texts;
 import io.github.incus4j.lxc.binding.Freezer;
@@ -67,6 +72,7 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.EnumSet;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -89,6 +95,11 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
     private static final Duration FREEZE_TIMEOUT = Duration.ofSeconds(10);
     private static final int CONSOLE_BUFFER = 256 * 1024;
     private static final String METADATA = "metadata.yaml";
+    private static final String NO_ALLOCATION =
+            "No uid/gid allocation configured. In this mode, only privileged containers are supported";
+    private static final Duration CRIU_TIMEOUT = Duration.ofSeconds(60);
+    /** The migration header field carrying {@code base.conf}, the lxc settings the root filesystem came with. */
+    private static final String BASE_CONF_FIELD = "lxc.base.conf";
     /** Settings for a root filesystem that comes without lxc configuration (a rootfs directory). */
     private static final List<String> GENERIC_BASE = List.of("lxc.autodev = 1", "lxc.tty.max = 0",
             "lxc.pty.max = 1024", "lxc.mount.auto = proc:mixed sys:mixed cgroup:mixed",
@@ -136,8 +147,7 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
     void createStorage(InstanceSource source) {
         Optional<IdmapSet> map = Optional.empty();
         if (!privileged()) {
-            map = Optional.of(driver.allocation().orElseThrow(() -> new InvalidArgumentException(
-                    "No uid/gid allocation configured. In this mode, only privileged containers are supported")));
+            map = Optional.of(driver.allocation().orElseThrow(() -> new InvalidArgumentException(NO_ALLOCATION)));
         }
         List<String> base;
         Map<String, String> imageConfig = Map.of();
@@ -151,6 +161,14 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
         } else if (source instanceof InstanceSource.ImageTarball i) {
             imageConfig = unpackImage(i.tarball(), map.orElse(null));
             base = GENERIC_BASE;
+        } else if (source instanceof InstanceSource.None) {
+            // An empty container, e.g. the target of a migration, which brings the root filesystem.
+            try {
+                Files.createDirectories(rootfsPath());
+            } catch (IOException e) {
+                throw new UncheckedIOException("Cannot create " + rootfsPath(), e);
+            }
+            base = GENERIC_BASE;
         } else {
             throw new IllegalStateException("Unchecked source " + source);
         }
@@ -163,14 +181,10 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
         } catch (IOException e) {
             throw new UncheckedIOException("Cannot write the lxc configuration of " + lxcName(), e);
         }
-        String json = Idmaps.toJson(map.orElse(new IdmapSet(List.of())));
-        String baseId = map.map(m -> Long.toString(m.entries().get(0).hostId())).orElse("0");
+        IdmapSet diskMap = map.orElse(null);
         Map<String, String> fromImage = imageConfig;
         mutate(a -> {
-            Map<String, String> c = new HashMap<>(a.config());
-            c.put("volatile.idmap.base", baseId);
-            c.put("volatile.idmap.next", json);
-            c.put("volatile.last_state.idmap", json);
+            Map<String, String> c = new HashMap<>(withIdmap(a, diskMap).config());
             fromImage.forEach(c::putIfAbsent);
             String fingerprint = fromImage.get("volatile.base_image");
             return a.toBuilder().config(c).baseImage(fingerprint == null ? a.baseImage() : fingerprint).build();
@@ -462,20 +476,32 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
     @Override
     protected void doStart(boolean stateful) {
         if (stateful) {
-            throw new NotSupportedException("Stateful start needs CRIU, which the lxc driver does not use yet");
+            Criu.host().require("Failed to restore container state");
         }
         if (!privileged()) {
             requireSearchableParents(rootfsPath());
         }
-        applyTemplatesAtStart();
+        if (!stateful) {
+            applyTemplatesAtStart();
+        }
         writeConfig();
         try {
             Files.createDirectories(logPath());
         } catch (IOException e) {
             throw new UncheckedIOException("Cannot create " + logPath(), e);
         }
-        LxcTool.start(driver.lxcpath(), lxcName(), START_TIMEOUT);
+        if (stateful) {
+            try {
+                LxcTool.restore(driver.lxcpath(), lxcName(), statePath(), CRIU_TIMEOUT);
+            } catch (IncusException e) {
+                throw Criu.failure(e, statePath(), "restore.log");
+            }
+        } else {
+            LxcTool.start(driver.lxcpath(), lxcName(), START_TIMEOUT);
+        }
         driver.watchForStop(this);
+        // The saved state is used once: a plain start discards it, as a stateful one consumes it.
+        AbstractInstances.deleteTree(statePath());
         String next = localConfig().get("volatile.idmap.next");
         if (next != null && !next.equals(localConfig().get("volatile.idmap.current"))) {
             volatileSetInternal(Map.of("volatile.idmap.current", next, "volatile.last_state.idmap", next), false);
@@ -506,10 +532,14 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
     @Override
     protected void doStop(boolean stateful) {
         if (stateful) {
-            throw new NotSupportedException("Stateful stop needs CRIU, which the lxc driver does not use yet");
+            Criu.host().require("Unable to perform container live migration");
+            dump(statePath(), true);
         }
         driver.unwatchForStop(this);
         try (LxcContainer c = open()) {
+            if (stateful && c.wait("STOPPED", STOP_WAIT_SECONDS)) {
+                return;
+            }
             int pid = c.initPid();
             if (frozen(pid)) {
                 // Killed processes of a frozen cgroup only die once thawed.
@@ -523,6 +553,21 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
                 throw new OperationTimeoutException("Container " + Texts.quote(name()) + " did not stop within "
                         + STOP_WAIT_SECONDS + " s");
             }
+        }
+    }
+
+    /** Checkpoints the running container into {@code dir} (replaced) with CRIU; {@code stop} stops it after. */
+    private void dump(Path dir, boolean stop) {
+        AbstractInstances.deleteTree(dir);
+        try {
+            Files.createDirectories(dir);
+            LxcTool.checkpoint(driver.lxcpath(), lxcName(), dir, stop, CRIU_TIMEOUT);
+        } catch (IOException e) {
+            throw new UncheckedIOException("Cannot create " + dir, e);
+        } catch (IncusException e) {
+            IncusException failure = Criu.failure(e, dir, "dump.log");
+            AbstractInstances.deleteTree(dir);
+            throw failure;
         }
     }
 
@@ -612,10 +657,13 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
     @Override
     protected void doSnapshot(InstanceArgs snapshot, boolean stateful) {
         if (stateful) {
-            throw new NotSupportedException("Stateful snapshots need CRIU, which the lxc driver does not use yet");
+            Criu.host().require("Unable to create a stateful snapshot");
         }
         Path target = snapshotRootfs(snapshot);
         try {
+            if (stateful) {
+                dump(target.resolveSibling("state"), false);
+            }
             Trees.copy(rootfsPath(), target);
         } catch (RuntimeException e) {
             AbstractInstances.deleteTree(target.getParent());
@@ -626,6 +674,11 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
     @Override
     protected void doRestore(InstanceArgs snapshot) {
         Path source = snapshotRootfs(snapshot);
+        AbstractInstances.deleteTree(statePath());
+        if (snapshot.stateful() && Files.isDirectory(source.resolveSibling("state"))) {
+            Criu.host().require("Failed to restore container state");
+            Trees.copy(source.resolveSibling("state"), statePath());
+        }
         Path staging = rootfsPath().resolveSibling("rootfs.restoring");
         AbstractInstances.deleteTree(staging);
         Trees.copy(source, staging);
@@ -964,16 +1017,180 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
         return SshjSftpClient.open(doFileSftpConn());
     }
 
-    // ---- not yet supported --------------------------------------------------------------------------------------
+    // ---- migration ----------------------------------------------------------------------------------------------
 
+    /**
+     * Sends the stopped container over {@link MigrationWire}: its record (with the snapshots when asked), its
+     * {@code base.conf} in the header, then the root filesystem and the snapshots' with ids unshifted by the disk id
+     * map (as inside the container), so that the target shifts them by its own map. A running container is sent
+     * only when {@code allowInconsistent} (its files may change meanwhile); a live migration needs CRIU.
+     */
     @Override
-    protected void doMigrateSend(MigrateSendArgs args) {
-        throw new NotSupportedException("Migration is not supported by the lxc driver yet");
+    protected void doMigrateSend(MigrateSendArgs sendArgs) {
+        MigrateArgs m = sendArgs.common();
+        if (isRunning()) {
+            if (m.live()) {
+                NotSupportedException refusal;
+                try {
+                    Criu.host().require("Unable to perform container live migration");
+                    refusal = new NotSupportedException(
+                            "Live migration of a running container is not supported by the lxc driver yet");
+                } catch (NotSupportedException noCriu) {
+                    refusal = noCriu;
+                }
+                throw MigrationWire.abandon(m, refusal);
+            }
+            if (!sendArgs.allowInconsistent()) {
+                throw MigrationWire.abandon(m, new InstanceStateException("Instance is running: stop it before "
+                        + "migrating it, migrate it live, or allow an inconsistent copy", statusCode()));
+            }
+        }
+        List<InstanceArgs> snaps = m.snapshots() ? snapshotArgs() : List.of();
+        IdmapSet map = diskIdmap().orElse(null);
+        Map<String, Images.RootfsWriter> snapTrees = new LinkedHashMap<>();
+        for (InstanceArgs snap : snaps) {
+            snapTrees.put(Names.snapshotPart(snap.name()), ImageRootfs.writer(snapshotRootfs(snap), map));
+        }
+        String base;
+        try {
+            base = Files.readString(lxcDir().resolve("base.conf"), StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            throw MigrationWire.abandon(m, new UncheckedIOException("Cannot read the lxc configuration of "
+                    + lxcName(), e));
+        }
+        Map<String, String> header = MigrationWire.header(LxcDriver.NAME, type(), new InstanceRecord(args(), snaps),
+                false, null, Map.of(BASE_CONF_FIELD, base));
+        ImageMetadata metadata = imageMetadata();
+        Map<String, byte[]> templates = templateFiles();
+        MigrationWire.send(m, header, driver.migrationWait(), "Migration of " + Texts.quote(name()),
+                out -> MigrationWire.writeTree(out, metadata, templates, ImageRootfs.writer(rootfsPath(), map),
+                        snapTrees));
     }
 
+    /**
+     * Receives a container sent over {@link MigrationWire} (by this driver or another speaking the wire) into
+     * {@code Path()/.migrating}, owners shifted by this driver's id map (none for a privileged container), and moves
+     * it in place once the source reports success: nothing of a failed migration stays behind.
+     */
     @Override
-    protected void doMigrateReceive(MigrateReceiveArgs args) {
-        throw new NotSupportedException("Migration is not supported by the lxc driver yet");
+    protected void doMigrateReceive(MigrateReceiveArgs receiveArgs) {
+        MigrationWire.receive(receiveArgs.common(), driver.migrationWait(), "Migration into " + Texts.quote(name()),
+                new Received(path().resolve(".migrating")));
+    }
+
+    /** What a migration brings, staged until the source reports success. */
+    private final class Received implements MigrationWire.Receiver {
+        private final Path staging;
+        private final Map<String, ImageTar.Visitor> unpackers = new HashMap<>();
+        private final List<String> snapshotNames = new ArrayList<>();
+        private InstanceRecord record;
+        private IdmapSet map;
+        private String base;
+        private boolean hasMetadata;
+
+        Received(Path staging) {
+            this.staging = staging;
+        }
+
+        @Override
+        public void header(MigrationMessage header) {
+            record = MigrationWire.check(header, type(), LxcDriver.NAME, null);
+            record.snapshots().forEach(snap -> snapshotNames.add(Names.snapshotPart(snap.name())));
+            if (!ConfigKeys.isTrue(record.instance().config().get("security.privileged"))) {
+                map = driver.allocation().orElseThrow(() -> new InvalidArgumentException(NO_ALLOCATION));
+            }
+            base = header.field(BASE_CONF_FIELD);
+            AbstractInstances.deleteTree(staging);
+        }
+
+        @Override
+        public void filesystem(InputStream in) throws IOException {
+            Files.createDirectories(staging.resolve("templates"));
+            MigrationWire.readTree(in, snapshotNames, new MigrationWire.TreeReader() {
+                @Override
+                public void metadata(ImageMetadata metadata) throws IOException {
+                    Files.write(staging.resolve(METADATA), RestJson.toYaml(metadata));
+                    hasMetadata = true;
+                }
+
+                @Override
+                public void template(String name, byte[] content) throws IOException {
+                    Files.write(staging.resolve("templates").resolve(name), content);
+                }
+
+                @Override
+                public void entry(String snapshot, ImageTar.Entry e, InputStream content) throws IOException {
+                    ImageTar.Visitor unpacker = unpackers.get(String.valueOf(snapshot));
+                    if (unpacker == null) {
+                        Path root = stagedRootfs(snapshot);
+                        Files.createDirectories(root);
+                        unpacker = ImageRootfs.unpacker(root, map);
+                        unpackers.put(String.valueOf(snapshot), unpacker);
+                    }
+                    unpacker.entry(e, content);
+                }
+            });
+        }
+
+        private Path stagedRootfs(String snapshot) {
+            return snapshot == null ? staging.resolve("rootfs") : staging.resolve("snapshots").resolve(snapshot)
+                    .resolve("rootfs");
+        }
+
+        @Override
+        public void commit() {
+            try {
+                for (String snap : snapshotNames) {
+                    Files.createDirectories(stagedRootfs(snap)); // a snapshot sent without entries is empty
+                }
+                Files.createDirectories(stagedRootfs(null));
+                for (InstanceArgs old : snapshotArgs()) {
+                    AbstractInstances.deleteTree(snapshotRootfs(old).getParent());
+                }
+                AbstractInstances.deleteTree(rootfsPath());
+                Files.move(stagedRootfs(null), rootfsPath());
+                for (String snap : snapshotNames) {
+                    Path target = snapshotRootfs(record.instance().toBuilder().project(project().name())
+                            .name(Names.snapshotFullName(name(), snap)).build());
+                    AbstractInstances.deleteTree(target.getParent());
+                    Files.createDirectories(target.getParent());
+                    Files.move(stagedRootfs(snap), target);
+                }
+                Files.deleteIfExists(path().resolve(METADATA));
+                AbstractInstances.deleteTree(templatesPath());
+                if (hasMetadata) {
+                    Files.move(staging.resolve(METADATA), path().resolve(METADATA));
+                    Files.move(staging.resolve("templates"), templatesPath());
+                }
+                Files.createDirectories(lxcDir());
+                Files.writeString(lxcDir().resolve("base.conf"), base != null ? base
+                        : String.join("\n", GENERIC_BASE) + "\n", StandardCharsets.UTF_8);
+            } catch (IOException e) {
+                throw new UncheckedIOException("Cannot put the migrated container " + Texts.quote(name())
+                        + " in place", e);
+            }
+            List<InstanceArgs> snaps = new ArrayList<>();
+            record.snapshots().forEach(snap -> snaps.add(withIdmap(snap, map)));
+            adoptDefinition(new InstanceRecord(withIdmap(record.instance(), map), snaps));
+            writeConfig();
+            AbstractInstances.deleteTree(staging);
+        }
+
+        @Override
+        public void abort() {
+            AbstractInstances.deleteTree(staging);
+        }
+    }
+
+    /** {@code a} with the volatile id map keys of a stopped container whose disk is shifted by {@code map}. */
+    private static InstanceArgs withIdmap(InstanceArgs a, IdmapSet map) {
+        Map<String, String> c = new HashMap<>(a.config());
+        String json = Idmaps.toJson(map == null ? new IdmapSet(List.of()) : map);
+        c.put("volatile.idmap.base", map == null ? "0" : Long.toString(map.entries().get(0).hostId()));
+        c.put(Idmaps.NEXT, json);
+        c.put(Idmaps.DISK, json);
+        c.remove(Idmaps.CURRENT);
+        return a.toBuilder().config(c).build();
     }
 
     // ---- Container ----------------------------------------------------------------------------------------------

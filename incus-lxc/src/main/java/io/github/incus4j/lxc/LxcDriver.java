@@ -79,6 +79,15 @@ public final class LxcDriver implements InstanceDriver {
         }
         features.put("cgroup", LxcCgroup.isV1() ? "v1" : "v2");
         features.put("unprivileged", allocation().isPresent());
+        // Stateful stop/start/snapshots and live migration need a CRIU that works with this kernel.
+        Criu criu = Criu.host();
+        features.put("criu", criu.usable());
+        if (criu.installed()) {
+            features.put("criu.version", criu.version());
+        }
+        if (!criu.usable()) {
+            features.put("criu.error", criu.reason());
+        }
         return new Info(NAME, lxc.version(), null, InstanceType.CONTAINER, features);
     }
 
@@ -125,7 +134,7 @@ public final class LxcDriver implements InstanceDriver {
         return "unknown";
     }
 
-    private static boolean onPath(String tool) {
+    static boolean onPath(String tool) {
         for (String dir : System.getenv().getOrDefault("PATH", "/usr/sbin:/usr/bin:/sbin:/bin").split(":")) {
             if (Files.isExecutable(Path.of(dir, tool))) {
                 return true;

@@ -30,7 +30,8 @@ import java.util.concurrent.atomic.AtomicBoolean;
 /**
  * The containers of one root, run by liblxc. Besides Incus's layout ({@code containers/}, {@code logs/}...) the root
  * holds {@code lxc/}, the private lxcpath: one directory per container with liblxc's {@code config} and the
- * template's {@code base.conf}. Sources: the {@code busybox} template, image tarballs and rootfs directories.
+ * template's {@code base.conf}. Sources: the {@code busybox} template, image tarballs, rootfs directories and none
+ * (an empty container, e.g. a migration target).
  */
 public final class LxcInstances extends AbstractInstances<LxcContainerInstance> {
     /** How often the stop watcher looks at the running containers (a state query costs about 60 µs). */
@@ -41,12 +42,14 @@ public final class LxcInstances extends AbstractInstances<LxcContainerInstance> 
     private final AtomicBoolean stopWatcherRunning = new AtomicBoolean();
     private final Path lxcpath;
     private final Optional<IdmapSet> allocation;
+    private final Duration lockWait;
 
     LxcInstances(Info info, Liblxc liblxc, Path root, Duration lockWait, Optional<IdmapSet> allocation) {
         super(info, root, new OperationLocks(lockWait), Clock.systemUTC());
         this.liblxc = liblxc;
         this.lxcpath = paths().root().resolve("lxc");
         this.allocation = allocation;
+        this.lockWait = lockWait;
         try {
             Files.createDirectories(lxcpath);
         } catch (IOException e) {
@@ -63,6 +66,11 @@ public final class LxcInstances extends AbstractInstances<LxcContainerInstance> 
     /** The private lxcpath ({@code -P} of the lxc tools). */
     public Path lxcpath() {
         return lxcpath;
+    }
+
+    /** The bound of each wait of a migration (a message, a full pipe): the driver's lock wait. */
+    Duration migrationWait() {
+        return lockWait;
     }
 
     Liblxc liblxc() {
@@ -145,10 +153,9 @@ public final class LxcInstances extends AbstractInstances<LxcContainerInstance> 
                 throw new InvalidArgumentException("Invalid image " + Texts.quote(i.tarball().toString()) + ": "
                         + e.getMessage(), e);
             }
-        } else {
+        } else if (!(source instanceof InstanceSource.None)) {
             throw new NotSupportedException("The lxc driver creates containers from the busybox template, an image"
-                    + " tarball or a rootfs directory, not from " + (source == null
-                    || source instanceof InstanceSource.None ? "an empty root filesystem" : source.toString()));
+                    + " tarball, a rootfs directory or nothing (an empty container), not from " + source);
         }
     }
 

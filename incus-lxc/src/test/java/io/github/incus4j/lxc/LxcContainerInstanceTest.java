@@ -56,16 +56,7 @@ class LxcContainerInstanceTest {
 
     @AfterEach
     void close() {
-        if (lxc == null) {
-            return;
-        }
-        for (Instance i : lxc.list()) {
-            if (i.isRunning()) {
-                i.stop(false);
-            }
-            i.delete(true);
-        }
-        lxc.close();
+        LxcHost.deleteAll(lxc);
     }
 
     private static String name() {
@@ -377,19 +368,12 @@ class LxcContainerInstanceTest {
     }
 
     private String lxcInfo(Instance i) throws Exception {
-        return tool("lxc-info", "-P", lxc.lxcpath().toString(), "-n", i.name(), "-s", "-p");
-    }
-
-    private static String tool(String... command) throws Exception {
-        Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertTrue(p.waitFor(30, java.util.concurrent.TimeUnit.SECONDS), String.join(" ", command));
-        return out;
+        return LxcHost.lxcInfo(lxc, i);
     }
 
     /** {@code lxc-ls -P lxcpath -f}'s row for {@code i}: name, state, pid ("-" when stopped). */
     private List<String> lxcLs(Instance i) throws Exception {
-        String out = tool("lxc-ls", "-P", lxc.lxcpath().toString(), "-f", "-F", "NAME,STATE,PID");
+        String out = LxcHost.tool("lxc-ls", "-P", lxc.lxcpath().toString(), "-f", "-F", "NAME,STATE,PID");
         return out.lines().map(l -> List.of(l.trim().split("\\s+"))).filter(r -> r.get(0).equals(i.name()))
                 .findFirst().orElseThrow(() -> new AssertionError(i.name() + " not listed by lxc-ls:\n" + out));
     }

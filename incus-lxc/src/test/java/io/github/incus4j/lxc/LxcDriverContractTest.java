@@ -6,6 +6,7 @@ import io.github.incus4j.api.Instances;
 import io.github.incus4j.testkit.contract.Capability;
 import io.github.incus4j.testkit.contract.DriverUnderTest;
 import io.github.incus4j.testkit.contract.InstanceDriverContract;
+import io.github.incus4j.testkit.contract.MigrationPipe;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.EnumSet;
@@ -14,8 +15,8 @@ import java.util.Set;
 
 /**
  * The lxc driver against the driver contract on real, unprivileged busybox containers, declaring what the driver
- * implements; any other group is reported as skipped with the missing capability. Skipped entirely (with the reason)
- * where the driver does not apply.
+ * implements ({@code STATEFUL} only where CRIU works); any other group is reported as skipped with the missing
+ * capability. Skipped entirely (with the reason) where the driver does not apply.
  */
 class LxcDriverContractTest extends InstanceDriverContract {
 
@@ -45,9 +46,19 @@ class LxcDriverContractTest extends InstanceDriverContract {
 
         @Override
         public Set<Capability> capabilities() {
-            return EnumSet.of(Capability.CONTAINERS, Capability.EXEC, Capability.FREEZE, Capability.CGROUPS,
-                    Capability.LIVE_UPDATE, Capability.METRICS, Capability.FILES,
-                    Capability.CONSOLE, Capability.CONSOLE_LOG, Capability.EXPORT_IMPORT);
+            EnumSet<Capability> caps = EnumSet.of(Capability.CONTAINERS, Capability.EXEC, Capability.FREEZE,
+                    Capability.CGROUPS, Capability.LIVE_UPDATE, Capability.METRICS, Capability.FILES,
+                    Capability.CONSOLE, Capability.CONSOLE_LOG, Capability.EXPORT_IMPORT, Capability.MIGRATION);
+            // CRIU 3.17 cannot run on kernels from 6.13 on (see Criu): the group runs where CRIU works.
+            if (Criu.host().usable()) {
+                caps.add(Capability.STATEFUL);
+            }
+            return caps;
+        }
+
+        @Override
+        public MigrationPipe migrationPipe() {
+            return MigrationPipe.inMemory();
         }
 
         @Override

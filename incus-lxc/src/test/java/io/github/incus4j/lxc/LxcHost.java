@@ -1,13 +1,17 @@
 package io.github.incus4j.lxc;
 
+import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import io.github.incus4j.api.Instance;
 import io.github.incus4j.api.spi.Applicability;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.util.concurrent.TimeUnit;
 
 /** Test preconditions: the driver applies on this host (root, liblxc, lxc tools) and busybox-static exists. */
 final class LxcHost {
@@ -37,5 +41,32 @@ final class LxcHost {
             throw new UncheckedIOException(e);
         }
         return dir;
+    }
+
+    /** Stops and deletes every container of {@code lxc}, then closes it (null: nothing to do). */
+    static void deleteAll(LxcInstances lxc) {
+        if (lxc == null) {
+            return;
+        }
+        for (Instance i : lxc.list()) {
+            if (i.isRunning()) {
+                i.stop(false);
+            }
+            i.delete(true);
+        }
+        lxc.close();
+    }
+
+    /** What {@code lxc-info -s -p} says of {@code i} (state and pid), as the lxc tools see the driver's lxcpath. */
+    static String lxcInfo(LxcInstances lxc, Instance i) throws IOException, InterruptedException {
+        return tool("lxc-info", "-P", lxc.lxcpath().toString(), "-n", i.name(), "-s", "-p");
+    }
+
+    /** Runs an lxc tool to completion (at most 30 s) and returns what it printed, stdout and stderr together. */
+    static String tool(String... command) throws IOException, InterruptedException {
+        Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(p.waitFor(30, TimeUnit.SECONDS), String.join(" ", command));
+        return out;
     }
 }

@@ -14,8 +14,8 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 /**
- * The operations that run liblxc in a small helper process ({@code lxc-start}, {@code lxc-create}) rather than in the
- * JVM.
+ * The operations that run liblxc in a small helper process ({@code lxc-start}, {@code lxc-create},
+ * {@code lxc-checkpoint}) rather than in the JVM.
  *
  * <p>Why not call {@code start()}/{@code create()} through the binding: liblxc's {@code start()} runs the container's
  * monitor as a {@code fork()} of the caller that never execs, so from a JVM every running container would keep a
@@ -72,10 +72,52 @@ public final class LxcTool {
     }
 
     /**
-     * Runs a tool to completion. Output goes to a temporary file rather than a pipe: a daemonized monitor could keep a
-     * pipe's write end open and a reader would then never see end-of-file.
+     * Checkpoints a running container with CRIU through {@code lxc-checkpoint -P lxcpath -n name -D dir} (with
+     * {@code -s}: stops it once dumped). CRIU writes its images and {@code dump.log} into {@code dir}.
+     *
+     * @throws IncusException with lxc-checkpoint's output when it fails
      */
+    public static void checkpoint(Path lxcpath, String name, Path dir, boolean stop, Duration timeout) {
+        List<String> command = new ArrayList<>(List.of("lxc-checkpoint", "-P", lxcpath.toAbsolutePath().toString(),
+                "-n", checkName(name), "-D", dir.toAbsolutePath().toString()));
+        if (stop) {
+            command.add("-s");
+        }
+        run(command, timeout, "checkpoint container \"" + name + "\"");
+    }
+
+    /**
+     * Restores a container from CRIU images with {@code lxc-checkpoint -r} (daemonized: the restored container's
+     * monitor is the helper's, never the JVM's); CRIU writes {@code restore.log} into {@code dir}.
+     *
+     * @throws IncusException with lxc-checkpoint's output when it fails
+     */
+    public static void restore(Path lxcpath, String name, Path dir, Duration timeout) {
+        run(List.of("lxc-checkpoint", "-r", "-d", "-P", lxcpath.toAbsolutePath().toString(), "-n", checkName(name),
+                "-D", dir.toAbsolutePath().toString()), timeout, "restore container \"" + name + "\"");
+    }
+
+    /** How a helper process ended: its exit status and what it printed (stdout and stderr together). */
+    public record Output(int exitCode, String text) {
+    }
+
     private static void run(List<String> command, Duration timeout, String what) {
+        Output out = exec(command, timeout, what);
+        if (out.exitCode() != 0) {
+            throw new IncusException("Failed to " + what + ": " + command.get(0) + " exited with " + out.exitCode()
+                    + (out.text().isEmpty() ? "" : ": " + out.text()));
+        }
+    }
+
+    /**
+     * Runs a helper to completion and returns how it ended. Output goes to a temporary file rather than a pipe: a
+     * daemonized monitor could keep a pipe's write end open and a reader would then never see end-of-file.
+     *
+     * @param what what the helper does, for errors ({@code "start container \"c1\""})
+     * @throws OperationTimeoutException when it has not finished within {@code timeout} (it is killed)
+     * @throws IncusException when it cannot be run
+     */
+    public static Output exec(List<String> command, Duration timeout, String what) {
         Path output = null;
         try {
             output = Files.createTempFile("incus4j-lxc-", ".log");
@@ -90,11 +132,7 @@ public final class LxcTool {
                 throw new OperationTimeoutException("Failed to " + what + ": " + command.get(0)
                         + " did not finish within " + timeout.toMillis() + " ms");
             }
-            if (process.exitValue() != 0) {
-                String text = Files.readString(output, StandardCharsets.UTF_8).strip();
-                throw new IncusException("Failed to " + what + ": " + command.get(0) + " exited with "
-                        + process.exitValue() + (text.isEmpty() ? "" : ": " + text));
-            }
+            return new Output(process.exitValue(), Files.readString(output, StandardCharsets.UTF_8).strip());
         } catch (IOException e) {
             throw new IncusException("Failed to " + what + ": cannot run " + command.get(0) + ": " + e.getMessage(), e);
         } catch (InterruptedException e) {

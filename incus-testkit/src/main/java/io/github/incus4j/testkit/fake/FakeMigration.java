@@ -8,6 +8,7 @@ import io.github.incus4j.api.MigrateSendArgs;
 import io.github.incus4j.api.MigrationMessage;
 import io.github.incus4j.api.OperationTimeoutException;
 import io.github.incus4j.api.io.Connection;
+import io.github.incus4j.api.spi.MigrationWire;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.time.Duration;
@@ -110,7 +111,7 @@ public final class FakeMigration {
             if (sendError == null) {
                 throw cause;
             }
-            RuntimeException first = sendError instanceof Migration.PeerFailed ? cause : sendError;
+            RuntimeException first = sendError instanceof MigrationWire.PeerFailed ? cause : sendError;
             first.addSuppressed(first == cause ? sendError : cause);
             throw first;
         } catch (TimeoutException e) {
