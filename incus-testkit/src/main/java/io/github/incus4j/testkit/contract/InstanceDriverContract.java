@@ -487,37 +487,37 @@ public abstract class InstanceDriverContract extends ContractSupport {
             assertRefused(InstanceStateException.class, "The instance isn't running", i::freeze);
         }
 
-        @Test
-        void containerFreezeTwiceIsRefused() {
-            Instance i = createRunning(assumeType(InstanceType.CONTAINER));
+        @ForInstanceType(InstanceType.CONTAINER)
+        void containerFreezeTwiceIsRefused(InstanceType type) {
+            Instance i = createRunning(type);
             i.freeze();
             assertRefused(InstanceStateException.class, "The container is already frozen", i::freeze);
             assertTrue(i.isFrozen());
         }
 
-        @Test
-        void vmFreezeTwiceIsAccepted() {
-            Instance i = createRunning(assumeType(InstanceType.VM));
+        @ForInstanceType(InstanceType.VM)
+        void vmFreezeTwiceIsAccepted(InstanceType type) {
+            Instance i = createRunning(type);
             i.freeze();
             i.freeze();
             assertTrue(i.isFrozen());
         }
 
-        @Test
-        void containerUnfreezeOfRunningInstanceIsRefused() {
-            Instance i = createRunning(assumeType(InstanceType.CONTAINER));
+        @ForInstanceType(InstanceType.CONTAINER)
+        void containerUnfreezeOfRunningInstanceIsRefused(InstanceType type) {
+            Instance i = createRunning(type);
             assertRefused(InstanceStateException.class, "The container is already running", i::unfreeze);
         }
 
-        @Test
-        void containerUnfreezeOfStoppedInstanceIsRefused() {
-            Instance i = create(assumeType(InstanceType.CONTAINER));
+        @ForInstanceType(InstanceType.CONTAINER)
+        void containerUnfreezeOfStoppedInstanceIsRefused(InstanceType type) {
+            Instance i = create(type);
             assertRefused(InstanceStateException.class, "The container isn't running", i::unfreeze);
         }
 
-        @Test
-        void vmUnfreezeOfStoppedInstanceIsRefused() {
-            Instance i = create(assumeType(InstanceType.VM));
+        @ForInstanceType(InstanceType.VM)
+        void vmUnfreezeOfStoppedInstanceIsRefused(InstanceType type) {
+            Instance i = create(type);
             assertRefused(InstanceStateException.class, "The instance isn't running", i::unfreeze);
         }
 
@@ -961,30 +961,26 @@ public abstract class InstanceDriverContract extends ContractSupport {
             j.delete(false);
         }
 
-        @Test
-        void containerKeysAreUnknownToVms() {
-            InstanceType vm = assumeType(InstanceType.VM);
+        @ForInstanceType(InstanceType.VM)
+        void containerKeysAreUnknownToVms(InstanceType vm) {
             assertRefused(InvalidArgumentException.class, "Unknown configuration key: security.privileged",
                     () -> create(args(vm).config("security.privileged", "true").build()));
         }
 
-        @Test
-        void vmKeysAreUnknownToContainers() {
-            InstanceType ct = assumeType(InstanceType.CONTAINER);
+        @ForInstanceType(InstanceType.CONTAINER)
+        void vmKeysAreUnknownToContainers(InstanceType ct) {
             assertRefused(InvalidArgumentException.class, "Unknown configuration key: security.secureboot",
                     () -> create(args(ct).config("security.secureboot", "true").build()));
         }
 
-        @Test
-        void kernelLimitsAreForContainersOnly() {
-            InstanceType vm = assumeType(InstanceType.VM);
+        @ForInstanceType(InstanceType.VM)
+        void kernelLimitsAreForContainersOnly(InstanceType vm) {
             assertRefused(InvalidArgumentException.class, "limits.kernel.nofile isn't supported for VMs",
                     () -> create(args(vm).config("limits.kernel.nofile", "1024").build()));
         }
 
-        @Test
-        void cpuTopologyIsForVmsOnly() {
-            InstanceType ct = assumeType(InstanceType.CONTAINER);
+        @ForInstanceType(InstanceType.CONTAINER)
+        void cpuTopologyIsForVmsOnly(InstanceType ct) {
             assertRefused(InvalidArgumentException.class,
                     "CPU topology syntax for limits.cpu is only supported for virtual machines",
                     () -> create(args(ct).config("limits.cpu", "sockets=1,cores=2,threads=1").build()));
@@ -1012,32 +1008,32 @@ public abstract class InstanceDriverContract extends ContractSupport {
                     () -> create(args(type).profiles(List.of(p, p)).build()));
         }
 
-        @Test
-        void runningVmRefusesKeysThatNeedARestart() {
-            Instance i = createRunning(assumeType(InstanceType.VM));
+        @ForInstanceType(InstanceType.VM)
+        void runningVmRefusesKeysThatNeedARestart(InstanceType type) {
+            Instance i = createRunning(type);
             assertRefused(InvalidArgumentException.class, "Key \"security.nesting\" cannot be updated when VM is running",
                     () -> i.update(withConfig(i, "security.nesting", "true"), true));
             assertFalse(i.localConfig().containsKey("security.nesting"));
         }
 
-        @Test
-        void runningVmAcceptsUserKeys() {
-            Instance i = createRunning(assumeType(InstanceType.VM));
+        @ForInstanceType(InstanceType.VM)
+        void runningVmAcceptsUserKeys(InstanceType type) {
+            Instance i = createRunning(type);
             i.update(withConfig(i, "user.note", "live"), true);
             assertEquals("live", i.localConfig().get("user.note"));
             assertTrue(i.isRunning());
         }
 
-        @Test
-        void stoppedVmAcceptsAnyValidKey() {
-            Instance i = create(assumeType(InstanceType.VM));
+        @ForInstanceType(InstanceType.VM)
+        void stoppedVmAcceptsAnyValidKey(InstanceType type) {
+            Instance i = create(type);
             i.update(withConfig(i, "security.nesting", "true"), true);
             assertEquals("true", i.localConfig().get("security.nesting"));
         }
 
-        @Test
-        void runningContainerAcceptsRestartOnlyKeys() {
-            Instance i = createRunning(assumeType(InstanceType.CONTAINER));
+        @ForInstanceType(InstanceType.CONTAINER)
+        void runningContainerAcceptsRestartOnlyKeys(InstanceType type) {
+            Instance i = createRunning(type);
             i.update(withConfig(i, "security.nesting", "true"), true);
             assertEquals("true", i.localConfig().get("security.nesting"));
             assertTrue(i.isRunning());
@@ -1103,15 +1099,15 @@ public abstract class InstanceDriverContract extends ContractSupport {
             assertEquals("stop", evacuate.canMigrate());
         }
 
-        @Test
-        void vmsHaveNoCgroupHandle() {
-            Instance i = createRunning(assumeType(InstanceType.VM));
+        @ForInstanceType(InstanceType.VM)
+        void vmsHaveNoCgroupHandle(InstanceType type) {
+            Instance i = createRunning(type);
             assertRefused(NotSupportedException.class, "Not implemented", i::cgroup);
         }
 
-        @Test
-        void vmsRefuseLiblxcHooks() {
-            Instance i = create(assumeType(InstanceType.VM));
+        @ForInstanceType(InstanceType.VM)
+        void vmsRefuseLiblxcHooks(InstanceType type) {
+            Instance i = create(type);
             assertRefused(NotSupportedException.class, "Not implemented", () -> i.onHook("onstart", Map.of()));
         }
     }
@@ -1122,10 +1118,10 @@ public abstract class InstanceDriverContract extends ContractSupport {
     @RequiresCapability(Capability.LIVE_UPDATE)
     class LiveUpdate {
 
-        @Test
+        @ForInstanceType(InstanceType.CONTAINER)
         @RequiresCapability(Capability.CGROUPS)
-        void containerMemoryLimitAppliesLive() {
-            Instance i = createRunning(assumeType(InstanceType.CONTAINER));
+        void containerMemoryLimitAppliesLive(InstanceType type) {
+            Instance i = createRunning(type);
             i.update(withConfig(i, "limits.memory", "256MiB"), true);
             assertEquals("268435456", i.cgroup().get("memory.max").trim());
             assertEquals(268435456L, i.cgroup().memoryLimit().getAsLong());
@@ -1133,26 +1129,26 @@ public abstract class InstanceDriverContract extends ContractSupport {
             assertEquals("max", i.cgroup().get("memory.max").trim(), "removing the limit");
         }
 
-        @Test
+        @ForInstanceType(InstanceType.CONTAINER)
         @RequiresCapability(Capability.CGROUPS)
-        void containerProcessLimitAppliesLive() {
-            Instance i = createRunning(assumeType(InstanceType.CONTAINER));
+        void containerProcessLimitAppliesLive(InstanceType type) {
+            Instance i = createRunning(type);
             i.update(withConfig(i, "limits.processes", "100"), true);
             assertEquals("100", i.cgroup().get("pids.max").trim());
             assertEquals(100L, i.cgroup().maxProcesses().getAsLong());
         }
 
-        @Test
+        @ForInstanceType(InstanceType.CONTAINER)
         @RequiresCapability(Capability.CGROUPS)
-        void limitsSetWhileStoppedApplyAtStart() {
-            Instance i = create(args(assumeType(InstanceType.CONTAINER)).config("limits.memory", "128MiB").build());
+        void limitsSetWhileStoppedApplyAtStart(InstanceType type) {
+            Instance i = create(args(type).config("limits.memory", "128MiB").build());
             i.start(false);
             assertEquals("134217728", i.cgroup().get("memory.max").trim());
         }
 
-        @Test
-        void runningVmAcceptsAMemoryChange() {
-            Instance i = createRunning(assumeType(InstanceType.VM));
+        @ForInstanceType(InstanceType.VM)
+        void runningVmAcceptsAMemoryChange(InstanceType type) {
+            Instance i = createRunning(type);
             i.update(withConfig(i, "limits.memory", "1GiB"), true);
             assertEquals("1GiB", i.expandedConfig().get("limits.memory"));
             assertTrue(i.isRunning());
@@ -1173,26 +1169,26 @@ public abstract class InstanceDriverContract extends ContractSupport {
     @RequiresCapability(Capability.CGROUPS)
     class CGroups {
 
-        @Test
-        void runningContainerReportsUsage() {
-            Instance i = createRunning(assumeType(InstanceType.CONTAINER));
+        @ForInstanceType(InstanceType.CONTAINER)
+        void runningContainerReportsUsage(InstanceType type) {
+            Instance i = createRunning(type);
             CGroup cg = i.cgroup();
             assertTrue(cg.memoryUsage() > 0, "memory.current");
             assertTrue(cg.processes() >= 1, "pids.current");
         }
 
-        @Test
-        void setThenGet() {
-            Instance i = createRunning(assumeType(InstanceType.CONTAINER));
+        @ForInstanceType(InstanceType.CONTAINER)
+        void setThenGet(InstanceType type) {
+            Instance i = createRunning(type);
             i.cgroup().setMemoryLimit(64L << 20);
             assertEquals(64L << 20, i.cgroup().memoryLimit().getAsLong());
             i.cgroup().setMemoryLimit(-1);
             assertTrue(i.cgroup().memoryLimit().isEmpty(), "no limit after -1");
         }
 
-        @Test
-        void setOnStoppedContainerIsRefused() {
-            Instance i = create(assumeType(InstanceType.CONTAINER));
+        @ForInstanceType(InstanceType.CONTAINER)
+        void setOnStoppedContainerIsRefused(InstanceType type) {
+            Instance i = create(type);
             IncusException e = assertThrows(IncusException.class, () -> i.cgroup().set("memory.max", "1000000"));
             assertEquals("Can't set cgroups on a stopped container", e.getMessage());
         }
@@ -1536,9 +1532,9 @@ public abstract class InstanceDriverContract extends ContractSupport {
             assertTrue(r.stderr().contains("/no-such-dir"), "stderr: " + r.stderr());
         }
 
-        @Test
-        void hostnameIsTheContainerName() {
-            Instance i = createRunning(assumeType(InstanceType.CONTAINER));
+        @ForInstanceType(InstanceType.CONTAINER)
+        void hostnameIsTheContainerName(InstanceType type) {
+            Instance i = createRunning(type);
             assertEquals(i.name() + "\n", run(i, "hostname").stdout());
         }
 
@@ -1910,9 +1906,9 @@ public abstract class InstanceDriverContract extends ContractSupport {
             assertEquals("host only", Files.readString(hostFile), "a write through a link reached the host");
         }
 
-        @Test
-        void containerFilesWorkStoppedAndRunning() {
-            Instance i = create(assumeType(InstanceType.CONTAINER));
+        @ForInstanceType(InstanceType.CONTAINER)
+        void containerFilesWorkStoppedAndRunning(InstanceType type) {
+            Instance i = create(type);
             writeFile(i, "/srv/state", "written stopped");
             i.start(false);
             assertEquals("written stopped", readFile(i, "/srv/state"));
@@ -1921,9 +1917,9 @@ public abstract class InstanceDriverContract extends ContractSupport {
             assertEquals("written running", readFile(i, "/srv/state"));
         }
 
-        @Test
-        void vmFilesNeedARunningVm() {
-            Instance i = create(assumeType(InstanceType.VM));
+        @ForInstanceType(InstanceType.VM)
+        void vmFilesNeedARunningVm(InstanceType type) {
+            Instance i = create(type);
             assertRefused(InstanceStateException.class, "Instance is not running", i::fileSftp);
         }
 
@@ -1996,9 +1992,9 @@ public abstract class InstanceDriverContract extends ContractSupport {
             }
         }
 
-        @Test
-        void containersHaveNoVga() {
-            Instance i = createRunning(assumeType(InstanceType.CONTAINER));
+        @ForInstanceType(InstanceType.CONTAINER)
+        void containersHaveNoVga(InstanceType type) {
+            Instance i = createRunning(type);
             assertRefused(InvalidArgumentException.class, "Container instances don't support \"vga\" output",
                     () -> i.console("vga"));
         }
@@ -2018,24 +2014,24 @@ public abstract class InstanceDriverContract extends ContractSupport {
     @RequiresCapability(Capability.CONSOLE_LOG)
     class ConsoleLog {
 
-        @Test
-        void containerConsoleLogCanBeCleared() {
-            Container c = (Container) createRunning(assumeType(InstanceType.CONTAINER));
+        @ForInstanceType(InstanceType.CONTAINER)
+        void containerConsoleLogCanBeCleared(InstanceType type) {
+            Container c = (Container) createRunning(type);
             assertNotNull(c.consoleLog(ConsoleLogOptions.READ));
             assertEquals("", c.consoleLog(ConsoleLogOptions.CLEAR), "clearing reads nothing");
             assertEquals("", c.consoleLog(ConsoleLogOptions.READ), "empty after clear");
         }
 
-        @Test
-        void containerConsoleLogKeepsWhatWasRead() {
-            Container c = (Container) createRunning(assumeType(InstanceType.CONTAINER));
+        @ForInstanceType(InstanceType.CONTAINER)
+        void containerConsoleLogKeepsWhatWasRead(InstanceType type) {
+            Container c = (Container) createRunning(type);
             String first = c.consoleLog(ConsoleLogOptions.READ);
             assertEquals(first, c.consoleLog(ConsoleLogOptions.READ), "reading does not consume");
         }
 
-        @Test
-        void vmConsoleLogIsReadable() {
-            VM v = (VM) createRunning(assumeType(InstanceType.VM));
+        @ForInstanceType(InstanceType.VM)
+        void vmConsoleLogIsReadable(InstanceType type) {
+            VM v = (VM) createRunning(type);
             assertNotNull(v.consoleLog());
         }
     }
@@ -2138,9 +2134,9 @@ public abstract class InstanceDriverContract extends ContractSupport {
             assertEquals(0, out.size(), "nothing written");
         }
 
-        @Test
-        void splitImageSeparatesMetadataAndRootfs() {
-            Instance i = create(assumeType(InstanceType.CONTAINER));
+        @ForInstanceType(InstanceType.CONTAINER)
+        void splitImageSeparatesMetadataAndRootfs(InstanceType type) {
+            Instance i = create(type);
             ByteArrayOutputStream meta = new ByteArrayOutputStream();
             ByteArrayOutputStream rootfs = new ByteArrayOutputStream();
             i.export(meta, rootfs, Map.of(), null, null);
@@ -2182,10 +2178,9 @@ public abstract class InstanceDriverContract extends ContractSupport {
             assertTrue(calls.get() > 0, "progress reports");
         }
 
-        @Test
+        @ForInstanceType(InstanceType.CONTAINER)
         @RequiresCapability(Capability.FILES)
-        void createFromRootfsDirectory() throws IOException {
-            InstanceType type = assumeType(InstanceType.CONTAINER);
+        void createFromRootfsDirectory(InstanceType type) throws IOException {
             Path dir = scratch().resolve("rootfs-src");
             Files.createDirectories(dir.resolve("srv"));
             Files.writeString(dir.resolve("srv/from-dir.txt"), "copied from a directory");
@@ -2678,9 +2673,9 @@ public abstract class InstanceDriverContract extends ContractSupport {
             assertRefused(NotFoundException.class, "Device \"nope\" not found", () -> i.reloadDevice("nope"));
         }
 
-        @Test
-        void containersRefuseUnknownHooks() {
-            Instance i = create(assumeType(InstanceType.CONTAINER));
+        @ForInstanceType(InstanceType.CONTAINER)
+        void containersRefuseUnknownHooks(InstanceType type) {
+            Instance i = create(type);
             assertRefused(InvalidArgumentException.class, "Invalid stop target \"halt\"",
                     () -> i.onHook("onstop", Map.of("target", "halt")));
         }
