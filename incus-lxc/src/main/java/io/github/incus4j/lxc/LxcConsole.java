@@ -6,12 +6,13 @@ import io.github.incus4j.api.OperationTimeoutException;
 import io.github.incus4j.api.io.ConsoleSession;
 import io.github.incus4j.lxc.binding.Liblxc;
 import io.github.incus4j.lxc.binding.Pty;
-import java.io.File;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.Executor;
@@ -28,7 +29,7 @@ import java.util.concurrent.TimeUnit;
 final class LxcConsole implements ConsoleSession {
     private static final System.Logger LOG = System.getLogger(LxcConsole.class.getName());
     private static final long KILL_WAIT_MS = 2000;
-    private static final long ATTACH_TIMEOUT_MS = 10_000;
+    private static final Duration ATTACH_TIMEOUT = Duration.ofSeconds(10);
 
     private final Process process;
     private final Pty pty;
@@ -44,12 +45,7 @@ final class LxcConsole implements ConsoleSession {
         Pty pty = liblxc.openPty();
         Process p;
         try {
-            File tty = new File(pty.slavePath());
-            p = new ProcessBuilder("lxc-console", "-P", lxcpath, "-n", name, "-t", "0", "-e", "-1")
-                    .redirectInput(ProcessBuilder.Redirect.from(tty))
-                    .redirectOutput(ProcessBuilder.Redirect.to(tty))
-                    .redirectError(ProcessBuilder.Redirect.to(tty))
-                    .start();
+            p = pty.spawn(List.of("lxc-console", "-P", lxcpath, "-n", name, "-t", "0", "-e", "-1"));
         } catch (IOException e) {
             pty.close();
             throw new NotSupportedException("Cannot run lxc-console (package lxc): " + e.getMessage(), e);
@@ -70,22 +66,19 @@ final class LxcConsole implements ConsoleSession {
      * {@code TCSAFLUSH}, which would discard keystrokes written before.
      */
     private void awaitAttached() {
-        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(ATTACH_TIMEOUT_MS);
         try {
-            while (pty.isCanonical()) {
-                if (!process.isAlive()) {
-                    process.waitFor();
-                    pty.endOfOutput();
-                    String said = new String(pty.output().readAllBytes(), StandardCharsets.UTF_8).strip();
-                    throw new IncusException("lxc-console ended with status " + process.exitValue()
-                            + (said.isEmpty() ? "" : ": " + said));
-                }
-                if (System.nanoTime() > deadline) {
-                    throw new OperationTimeoutException("lxc-console did not attach to the console within "
-                            + ATTACH_TIMEOUT_MS + " ms");
-                }
-                Thread.sleep(1);
+            if (pty.awaitRawMode(process, ATTACH_TIMEOUT)) {
+                return;
             }
+            if (process.isAlive()) {
+                throw new OperationTimeoutException("lxc-console did not attach to the console within "
+                        + ATTACH_TIMEOUT.toMillis() + " ms");
+            }
+            process.waitFor();
+            pty.endOfOutput();
+            String said = new String(pty.output().readAllBytes(), StandardCharsets.UTF_8).strip();
+            throw new IncusException("lxc-console ended with status " + process.exitValue()
+                    + (said.isEmpty() ? "" : ": " + said));
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IncusException("Interrupted while attaching to the console", e);

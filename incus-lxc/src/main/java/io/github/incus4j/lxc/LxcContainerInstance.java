@@ -621,9 +621,6 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
 
     @Override
     protected Cmd doExec(ExecRequest request, InputStream stdin, OutputStream stdout, OutputStream stderr) {
-        if (request.interactive()) {
-            throw new NotSupportedException("Interactive exec (a pty) is not supported by the lxc driver yet");
-        }
         Map<String, String> env = new TreeMap<>();
         expandedConfig().forEach((k, v) -> {
             if (k.startsWith("environment.")) {
@@ -638,6 +635,12 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
         }
         env.putIfAbsent("LANG", "C.UTF-8");
         String cwd = request.cwd().isEmpty() ? env.getOrDefault("HOME", "/") : request.cwd();
+        if (request.interactive()) {
+            // One terminal for output and errors, as Incus: stderr is not used.
+            return AttachCmd.startInteractive(driver.liblxc(), driver.lxcpath().toString(), lxcName(),
+                    request.command(), env, cwd, request.user(), request.group(), request.width(), request.height(),
+                    stdin, stdout, driver::execute);
+        }
         return AttachCmd.start(driver.lxcpath().toString(), lxcName(), request.command(), env, cwd, request.user(),
                 request.group(), stdin, stdout, stderr, driver::execute);
     }

@@ -4,9 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.github.incus4j.api.Instance;
-import io.github.incus4j.api.InstanceSource;
 import io.github.incus4j.api.io.ConsoleSession;
-import io.github.incus4j.api.model.InstanceArgs;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -14,8 +12,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.Map;
-import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
@@ -37,21 +33,12 @@ class LxcConsoleTest {
     void start() {
         LxcHost.require();
         lxc = new LxcDriver().open(LxcHost.searchable(dir.resolve("root")), Duration.ofSeconds(30));
-        c = lxc.create(InstanceArgs.builder("con-" + UUID.randomUUID().toString().substring(0, 8)).build(),
-                InstanceSource.template("busybox", Map.of()));
-        c.start(false);
+        c = LxcHost.runningBusybox(lxc, "con-");
     }
 
     @AfterEach
     void stop() {
-        if (lxc == null) {
-            return;
-        }
-        if (c.isRunning()) {
-            c.stop(false);
-        }
-        c.delete(true);
-        lxc.close();
+        LxcHost.deleteAll(lxc);
     }
 
     /**
@@ -59,7 +46,7 @@ class LxcConsoleTest {
      * typed while the container's init is still setting up its console may be dropped, and the first line only
      * activates the console (busybox init's {@code askfirst}).
      */
-    private static void typeUntil(ConsoleSession s, String line, String expected) throws Exception {
+    static void typeUntil(ConsoleSession s, String line, String expected) throws Exception {
         ByteArrayOutputStream seen = new ByteArrayOutputStream();
         CompletableFuture<Void> reader = CompletableFuture.runAsync(() -> {
             byte[] buf = new byte[4096];
@@ -135,7 +122,7 @@ class LxcConsoleTest {
         }
     }
 
-    private static long openFds() throws IOException {
+    static long openFds() throws IOException {
         try (Stream<Path> fds = Files.list(Path.of("/proc/self/fd"))) {
             return fds.count();
         }

@@ -46,9 +46,10 @@ class LxcDriverContractTest extends InstanceDriverContract {
 
         @Override
         public Set<Capability> capabilities() {
-            EnumSet<Capability> caps = EnumSet.of(Capability.CONTAINERS, Capability.EXEC, Capability.FREEZE,
-                    Capability.CGROUPS, Capability.LIVE_UPDATE, Capability.METRICS, Capability.FILES,
-                    Capability.CONSOLE, Capability.CONSOLE_LOG, Capability.EXPORT_IMPORT, Capability.MIGRATION);
+            EnumSet<Capability> caps = EnumSet.of(Capability.CONTAINERS, Capability.EXEC,
+                    Capability.INTERACTIVE_EXEC, Capability.FREEZE, Capability.CGROUPS, Capability.LIVE_UPDATE,
+                    Capability.METRICS, Capability.FILES, Capability.CONSOLE, Capability.CONSOLE_LOG,
+                    Capability.EXPORT_IMPORT, Capability.MIGRATION);
             // CRIU 3.17 cannot run on kernels from 6.13 on (see Criu): the group runs where CRIU works.
             if (Criu.host().usable()) {
                 caps.add(Capability.STATEFUL);

@@ -4,6 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.github.incus4j.api.Instance;
+import io.github.incus4j.api.InstanceSource;
+import io.github.incus4j.api.model.InstanceArgs;
 import io.github.incus4j.api.spi.Applicability;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -11,6 +13,8 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.util.Map;
+import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 
 /** Test preconditions: the driver applies on this host (root, liblxc, lxc tools) and busybox-static exists. */
@@ -41,6 +45,14 @@ final class LxcHost {
             throw new UncheckedIOException(e);
         }
         return dir;
+    }
+
+    /** Creates and starts a busybox container named {@code prefix} plus a random suffix. */
+    static Instance runningBusybox(LxcInstances lxc, String prefix) {
+        Instance c = lxc.create(InstanceArgs.builder(prefix + UUID.randomUUID().toString().substring(0, 8)).build(),
+                InstanceSource.template("busybox", Map.of()));
+        c.start(false);
+        return c;
     }
 
     /** Stops and deletes every container of {@code lxc}, then closes it (null: nothing to do). */

@@ -2,10 +2,13 @@ package io.github.incus4j.lxc.binding;
 
 import io.github.incus4j.api.IncusException;
 import io.github.incus4j.lxc.binding.ffi.NativeApi.LibC;
+import java.io.File;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.List;
 import jnr.ffi.LastError;
 import jnr.ffi.Runtime;
 
@@ -16,11 +19,14 @@ import jnr.ffi.Runtime;
  * (canonical) mode: a helper that takes the terminal switches it to raw mode itself, which {@link #isCanonical()}
  * lets the owner wait for.
  *
- * <p>The JVM keeps the slave open as long as the pty: the master then never reports a hang-up while the helper is
- * starting (which would look like an end of output before it began), and what the helper leaves unread stays in the
- * pty. The end of output is therefore announced by the owner, {@link #endOfOutput()}, once the helper is gone: reads
- * return what is left, then -1. Blocking reads and writes wait in {@code poll} slices of {@value #POLL_MS} ms so that
- * {@link #close()} never closes a descriptor another thread is inside (no fd number reused under a reader).
+ * <p>The JVM keeps the slave open until the owner says otherwise: the master then never reports a hang-up while the
+ * helper is starting (which would look like an end of output before it began), and what the helper leaves unread stays
+ * in the pty. The end of output is then announced by the owner, {@link #endOfOutput()}, once the helper is gone:
+ * reads return what is left, then -1. An owner whose helper holds the slave from its start may
+ * {@link #releaseSlave()} instead, and reads end as soon as the helper's last descriptor is closed. Blocking reads and
+ * writes wait in {@code poll} slices of {@value #POLL_MS} ms so that {@link #close()} never closes a descriptor
+ * another thread is inside (no fd number reused under a reader). Terminal attributes and the window size are read and
+ * set through the master (Linux applies them to the slave).
  */
 public final class Pty implements AutoCloseable {
     private static final int O_RDWR = 02;
@@ -29,6 +35,10 @@ public final class Pty implements AutoCloseable {
     private static final int O_CLOEXEC = 02000000;
     private static final int ICANON = 02;
     private static final int C_LFLAG_OFFSET = 12;
+    private static final int C_OFLAG_OFFSET = 4;
+    private static final int OPOST = 01;
+    private static final int ONLCR = 04;
+    private static final long TIOCSWINSZ = 0x5414;
     private static final int EINTR = 4;
     private static final int EIO = 5;
     private static final int EAGAIN = 11;
@@ -41,7 +51,7 @@ public final class Pty implements AutoCloseable {
     private final LibC libc;
     private final Runtime runtime;
     private final int master;
-    private final int slave;
+    private int slave;
     private final String slavePath;
     private final InputStream output = new MasterInput();
     private final OutputStream input = new MasterOutput();
@@ -115,14 +125,92 @@ public final class Pty implements AutoCloseable {
             throw new IllegalStateException("The pseudo-terminal is closed");
         }
         try {
-            byte[] termios = new byte[TERMIOS_BYTES];
-            check(libc.tcgetattr(slave, termios), "tcgetattr " + slavePath, runtime);
-            int lflag = (termios[C_LFLAG_OFFSET] & 0xff) | (termios[C_LFLAG_OFFSET + 1] & 0xff) << 8
-                    | (termios[C_LFLAG_OFFSET + 2] & 0xff) << 16 | (termios[C_LFLAG_OFFSET + 3] & 0xff) << 24;
-            return (lflag & ICANON) != 0;
+            return (termiosFlags(C_LFLAG_OFFSET) & ICANON) != 0;
         } finally {
             exit();
         }
+    }
+
+    /**
+     * Whether the terminal turns each newline written to it into CR LF ({@code OPOST} and {@code ONLCR}, the kernel's
+     * default, which {@code lxc-attach} 5.0 keeps in raw mode): then every LF read from the master has a CR inserted
+     * before it. False once the pty is closed.
+     */
+    public boolean mapsNewlines() {
+        if (!enter()) {
+            return false;
+        }
+        try {
+            int oflag = termiosFlags(C_OFLAG_OFFSET);
+            return (oflag & OPOST) != 0 && (oflag & ONLCR) != 0;
+        } finally {
+            exit();
+        }
+    }
+
+    private int termiosFlags(int offset) {
+        byte[] termios = new byte[TERMIOS_BYTES];
+        check(libc.tcgetattr(master, termios), "tcgetattr " + slavePath, runtime);
+        return (termios[offset] & 0xff) | (termios[offset + 1] & 0xff) << 8 | (termios[offset + 2] & 0xff) << 16
+                | (termios[offset + 3] & 0xff) << 24;
+    }
+
+    /**
+     * Sets the window size ({@code TIOCSWINSZ}); the kernel sends {@code SIGWINCH} to the terminal's foreground
+     * process group, if it is some process's controlling terminal.
+     */
+    public void resize(int columns, int rows) {
+        if (columns <= 0 || rows <= 0 || columns > 0xffff || rows > 0xffff) {
+            throw new IllegalArgumentException("Invalid window size: " + columns + "x" + rows);
+        }
+        if (!enter()) {
+            throw new IllegalStateException("The pseudo-terminal is closed");
+        }
+        try {
+            check(libc.ioctl(master, TIOCSWINSZ, new short[] {(short) rows, (short) columns, 0, 0}),
+                    "TIOCSWINSZ " + slavePath, runtime);
+        } finally {
+            exit();
+        }
+    }
+
+    /**
+     * Closes the JVM's descriptor of the slave, once a helper holds its own: reads of the master then end (after what
+     * is left) as soon as the helper's last descriptor of the slave is closed, with no need for {@link #endOfOutput()}.
+     */
+    public synchronized void releaseSlave() {
+        if (slave >= 0) {
+            libc.close(slave);
+            slave = -1;
+        }
+    }
+
+    /**
+     * Starts {@code command} (spawned by the JDK, never a fork of the JVM) with its stdin, stdout and stderr on the
+     * slave; no other descriptor of the JVM reaches it.
+     */
+    public Process spawn(List<String> command) throws IOException {
+        File tty = new File(slavePath);
+        return new ProcessBuilder(command)
+                .redirectInput(ProcessBuilder.Redirect.from(tty))
+                .redirectOutput(ProcessBuilder.Redirect.to(tty))
+                .redirectError(ProcessBuilder.Redirect.to(tty))
+                .start();
+    }
+
+    /**
+     * Waits until the terminal has left canonical mode ({@code true}), or {@code helper} has ended or
+     * {@code timeout} passed first ({@code false}).
+     */
+    public boolean awaitRawMode(Process helper, Duration timeout) throws InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (isCanonical()) {
+            if (!helper.isAlive() || System.nanoTime() - deadline > 0) {
+                return false;
+            }
+            Thread.sleep(1);
+        }
+        return true;
     }
 
     /** What the helper writes on the terminal. */
@@ -175,7 +263,7 @@ public final class Pty implements AutoCloseable {
     }
 
     private void release() {
-        libc.close(slave);
+        releaseSlave();
         libc.close(master);
     }
 
@@ -183,10 +271,10 @@ public final class Pty implements AutoCloseable {
         return closed;
     }
 
-    /** Polls the master for {@code events}: true when ready, false after one slice. */
-    private boolean poll(long events) throws IOException {
+    /** Polls the master for {@code events}: true when ready, false after {@code timeoutMillis}. */
+    private boolean poll(long events, int timeoutMillis) throws IOException {
         long[] pollfd = {(master & 0xffffffffL) | events << 32};
-        int n = libc.poll(pollfd, 1, POLL_MS);
+        int n = libc.poll(pollfd, 1, timeoutMillis);
         if (n < 0) {
             int errno = LastError.getLastError(runtime);
             if (errno == EINTR) {
@@ -221,7 +309,8 @@ public final class Pty implements AutoCloseable {
                     if (isClosed()) {
                         return -1;
                     }
-                    if (!poll(POLLIN)) {
+                    // Once the helper is gone, only what is already in the pty is left: no need to wait for more.
+                    if (!poll(POLLIN, wasEnded ? 0 : POLL_MS)) {
                         if (wasEnded) {
                             return -1; // nothing left of what the helper wrote
                         }
@@ -264,7 +353,7 @@ public final class Pty implements AutoCloseable {
                     if (isClosed() || ended) {
                         throw new IOException("The console is closed");
                     }
-                    if (!poll(POLLOUT)) {
+                    if (!poll(POLLOUT, POLL_MS)) {
                         continue;
                     }
                     int size = Math.min(len - done, CHUNK);

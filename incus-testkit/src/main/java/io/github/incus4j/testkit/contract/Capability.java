@@ -15,6 +15,11 @@ public enum Capability {
     STATEFUL,
     /** Runs commands ({@code Instance.exec}) with the busybox applets the contract uses. */
     EXEC,
+    /**
+     * Runs interactive commands ({@code ExecRequest.interactive}) on a terminal: {@code tty} and {@code stty} see one,
+     * of the requested size, {@code Cmd.windowResize} changes it, and what is typed is echoed.
+     */
+    INTERACTIVE_EXEC,
     /** File access over {@code Instance.fileSftp}. */
     FILES,
     /** Attaches to the text console ({@code Instance.console}). */

@@ -54,6 +54,9 @@ import io.github.incus4j.api.rest.RestJson;
 import io.github.incus4j.api.spi.WireSftpClient;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
+import java.io.OutputStream;
+import java.io.PipedInputStream;
+import java.io.PipedOutputStream;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -70,6 +73,7 @@ import java.util.OptionalInt;
 import java.util.Random;
 import java.util.Set;
 import java.util.TreeSet;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.stream.Collectors;
 import org.junit.jupiter.api.Nested;
@@ -1628,6 +1632,71 @@ public abstract class InstanceDriverContract extends ContractSupport {
                 int status = c.waitFor(timeout());
                 assertNotEquals(0, status, "a command killed by the stop");
             }
+        }
+    }
+
+    /** What an interactive command writes on its terminal, CRs left out (a terminal ends lines with CR LF). */
+    private static final class Screen extends OutputStream {
+        private final StringBuilder text = new StringBuilder();
+
+        @Override
+        public synchronized void write(int b) {
+            write(new byte[] {(byte) b}, 0, 1);
+        }
+
+        @Override
+        public synchronized void write(byte[] b, int off, int len) {
+            text.append(new String(b, off, len, StandardCharsets.ISO_8859_1).replace("\r", ""));
+            notifyAll();
+        }
+
+        synchronized String text() {
+            return text.toString();
+        }
+
+        synchronized void await(String expected, Duration timeout) throws InterruptedException {
+            long deadline = System.nanoTime() + timeout.toNanos();
+            while (text.indexOf(expected) < 0) {
+                long left = TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime());
+                if (left <= 0) {
+                    fail("no " + expected.strip() + " on the terminal after " + timeout.toMillis() + " ms: " + text);
+                }
+                wait(left);
+            }
+        }
+    }
+
+    /** Commands on a terminal: its size and resizes, the echo of what is typed, the status. */
+    @Nested
+    @Tag("exec")
+    @RequiresCapability(Capability.INTERACTIVE_EXEC)
+    class InteractiveExec {
+
+        @ForEachInstanceType
+        void commandRunsOnATerminalThatFollowsResizes(InstanceType type) throws Exception {
+            Instance i = createRunning(type);
+            Screen screen = new Screen();
+            PipedOutputStream keyboard = new PipedOutputStream();
+            ExecRequest request = cmd("sh", "-c", "tty; stty size; cat; stty size; exit 3").interactive(true)
+                    .window(100, 30).build();
+            try (Cmd c = i.exec(request, new PipedInputStream(keyboard), screen, null)) {
+                screen.await("30 100\n", timeout());
+                c.windowResize(120, 40);
+                keyboard.write(utf8("hello\n"));
+                keyboard.close(); // the end of input ends cat
+                assertEquals(3, c.waitFor(timeout()));
+            }
+            String text = screen.text();
+            assertTrue(text.startsWith("/dev/pts/"), "tty names a pty: " + text);
+            // What is typed is echoed by the terminal, then written back by cat.
+            assertEquals("30 100\nhello\nhello\n40 120\n", text.substring(text.indexOf('\n') + 1));
+        }
+
+        @ForEachInstanceType
+        void otherCommandsHaveNoTerminal(InstanceType type) {
+            ExecResult r = run(createRunning(type), "tty");
+            assertEquals(1, r.exitCode());
+            assertEquals("not a tty\n", r.stdout());
         }
     }
 

@@ -21,7 +21,7 @@ import java.util.TreeMap;
 
 /**
  * The fake's built-in programs, behaving like their busybox namesakes (options, output and messages) for what tests
- * commonly run: {@code true false echo cat env pwd id sh sleep ls mkdir rm touch hostname uname} and the
+ * commonly run: {@code true false echo cat env pwd id sh sleep ls mkdir rm touch hostname uname tty stty} and the
  * {@code busybox} multi-call binary.
  */
 final class Builtins {
@@ -55,6 +55,8 @@ final class Builtins {
             return 0;
         });
         into.put("uname", Builtins::uname);
+        into.put("tty", Builtins::tty);
+        into.put("stty", Builtins::stty);
         into.put("busybox", Builtins::busybox);
     }
 
@@ -130,6 +132,27 @@ final class Builtins {
             }
         }
         return status;
+    }
+
+    /** The terminal of an interactive command is the instance's first pty. */
+    private static int tty(FakeProcess p) {
+        p.print(p.interactive() ? "/dev/pts/0\n" : "not a tty\n");
+        return p.interactive() ? 0 : 1;
+    }
+
+    /** {@code stty size} ({@code rows columns}) and plain {@code stty}; other settings are accepted and ignored. */
+    private static int stty(FakeProcess p) {
+        if (!p.interactive()) {
+            p.printErr("stty: standard input: Not a tty\n");
+            return 1;
+        }
+        FakeProcess.WindowSize w = p.windowSize();
+        if (args(p).equals(List.of("size"))) {
+            p.print(w.height() + " " + w.width() + "\n");
+        } else if (args(p).isEmpty()) {
+            p.print("speed 38400 baud; rows " + w.height() + "; columns " + w.width() + "; line = 0;\n");
+        }
+        return 0;
     }
 
     private static int env(FakeProcess fp) throws Exception {

@@ -390,8 +390,10 @@ public abstract sealed class FakeInstance extends AbstractInstance permits FakeC
                 new FakeProcess.WindowSize(request.width(), request.height()));
         OutputStream out = task.new Out(stdout);
         OutputStream err = request.interactive() ? out : task.new Out(stderr);
+        // A terminal echoes what is typed (here, as the command reads it).
+        InputStream in = request.interactive() ? new EchoingInput(task.new In(stdin), out) : task.new In(stdin);
         Proc p = new Proc(task, this, prog.argv(), env, cwd, request.user(), request.group(), task.pid(),
-                request.interactive(), task.new In(stdin), out, err);
+                request.interactive(), in, out, err);
         g.execs.incrementAndGet();
         g.tasks.add(task);
         if (guest != g) {

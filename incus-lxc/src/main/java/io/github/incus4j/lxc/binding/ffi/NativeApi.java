@@ -4,7 +4,9 @@ import jnr.ffi.annotations.Delegate;
 import jnr.ffi.annotations.In;
 import jnr.ffi.annotations.Out;
 import jnr.ffi.annotations.SaveError;
+import jnr.ffi.annotations.Variadic;
 import jnr.ffi.types.size_t;
+import jnr.ffi.types.u_int64_t;
 
 /** Native signatures bound by jnr-ffi. Not an API: see the package documentation. */
 public final class NativeApi {
@@ -95,6 +97,14 @@ public final class NativeApi {
         /** {@code struct termios} is 60 bytes on Linux; callers pass a larger array. */
         @SaveError
         int tcgetattr(int fd, @Out byte[] termios);
+
+        /**
+         * {@code ioctl(fd, request, struct winsize *)} for {@code TIOCSWINSZ}: {@code winsize} is
+         * {@code ws_row, ws_col, ws_xpixel, ws_ypixel} (four {@code unsigned short}).
+         */
+        @SaveError
+        @Variadic(fixedCount = 2)
+        int ioctl(int fd, @u_int64_t long request, @In short[] winsize);
     }
 
     /** {@code bool (*)(struct lxc_container *)}: is_defined, is_running, freeze, unfreeze, stop, destroy. */
