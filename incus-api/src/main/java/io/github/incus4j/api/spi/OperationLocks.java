@@ -7,7 +7,6 @@ import io.github.incus4j.api.OperationTimeoutException;
 import io.github.incus4j.api.io.InstanceOperation;
 import io.github.incus4j.api.io.Operation;
 import io.github.incus4j.api.model.Project;
-import java.math.BigDecimal;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.Map;
@@ -240,7 +239,7 @@ public final class OperationLocks {
     }
 
     private static OperationTimeoutException timeout(Lock lock, Duration waited) {
-        return new OperationTimeoutException("Timed out after " + format(waited) + " waiting for the \""
+        return new OperationTimeoutException("Timed out after " + Texts.duration(waited) + " waiting for the \""
                 + lock.action.value() + "\" operation of instance \"" + lock.instance + "\" in project \""
                 + lock.project + "\" to finish");
     }
@@ -255,23 +254,6 @@ public final class OperationLocks {
         } catch (ArithmeticException e) {
             return Long.MAX_VALUE;
         }
-    }
-
-    // Go-style durations in messages: 200ms, 1.5s, 10m0s.
-    private static String format(Duration d) {
-        long ms = d.toMillis();
-        if (ms < 1000) {
-            return ms + "ms";
-        }
-        long s = ms / 1000;
-        StringBuilder b = new StringBuilder();
-        if (s >= 3600) {
-            b.append(s / 3600).append('h');
-        }
-        if (s >= 60) {
-            b.append(s % 3600 / 60).append('m');
-        }
-        return b.append(BigDecimal.valueOf(ms % 60_000, 3).stripTrailingZeros().toPlainString()).append('s').toString();
     }
 
     /** A registered lock; the handle its owner holds. */

@@ -1,6 +1,8 @@
 package io.github.incus4j.api.spi;
 
 import io.github.incus4j.api.InstanceType;
+import java.math.BigDecimal;
+import java.time.Duration;
 
 /**
  * Incus's error texts, kept in one place so that every driver answers with the same words as Incus
@@ -115,5 +117,22 @@ public final class Texts {
     /** Go's {@code %q}: the quoting Incus's messages use around names and values. */
     public static String quote(String s) {
         return ConfigKeys.quote(s);
+    }
+
+    /** Go's {@code time.Duration} text, to the millisecond: {@code 500ms}, {@code 1.5s}, {@code 10m0s}. */
+    public static String duration(Duration d) {
+        long ms = d.toMillis();
+        if (ms < 1000) {
+            return ms + "ms";
+        }
+        long s = ms / 1000;
+        StringBuilder b = new StringBuilder();
+        if (s >= 3600) {
+            b.append(s / 3600).append('h');
+        }
+        if (s >= 60) {
+            b.append(s % 3600 / 60).append('m');
+        }
+        return b.append(BigDecimal.valueOf(ms % 60_000, 3).stripTrailingZeros().toPlainString()).append('s').toString();
     }
 }

@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# Measures the QMP client of incus-qemu against a real QEMU and, in the same run on the same QEMU, a bare Python
+# socket client issuing the same commands; prints one line per metric, "name value unit", on stdout (the build and
+# QEMU's own output go to stderr). Needs qemu-system-x86_64 and python3. About a minute. Usage: benchmarks/qmp.sh
+#
+# The measuring code is a main in incus-qemu's test tree (io.github.incus4j.qemu.qmp.QmpBench), run on the module's
+# test classpath: incus-qemu is outside the default build (profile qemu), so the JMH jar of benchmarks/ does not carry
+# it. Figures are wall-clock means and 99th percentiles of single calls over 10 rounds in which the two clients take
+# turns (QEMU serves one QMP client at a time), so that both see the same machine load; the JVM is warmed up first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Compiles incus-api, incus-testkit and incus-qemu (main and tests) in the reactor and writes incus-qemu's test
+# classpath; nothing is installed.
+mvn -B -q -Pqemu,quick -pl incus-api,incus-testkit,incus-qemu -DskipTests test-compile dependency:build-classpath \
+  -Dmdep.includeScope=test -Dmdep.outputFile=target/bench.classpath >&2
+
+cp="incus-qemu/target/test-classes:incus-qemu/target/classes:$(cat incus-qemu/target/bench.classpath)"
+
+# A short run directory: unix socket paths are limited to 107 bytes.
+run=$(mktemp -d /tmp/incus4j-qmp-bench.XXXXXX)
+qemu_pid=
+cleanup() {
+  if [ -n "$qemu_pid" ]; then kill -9 "$qemu_pid" 2>/dev/null || true; wait "$qemu_pid" 2>/dev/null || true; fi
+  rm -rf "$run"
+}
+trap cleanup EXIT
+
+# The peer: a plain-socket QMP client, one request at a time, reading lines until the reply with its id (skipping
+# events), as a script would. Arguments: socket, connects, queries, pairs; prints one "name nanoseconds" line per
+# sample (the Java side aggregates the rounds).
+cat > "$run/peer.py" <<'PY'
+import json, socket, sys, time
+
+path = sys.argv[1]
+connects, queries, pairs = (int(a) for a in sys.argv[2:5])
+next_id = 0
+out = []
+
+def call(sock, f, command):
+    global next_id
+    next_id += 1
+    sock.sendall(b'{"execute":"%s","id":%d}\n' % (command.encode(), next_id))
+    while True:
+        line = f.readline()
+        if not line:
+            sys.exit("EOF from QEMU")
+        msg = json.loads(line)
+        if msg.get("id") == next_id:
+            if "error" in msg:
+                sys.exit("%s: %s" % (command, msg["error"]))
+            return msg["return"]
+
+def connect():
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.connect(path)
+    f = sock.makefile("rb")
+    json.loads(f.readline())  # greeting
+    call(sock, f, "qmp_capabilities")
+    return sock, f
+
+for _ in range(connects):
+    t0 = time.perf_counter_ns()
+    sock, f = connect()
+    out.append("connect %d" % (time.perf_counter_ns() - t0))
+    f.close()
+    sock.close()
+
+sock, f = connect()
+for _ in range(queries):
+    t0 = time.perf_counter_ns()
+    call(sock, f, "query-status")
+    out.append("query_status %d" % (time.perf_counter_ns() - t0))
+call(sock, f, "cont")
+for _ in range(pairs):
+    t0 = time.perf_counter_ns()
+    call(sock, f, "stop")
+    call(sock, f, "cont")
+    out.append("stop_cont %d" % (time.perf_counter_ns() - t0))
+call(sock, f, "stop")
+f.close()
+sock.close()
+print("\n".join(out))
+PY
+
+# Exactly this QEMU: a q35 machine under TCG, paused before the guest runs, nothing but the QMP monitor.
+qemu-system-x86_64 -machine q35,accel=tcg -m 64 -nodefaults -display none \
+  -qmp "unix:$run/qmp.sock,server=on,wait=off" -S >&2 &
+qemu_pid=$!
+for _ in $(seq 1 200); do [ -S "$run/qmp.sock" ] && break; sleep 0.05; done
+
+java -Xmx256m -cp "$cp" io.github.incus4j.qemu.qmp.QmpBench "$run/qmp.sock" "$run/peer.py"
+
+# vm_boot_s: added with the qemu driver (time from start() to the guest's ready marker on a real VM).
