@@ -150,7 +150,7 @@ class LxcContainerTest {
 
     @Test
     @Order(5)
-    void consoleLog() {
+    void consoleLog() throws InterruptedException {
         if (!c.supportsConsoleLog()) {
             assertThrows(io.github.incus4j.api.NotSupportedException.class, () -> c.consoleLog(false, true, 10));
             return;
@@ -159,7 +159,12 @@ class LxcContainerTest {
         String marker = "console-marker-" + name;
         TestLxc.run("lxc-attach", "-P", lxcpath.toString(), "-n", name, "--", "/bin/sh", "-c",
                 "echo " + marker + " > /dev/console");
+        // The monitor moves console output into the ring buffer on its own loop: give it a moment under load.
         String log = c.consoleLog(false, true, 65536);
+        for (long deadline = System.nanoTime() + 5_000_000_000L; !log.contains(marker)
+                && System.nanoTime() < deadline; log = c.consoleLog(false, true, 65536)) {
+            Thread.sleep(20);
+        }
         assertTrue(log.contains(marker), log);
         assertTrue(c.consoleLog(false, true, 8).length() <= 8);
         assertEquals("", c.consoleLog(true, false, 0));
