@@ -32,17 +32,19 @@ import java.util.Map;
 
 /**
  * A tour of the API on one instance: launch, exec, snapshot, file change, restore, stop, export with progress,
- * metrics, delete. Runs on the in-memory {@code fake} driver by default, or on a real one by name.
+ * metrics, delete. Runs on the in-memory {@code fake} driver by default, or on a real one by name. The instance is
+ * made from the busybox template, or from an Incus image tarball given with {@code --image} (a VM driver needs one:
+ * {@code incus-qemu/guest/build-vm-image.sh} builds a small bootable one).
  *
  * <pre>
- * java io.github.incus4j.examples.Demo [--driver fake|lxc|qemu] [--root DIR]
+ * java io.github.incus4j.examples.Demo [--driver fake|lxc|qemu] [--root DIR] [--image TARBALL]
  * </pre>
  *
  * Exit status: 0 when every step worked, 1 when a step failed, 2 for bad arguments or an unusable driver.
  */
 public final class Demo {
     private static final Duration EXEC_TIMEOUT = Duration.ofSeconds(30);
-    private static final String USAGE = "usage: Demo [--driver NAME] [--root DIR]";
+    private static final String USAGE = "usage: Demo [--driver NAME] [--root DIR] [--image TARBALL]";
 
     private static final int BAR_WIDTH = 30;
     private static final int TAR_BLOCK = 512;
@@ -73,9 +75,10 @@ public final class Demo {
     public static int run(String[] args, PrintStream out) {
         String driverName = "fake";
         Path root = null;
+        Path image = null;
         for (int i = 0; i < args.length; i++) {
             String arg = args[i];
-            if (("--driver".equals(arg) || "--root".equals(arg)) && i + 1 == args.length) {
+            if (List.of("--driver", "--root", "--image").contains(arg) && i + 1 == args.length) {
                 out.println(arg + " needs a value");
                 out.println(USAGE);
                 return 2;
@@ -83,6 +86,7 @@ public final class Demo {
             switch (arg) {
                 case "--driver" -> driverName = args[++i];
                 case "--root" -> root = Path.of(args[++i]);
+                case "--image" -> image = Path.of(args[++i]);
                 case "--help", "-h" -> {
                     out.println(USAGE);
                     return 0;
@@ -110,7 +114,7 @@ public final class Demo {
                     PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx--x--x")));
             Path instancesRoot = root != null ? root : workDir.resolve("root");
             try (Instances incus = driver.open(instancesRoot)) {
-                new Demo(out, live).tour(incus, workDir.resolve("demo-image.tar"));
+                new Demo(out, live).tour(incus, image, workDir.resolve("demo-image.tar"));
             }
             return 0;
         } catch (IncusException | IOException | UncheckedIOException e) {
@@ -124,14 +128,15 @@ public final class Demo {
         }
     }
 
-    private void tour(Instances incus, Path imageFile) throws IOException {
+    private void tour(Instances incus, Path sourceImage, Path imageFile) throws IOException {
         out.println("incus4j demo on the " + incus.info().name() + " driver, root " + incus.root());
         InstanceType type = incus.info().type() == InstanceType.VM ? InstanceType.VM : InstanceType.CONTAINER;
 
         Instance demo = incus.create(InstanceArgs.builder("demo").type(type).description("incus4j demo").build(),
-                InstanceSource.template("busybox", Map.of()));
+                sourceImage == null ? InstanceSource.template("busybox", Map.of()) : InstanceSource.image(sourceImage));
         demo.start(false);
-        step("launch", "created " + type + " \"" + demo.name() + "\" from the busybox template and started it: "
+        step("launch", "created " + type + " \"" + demo.name() + "\" from " + (sourceImage == null
+                ? "the busybox template" : sourceImage.getFileName()) + " and started it: "
                 + demo.state());
 
         ByteArrayOutputStream stdout = new ByteArrayOutputStream();

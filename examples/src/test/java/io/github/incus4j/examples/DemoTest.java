@@ -60,6 +60,25 @@ class DemoTest {
     }
 
     @Test
+    void startsFromAnImageGivenWithImage(@TempDir Path dir) throws Exception {
+        Path image = dir.resolve("base.tar");
+        try (io.github.incus4j.api.Instances fake = io.github.incus4j.api.InstanceDrivers.open("fake",
+                dir.resolve("maker"))) {
+            io.github.incus4j.api.Instance base = fake.create(
+                    io.github.incus4j.api.model.InstanceArgs.builder("base").build(),
+                    io.github.incus4j.api.InstanceSource.template("busybox", java.util.Map.of()));
+            try (java.io.OutputStream out = Files.newOutputStream(image)) {
+                base.export(out, null, java.util.Map.of("os", "busybox"), null, null);
+            }
+        }
+        Result r = run("--root", dir.resolve("root").toString(), "--image", image.toString());
+
+        assertEquals(0, r.status(), r.output());
+        assertTrue(r.numberedLines().get(0).contains("from base.tar and started it"), r.output());
+        assertEquals(2, run("--image").status(), "--image needs a value");
+    }
+
+    @Test
     void anUnknownDriverExitsWithTwoAndSaysWhy() {
         Result r = run("--driver", "no-such-driver");
 
