@@ -44,6 +44,7 @@ import io.github.incus4j.api.spi.DirectoryBackend;
 import io.github.incus4j.api.spi.FileBackend;
 import io.github.incus4j.api.spi.Idmaps;
 import io.github.incus4j.api.spi.ImageTar;
+import io.github.incus4j.api.spi.ImageFiles;
 import io.github.incus4j.api.spi.ImageTemplates;
 import io.github.incus4j.api.spi.Images;
 import io.github.incus4j.api.spi.InstanceRecord;
@@ -89,12 +90,11 @@ import java.util.TreeMap;
  */
 public final class LxcContainerInstance extends AbstractInstance implements Container {
     private static final System.Logger LOG = System.getLogger(LxcContainerInstance.class.getName());
-    private static final String DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
     private static final Duration START_TIMEOUT = Duration.ofSeconds(30);
     private static final int STOP_WAIT_SECONDS = 10;
     private static final Duration FREEZE_TIMEOUT = Duration.ofSeconds(10);
     private static final int CONSOLE_BUFFER = 256 * 1024;
-    private static final String METADATA = "metadata.yaml";
+    private static final String METADATA = ImageFiles.METADATA;
     private static final String NO_ALLOCATION =
             "No uid/gid allocation configured. In this mode, only privileged containers are supported";
     private static final Duration CRIU_TIMEOUT = Duration.ofSeconds(60);
@@ -215,15 +215,7 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
             throw new InvalidArgumentException("Invalid image " + Texts.quote(tarball.toString()) + ": "
                     + e.getMessage(), e);
         }
-        try {
-            Files.write(path().resolve(METADATA), RestJson.toYaml(metadata));
-            Files.createDirectories(templatesPath());
-            for (Map.Entry<String, byte[]> t : templates.entrySet()) {
-                Files.write(templatesPath().resolve(t.getKey()), t.getValue());
-            }
-        } catch (IOException e) {
-            throw new UncheckedIOException("Cannot keep the image files of " + name() + " in " + path(), e);
-        }
+        ImageFiles.keep(path(), templatesPath(), metadata, templates);
         Map<String, String> config = new HashMap<>();
         metadata.properties().forEach((k, v) -> config.put("image." + k, v));
         config.put("volatile.base_image", Images.fingerprint(bytes));
@@ -233,33 +225,12 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
 
     /** The metadata of the image this container came from, null when it did not come from one. */
     private ImageMetadata imageMetadata() {
-        Path md = path().resolve(METADATA);
-        if (!Files.isRegularFile(md)) {
-            return null;
-        }
-        try {
-            return RestJson.fromYaml(Files.readAllBytes(md), ImageMetadata.class);
-        } catch (IOException e) {
-            throw new UncheckedIOException("Cannot read " + md, e);
-        }
+        return ImageFiles.metadata(path());
     }
 
     /** The image's template files by name, as kept in {@link #templatesPath()}. */
     private Map<String, byte[]> templateFiles() {
-        Map<String, byte[]> out = new TreeMap<>();
-        if (!Files.isDirectory(templatesPath())) {
-            return out;
-        }
-        try (var list = Files.list(templatesPath())) {
-            for (Path p : (Iterable<Path>) list::iterator) {
-                if (Files.isRegularFile(p, LinkOption.NOFOLLOW_LINKS)) {
-                    out.put(p.getFileName().toString(), Files.readAllBytes(p));
-                }
-            }
-        } catch (IOException e) {
-            throw new UncheckedIOException("Cannot read the templates of " + name(), e);
-        }
-        return out;
+        return ImageFiles.templates(templatesPath());
     }
 
     /**
@@ -621,20 +592,8 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
 
     @Override
     protected Cmd doExec(ExecRequest request, InputStream stdin, OutputStream stdout, OutputStream stderr) {
-        Map<String, String> env = new TreeMap<>();
-        expandedConfig().forEach((k, v) -> {
-            if (k.startsWith("environment.")) {
-                env.put(k.substring("environment.".length()), v);
-            }
-        });
-        env.putAll(request.environment());
-        env.putIfAbsent("PATH", DEFAULT_PATH);
-        if (request.user() == 0) {
-            env.putIfAbsent("HOME", "/root");
-            env.putIfAbsent("USER", "root");
-        }
-        env.putIfAbsent("LANG", "C.UTF-8");
-        String cwd = request.cwd().isEmpty() ? env.getOrDefault("HOME", "/") : request.cwd();
+        Map<String, String> env = execEnvironment(request);
+        String cwd = execCwd(request, env);
         if (request.interactive()) {
             // One terminal for output and errors, as Incus: stderr is not used.
             return AttachCmd.startInteractive(driver.liblxc(), driver.lxcpath().toString(), lxcName(),

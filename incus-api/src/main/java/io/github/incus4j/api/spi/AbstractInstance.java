@@ -1366,6 +1366,50 @@ public abstract class AbstractInstance implements Instance {
         persist();
     }
 
+    /** The {@code PATH} of a command whose environment does not set one (Incus's default). */
+    public static final String DEFAULT_EXEC_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+    /**
+     * The whole environment of a command, as Incus builds it: the {@code environment.*} keys, the request's
+     * variables over them, then {@code PATH}, {@code HOME} and {@code USER} (for root) and {@code LANG} where unset.
+     */
+    protected final Map<String, String> execEnvironment(ExecRequest request) {
+        Map<String, String> env = new java.util.TreeMap<>();
+        expandedConfig.forEach((k, v) -> {
+            if (k.startsWith("environment.")) {
+                env.put(k.substring("environment.".length()), v);
+            }
+        });
+        env.putAll(request.environment());
+        env.putIfAbsent("PATH", DEFAULT_EXEC_PATH);
+        if (request.user() == 0) {
+            env.putIfAbsent("HOME", "/root");
+            env.putIfAbsent("USER", "root");
+        }
+        env.putIfAbsent("LANG", "C.UTF-8");
+        return env;
+    }
+
+    /** A command's working directory: the request's, else {@code HOME} of {@code env}, else {@code /}. */
+    protected static String execCwd(ExecRequest request, Map<String, String> env) {
+        return request.cwd().isEmpty() ? env.getOrDefault("HOME", "/") : request.cwd();
+    }
+
+    /**
+     * Runs {@code read} under Incus's {@code console_retrieve} lock (taking over a restart, restore or migration in
+     * flight), as a VM's console log is read.
+     */
+    protected final <T> T withConsoleRetrieveLock(java.util.function.Supplier<T> read) {
+        Optional<InstanceOperation> lock = owner.locks().createWaitGet(args.project(), args.name(), operation,
+                OperationLocks.Action.CONSOLE_RETRIEVE, Set.of(OperationLocks.Action.RESTART,
+                        OperationLocks.Action.RESTORE, OperationLocks.Action.MIGRATE), false, true);
+        try {
+            return read.get();
+        } finally {
+            lock.ifPresent(InstanceOperation::close);
+        }
+    }
+
     /** This instance's durable record. */
     public final InstanceRecord record() {
         return new InstanceRecord(args, snapshotArgs);

@@ -28,7 +28,8 @@ import java.util.Objects;
  * sends a {@code header} (its driver, the filesystem format {@link #TAR}, the instance type, its {@code backup.yaml}
  * with the snapshots sent, whether the migration is live and the format of the state), streams the filesystem as one
  * tar over the filesystem connection ({@code metadata.yaml}, {@code templates/}, {@code rootfs/},
- * {@code snapshots/<name>/rootfs/}, ids as inside the instance), the running state over the state connection when
+ * {@code snapshots/<name>/rootfs/}, ids as inside the instance; a VM's disk image as {@code rootfs.img} instead, and
+ * its snapshots' files beside their {@code rootfs/}), the running state over the state connection when
  * live, then a {@code control} message with its outcome; the target answers with its own once it has made the
  * instance durable. Either side that fails tells the other and disconnects; the side that sees the connection break
  * reports the other side's failure ({@link PeerFailed}) rather than the broken pipe.
@@ -159,12 +160,21 @@ public final class MigrationWire {
          * to that root ({@code ""} for the root itself), hard link targets relative to the same root.
          */
         void entry(String snapshot, ImageTar.Entry e, InputStream content) throws IOException;
+
+        /**
+         * A file outside the rootfs trees: at the top level ({@code snapshot} null, e.g. a VM's {@code rootfs.img})
+         * or in snapshot {@code snapshot}'s directory beside its rootfs (e.g. a VM's saved state), named relative to
+         * that directory. Skipped by default.
+         */
+        default void file(String snapshot, ImageTar.Entry e, InputStream content) throws IOException {
+        }
     }
 
     /**
      * Reads a filesystem tar written by {@link #writeTree}, to its end. Entries of a snapshot not in
      * {@code snapshots}, hard links from one root into another and template names with a {@code /} are refused;
-     * anything else at the top level is skipped.
+     * other files at the top level or in a snapshot's directory go to {@link TreeReader#file}, anything else is
+     * skipped.
      */
     public static void readTree(InputStream in, List<String> snapshots, TreeReader reader) throws IOException {
         ImageTar.read(in, (e, content) -> {
@@ -191,10 +201,19 @@ public final class MigrationWire {
                 }
                 if (under.equals("rootfs") || under.startsWith(ROOTFS)) {
                     reader.entry(snap, relative(e, SNAPSHOT_DIR + snap + "/rootfs"), content);
+                } else if (isFile(e, under)) {
+                    reader.file(snap, relative(e, SNAPSHOT_DIR + snap), content);
                 }
+            } else if (isFile(e, n)) {
+                reader.file(null, e, content);
             }
         });
         in.transferTo(OutputStream.nullOutputStream());
+    }
+
+    /** Whether {@code e} is a regular file named {@code name} directly in its directory. */
+    private static boolean isFile(ImageTar.Entry e, String name) {
+        return e.kind() == ImageTar.Kind.FILE && !name.isEmpty() && !name.contains("/");
     }
 
     /** {@code e} with {@code root} (and its slash) removed from its name and hard link target. */

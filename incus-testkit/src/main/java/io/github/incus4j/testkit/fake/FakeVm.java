@@ -3,10 +3,8 @@ package io.github.incus4j.testkit.fake;
 import io.github.incus4j.api.InstanceStateException;
 import io.github.incus4j.api.InvalidArgumentException;
 import io.github.incus4j.api.VM;
-import io.github.incus4j.api.io.InstanceOperation;
 import io.github.incus4j.api.model.InstanceArgs;
 import io.github.incus4j.api.spi.InstanceRecord;
-import io.github.incus4j.api.spi.OperationLocks;
 import io.github.incus4j.api.spi.Texts;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -14,7 +12,6 @@ import java.io.UncheckedIOException;
 import java.security.cert.X509Certificate;
 import java.util.Objects;
 import java.util.Optional;
-import java.util.Set;
 
 /**
  * A virtual machine of the fake driver. Its agent is always up (exec, files and state work while it runs, and only
@@ -51,14 +48,7 @@ public final class FakeVm extends FakeInstance implements VM {
     /** The serial console's log, under the {@code console_retrieve} lock as Incus reads it. */
     @Override
     public String consoleLog() {
-        Optional<InstanceOperation> lock = owner().locks().createWaitGet(project().name(), name(), operation().orElse(
-                null), OperationLocks.Action.CONSOLE_RETRIEVE, Set.of(OperationLocks.Action.RESTART,
-                        OperationLocks.Action.RESTORE, OperationLocks.Action.MIGRATE), false, true);
-        try {
-            return consoleText(0, false);
-        } finally {
-            lock.ifPresent(InstanceOperation::close);
-        }
+        return withConsoleRetrieveLock(() -> consoleText(0, false));
     }
 
     /** A PNG of the (simulated) screen; the instance must run. */
