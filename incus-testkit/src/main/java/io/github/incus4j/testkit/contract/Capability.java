@@ -1,5 +1,7 @@
 package io.github.incus4j.testkit.contract;
 
+import io.github.incus4j.api.InstanceType;
+
 /**
  * What a driver under test can do, in the manner of Guava testlib's feature flags: each optional group of
  * {@link InstanceDriverContract} names the capability it needs, and a driver that does not declare it sees that group
@@ -32,10 +34,31 @@ public enum Capability {
     MIGRATION,
     /** OpenMetrics samples of running instances ({@code Instance.metrics}). */
     METRICS,
-    /** Reads and writes the cgroup of a container ({@code Instance.cgroup}). */
-    CGROUPS,
+    /**
+     * Reads and writes the cgroup of a container ({@code Instance.cgroup}); a matter of containers only, so a driver
+     * that runs no containers does not need it (see {@link #concernsOnly()}).
+     */
+    CGROUPS(InstanceType.CONTAINER),
     /** Freezes and unfreezes running instances. */
     FREEZE,
     /** Applies {@code limits.*} changes to a running instance. */
-    LIVE_UPDATE
+    LIVE_UPDATE;
+
+    private final InstanceType concernsOnly;
+
+    Capability() {
+        this(null);
+    }
+
+    Capability(InstanceType concernsOnly) {
+        this.concernsOnly = concernsOnly;
+    }
+
+    /**
+     * The one instance type this capability is about, or null when it is about every type. A driver that runs no
+     * instance of that type cannot lack it: the tests needing it are about that type only and do not run for it.
+     */
+    public InstanceType concernsOnly() {
+        return concernsOnly;
+    }
 }

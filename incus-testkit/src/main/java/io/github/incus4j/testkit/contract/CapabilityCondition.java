@@ -37,6 +37,8 @@ public final class CapabilityCondition implements ExecutionCondition {
         DriverUnderTest driver = contract.get().dut();
         Set<Capability> missing = EnumSet.copyOf(required);
         missing.removeAll(driver.capabilities());
+        // A container-only capability is not missing from a VM-only driver: its tests are about containers only.
+        missing.removeIf(c -> c.concernsOnly() != null && !driver.instanceTypes().contains(c.concernsOnly()));
         if (missing.isEmpty()) {
             return ConditionEvaluationResult.enabled("driver has " + required);
         }
