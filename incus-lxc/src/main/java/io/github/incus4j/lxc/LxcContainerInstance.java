@@ -90,6 +90,9 @@ import java.util.TreeMap;
  */
 public final class LxcContainerInstance extends AbstractInstance implements Container {
     private static final System.Logger LOG = System.getLogger(LxcContainerInstance.class.getName());
+
+    /** The running container's freezer, with the init pid it was found for. */
+    private volatile PidFreezer freezer;
     private static final Duration START_TIMEOUT = Duration.ofSeconds(30);
     private static final int STOP_WAIT_SECONDS = 10;
     private static final Duration FREEZE_TIMEOUT = Duration.ofSeconds(10);
@@ -428,7 +431,7 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
             return false;
         }
         try {
-            return Freezer.of(pid, lxcName()).state().equals("FROZEN");
+            return freezer(pid).state().equals("FROZEN");
         } catch (IncusException e) {
             return false; // it stopped meanwhile
         }
@@ -514,7 +517,7 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
             int pid = c.initPid();
             if (frozen(pid)) {
                 // Killed processes of a frozen cgroup only die once thawed.
-                Freezer.of(pid, lxcName()).unfreeze(FREEZE_TIMEOUT);
+                freezer(pid).unfreeze(FREEZE_TIMEOUT);
             }
             if (!c.stop() && c.isRunning()) {
                 throw new IncusException("Failed to stop container " + Texts.quote(name()) + ": "
@@ -567,9 +570,9 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
 
     @Override
     protected void doFreeze() {
-        Freezer.of(driverInitPid(), lxcName()).freeze(FREEZE_TIMEOUT);
-        // Frozen already, so liblxc's freeze returns at once; it makes the monitor (lxc-info, lxc-ls) say FROZEN.
         try (LxcContainer c = open()) {
+            freezer(c.initPid()).freeze(FREEZE_TIMEOUT);
+            // Frozen already, so liblxc's freeze returns at once; it makes the monitor (lxc-info, lxc-ls) say FROZEN.
             if (!c.freeze()) {
                 LOG.log(System.Logger.Level.WARNING, "liblxc did not record {0} as frozen: {1}", name(),
                         c.lastError().message());
@@ -579,13 +582,26 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
 
     @Override
     protected void doUnfreeze() {
-        Freezer.of(driverInitPid(), lxcName()).unfreeze(FREEZE_TIMEOUT);
         try (LxcContainer c = open()) {
+            freezer(c.initPid()).unfreeze(FREEZE_TIMEOUT);
             if (!c.unfreeze()) {
                 LOG.log(System.Logger.Level.WARNING, "liblxc did not record {0} as running: {1}", name(),
                         c.lastError().message());
             }
         }
+    }
+
+    /** The freezer of the container whose init is {@code pid}, found once per start (finding it parses /proc). */
+    private Freezer freezer(int pid) {
+        PidFreezer known = freezer;
+        if (known == null || known.pid() != pid) {
+            known = new PidFreezer(pid, Freezer.of(pid, lxcName()));
+            freezer = known;
+        }
+        return known.freezer();
+    }
+
+    private record PidFreezer(int pid, Freezer freezer) {
     }
 
     // ---- exec ---------------------------------------------------------------------------------------------------
