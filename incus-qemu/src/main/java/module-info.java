@@ -8,5 +8,5 @@ module io.github.incus4j.qemu {
     // sshj (an automatic module) is the SSH/SFTP client for guests configured with an SSH endpoint.
     requires com.hierynomus.sshj;
 
-    // exports io.github.incus4j.qemu;  (once the driver package has its first type)
+    exports io.github.incus4j.qemu;
 }

@@ -1,0 +1,174 @@
+package io.github.incus4j.qemu;
+
+import io.github.incus4j.api.IncusException;
+import io.github.incus4j.api.InvalidArgumentException;
+import io.github.incus4j.api.OperationTimeoutException;
+import io.github.incus4j.api.io.Cmd;
+import io.github.incus4j.api.model.ExecRequest;
+import io.github.incus4j.api.spi.AbstractInstance;
+import io.github.incus4j.api.spi.Texts;
+import io.github.incus4j.qemu.qmp.GuestAgentClient;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.io.UncheckedIOException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.OptionalInt;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Executor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.function.Supplier;
+
+/**
+ * A command run in a VM by the QEMU guest agent ({@code guest-exec} with captured output, then
+ * {@code guest-exec-status} polled on a driver thread). The agent takes the whole of stdin up front and hands the
+ * output back once the command has ended, so stdin is read to its end before the command starts and stdout/stderr
+ * reach the caller's streams when it ends (qemu-ga keeps at most 16 MiB of each).
+ *
+ * <p>The command runs through the guest's {@code /bin/sh}: {@code cd -- "$1"}, then {@code exec "$@"}, or
+ * {@code exec nsenter -S uid -G gid "$@"} for another user (busybox): the argv itself is never parsed by a
+ * shell and the command replaces the shell, so its pid is the agent's and signals ({@code kill} run through the
+ * agent) reach it. Exit 127/126 of the wrapper become {@code Command not found}/{@code Command not executable}
+ * (a command that itself exits 127 or 126 is reported the same way); a command whose VM stops ends with 137.
+ */
+final class AgentCmd implements Cmd {
+    /**
+     * {@code $1} cwd, {@code $2} uid, {@code $3} gid, then the argv. Another user is entered with busybox's
+     * {@code nsenter -S uid -G gid} (no namespace: it only drops the supplementary groups and switches ids, numeric,
+     * needing no passwd entry, then execs in place): busybox has neither {@code chpst} nor a uid-changing
+     * {@code setpriv}, and its {@code start-stop-daemon -c} wants the uid in {@code /etc/passwd}.
+     */
+    private static final String WRAPPER = "cd -- \"$1\" || exit 126; u=$2; g=$3; shift 3; "
+            + "if [ \"$u\" = 0 ] && [ \"$g\" = 0 ]; then exec \"$@\"; fi; "
+            + "exec nsenter -S \"$u\" -G \"$g\" -- \"$@\"";
+    private static final int NOT_FOUND = 127;
+    private static final int NOT_EXECUTABLE = 126;
+
+    private final Supplier<GuestAgentClient> agent;
+    private final int pid;
+    private final CompletableFuture<Integer> exit = new CompletableFuture<>();
+
+    private AgentCmd(Supplier<GuestAgentClient> agent, int pid) {
+        this.agent = agent;
+        this.pid = pid;
+    }
+
+    /** Starts {@code request} with exactly {@code env} in {@code cwd}, in the VM whose agent {@code agent} gives. */
+    static AgentCmd start(Supplier<GuestAgentClient> agent, ExecRequest request, Map<String, String> env, String cwd,
+            InputStream stdin, OutputStream stdout, OutputStream stderr, Executor executor) {
+        List<String> envList = new ArrayList<>();
+        env.forEach((k, v) -> envList.add(k + "=" + v));
+        List<String> args = new ArrayList<>(List.of("-c", WRAPPER, "sh", cwd, Integer.toString(request.user()),
+                Integer.toString(request.group())));
+        args.addAll(request.command());
+        byte[] input = null;
+        if (stdin != null) {
+            try {
+                input = stdin.readAllBytes();
+            } catch (IOException ex) {
+                throw new UncheckedIOException("Cannot read the command's input", ex);
+            }
+        }
+        GuestAgentClient client = agent.get();
+        int pid = client.exec("/bin/sh", args, envList, input, true);
+        AgentCmd cmd = new AgentCmd(agent, pid);
+        executor.execute(() -> cmd.follow(client, stdout, stderr));
+        return cmd;
+    }
+
+    /** Polls the command's status until it ends, then writes its output and completes. */
+    private void follow(GuestAgentClient client, OutputStream stdout, OutputStream stderr) {
+        long sleep = 2;
+        try {
+            while (true) {
+                GuestAgentClient.ExecStatus s = client.execStatus(pid);
+                // The agent hands each byte of output out once: pass on whatever a status brings.
+                write(stdout, s.out());
+                write(stderr, s.err());
+                if (s.exited()) {
+                    exit.complete(s.signal() != null ? Cmd.exitStatusForSignal(s.signal())
+                            : s.exitCode() == null ? -1 : s.exitCode());
+                    return;
+                }
+                Thread.sleep(sleep);
+                sleep = Math.min(50, sleep * 2);
+            }
+        } catch (InterruptedException ex) {
+            Thread.currentThread().interrupt();
+            exit.complete(Cmd.exitStatusForSignal(9));
+        } catch (RuntimeException ex) {
+            // The agent went away with the VM (stopped, rebooted): the command died with it.
+            exit.complete(Cmd.exitStatusForSignal(9));
+        }
+    }
+
+    private static void write(OutputStream out, byte[] data) {
+        if (out == null || data == null || data.length == 0) {
+            return;
+        }
+        try {
+            out.write(data);
+            out.flush();
+        } catch (IOException e) {
+            throw new UncheckedIOException("Cannot write the command's output", e);
+        }
+    }
+
+    @Override
+    public int pid() {
+        return 0;
+    }
+
+    /** Runs {@code kill -<signal> <pid>} in the guest through the agent. */
+    @Override
+    public void signal(int signal) {
+        if (exit.isDone()) {
+            return;
+        }
+        agent.get().exec("/bin/sh", List.of("-c", "kill -" + signal + " " + pid), List.of("PATH=" + AbstractInstance.DEFAULT_EXEC_PATH),
+                null, false);
+    }
+
+    @Override
+    public void windowResize(int width, int height) {
+        throw new IncusException("The command has no pty: the QEMU guest agent runs commands without a terminal");
+    }
+
+    @Override
+    public int waitFor(Duration timeout) {
+        int code;
+        try {
+            code = exit.get(timeout.toNanos(), TimeUnit.NANOSECONDS);
+        } catch (TimeoutException e) {
+            throw new OperationTimeoutException("The command did not end within " + timeout.toMillis() + " ms");
+        } catch (ExecutionException e) {
+            throw new IncusException("The command failed: " + e.getCause().getMessage(), e.getCause());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IncusException("Interrupted while waiting for the command", e);
+        }
+        if (code == NOT_FOUND) {
+            throw new InvalidArgumentException(Texts.COMMAND_NOT_FOUND);
+        }
+        if (code == NOT_EXECUTABLE) {
+            throw new InvalidArgumentException(Texts.COMMAND_NOT_EXECUTABLE);
+        }
+        return code;
+    }
+
+    @Override
+    public OptionalInt exitCode() {
+        Integer c = exit.getNow(null);
+        return c == null ? OptionalInt.empty() : OptionalInt.of(c);
+    }
+
+    @Override
+    public void close() {
+        // Nothing is held: the output was handed over when the command ended.
+    }
+}

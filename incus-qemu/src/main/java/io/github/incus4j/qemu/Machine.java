@@ -1,0 +1,132 @@
+package io.github.incus4j.qemu;
+
+import io.github.incus4j.api.IncusException;
+import io.github.incus4j.api.InstanceStateException;
+import io.github.incus4j.api.StatusCode;
+import io.github.incus4j.api.spi.Texts;
+import io.github.incus4j.qemu.qmp.GuestAgentClient;
+import io.github.incus4j.qemu.qmp.QmpClient;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.HexFormat;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.concurrent.ThreadFactory;
+
+/**
+ * One running QEMU of a VM and the host's connections to it: the QMP client (one per monitor socket: QEMU serves a
+ * single client) and, once asked for, the guest agent client (its socket too serves one client). Owned by the
+ * {@link QemuVm}; closed when the VM stops or the session closes.
+ */
+final class Machine implements AutoCloseable {
+    private static final System.Logger LOG = System.getLogger(Machine.class.getName());
+    private static final Duration AGENT_PROBE = Duration.ofSeconds(2);
+
+    final QemuProcess process;
+    final QmpClient qmp;
+    final RunDir run;
+    final Instant startedAt;
+    /** Set while the driver stops or shuts down the VM, so that the exit is not taken for a guest's own. */
+    volatile boolean stopping;
+    /** Whether a console session holds the serial port. */
+    final java.util.concurrent.atomic.AtomicBoolean consoleAttached = new java.util.concurrent.atomic.AtomicBoolean();
+    private final ThreadFactory threads;
+    private GuestAgentClient agent;
+    private boolean closed;
+
+    Machine(QemuProcess process, QmpClient qmp, RunDir run, Instant startedAt, ThreadFactory threads) {
+        this.process = process;
+        this.qmp = qmp;
+        this.run = run;
+        this.startedAt = startedAt;
+        this.threads = threads;
+    }
+
+    /**
+     * The guest agent, connected on first use. A VM that started less than {@code wait} ago is given until then for
+     * its agent to answer (it boots); after that the agent has {@link #AGENT_PROBE} to answer.
+     *
+     * @throws InstanceStateException {@code VM agent isn't currently running}
+     */
+    synchronized GuestAgentClient agent(Duration wait) {
+        if (closed) {
+            throw new InstanceStateException(Texts.INSTANCE_NOT_RUNNING, StatusCode.STOPPED);
+        }
+        if (agent != null && agent.isConnected()) {
+            return agent;
+        }
+        if (agent != null) {
+            agent.close();
+            agent = null;
+        }
+        Instant deadline = startedAt.plus(wait);
+        Duration budget = Duration.between(Instant.now(), deadline);
+        if (budget.compareTo(AGENT_PROBE) < 0) {
+            budget = AGENT_PROBE;
+        }
+        try {
+            agent = GuestAgentClient.connect(run.agent(), budget, threads);
+            return agent;
+        } catch (IncusException e) {
+            LOG.log(System.Logger.Level.DEBUG, "Agent unreachable: {0}", e.getMessage());
+            throw new InstanceStateException(Texts.VM_AGENT_OFFLINE, StatusCode.RUNNING);
+        }
+    }
+
+    /** The agent if it is connected now (no wait): for optional figures such as the guest's network. */
+    synchronized GuestAgentClient connectedAgent() {
+        return agent != null && agent.isConnected() ? agent : null;
+    }
+
+    @Override
+    public synchronized void close() {
+        closed = true;
+        if (agent != null) {
+            agent.close();
+            agent = null;
+        }
+        qmp.close();
+    }
+
+    /** The directory of a running VM's sockets and pidfile. */
+    record RunDir(Path dir) {
+        private static final int SOCKET_PATH_MAX = 100;
+        private static final Path SHORT_ROOT = Path.of("/run/incus4j");
+
+        /**
+         * {@code runPath}, unless a socket path there would pass the kernel's limit for unix socket paths (108 bytes):
+         * then {@code /run/incus4j/<first 16 hex digits of the SHA-256 of runPath>}.
+         */
+        static RunDir of(Path runPath) {
+            if (runPath.resolve("qemu.monitor").toString().getBytes(StandardCharsets.UTF_8).length
+                    <= SOCKET_PATH_MAX) {
+                return new RunDir(runPath);
+            }
+            try {
+                byte[] h = MessageDigest.getInstance("SHA-256").digest(runPath.toString().getBytes(
+                        StandardCharsets.UTF_8));
+                return new RunDir(SHORT_ROOT.resolve(HexFormat.of().formatHex(h, 0, 8)));
+            } catch (NoSuchAlgorithmException e) {
+                throw new IllegalStateException("SHA-256 is required of every Java platform", e);
+            }
+        }
+
+        Path monitor() {
+            return dir.resolve("qemu.monitor");
+        }
+
+        Path pidfile() {
+            return dir.resolve("qemu.pid");
+        }
+
+        Path agent() {
+            return dir.resolve("qemu.agent");
+        }
+
+        Path console() {
+            return dir.resolve("qemu.console");
+        }
+    }
+}

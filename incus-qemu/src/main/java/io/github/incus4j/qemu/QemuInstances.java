@@ -1,0 +1,123 @@
+package io.github.incus4j.qemu;
+
+import io.github.incus4j.api.Info;
+import io.github.incus4j.api.InstanceSource;
+import io.github.incus4j.api.InstanceType;
+import io.github.incus4j.api.InvalidArgumentException;
+import io.github.incus4j.api.NotFoundException;
+import io.github.incus4j.api.NotSupportedException;
+import io.github.incus4j.api.spi.AbstractInstances;
+import io.github.incus4j.api.spi.InstanceRecord;
+import io.github.incus4j.api.spi.OperationLocks;
+import io.github.incus4j.api.spi.Texts;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * The virtual machines of one root, run by QEMU. Each VM's disk is {@code Path()/root.img} (qcow2); its snapshots
+ * are internal qcow2 snapshots of that file. Sources: a unified Incus VM image tarball ({@code metadata.yaml} +
+ * {@code rootfs.img}, qcow2 or raw), a disk image file given as {@link InstanceSource#rootfs} (qcow2 or raw,
+ * converted), or {@link InstanceSource#none()} (a blank disk of the root device's {@code size}, default 10 GiB).
+ * Closing the session leaves running VMs running (as a restart of Incus's daemon does) and releases their monitors.
+ */
+public final class QemuInstances extends AbstractInstances<QemuVm> {
+    private final QemuHost host;
+    private final QemuSettings settings;
+    private final Set<QemuVm> attached = ConcurrentHashMap.newKeySet();
+
+    QemuInstances(Info info, QemuHost host, Path root, QemuSettings settings) {
+        super(info, root, new OperationLocks(settings.lockWait()), Clock.systemUTC());
+        this.host = host;
+        this.settings = settings;
+        loadExisting();
+    }
+
+    QemuHost host() {
+        return host;
+    }
+
+    QemuSettings settings() {
+        return settings;
+    }
+
+    /** Whether VMs of this session use KVM. */
+    boolean useKvm() {
+        return switch (settings.accelerator()) {
+            case "kvm" -> true;
+            case "tcg" -> false;
+            default -> host.kvm().usable();
+        };
+    }
+
+    @Override
+    protected QemuVm newInstance(InstanceRecord record) {
+        return new QemuVm(this, record);
+    }
+
+    @Override
+    protected void checkSource(InstanceType type, InstanceSource source) {
+        if (source == null || source instanceof InstanceSource.None) {
+            return;
+        }
+        if (source instanceof InstanceSource.ImageTarball i) {
+            if (!Files.isRegularFile(i.tarball())) {
+                throw new NotFoundException("Image tarball " + Texts.quote(i.tarball().toString()) + " not found");
+            }
+            // A first pass that writes nothing: a corrupt tarball, or one without metadata.yaml or rootfs.img, is
+            // refused before the instance's directories exist.
+            try (InputStream in = Files.newInputStream(i.tarball())) {
+                VmImage.check(in);
+            } catch (IOException | InvalidArgumentException e) {
+                throw new InvalidArgumentException("Invalid image " + Texts.quote(i.tarball().toString()) + ": "
+                        + e.getMessage(), e);
+            }
+        } else if (source instanceof InstanceSource.RootfsDirectory d) {
+            if (!Files.isRegularFile(d.directory())) {
+                throw new NotFoundException("Disk image " + Texts.quote(d.directory().toString())
+                        + " not found: the qemu driver takes a disk image file (qcow2 or raw) as root filesystem");
+            }
+        } else {
+            throw new NotSupportedException("The qemu driver creates VMs from an image tarball, a disk image or an"
+                    + " empty disk, not from " + source);
+        }
+    }
+
+    @Override
+    protected void createStorage(QemuVm instance, InstanceSource source) {
+        instance.createStorage(source);
+    }
+
+    /** Removes the short run directory too, when the VM had one (see {@link Machine.RunDir#of}). */
+    @Override
+    protected void removeInstanceDirectories(InstanceType type, String fullName) {
+        super.removeInstanceDirectories(type, fullName);
+        Path run = paths().runPath(fullName);
+        Machine.RunDir short_ = Machine.RunDir.of(run);
+        if (!short_.dir().equals(run)) {
+            deleteTree(short_.dir());
+        }
+    }
+
+    /** Notes that {@code vm} holds a monitor connection, to be released by {@link #close()}. */
+    void attached(QemuVm vm) {
+        attached.add(vm);
+    }
+
+    /** Notes that {@code vm} released its monitor connection. */
+    void detached(QemuVm vm) {
+        attached.remove(vm);
+    }
+
+    /** Releases the monitors and agents of running VMs; the VMs keep running. */
+    @Override
+    protected void closeDriver() {
+        for (QemuVm vm : attached) {
+            vm.detach();
+        }
+    }
+}

@@ -1,0 +1,279 @@
+package io.github.incus4j.qemu;
+
+import static io.github.incus4j.qemu.QemuHost.deleteQuietly;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.github.incus4j.api.IncusException;
+import io.github.incus4j.api.Instance;
+import io.github.incus4j.api.MigrateArgs;
+import io.github.incus4j.api.MigrateReceiveArgs;
+import io.github.incus4j.api.MigrateSendArgs;
+import io.github.incus4j.api.MigrationMessage;
+import io.github.incus4j.api.model.ImageMetadata;
+import io.github.incus4j.api.model.InstanceArgs;
+import io.github.incus4j.api.rest.RestJson;
+import io.github.incus4j.api.spi.AbstractInstances;
+import io.github.incus4j.api.spi.ImageFiles;
+import io.github.incus4j.api.spi.ImageTar;
+import io.github.incus4j.api.spi.InstanceRecord;
+import io.github.incus4j.api.spi.MigrationWire;
+import io.github.incus4j.api.spi.Names;
+import io.github.incus4j.api.spi.Texts;
+import io.github.incus4j.qemu.qmp.QmpClient;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.function.Consumer;
+import java.util.stream.Stream;
+
+/**
+ * Migration of a {@link QemuVm} over {@link MigrationWire}. The filesystem tar carries the qcow2 disk as
+ * {@code rootfs.img} (its disk snapshots live inside it) and each snapshot's directory files (the qcow2 snapshot tag,
+ * a stateful snapshot's state). A live migration of a running VM pauses it, sends the disk as of that instant and
+ * its state ({@link QemuState}'s gzip-compressed migration stream, {@link #STATE_FORMAT}) over the state
+ * connection; the target starts it from that state and the source stops. A running VM sent offline is paused while
+ * its disk is read, so that the copy is consistent, and runs on after.
+ */
+final class QemuMigration {
+    /** The {@code state} header field of a live migration: QEMU's migration stream, gzip-compressed. */
+    static final String STATE_FORMAT = "qemu-migration-gzip";
+    static final String DISK_ENTRY = "rootfs.img";
+    private static final String SNAPSHOT_DIR = "snapshots/";
+    private static final Duration WAIT = Duration.ofMinutes(2);
+
+    private QemuMigration() {
+    }
+
+    /** The source's side; {@code qmp} is the running VM's monitor (null when stopped). */
+    static void send(QemuVm vm, MigrateSendArgs sendArgs, QmpClient qmp) {
+        MigrateArgs m = sendArgs.common();
+        boolean live = m.live() && qmp != null;
+        InstanceRecord record = vm.record();
+        List<InstanceArgs> snaps = m.snapshots() ? record.snapshots() : List.of();
+        Map<String, Path> snapDirs = new LinkedHashMap<>();
+        for (Instance s : vm.snapshots()) {
+            if (m.snapshots()) {
+                snapDirs.put(Names.snapshotPart(s.name()), s.path());
+            }
+        }
+        Map<String, String> header = MigrationWire.header(QemuDriver.NAME, vm.type(),
+                new InstanceRecord(record.instance(), snaps), live, STATE_FORMAT, Map.of());
+        ImageMetadata metadata = ImageFiles.metadata(vm.path());
+        Map<String, byte[]> templates = ImageFiles.templates(vm.templatesPath());
+        boolean resume = qmp != null && "running".equals(qmp.execute("query-status").path("status").asText());
+        boolean sent = false;
+        Path state = vm.path().resolve(".migration-state");
+        try {
+            if (resume) {
+                qmp.execute("stop"); // the disk is read as of one instant, and the state is of the same one
+            }
+            MigrationWire.send(m, header, WAIT, "Migration of " + Texts.quote(vm.name()), new MigrationWire.Sender() {
+                @Override
+                public void filesystem(OutputStream out) throws IOException {
+                    MigrationWire.writeTree(out, metadata, templates, (w, prefix) -> writeDisk(w, vm.disk(),
+                            snapDirs), Map.of());
+                }
+
+                @Override
+                public void state(OutputStream out) throws IOException {
+                    QemuState.save(qmp, state);
+                    Files.copy(state, out);
+                }
+            });
+            sent = true;
+        } finally {
+            deleteQuietly(state);
+            if (resume && !(sent && live)) {
+                qmp.execute("cont");
+            }
+        }
+        if (live) {
+            vm.stop(false); // the VM runs on the target now
+        }
+    }
+
+    /** The VM's disk as {@code rootfs.img}, then each snapshot directory's files (the prefix is not used). */
+    private static void writeDisk(ImageTar.Writer w, Path disk, Map<String, Path> snapDirs) throws IOException {
+        addFile(w, DISK_ENTRY, disk);
+        for (Map.Entry<String, Path> s : snapDirs.entrySet()) {
+            if (!Files.isDirectory(s.getValue())) {
+                continue;
+            }
+            try (Stream<Path> files = Files.list(s.getValue())) {
+                for (Path f : (Iterable<Path>) files.sorted()::iterator) {
+                    if (Files.isRegularFile(f)) {
+                        addFile(w, SNAPSHOT_DIR + s.getKey() + "/" + f.getFileName(), f);
+                    }
+                }
+            }
+        }
+    }
+
+    private static void addFile(ImageTar.Writer w, String name, Path file) throws IOException {
+        try (InputStream in = Files.newInputStream(file)) {
+            w.add(new ImageTar.Entry(name, ImageTar.Kind.FILE, 0600, 0, 0,
+                    Instant.ofEpochSecond(Files.getLastModifiedTime(file).toInstant().getEpochSecond()),
+                    Files.size(file), ""), in);
+        }
+    }
+
+    /**
+     * The target's side: everything is staged in {@code Path()/.migrating} and moved in place once the source
+     * reports success; {@code adopt} takes over the received definition, {@code startFromState} starts the VM from
+     * {@code StatePath()} (a live migration).
+     */
+    static void receive(QemuVm vm, MigrateReceiveArgs receiveArgs, Consumer<InstanceRecord> adopt,
+            Runnable startFromState) {
+        MigrationWire.receive(receiveArgs.common(), WAIT, "Migration into " + Texts.quote(vm.name()),
+                new Received(vm, vm.path().resolve(".migrating"), adopt, startFromState));
+    }
+
+    private static final class Received implements MigrationWire.Receiver {
+        private final QemuVm vm;
+        private final Path staging;
+        private final Consumer<InstanceRecord> adopt;
+        private final Runnable startFromState;
+        private final List<String> snapshotNames = new ArrayList<>();
+        private InstanceRecord record;
+        private final Map<String, byte[]> templates = new TreeMap<>();
+        private boolean live;
+        private ImageMetadata metadata;
+
+        Received(QemuVm vm, Path staging, Consumer<InstanceRecord> adopt, Runnable startFromState) {
+            this.vm = vm;
+            this.staging = staging;
+            this.adopt = adopt;
+            this.startFromState = startFromState;
+        }
+
+        @Override
+        public void header(MigrationMessage header) {
+            record = MigrationWire.check(header, vm.type(), QemuDriver.NAME, STATE_FORMAT);
+            record.snapshots().forEach(s -> snapshotNames.add(Names.snapshotPart(s.name())));
+            live = MigrationWire.isLive(header);
+            AbstractInstances.deleteTree(staging);
+        }
+
+        @Override
+        public void filesystem(InputStream in) throws IOException {
+            Files.createDirectories(staging);
+            MigrationWire.readTree(in, snapshotNames, new MigrationWire.TreeReader() {
+                @Override
+                public void metadata(ImageMetadata md) {
+                    metadata = md;
+                }
+
+                @Override
+                public void template(String name, byte[] content) {
+                    templates.put(name, content);
+                }
+
+                @Override
+                public void entry(String snapshot, ImageTar.Entry e, InputStream content) {
+                    throw new IncusException("Unexpected container filesystem entry " + Texts.quote(e.name())
+                            + " in the migration of a VM");
+                }
+
+                @Override
+                public void file(String snapshot, ImageTar.Entry e, InputStream content) throws IOException {
+                    Path dir = snapshot == null ? staging : staging.resolve("snapshots").resolve(snapshot);
+                    if (snapshot == null && !e.name().equals(DISK_ENTRY)) {
+                        return;
+                    }
+                    Files.createDirectories(dir);
+                    Files.copy(content, dir.resolve(e.name()), StandardCopyOption.REPLACE_EXISTING);
+                }
+            });
+            if (!Files.isRegularFile(staging.resolve(DISK_ENTRY))) {
+                throw new IncusException("The migration stream holds no " + DISK_ENTRY + ": the source sent no VM"
+                        + " disk");
+            }
+        }
+
+        @Override
+        public void state(InputStream in) throws IOException {
+            Files.copy(in, staging.resolve(QemuState.FILE), StandardCopyOption.REPLACE_EXISTING);
+        }
+
+        @Override
+        public void commit() {
+            try {
+                for (Instance old : vm.snapshots()) {
+                    AbstractInstances.deleteTree(old.path());
+                }
+                Files.move(staging.resolve(DISK_ENTRY), vm.disk(), StandardCopyOption.REPLACE_EXISTING);
+                Files.deleteIfExists(vm.path().resolve(ImageFiles.METADATA));
+                AbstractInstances.deleteTree(vm.templatesPath());
+                if (metadata != null) {
+                    ImageFiles.keep(vm.path(), vm.templatesPath(), metadata, templates);
+                }
+                adopt.accept(record);
+                Set<String> tags = new HashSet<>();
+                Map<String, Path> dirs = new TreeMap<>();
+                for (Instance s : vm.snapshots()) {
+                    dirs.put(Names.snapshotPart(s.name()), s.path());
+                }
+                for (Map.Entry<String, Path> d : dirs.entrySet()) {
+                    Path from = staging.resolve("snapshots").resolve(d.getKey());
+                    AbstractInstances.deleteTree(d.getValue());
+                    Files.createDirectories(d.getValue().getParent());
+                    if (Files.isDirectory(from)) {
+                        Files.move(from, d.getValue());
+                    } else {
+                        Files.createDirectories(d.getValue());
+                    }
+                    Path tag = d.getValue().resolve("qcow2-snapshot");
+                    if (Files.isRegularFile(tag)) {
+                        tags.add(Files.readString(tag).trim());
+                    }
+                }
+                dropOtherDiskSnapshots(vm.disk(), tags);
+                if (live) {
+                    Files.move(staging.resolve(QemuState.FILE), vm.statePath(), StandardCopyOption.REPLACE_EXISTING);
+                    startFromState.run();
+                }
+            } catch (IOException e) {
+                throw new UncheckedIOException("Cannot put the migrated VM " + Texts.quote(vm.name())
+                        + " in place: " + e.getMessage(), e);
+            } finally {
+                AbstractInstances.deleteTree(staging);
+            }
+        }
+
+        @Override
+        public void abort() {
+            AbstractInstances.deleteTree(staging);
+        }
+    }
+
+    /** Deletes the disk snapshots of {@code disk} not named in {@code keep} (those of snapshots not sent). */
+    private static void dropOtherDiskSnapshots(Path disk, Set<String> keep) {
+        QemuHost host = QemuHost.get();
+        JsonNode info;
+        try {
+            info = new ObjectMapper().readTree(host.qemuImg(List.of("info", "--output=json", disk.toString())));
+        } catch (IOException e) {
+            throw new IncusException("Unreadable qemu-img info of " + disk + ": " + e.getMessage(), e);
+        }
+        for (JsonNode s : info.path("snapshots")) {
+            String tag = s.path("name").asText();
+            if (!keep.contains(tag)) {
+                host.qemuImg(List.of("snapshot", "-d", tag, disk.toString()));
+            }
+        }
+    }
+}

@@ -1,0 +1,1241 @@
+package io.github.incus4j.qemu;
+
+import static io.github.incus4j.qemu.QemuHost.deleteQuietly;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.github.incus4j.api.IncusException;
+import io.github.incus4j.api.InstanceSource;
+import io.github.incus4j.api.InstanceStateException;
+import io.github.incus4j.api.InvalidArgumentException;
+import io.github.incus4j.api.MigrateReceiveArgs;
+import io.github.incus4j.api.MigrateSendArgs;
+import io.github.incus4j.api.NotSupportedException;
+import io.github.incus4j.api.PowerState;
+import io.github.incus4j.api.StatusCode;
+import io.github.incus4j.api.VM;
+import io.github.incus4j.api.io.CGroup;
+import io.github.incus4j.api.io.Cmd;
+import io.github.incus4j.api.io.Connection;
+import io.github.incus4j.api.io.ConsoleSession;
+import io.github.incus4j.api.io.InstanceOperation;
+import io.github.incus4j.api.io.Operation;
+import io.github.incus4j.api.io.ProgressTracker;
+import io.github.incus4j.api.io.SftpClient;
+import io.github.incus4j.api.metrics.MetricSet;
+import io.github.incus4j.api.metrics.MetricType;
+import io.github.incus4j.api.metrics.Sample;
+import io.github.incus4j.api.model.Device;
+import io.github.incus4j.api.model.ExecRequest;
+import io.github.incus4j.api.model.Image;
+import io.github.incus4j.api.model.ImageMetadata;
+import io.github.incus4j.api.model.InstanceArgs;
+import io.github.incus4j.api.model.Project;
+import io.github.incus4j.api.rest.ApiInstanceState;
+import io.github.incus4j.api.spi.AbstractInstance;
+import io.github.incus4j.api.spi.AbstractInstances;
+import io.github.incus4j.api.spi.ConfigKeys;
+import io.github.incus4j.api.spi.ImageFiles;
+import io.github.incus4j.api.spi.ImageTar;
+import io.github.incus4j.api.spi.Images;
+import io.github.incus4j.api.spi.InstanceRecord;
+import io.github.incus4j.api.spi.OperationLocks;
+import io.github.incus4j.api.spi.SftpServer;
+import io.github.incus4j.api.spi.Texts;
+import io.github.incus4j.qemu.qmp.GuestAgentClient;
+import io.github.incus4j.qemu.qmp.MonitorDisconnectedException;
+import io.github.incus4j.qemu.qmp.QmpClient;
+import io.github.incus4j.qemu.qmp.QmpException;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.io.UncheckedIOException;
+import java.net.NetworkInterface;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.security.cert.X509Certificate;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.UUID;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * A virtual machine of the {@code qemu} driver (or one of its snapshots). Its disk is {@code Path()/root.img}
+ * (qcow2), its snapshots internal qcow2 snapshots of that file (a snapshot's directory holds the tag in
+ * {@code qcow2-snapshot}, so that renaming a snapshot renames nothing inside the image). QEMU runs as a daemon with
+ * its monitor, agent and console sockets and pidfile in the run directory (see {@link #runDir()}).
+ *
+ * <p>Boot: the disk boots through SeaBIOS (a bootable disk image, e.g. syslinux on FAT); {@code raw.qemu} adds
+ * arguments as Incus does (e.g. {@code -kernel ... -initrd ... -append ...}). UEFI (OVMF), the config drive and
+ * Incus's own agent are not used: exec and files go through the QEMU guest agent ({@code qemu-ga}) on the
+ * virtio-serial port {@code org.qemu.guest_agent.0}.
+ */
+public final class QemuVm extends AbstractInstance implements VM {
+    private static final System.Logger LOG = System.getLogger(QemuVm.class.getName());
+    private static final String DISK = "root.img";
+    private static final String SNAPSHOT_TAG = "qcow2-snapshot";
+    private static final String DEFAULT_ROOT_SIZE = "10GiB";
+    private static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(5);
+    private static final Duration QUIT_WAIT = Duration.ofSeconds(30);
+    private static final Duration POWERDOWN_REPEAT = Duration.ofSeconds(1);
+    private static final long MIB = 1 << 20;
+    private static final Duration SYNC_WAIT = Duration.ofSeconds(5);
+    /** Internal snapshots write the image's tables: Incus's 5 s of block commands, not the 500 ms of queries. */
+    private static final Duration BLOCK_TIMEOUT = Duration.ofSeconds(5);
+    /** Hotplugged memory comes in DIMMs, at most this many (Incus's {@code slots}). */
+    private static final int MEMORY_SLOTS = 16;
+    private static final int RINGBUF_SIZE = 1 << 20;
+
+    private final QemuInstances driver;
+    private final Object machineLock = new Object();
+    private volatile Machine machine;
+
+    QemuVm(QemuInstances driver, InstanceRecord record) {
+        super(driver, record);
+        this.driver = driver;
+    }
+
+    private QemuVm(QemuVm parent, InstanceArgs snapshot) {
+        super(parent, snapshot);
+        this.driver = parent.driver;
+    }
+
+    @Override
+    protected QemuVm newSnapshotHandle(InstanceArgs snapshot) {
+        return new QemuVm(this, snapshot);
+    }
+
+    // ---- storage -------------------------------------------------------------------------------------------------
+
+    /** The qcow2 disk of the instance (a snapshot's handle names its parent's: the snapshot lives inside it). */
+    Path disk() {
+        return owner().paths().path(type(), isSnapshot() ? parentFullName() : fullName()).resolve(DISK);
+    }
+
+    private String parentFullName() {
+        return Project.storageName(project().name(), parent().orElseThrow().name());
+    }
+
+    /** Makes {@code root.img} from {@code source}. */
+    void createStorage(InstanceSource source) {
+        Path disk = disk();
+        try {
+            Files.createDirectories(path());
+            if (source instanceof InstanceSource.ImageTarball i) {
+                Map<String, byte[]> templates = new TreeMap<>();
+                VmImage.Unpacked u = unpackDisk(i.tarball(), disk, templates);
+                ImageFiles.keep(path(), templatesPath(), u.metadata(), templates);
+                mutate(a -> {
+                    Map<String, String> c = new HashMap<>(a.config());
+                    u.metadata().properties().forEach((k, v) -> c.putIfAbsent("image." + k, v));
+                    c.put("volatile.base_image", u.fingerprint());
+                    return a.toBuilder().config(c).baseImage(u.fingerprint()).build();
+                }, false);
+            } else if (source instanceof InstanceSource.RootfsDirectory d) {
+                driver.host().qemuImg(List.of("convert", "-O", "qcow2", d.directory().toAbsolutePath().toString(),
+                        disk.toString()));
+            } else {
+                blankDisk(disk);
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("Cannot create the disk of " + name(), e);
+        }
+    }
+
+    /** Unpacks an image tarball's disk into {@code disk} (qcow2) and its templates into {@code templates}. */
+    private VmImage.Unpacked unpackDisk(Path tarball, Path disk, Map<String, byte[]> templates) throws IOException {
+        Path raw = disk.resolveSibling(disk.getFileName() + ".unpacking");
+        try {
+            VmImage.Unpacked u = VmImage.unpack(tarball, raw, templates);
+            toQcow2(raw, disk);
+            return u;
+        } finally {
+            Files.deleteIfExists(raw);
+        }
+    }
+
+    private void blankDisk(Path disk) {
+        driver.host().qemuImg(List.of("create", "-q", "-f", "qcow2", disk.toString(),
+                Long.toString(ConfigKeys.parseByteSize(rootSize()))));
+    }
+
+    /** Keeps a qcow2 {@code from} as {@code to}, or converts another format (raw) to qcow2. */
+    private void toQcow2(Path from, Path to) throws IOException {
+        byte[] magic = new byte[4];
+        try (InputStream in = Files.newInputStream(from)) {
+            int n = in.readNBytes(magic, 0, 4);
+            if (n == 4 && magic[0] == 'Q' && magic[1] == 'F' && magic[2] == 'I' && (magic[3] & 0xff) == 0xfb) {
+                Files.move(from, to, StandardCopyOption.REPLACE_EXISTING);
+                return;
+            }
+        }
+        try {
+            driver.host().qemuImg(List.of("convert", "-f", "raw", "-O", "qcow2", from.toString(), to.toString()));
+        } finally {
+            Files.deleteIfExists(from);
+        }
+    }
+
+    private String rootSize() {
+        for (Device d : expandedDevices().map().values()) {
+            if ("disk".equals(d.type()) && "/".equals(d.get("path")) && d.get("size") != null) {
+                return d.get("size");
+            }
+        }
+        return DEFAULT_ROOT_SIZE;
+    }
+
+    /** The directory holding the disk, the kept image files and the templates (the parent's, for a snapshot). */
+    private Path instanceDir() {
+        return owner().paths().path(type(), isSnapshot() ? parentFullName() : fullName());
+    }
+
+    // ---- the run directory and the command line ----------------------------------------------------------------
+
+    /**
+     * Where the sockets and pidfile go: {@link #runPath()}, or a short directory when a socket path there would be
+     * too long (see {@link Machine.RunDir#of}); {@code runPath()/short} then links to it.
+     */
+    Machine.RunDir runDir() {
+        return Machine.RunDir.of(runPath());
+    }
+
+    private long memoryBytes() {
+        return memoryBytes(expandedConfig().get("limits.memory"));
+    }
+
+    /** {@code limits.memory} in bytes (a percentage of the host's memory allowed), the default when unset. */
+    private long memoryBytes(String v) {
+        if (v == null || v.isEmpty()) {
+            v = driver.settings().defaultMemory();
+        }
+        if (v.endsWith("%")) {
+            return (long) (hostMemory() * Double.parseDouble(v.substring(0, v.length() - 1)) / 100);
+        }
+        return ConfigKeys.parseByteSize(v);
+    }
+
+    /**
+     * The boot memory, with room to hotplug up to the host's memory ({@code slots}, {@code maxmem}) so that
+     * {@code limits.memory} can grow while the VM runs, as Incus's memory hotplug allows.
+     */
+    private String memoryArg() {
+        long boot = memoryBytes() / MIB;
+        long max = Math.max(boot, hostMemory() / MIB / 128 * 128);
+        return boot + "M,slots=" + MEMORY_SLOTS + ",maxmem=" + max + "M";
+    }
+
+    private int cpus() {
+        String v = expandedConfig().get("limits.cpu");
+        if (v == null || v.isEmpty()) {
+            return 1;
+        }
+        if (v.matches("\\d+")) {
+            return Math.max(1, Integer.parseInt(v));
+        }
+        if (v.contains("=")) {
+            int n = 1;
+            for (String part : v.split(",")) {
+                n *= Integer.parseInt(part.substring(part.indexOf('=') + 1).trim());
+            }
+            return n;
+        }
+        // A CPU set: one vCPU per host CPU listed (pinning itself is not done).
+        int n = 0;
+        for (String part : v.split(",")) {
+            String[] r = part.split("-");
+            n += r.length == 2 ? Integer.parseInt(r[1]) - Integer.parseInt(r[0]) + 1 : 1;
+        }
+        return Math.max(1, n);
+    }
+
+    private String hwaddr() {
+        String key = "volatile.eth0.hwaddr";
+        String mac = localConfig().get(key);
+        if (mac == null || mac.isEmpty()) {
+            ThreadLocalRandom r = ThreadLocalRandom.current();
+            mac = String.format("10:66:6a:%02x:%02x:%02x", r.nextInt(256), r.nextInt(256), r.nextInt(256));
+            volatileSetInternal(Map.of(key, mac), false);
+        }
+        return mac;
+    }
+
+    /** The QEMU command line, as Incus's (without its config drive, vsock, UEFI and device hotplug). */
+    private List<String> commandLine(Machine.RunDir run) {
+        boolean kvm = driver.useKvm();
+        List<String> cmd = new ArrayList<>(List.of(driver.host().qemu().toString(),
+                "-S", "-name", name(), "-uuid", uuid(), "-daemonize", "-pidfile", run.pidfile().toString(),
+                "-nodefaults", "-no-user-config", "-nographic",
+                "-machine", "q35,accel=" + (kvm ? "kvm" : "tcg"), "-cpu", kvm ? "host" : "qemu64",
+                "-smp", Integer.toString(cpus()), "-m", memoryArg(),
+                "-smbios", "type=2,manufacturer=LinuxContainers,product=Incus",
+                "-chardev", "socket,id=monitor,path=" + run.monitor() + ",server=on,wait=off",
+                "-mon", "chardev=monitor,mode=control",
+                "-chardev", "ringbuf,id=console,size=" + RINGBUF_SIZE, "-serial", "chardev:console",
+                "-device", "virtio-serial-pci,id=dev-incus_vserial",
+                "-chardev", "socket,id=qga,path=" + run.agent() + ",server=on,wait=off",
+                "-device", "virtserialport,chardev=qga,name=org.qemu.guest_agent.0",
+                "-device", "virtio-balloon-pci,id=dev-incus_balloon",
+                "-netdev", "user,id=incus_eth0,restrict=on",
+                "-device", "virtio-net-pci,netdev=incus_eth0,id=dev-incus_eth0,mac=" + hwaddr(),
+                "-device", "VGA,id=dev-incus_vga",
+                "-blockdev", "driver=qcow2,node-name=" + ROOT_NODE + ",file.driver=file,file.filename=" + disk(),
+                "-device", "virtio-blk-pci,drive=" + ROOT_NODE + ",id=dev-incus_root,bootindex=1",
+                "-D", logFilePath().toString()));
+        String raw = expandedConfig().get("raw.qemu");
+        if (raw != null && !raw.isBlank()) {
+            cmd.addAll(RawArgs.split(raw));
+        }
+        return cmd;
+    }
+
+    private static final String ROOT_NODE = "incus_root";
+
+    private String uuid() {
+        String u = localConfig().get("volatile.uuid");
+        if (u == null || u.isEmpty()) {
+            u = UUID.randomUUID().toString();
+            volatileSetInternal(Map.of("volatile.uuid", u), false);
+        }
+        return u;
+    }
+
+    // ---- status ----------------------------------------------------------------------------------------------
+
+    /**
+     * The machine of the running VM: the current one, or one attached to a QEMU this session did not start (the
+     * session was reopened). Empty when no QEMU of this VM runs.
+     *
+     * @throws IncusException when QEMU runs but its monitor cannot be reached (status {@code Error})
+     */
+    private Optional<Machine> machine() {
+        if (isSnapshot()) {
+            return Optional.empty();
+        }
+        Machine m = machine;
+        if (m != null && m.qmp.isConnected()) {
+            return Optional.of(m);
+        }
+        synchronized (machineLock) {
+            m = machine;
+            if (m != null && m.qmp.isConnected()) {
+                return Optional.of(m);
+            }
+            if (m != null) {
+                if (m.process.isAlive()) {
+                    // Our client lost the monitor but QEMU runs on: connect again below.
+                    machine = null;
+                    m.close();
+                } else {
+                    exited(m);
+                    return Optional.empty();
+                }
+            }
+            Machine.RunDir run = runDir();
+            Optional<QemuProcess> p = QemuProcess.find(run.pidfile(), uuid());
+            if (p.isEmpty()) {
+                return Optional.empty();
+            }
+            QmpClient qmp = QmpClient.connect(run.monitor(), new QmpClient.Options(CONNECT_TIMEOUT,
+                    driver.threadFactory("qmp"), null));
+            Machine attached = new Machine(p.get(), qmp, run, startTime(p.get()), driver.threadFactory("agent"));
+            watch(attached);
+            machine = attached;
+            driver.attached(this);
+            return Optional.of(attached);
+        }
+    }
+
+    private Machine requireMachine() {
+        return machine().orElseThrow(() -> new InstanceStateException(Texts.INSTANCE_NOT_RUNNING,
+                StatusCode.STOPPED));
+    }
+
+    @Override
+    protected StatusCode driverStatus() {
+        Optional<Machine> m;
+        try {
+            m = machine();
+        } catch (IncusException e) {
+            LOG.log(System.Logger.Level.DEBUG, "Monitor of {0} unreachable: {1}", name(), e.getMessage());
+            return StatusCode.ERROR;
+        }
+        if (m.isEmpty()) {
+            return StatusCode.STOPPED;
+        }
+        try {
+            JsonNode s = m.get().qmp.execute("query-status");
+            return statusOf(s.path("status").asText());
+        } catch (MonitorDisconnectedException e) {
+            return m.get().process.isAlive() ? StatusCode.ERROR : StatusCode.STOPPED;
+        } catch (IncusException e) {
+            return StatusCode.ERROR;
+        }
+    }
+
+    /** Incus's mapping of QMP's run states. */
+    static StatusCode statusOf(String qmpStatus) {
+        switch (qmpStatus) {
+            case "prelaunch":
+            case "running":
+                return StatusCode.RUNNING;
+            case "inmigrate":
+            case "postmigrate":
+            case "finish-migrate":
+            case "save-vm":
+            case "suspended":
+            case "paused":
+                return StatusCode.FROZEN;
+            default:
+                return StatusCode.ERROR;
+        }
+    }
+
+    @Override
+    protected int driverInitPid() {
+        try {
+            return machine().map(m -> m.process.pid()).orElse(-1);
+        } catch (IncusException e) {
+            return -1;
+        }
+    }
+
+    // ---- lifecycle -------------------------------------------------------------------------------------------
+
+    @Override
+    protected void doStart(boolean stateful) {
+        Path state = statePath();
+        if (stateful && !Files.isRegularFile(state)) {
+            throw new InstanceStateException("No saved state to start " + name() + " from", StatusCode.STOPPED);
+        }
+        Machine.RunDir run = runDir();
+        try {
+            Files.createDirectories(run.dir());
+            Files.createDirectories(logPath());
+            if (!run.dir().equals(runPath())) {
+                Files.createDirectories(runPath());
+                Path link = runPath().resolve("short");
+                Files.deleteIfExists(link);
+                Files.createSymbolicLink(link, run.dir());
+            }
+            for (String log : List.of("qemu.log", "console.log")) {
+                Path p = logPath().resolve(log);
+                if (Files.exists(p)) {
+                    Files.move(p, logPath().resolve(log + ".old"), StandardCopyOption.REPLACE_EXISTING);
+                }
+            }
+            for (Path socket : List.of(run.monitor(), run.agent(), run.console())) {
+                Files.deleteIfExists(socket);
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("Cannot prepare the run directory of " + name(), e);
+        }
+        List<String> cmd = commandLine(run);
+        if (stateful) {
+            cmd.addAll(QemuState.INCOMING);
+        }
+        QemuProcess process = QemuProcess.launch(cmd, run.pidfile(), logPath().resolve("qemu.early.log"));
+        QmpClient qmp = null;
+        try {
+            qmp = QmpClient.connect(run.monitor(), new QmpClient.Options(CONNECT_TIMEOUT,
+                    driver.threadFactory("qmp"), null));
+            Machine m = new Machine(process, qmp, run, Instant.now(), driver.threadFactory("agent"));
+            qmp.execute("set-action", Map.of("shutdown", "poweroff", "reboot", "reset", "panic", "exit-failure"));
+            synchronized (machineLock) {
+                machine = m;
+                driver.attached(this);
+            }
+            watch(m);
+            if (stateful) {
+                QemuState.load(qmp, state);
+            }
+            qmp.execute("cont");
+            // The saved state is consumed by a stateful start and discarded by a plain one, as Incus does.
+            deleteQuietly(state);
+        } catch (RuntimeException e) {
+            synchronized (machineLock) {
+                machine = null;
+                driver.detached(this);
+            }
+            if (qmp != null) {
+                qmp.close();
+            }
+            process.kill();
+            throw e;
+        }
+    }
+
+    /** Notices QEMU's end: a disconnected monitor means QEMU quit (or died). */
+    private void watch(Machine m) {
+        m.qmp.disconnected().whenComplete((v, t) -> driver.execute(() -> onDisconnect(m)));
+    }
+
+    /**
+     * The monitor went away. Unless the driver is stopping the VM itself, QEMU ended on its own (the guest powered
+     * off, QEMU crashed or was killed): as Incus's {@code onStop}, the VM is recorded stopped and an ephemeral VM is
+     * deleted.
+     */
+    private void onDisconnect(Machine m) {
+        if (m.stopping || !m.process.awaitExit(Duration.ofSeconds(10))) {
+            return; // ours, or the monitor closed while QEMU runs on (status Error)
+        }
+        synchronized (machineLock) {
+            if (machine == m) {
+                exited(m);
+            }
+        }
+        if (m.stopping || owner().locks().get(project().name(), name()).isPresent()) {
+            return; // an action of ours is under way and records the outcome
+        }
+        LOG.log(System.Logger.Level.DEBUG, "VM {0} stopped by itself", name());
+        try {
+            volatileSetInternal(Map.of("volatile.last_state.power", PowerState.STOPPED), false);
+            if (isEphemeral()) {
+                delete(true);
+            }
+        } catch (IncusException | UncheckedIOException e) {
+            LOG.log(System.Logger.Level.DEBUG, "After the stop of {0}: {1}", name(), e.getMessage());
+        }
+    }
+
+    /** Forgets a machine whose QEMU is gone (machineLock held). */
+    private void exited(Machine m) {
+        if (machine == m) {
+            machine = null;
+        }
+        driver.detached(this);
+        m.close();
+        cleanRunDir(m.run);
+    }
+
+    private void cleanRunDir(Machine.RunDir run) {
+        try {
+            for (Path p : List.of(run.monitor(), run.agent(), run.console(), run.pidfile())) {
+                Files.deleteIfExists(p);
+            }
+            if (!run.dir().equals(runPath())) {
+                Files.deleteIfExists(run.dir()); // the short directory, empty now
+            }
+        } catch (IOException e) {
+            LOG.log(System.Logger.Level.DEBUG, "Cannot clean {0}: {1}", run.dir(), e.getMessage());
+        }
+    }
+
+    /** Releases the monitor and agent without touching QEMU (the session closes). */
+    void detach() {
+        synchronized (machineLock) {
+            Machine m = machine;
+            if (m != null) {
+                m.stopping = true; // the disconnect that follows is ours
+                machine = null;
+                m.close();
+            }
+            driver.detached(this);
+        }
+    }
+
+    /** Incus's stop: {@code quit}, a wait for the monitor to go (30 s), then SIGKILL. */
+    @Override
+    protected void doStop(boolean stateful) {
+        if (stateful) {
+            QemuState.checkStorage(expandedDevices().map(), memoryBytes());
+        }
+        Machine m;
+        try {
+            m = machine().orElse(null);
+        } catch (IncusException e) {
+            m = null;
+        }
+        if (m == null) {
+            if (stateful) {
+                throw new InstanceStateException("Cannot save the state of " + name() + ": its monitor is"
+                        + " unreachable", StatusCode.ERROR);
+            }
+            // No monitor: kill what the pidfile names, if it is still this VM's QEMU.
+            QemuProcess.find(runDir().pidfile(), uuid()).ifPresent(QemuProcess::kill);
+            cleanRunDir(runDir());
+            return;
+        }
+        m.stopping = true;
+        saveConsole(m);
+        if (stateful) {
+            try {
+                QemuState.save(m.qmp, statePath());
+            } catch (RuntimeException e) {
+                m.stopping = false;
+                throw e;
+            }
+        } else {
+            syncGuest(m);
+        }
+        try {
+            m.qmp.execute("quit");
+        } catch (IncusException e) {
+            LOG.log(System.Logger.Level.DEBUG, "quit of {0}: {1}", name(), e.getMessage());
+        }
+        finish(m, QUIT_WAIT);
+    }
+
+    /**
+     * Flushes the guest's page cache ({@code sync} through the agent, at most {@link #SYNC_WAIT}), so that a hard
+     * stop or a disk snapshot keeps what exec and file access wrote. Best effort, and only when the agent is
+     * already connected and the VM runs: nothing was written through the agent otherwise, and a paused guest's
+     * agent does not answer.
+     */
+    private void syncGuest(Machine m) {
+        GuestAgentClient a = m.connectedAgent();
+        if (a == null) {
+            return;
+        }
+        try {
+            if (!"running".equals(m.qmp.execute("query-status").path("status").asText())) {
+                return;
+            }
+            int pid = a.exec("/bin/sh", List.of("-c", "sync"), List.of("PATH=/usr/bin:/bin"), null, false);
+            long deadline = System.nanoTime() + SYNC_WAIT.toNanos();
+            while (!a.execStatus(pid).exited() && System.nanoTime() < deadline) {
+                Thread.sleep(5);
+            }
+        } catch (RuntimeException e) {
+            LOG.log(System.Logger.Level.DEBUG, "sync in {0}: {1}", name(), e.getMessage());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /** Waits for QEMU to end (killing it after {@code wait}) and forgets the machine. */
+    private void finish(Machine m, Duration wait) {
+        try {
+            m.qmp.disconnected().toCompletableFuture().get(wait.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+            LOG.log(System.Logger.Level.DEBUG, "Monitor of {0} still open after {1}", name(), wait);
+        }
+        if (!m.process.awaitExit(Duration.ofSeconds(5))) {
+            m.process.kill();
+        }
+        synchronized (machineLock) {
+            exited(m);
+        }
+    }
+
+    /**
+     * Incus's shutdown: ACPI power button ({@code system_powerdown}), repeated every second (a guest still booting
+     * has no handler yet and loses the press), until QEMU ends or {@code timeout} passes.
+     */
+    @Override
+    protected boolean doShutdown(Duration timeout) {
+        Machine m = requireMachine();
+        m.stopping = true;
+        saveConsole(m);
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (true) {
+            try {
+                m.qmp.execute("system_powerdown");
+            } catch (MonitorDisconnectedException e) {
+                break;
+            } catch (IncusException e) {
+                LOG.log(System.Logger.Level.DEBUG, "system_powerdown of {0}: {1}", name(), e.getMessage());
+            }
+            long left = deadline - System.nanoTime();
+            if (left <= 0) {
+                m.stopping = false;
+                return false;
+            }
+            try {
+                m.qmp.disconnected().toCompletableFuture().get(Math.min(left, POWERDOWN_REPEAT.toNanos()),
+                        TimeUnit.NANOSECONDS);
+                break;
+            } catch (java.util.concurrent.TimeoutException e) {
+                // press again
+            } catch (java.util.concurrent.ExecutionException e) {
+                break;
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                m.stopping = false;
+                return false;
+            }
+        }
+        finish(m, Duration.ofSeconds(5));
+        return true;
+    }
+
+    @Override
+    protected void doFreeze() {
+        requireMachine().qmp.execute("stop");
+    }
+
+    @Override
+    protected void doUnfreeze() {
+        requireMachine().qmp.execute("cont");
+    }
+
+    // ---- snapshots, restore, delete, rename -----------------------------------------------------------------
+
+    private Path snapshotDir(InstanceArgs snapshot) {
+        return owner().paths().path(type(), Project.storageName(snapshot.project(), snapshot.name()));
+    }
+
+    private String snapshotTag(InstanceArgs snapshot) {
+        try {
+            return Files.readString(snapshotDir(snapshot).resolve(SNAPSHOT_TAG)).trim();
+        } catch (IOException e) {
+            throw new UncheckedIOException("Snapshot " + snapshot.name() + " has no qcow2 snapshot tag", e);
+        }
+    }
+
+    /**
+     * An internal qcow2 snapshot of the disk: {@code blockdev-snapshot-internal-sync} while QEMU runs,
+     * {@code qemu-img snapshot -c} while stopped. A stateful one also saves the memory into the snapshot's directory
+     * ({@code QemuState.snapshot}: paused throughout, so that disk and memory are of the same instant).
+     */
+    @Override
+    protected void doSnapshot(InstanceArgs snapshot, boolean stateful) {
+        if (stateful) {
+            QemuState.checkStorage(expandedDevices().map(), memoryBytes());
+        }
+        String tag = "incus4j-" + UUID.randomUUID();
+        Path dir = snapshotDir(snapshot);
+        try {
+            Files.createDirectories(dir);
+            Optional<Machine> m = machine();
+            if (m.isPresent()) {
+                QmpClient qmp = m.get().qmp;
+                Runnable disk = () -> qmp.execute("blockdev-snapshot-internal-sync", Map.of("device", ROOT_NODE,
+                        "name", tag), BLOCK_TIMEOUT);
+                if (stateful) {
+                    QemuState.snapshot(qmp, disk, dir.resolve(QemuState.FILE));
+                } else {
+                    syncGuest(m.get());
+                    disk.run();
+                }
+            } else if (stateful) {
+                throw new InstanceStateException(Texts.INSTANCE_NOT_RUNNING, StatusCode.STOPPED);
+            } else {
+                driver.host().qemuImg(List.of("snapshot", "-c", tag, disk().toString()));
+            }
+            Files.writeString(dir.resolve(SNAPSHOT_TAG), tag + "\n");
+        } catch (IOException | RuntimeException e) {
+            AbstractInstances.deleteTree(dir);
+            throw e instanceof IOException io ? new UncheckedIOException(io) : (RuntimeException) e;
+        }
+    }
+
+    /** The disk goes back to the snapshot's; so does the saved state (a stateless snapshot leaves none). */
+    @Override
+    protected void doRestore(InstanceArgs snapshot) {
+        driver.host().qemuImg(List.of("snapshot", "-a", snapshotTag(snapshot), disk().toString()));
+        QemuState.restoreFrom(snapshotDir(snapshot), statePath(), snapshot.stateful());
+    }
+
+    @Override
+    protected void doDeleteSnapshot(InstanceArgs snapshot) {
+        String tag;
+        try {
+            tag = snapshotTag(snapshot);
+        } catch (UncheckedIOException e) {
+            return; // never completed
+        }
+        Optional<Machine> m = machine();
+        if (m.isPresent()) {
+            m.get().qmp.execute("blockdev-snapshot-delete-internal-sync", Map.of("device", ROOT_NODE, "name", tag),
+                    BLOCK_TIMEOUT);
+        } else if (Files.exists(disk())) {
+            driver.host().qemuImg(List.of("snapshot", "-d", tag, disk().toString()));
+        }
+    }
+
+    @Override
+    protected void doDelete() {
+        // The base class removes the directories (disk included).
+    }
+
+    /**
+     * Replaces the disk with a blank one ({@code image} null) or the image's, made aside and renamed over the old one
+     * only when complete. The snapshots of this driver live inside the disk, so a VM with snapshots is not rebuilt.
+     */
+    @Override
+    protected void doRebuild(Image image, Operation op) {
+        if (!snapshotArgs().isEmpty()) {
+            throw new NotSupportedException("Rebuild of a VM with snapshots is not supported by the qemu driver: its"
+                    + " snapshots live inside the disk; delete them first");
+        }
+        if (image != null && image.source() == null) {
+            throw new InvalidArgumentException("Image " + Texts.quote(image.fingerprint())
+                    + " has no tarball to unpack");
+        }
+        Path staging = disk().resolveSibling(DISK + ".rebuilding");
+        Map<String, byte[]> templates = new TreeMap<>();
+        try {
+            Files.deleteIfExists(staging);
+            ImageMetadata md = null;
+            if (image == null) {
+                blankDisk(staging);
+            } else {
+                md = unpackDisk(image.source(), staging, templates).metadata();
+            }
+            Files.move(staging, disk(), StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+            Files.deleteIfExists(path().resolve(ImageFiles.METADATA));
+            AbstractInstances.deleteTree(templatesPath());
+            if (md != null) {
+                ImageFiles.keep(path(), templatesPath(), md, templates);
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("Cannot rebuild the disk of " + name(), e);
+        } finally {
+            deleteQuietly(staging);
+        }
+    }
+
+    /**
+     * Incus's VM export: {@code metadata.yaml}, templates and {@code rootfs.img}, the disk (or the snapshot's state
+     * of it) converted to a standalone qcow2 with {@code qemu-img convert}. Split: the metadata tarball, and the
+     * qcow2 bytes themselves as the rootfs file.
+     */
+    @Override
+    protected ImageMetadata doExport(OutputStream meta, OutputStream rootfs, Map<String, String> properties,
+            Instant expiration, ProgressTracker tracker) {
+        ImageMetadata md = Images.exportMetadata(ImageFiles.metadata(instanceDir()), io.github.incus4j.api.Architectures.name(
+                architecture()), properties, expiration, driver.clock());
+        Map<String, byte[]> templates = ImageFiles.templates(instanceDir().resolve("templates"));
+        Path tmp = disk().resolveSibling("export-" + UUID.randomUUID() + ".qcow2");
+        try {
+            List<String> args = new ArrayList<>(List.of("convert", "-O", "qcow2"));
+            if (isSnapshot()) {
+                args.add("-U"); // the parent may be running: its image stays open in QEMU
+                args.add("-l");
+                args.add("snapshot.name=" + snapshotTag(args()));
+            }
+            args.add(disk().toString());
+            args.add(tmp.toString());
+            driver.host().qemuImg(args);
+            long size = Files.size(tmp);
+            if (rootfs == null) {
+                Images.writeUnified(meta, md, templates, (tar, prefix) -> {
+                    try (InputStream in = Files.newInputStream(tmp)) {
+                        tar.add(new ImageTar.Entry(VmImage.ROOTFS_IMG, ImageTar.Kind.FILE, 0644, 0, 0,
+                                driver.clock().instant(), size, ""), in);
+                    }
+                }, tracker);
+            } else {
+                Images.writeUnified(meta, md, templates, null, null);
+                try (OutputStream out = tracker == null ? rootfs : tracker.wrap(rootfs)) {
+                    Files.copy(tmp, nonClosing(out));
+                }
+            }
+            return md;
+        } catch (IOException e) {
+            throw new UncheckedIOException("Cannot export " + name(), e);
+        } finally {
+            deleteQuietly(tmp);
+        }
+    }
+
+    private static OutputStream nonClosing(OutputStream out) {
+        return new java.io.FilterOutputStream(out) {
+            @Override
+            public void write(byte[] b, int off, int len) throws IOException {
+                out.write(b, off, len);
+            }
+
+            @Override
+            public void close() throws IOException {
+                out.flush();
+            }
+        };
+    }
+
+    // ---- live update, state, metrics ---------------------------------------------------------------------------
+
+    /**
+     * {@code limits.memory} on a running VM: growth is hotplugged as a DIMM ({@code object-add} of a RAM backend,
+     * {@code device_add} of a {@code pc-dimm}), shrinking asks the balloon; other keys apply at the next start.
+     */
+    @Override
+    protected void applyLiveUpdate(Map<String, String> oldExpanded, Map<String, String> newExpanded,
+            Set<String> changedKeys) {
+        if (!changedKeys.contains("limits.memory")) {
+            return;
+        }
+        Machine m = requireMachine();
+        String v = newExpanded.get("limits.memory");
+        long target = memoryBytes(v);
+        JsonNode summary = m.qmp.execute("query-memory-size-summary");
+        long current = summary.path("base-memory").asLong() + summary.path("plugged-memory").asLong();
+        long max = Math.max(memoryBytes() / MIB, hostMemory() / MIB / 128 * 128) * MIB;
+        if (target > current) {
+            if (target > max) {
+                throw new InvalidArgumentException("Requested memory total of " + v
+                        + " exceeds instance current maximum of " + (max / MIB) + "MiB, restart required");
+            }
+            String id = "incus_mem" + UUID.randomUUID().toString().substring(0, 8);
+            m.qmp.execute("object-add", Map.of("qom-type", "memory-backend-ram", "id", id, "size",
+                    target - current));
+            m.qmp.execute("device_add", Map.of("driver", "pc-dimm", "id", "dev-" + id, "memdev", id));
+        }
+        m.qmp.execute("balloon", Map.of("value", target));
+    }
+
+    @Override
+    protected ApiInstanceState runningState(StatusCode status, List<NetworkInterface> hostInterfaces) {
+        Machine m = requireMachine();
+        int pid = m.process.pid();
+        long rss = procStatusKb(pid, "VmRSS") * 1024;
+        ApiInstanceState.Memory memory = new ApiInstanceState.Memory(rss, 0, memoryBytes(), 0, 0);
+        ApiInstanceState.Cpu cpu = new ApiInstanceState.Cpu(processCpuNanos(pid), 0);
+        GuestAgentClient agent = m.connectedAgent();
+        ApiInstanceState.OsInfo os = null;
+        Map<String, ApiInstanceState.Network> network = null;
+        if (agent != null && status == StatusCode.RUNNING) {
+            try {
+                os = GuestInfo.osInfo(agent);
+                network = GuestInfo.network(agent);
+            } catch (IncusException e) {
+                LOG.log(System.Logger.Level.DEBUG, "Agent of {0} did not answer: {1}", name(), e.getMessage());
+            }
+        }
+        if (network == null || network.isEmpty()) {
+            network = Map.of("eth0", GuestInfo.hostSideNic(hwaddr()));
+        }
+        return new ApiInstanceState(status.text(), status.code(), Map.of(), memory, network, pid, -1, cpu,
+                m.startedAt, os);
+    }
+
+    @Override
+    protected Map<String, ApiInstanceState.Disk> diskState() {
+        Path d = disk();
+        long usage = 0;
+        try {
+            if (Files.exists(d)) {
+                usage = (long) Files.getAttribute(d, "unix:blocks") * 512;
+            }
+        } catch (IOException | UnsupportedOperationException | IllegalArgumentException e) {
+            usage = 0;
+        }
+        return Map.of("root", new ApiInstanceState.Disk(usage, 0));
+    }
+
+    /**
+     * Incus's QEMU-side metrics: vCPU time per vCPU thread, memory from QEMU's RSS against the limit, the root
+     * disk's block statistics, the NIC (its counters when the agent reports them), procs 0, boot and current time.
+     */
+    @Override
+    protected void collectMetrics(MetricSet set, List<NetworkInterface> hostInterfaces) {
+        Machine m = requireMachine();
+        int pid = m.process.pid();
+        int cpuIndex = 0;
+        for (JsonNode c : m.qmp.execute("query-cpus-fast")) {
+            long[] t = threadTimes(pid, c.path("thread-id").asInt());
+            String cpu = Integer.toString(c.path("cpu-index").asInt(cpuIndex++));
+            set.add(MetricType.CPU_SECONDS_TOTAL, Sample.of(Math.max(0, t[0] - t[2]) / 100.0, "cpu", cpu, "mode",
+                    "user"));
+            set.add(MetricType.CPU_SECONDS_TOTAL, Sample.of(t[1] / 100.0, "cpu", cpu, "mode", "system"));
+        }
+        set.add(MetricType.CPUS, Sample.of(cpus()));
+        long total = memoryBytes();
+        long rss = procStatusKb(pid, "VmRSS") * 1024;
+        set.add(MetricType.MEMORY_MEM_TOTAL_BYTES, Sample.of(total));
+        set.add(MetricType.MEMORY_MEM_FREE_BYTES, Sample.of(Math.max(0, total - rss)));
+        set.add(MetricType.MEMORY_MEM_AVAILABLE_BYTES, Sample.of(Math.max(0, total - rss)));
+        set.add(MetricType.MEMORY_RSS_BYTES, Sample.of(rss));
+        for (JsonNode b : m.qmp.execute("query-blockstats")) {
+            JsonNode s = b.path("stats");
+            String dev = b.path("qdev").asText("root");
+            dev = dev.contains("dev-incus_root") ? "root" : dev;
+            set.add(MetricType.DISK_READ_BYTES_TOTAL, Sample.of(s.path("rd_bytes").asLong(), "device", dev));
+            set.add(MetricType.DISK_READS_COMPLETED_TOTAL, Sample.of(s.path("rd_operations").asLong(), "device",
+                    dev));
+            set.add(MetricType.DISK_WRITTEN_BYTES_TOTAL, Sample.of(s.path("wr_bytes").asLong(), "device", dev));
+            set.add(MetricType.DISK_WRITES_COMPLETED_TOTAL, Sample.of(s.path("wr_operations").asLong(), "device",
+                    dev));
+        }
+        ApiInstanceState.NetworkCounters n = GuestInfo.hostSideNic(hwaddr()).counters();
+        GuestAgentClient agent = m.connectedAgent();
+        if (agent != null) {
+            try {
+                ApiInstanceState.Network eth = GuestInfo.network(agent).get("eth0");
+                if (eth != null) {
+                    n = eth.counters();
+                }
+            } catch (IncusException e) {
+                LOG.log(System.Logger.Level.DEBUG, "Agent of {0} did not answer: {1}", name(), e.getMessage());
+            }
+        }
+        set.add(MetricType.NETWORK_RECEIVE_BYTES_TOTAL, Sample.of(n.bytesReceived(), "device", "eth0"));
+        set.add(MetricType.NETWORK_RECEIVE_PACKETS_TOTAL, Sample.of(n.packetsReceived(), "device", "eth0"));
+        set.add(MetricType.NETWORK_RECEIVE_ERRS_TOTAL, Sample.of(n.errorsReceived(), "device", "eth0"));
+        set.add(MetricType.NETWORK_RECEIVE_DROP_TOTAL, Sample.of(n.packetsDroppedInbound(), "device", "eth0"));
+        set.add(MetricType.NETWORK_TRANSMIT_BYTES_TOTAL, Sample.of(n.bytesSent(), "device", "eth0"));
+        set.add(MetricType.NETWORK_TRANSMIT_PACKETS_TOTAL, Sample.of(n.packetsSent(), "device", "eth0"));
+        set.add(MetricType.NETWORK_TRANSMIT_ERRS_TOTAL, Sample.of(n.errorsSent(), "device", "eth0"));
+        set.add(MetricType.NETWORK_TRANSMIT_DROP_TOTAL, Sample.of(n.packetsDroppedOutbound(), "device", "eth0"));
+        set.add(MetricType.PROCS_TOTAL, Sample.of(0));
+        set.add(MetricType.BOOT_TIME_SECONDS, Sample.of(m.startedAt.toEpochMilli() / 1000.0));
+        set.add(MetricType.TIME_SECONDS, Sample.of(System.currentTimeMillis() / 1000.0));
+    }
+
+    /** utime, stime and guest_time (ticks) of one thread of {@code pid}. */
+    private static long[] threadTimes(int pid, int tid) {
+        try {
+            String stat = Files.readString(Path.of("/proc", Integer.toString(pid), "task", Integer.toString(tid),
+                    "stat"));
+            String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+            return new long[] {Long.parseLong(f[11]), Long.parseLong(f[12]), Long.parseLong(f[40])};
+        } catch (IOException | RuntimeException e) {
+            return new long[3];
+        }
+    }
+
+    /** The process's user+system CPU time in nanoseconds (USER_HZ is 100 on Linux). */
+    private static long processCpuNanos(int pid) {
+        try {
+            String stat = Files.readString(Path.of("/proc", Integer.toString(pid), "stat"));
+            String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+            return (Long.parseLong(f[11]) + Long.parseLong(f[12])) * 10_000_000L;
+        } catch (IOException | RuntimeException e) {
+            return 0;
+        }
+    }
+
+    private static long procStatusKb(int pid, String key) {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc", Integer.toString(pid), "status"))) {
+                if (line.startsWith(key + ":")) {
+                    return Long.parseLong(line.replaceAll("\\D", ""));
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            return 0;
+        }
+        return 0;
+    }
+
+    private static long hostMemory() {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/meminfo"))) {
+                if (line.startsWith("MemTotal:")) {
+                    return Long.parseLong(line.replaceAll("\\D", "")) * 1024;
+                }
+            }
+        } catch (IOException e) {
+            return 0;
+        }
+        return 0;
+    }
+
+    /** When QEMU started: boot time plus its start tick. */
+    private static Instant startTime(QemuProcess p) {
+        long ticks = p.startTicks();
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/stat"))) {
+                if (line.startsWith("btime ") && ticks >= 0) {
+                    return Instant.ofEpochMilli(Long.parseLong(line.substring(6).trim()) * 1000 + ticks * 10);
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            return Instant.now();
+        }
+        return Instant.now();
+    }
+
+    // ---- exec, files, console --------------------------------------------------------------------------------
+
+    @Override
+    protected Cmd doExec(ExecRequest request, InputStream stdin, OutputStream stdout, OutputStream stderr) {
+        if (request.interactive()) {
+            throw new NotSupportedException("Interactive exec (a pty) is not supported by the qemu driver: the"
+                    + " QEMU guest agent runs commands without a terminal");
+        }
+        Machine m = requireMachine();
+        Map<String, String> env = execEnvironment(request);
+        return AgentCmd.start(() -> m.agent(driver.settings().agentWait()), request, env, execCwd(request, env),
+                stdin, stdout, stderr, driver::execute);
+    }
+
+    @Override
+    protected Connection doFileSftpConn() {
+        Machine m = requireMachine();
+        return SftpServer.open(new AgentFiles(() -> m.agent(driver.settings().agentWait())), driver::execute);
+    }
+
+    @Override
+    protected SftpClient doFileSftp() {
+        return io.github.incus4j.api.spi.WireSftpClient.open(doFileSftpConn());
+    }
+
+    /**
+     * {@code console}: the serial port, moved from its ring buffer to a socket ({@code chardev-change}) while
+     * attached, as Incus does (the ring buffer is saved to {@code console.log} first). {@code vga} needs SPICE, which
+     * this driver does not set up.
+     */
+    @Override
+    protected ConsoleSession doConsole(String protocol) {
+        if (!"console".equals(protocol)) {
+            throw new NotSupportedException(Texts.SPICE_UNSUPPORTED);
+        }
+        Machine m = requireMachine();
+        saveConsole(m);
+        return SerialConsole.attach(m, RINGBUF_SIZE, driver::execute);
+    }
+
+    // ---- VM --------------------------------------------------------------------------------------------------
+
+    /** Always empty: this driver runs no Incus agent, so there is no agent certificate. */
+    @Override
+    public Optional<X509Certificate> agentCertificate() {
+        return Optional.empty();
+    }
+
+    /**
+     * Incus's VM console log: the serial ring buffer drained ({@code ringbuf-read}) and appended to
+     * {@code console.log}, whose whole content is returned; for a stopped VM, the file as left.
+     */
+    @Override
+    public String consoleLog() {
+        return withConsoleRetrieveLock(() -> {
+            Optional<Machine> m;
+            try {
+                m = machine();
+            } catch (IncusException e) {
+                m = Optional.empty();
+            }
+            m.ifPresent(this::saveConsole);
+            Path log = consoleBufferLogPath();
+            try {
+                return Files.exists(log) ? Files.readString(log, StandardCharsets.UTF_8) : "";
+            } catch (IOException e) {
+                throw new UncheckedIOException("Cannot read " + log, e);
+            }
+        });
+    }
+
+    /** Drains the serial ring buffer into {@code console.log} (nothing while a console is attached). */
+    private void saveConsole(Machine m) {
+        StringBuilder sb = new StringBuilder();
+        try {
+            while (true) {
+                JsonNode r = m.qmp.execute("ringbuf-read", Map.of("device", "console", "size", 65536,
+                        "format", "utf8"));
+                String chunk = r.asText("");
+                if (chunk.isEmpty()) {
+                    break;
+                }
+                sb.append(chunk);
+            }
+        } catch (QmpException e) {
+            LOG.log(System.Logger.Level.DEBUG, "ringbuf-read of {0}: {1}", name(), e.getMessage());
+        }
+        if (sb.length() == 0) {
+            return;
+        }
+        try {
+            Files.createDirectories(logPath());
+            Files.writeString(consoleBufferLogPath(), sb, StandardCharsets.UTF_8, StandardOpenOption.CREATE,
+                    StandardOpenOption.APPEND);
+        } catch (IOException e) {
+            throw new UncheckedIOException("Cannot append to " + consoleBufferLogPath(), e);
+        }
+    }
+
+    @Override
+    public void consoleScreenshot(OutputStream png) {
+        Objects.requireNonNull(png, "png");
+        Machine m = runningMachine();
+        Path tmp = m.run.dir().resolve("screenshot-" + UUID.randomUUID() + ".png");
+        try {
+            m.qmp.execute("screendump", Map.of("filename", tmp.toString(), "format", "png"));
+            Files.copy(tmp, png);
+        } catch (IncusException e) {
+            throw new IncusException("Failed taking screenshot: " + e.getMessage(), e);
+        } catch (IOException e) {
+            throw new UncheckedIOException("Failed taking screenshot: " + e.getMessage(), e);
+        } finally {
+            deleteQuietly(tmp);
+        }
+    }
+
+    /**
+     * {@code dump-guest-memory} (detached, followed with {@code query-dump}) into a file of the run directory,
+     * then copied to {@code out}. Formats as QEMU names them: {@code elf}, {@code kdump-zlib}, {@code kdump-lzo},
+     * {@code kdump-snappy}, {@code win-dmp}.
+     */
+    @Override
+    public void dumpGuestMemory(OutputStream out, String format) {
+        Objects.requireNonNull(out, "out");
+        if (format == null || !format.matches("elf|kdump-zlib|kdump-lzo|kdump-snappy|win-dmp")) {
+            throw new InvalidArgumentException("Unsupported dump format " + Texts.quote(String.valueOf(format))
+                    + ": expected elf, kdump-zlib, kdump-lzo, kdump-snappy or win-dmp");
+        }
+        Machine m = runningMachine();
+        Path tmp = m.run.dir().resolve("memory-" + UUID.randomUUID() + ".dump");
+        try {
+            m.qmp.execute("dump-guest-memory", Map.of("paging", false, "protocol", "file:" + tmp, "format", format,
+                    "detach", true));
+            long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(10);
+            while (true) {
+                String status = m.qmp.execute("query-dump").path("status").asText();
+                if (status.equals("completed")) {
+                    break;
+                }
+                if (status.equals("failed") || System.nanoTime() > deadline) {
+                    throw new IncusException("Guest memory dump failed");
+                }
+                Thread.sleep(50);
+            }
+            Files.copy(tmp, out);
+        } catch (QmpException e) {
+            throw new IncusException("Guest memory dump failed: " + e.getMessage(), e);
+        } catch (IOException e) {
+            throw new UncheckedIOException("Guest memory dump failed: " + e.getMessage(), e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IncusException("Guest memory dump interrupted", e);
+        } finally {
+            deleteQuietly(tmp);
+        }
+    }
+
+    private Machine runningMachine() {
+        StatusCode s = statusCode();
+        if (!s.isRunning()) {
+            throw new InstanceStateException(Texts.INSTANCE_NOT_RUNNING, s);
+        }
+        return requireMachine();
+    }
+
+    // ---- cgroups (not supported), migration ------------------------------------------------------------------
+
+    @Override
+    protected CGroup doCgroup() {
+        throw new NotSupportedException(NotSupportedException.NOT_IMPLEMENTED);
+    }
+
+    /** The source side of {@code QemuMigration}. */
+    @Override
+    protected void doMigrateSend(MigrateSendArgs args) {
+        QemuMigration.send(this, args, machine().map(m -> m.qmp).orElse(null));
+    }
+
+    /** The target side of {@code QemuMigration}; a live migration starts the VM from the state received. */
+    @Override
+    protected void doMigrateReceive(MigrateReceiveArgs args) {
+        QemuMigration.receive(this, args, this::adoptDefinition, () -> doStart(true));
+    }
+
+    @Override
+    public String toString() {
+        return "QemuVm[" + project().name() + "/" + name() + "]";
+    }
+}

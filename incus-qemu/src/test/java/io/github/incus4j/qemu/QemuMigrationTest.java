@@ -1,0 +1,124 @@
+package io.github.incus4j.qemu;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.github.incus4j.api.Instance;
+import io.github.incus4j.api.InstanceSource;
+import io.github.incus4j.api.InstanceType;
+import io.github.incus4j.api.MigrateArgs;
+import io.github.incus4j.api.MigrateReceiveArgs;
+import io.github.incus4j.api.MigrateSendArgs;
+import io.github.incus4j.api.StatusCode;
+import io.github.incus4j.api.model.InstanceArgs;
+import io.github.incus4j.testkit.contract.MigrationPipe;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Migration between two roots of the qemu driver on real VMs: offline (the disk and its snapshots travel, the VM
+ * boots on the target) and live (the guest's RAM travels: a file only in its tmpfs is still there on the target).
+ * Prints the measured migration times.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class QemuMigrationTest {
+    @TempDir
+    static Path dir;
+    private QemuInstances source;
+    private QemuInstances target;
+
+    @BeforeAll
+    void open() {
+        TestGuest.image();
+        source = new QemuDriver().open(dir.resolve("source"), TestGuest.settings());
+        target = new QemuDriver().open(dir.resolve("target"), TestGuest.settings());
+    }
+
+    @AfterEach
+    void stopAll() {
+        for (QemuInstances root : List.of(source, target)) {
+            for (Instance i : root.list()) {
+                if (i.isRunning()) {
+                    i.stop(false);
+                }
+            }
+        }
+    }
+
+    @AfterAll
+    void close() {
+        if (source != null) {
+            stopAll();
+            source.close();
+            target.close();
+        }
+    }
+
+    private static MigrateArgs flags(MigrateArgs a, boolean live) {
+        return new MigrateArgs(a.controlSend(), a.controlReceive(), a.stateConn(), a.filesystemConn(), true, live,
+                a.disconnect(), a.clusterMoveSourceName(), a.storagePool());
+    }
+
+    /** Migrates {@code vm} to a new instance of the same name on the target; returns the milliseconds taken. */
+    private long migrate(Instance vm, boolean live) throws Exception {
+        Instance receiver = target.create(InstanceArgs.builder(vm.name()).type(InstanceType.VM).build(),
+                InstanceSource.none());
+        MigrationPipe pipe = MigrationPipe.inMemory();
+        long t0 = System.nanoTime();
+        try {
+            CompletableFuture<Void> recv = CompletableFuture.runAsync(() -> receiver.migrateReceive(
+                    new MigrateReceiveArgs(flags(pipe.receiver(), live), null, false, false)));
+            vm.migrateSend(new MigrateSendArgs(flags(pipe.sender(), live), false));
+            recv.get(5, TimeUnit.MINUTES);
+        } finally {
+            pipe.closer().close();
+        }
+        return (System.nanoTime() - t0) / 1_000_000;
+    }
+
+    @Test
+    void offlineMigrationMovesDiskAndSnapshotsAndBootsOnTheTarget() throws Exception {
+        QemuVm vm = (QemuVm) source.create(InstanceArgs.builder("mig-off").type(InstanceType.VM).build(),
+                InstanceSource.image(TestGuest.image()));
+        vm.start(false);
+        QemuStateTest.sh(vm, "echo first > /root/moved; sync");
+        vm.snapshot("s1", null, false);
+        QemuStateTest.sh(vm, "echo second > /root/moved; sync");
+        vm.stop(false);
+        long ms = migrate(vm, false);
+        Instance moved = target.load("mig-off");
+        assertEquals(List.of("mig-off/s1"), moved.snapshots().stream().map(Instance::name).toList());
+        moved.start(false);
+        assertEquals("second\n", QemuStateTest.sh(moved, "cat /root/moved"));
+        moved.restore(moved.snapshots().get(0), false);
+        assertEquals("first\n", QemuStateTest.sh(moved, "cat /root/moved"), "the disk snapshot travelled too");
+        assertEquals(StatusCode.STOPPED, vm.statusCode(), "the source stays as it was");
+        System.out.printf("migration_offline_ms %d (disk %d bytes)%n", ms, Files.size(((QemuVm) moved).disk()));
+    }
+
+    @Test
+    void liveMigrationKeepsTheGuestsRam() throws Exception {
+        QemuVm vm = (QemuVm) source.create(InstanceArgs.builder("mig-live").type(InstanceType.VM)
+                .config(Map.of("migration.stateful", "true")).build(), InstanceSource.image(TestGuest.image()));
+        vm.start(false);
+        QemuStateTest.sh(vm, "echo in-ram > /dev/shm/marker");
+        long ms = migrate(vm, true);
+        assertEquals(StatusCode.STOPPED, vm.statusCode(), "the source stops once the target runs");
+        Instance moved = target.load("mig-live");
+        assertTrue(moved.isRunning(), "running on the target");
+        assertEquals("in-ram\n", QemuStateTest.sh(moved, "cat /dev/shm/marker"));
+        assertFalse(Files.exists(moved.statePath()), "the state was consumed");
+        System.out.printf("migration_live_ms %d%n", ms);
+    }
+}
