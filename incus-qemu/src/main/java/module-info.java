@@ -1,6 +1,7 @@
 /**
- * Virtual machines through QEMU: the {@code qemu} instance driver ({@code io.github.incus4j.qemu}, work in progress and
- * therefore not yet provided as a service) over a QMP client ({@code io.github.incus4j.qemu.qmp}, internal).
+ * Virtual machines through QEMU: the {@code qemu} instance driver ({@code io.github.incus4j.qemu}, provided as an
+ * {@link io.github.incus4j.api.spi.InstanceDriver} service) over a QMP client ({@code io.github.incus4j.qemu.qmp},
+ * internal).
  */
 module io.github.incus4j.qemu {
     requires transitive io.github.incus4j.api;
@@ -9,4 +10,6 @@ module io.github.incus4j.qemu {
     requires com.hierynomus.sshj;
 
     exports io.github.incus4j.qemu;
+
+    provides io.github.incus4j.api.spi.InstanceDriver with io.github.incus4j.qemu.QemuDriver;
 }

@@ -1,8 +1,8 @@
 /**
  * The {@code qemu} instance driver: virtual machines run by {@code qemu-system-x86_64} and driven through QMP
  * ({@link io.github.incus4j.qemu.QemuDriver}, opened as {@link io.github.incus4j.qemu.QemuInstances}; each VM a
- * {@link io.github.incus4j.qemu.QemuVm}). Not yet registered as a {@link io.github.incus4j.api.spi.InstanceDriver}
- * provider.
+ * {@link io.github.incus4j.qemu.QemuVm}), registered as the {@code qemu}
+ * {@link io.github.incus4j.api.spi.InstanceDriver} provider.
  *
  * <ul>
  * <li>Disk: {@code Path()/root.img} (qcow2) from an Incus VM image tarball ({@code rootfs.img} kept if qcow2,
