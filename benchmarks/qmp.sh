@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Measures the QMP client of incus-qemu against a real QEMU and, in the same run on the same QEMU, a bare Python
 # socket client issuing the same commands; prints one line per metric, "name value unit", on stdout (the build and
-# QEMU's own output go to stderr). Needs qemu-system-x86_64 and python3. About a minute. Usage: benchmarks/qmp.sh
+# QEMU's own output go to stderr). Needs qemu-system-x86_64 and python3, and
+# root for the guest image's first build. About two minutes. Usage: benchmarks/qmp.sh
 #
 # The measuring code is a main in incus-qemu's test tree (io.github.incus4j.qemu.qmp.QmpBench), run on the module's
 # test classpath, where it shares the helpers the tests use. Figures are wall-clock means and 99th percentiles of
@@ -91,4 +92,8 @@ for _ in $(seq 1 200); do [ -S "$run/qmp.sock" ] && break; sleep 0.05; done
 
 java -Xmx256m -cp "$cp" io.github.incus4j.qemu.qmp.QmpBench "$run/qmp.sock" "$run/peer.py"
 
-# vm_boot_s: added with the qemu driver (time from start() to the guest's ready marker on a real VM).
+# vm_boot_s: the test guest (built by incus-qemu/guest/build-vm-image.sh on first use, then cached) started by the
+# driver until its agent runs a command, median of 3; KVM where it works, else TCG.
+# (run from incus-qemu/, where the tests find guest/).
+(cd incus-qemu && java -Xmx256m -Dincus4j.qemu.accel=auto \
+  -cp "target/test-classes:target/classes:$(cat target/bench.classpath)" io.github.incus4j.qemu.VmBootBench)
