@@ -1,27 +1,18 @@
 package io.github.incus4j.qemu;
 
 import io.github.incus4j.api.IncusException;
-import io.github.incus4j.api.InvalidArgumentException;
-import io.github.incus4j.api.OperationTimeoutException;
 import io.github.incus4j.api.io.Cmd;
 import io.github.incus4j.api.model.ExecRequest;
 import io.github.incus4j.api.spi.AbstractInstance;
-import io.github.incus4j.api.spi.Texts;
 import io.github.incus4j.qemu.qmp.GuestAgentClient;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.io.UncheckedIOException;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.OptionalInt;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executor;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 import java.util.function.Supplier;
 
 /**
@@ -33,10 +24,9 @@ import java.util.function.Supplier;
  * <p>The command runs through the guest's {@code /bin/sh}: {@code cd -- "$1"}, then {@code exec "$@"}, or
  * {@code exec nsenter -S uid -G gid "$@"} for another user (busybox): the argv itself is never parsed by a
  * shell and the command replaces the shell, so its pid is the agent's and signals ({@code kill} run through the
- * agent) reach it. Exit 127/126 of the wrapper become {@code Command not found}/{@code Command not executable}
- * (a command that itself exits 127 or 126 is reported the same way); a command whose VM stops ends with 137.
+ * agent) reach it (see {@link GuestCmd} for the status); a command whose VM stops ends with 137.
  */
-final class AgentCmd implements Cmd {
+final class AgentCmd extends GuestCmd {
     /**
      * {@code $1} cwd, {@code $2} uid, {@code $3} gid, then the argv. Another user is entered with busybox's
      * {@code nsenter -S uid -G gid} (no namespace: it only drops the supplementary groups and switches ids, numeric,
@@ -46,12 +36,8 @@ final class AgentCmd implements Cmd {
     private static final String WRAPPER = "cd -- \"$1\" || exit 126; u=$2; g=$3; shift 3; "
             + "if [ \"$u\" = 0 ] && [ \"$g\" = 0 ]; then exec \"$@\"; fi; "
             + "exec nsenter -S \"$u\" -G \"$g\" -- \"$@\"";
-    private static final int NOT_FOUND = 127;
-    private static final int NOT_EXECUTABLE = 126;
-
     private final Supplier<GuestAgentClient> agent;
     private final int pid;
-    private final CompletableFuture<Integer> exit = new CompletableFuture<>();
 
     private AgentCmd(Supplier<GuestAgentClient> agent, int pid) {
         this.agent = agent;
@@ -63,9 +49,7 @@ final class AgentCmd implements Cmd {
             InputStream stdin, OutputStream stdout, OutputStream stderr, Executor executor) {
         List<String> envList = new ArrayList<>();
         env.forEach((k, v) -> envList.add(k + "=" + v));
-        List<String> args = new ArrayList<>(List.of("-c", WRAPPER, "sh", cwd, Integer.toString(request.user()),
-                Integer.toString(request.group())));
-        args.addAll(request.command());
+        List<String> args = wrapperArgs(request, cwd);
         byte[] input = null;
         if (stdin != null) {
             try {
@@ -79,6 +63,14 @@ final class AgentCmd implements Cmd {
         AgentCmd cmd = new AgentCmd(agent, pid);
         executor.execute(() -> cmd.follow(client, stdout, stderr));
         return cmd;
+    }
+
+    /** The arguments of {@code /bin/sh} that run {@code request} in {@code cwd} as its user (see {@link #WRAPPER}). */
+    static List<String> wrapperArgs(ExecRequest request, String cwd) {
+        List<String> args = new ArrayList<>(List.of("-c", WRAPPER, "sh", cwd, Integer.toString(request.user()),
+                Integer.toString(request.group())));
+        args.addAll(request.command());
+        return args;
     }
 
     /** Polls the command's status until it ends, then writes its output and completes. */
@@ -119,11 +111,6 @@ final class AgentCmd implements Cmd {
         }
     }
 
-    @Override
-    public int pid() {
-        return 0;
-    }
-
     /** Runs {@code kill -<signal> <pid>} in the guest through the agent. */
     @Override
     public void signal(int signal) {
@@ -137,34 +124,6 @@ final class AgentCmd implements Cmd {
     @Override
     public void windowResize(int width, int height) {
         throw new IncusException("The command has no pty: the QEMU guest agent runs commands without a terminal");
-    }
-
-    @Override
-    public int waitFor(Duration timeout) {
-        int code;
-        try {
-            code = exit.get(timeout.toNanos(), TimeUnit.NANOSECONDS);
-        } catch (TimeoutException e) {
-            throw new OperationTimeoutException("The command did not end within " + timeout.toMillis() + " ms");
-        } catch (ExecutionException e) {
-            throw new IncusException("The command failed: " + e.getCause().getMessage(), e.getCause());
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IncusException("Interrupted while waiting for the command", e);
-        }
-        if (code == NOT_FOUND) {
-            throw new InvalidArgumentException(Texts.COMMAND_NOT_FOUND);
-        }
-        if (code == NOT_EXECUTABLE) {
-            throw new InvalidArgumentException(Texts.COMMAND_NOT_EXECUTABLE);
-        }
-        return code;
-    }
-
-    @Override
-    public OptionalInt exitCode() {
-        Integer c = exit.getNow(null);
-        return c == null ? OptionalInt.empty() : OptionalInt.of(c);
     }
 
     @Override

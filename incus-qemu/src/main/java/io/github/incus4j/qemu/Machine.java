@@ -34,6 +34,7 @@ final class Machine implements AutoCloseable {
     final java.util.concurrent.atomic.AtomicBoolean consoleAttached = new java.util.concurrent.atomic.AtomicBoolean();
     private final ThreadFactory threads;
     private GuestAgentClient agent;
+    private GuestSsh ssh;
     private boolean closed;
 
     Machine(QemuProcess process, QmpClient qmp, RunDir run, Instant startedAt, ThreadFactory threads) {
@@ -80,9 +81,24 @@ final class Machine implements AutoCloseable {
         return agent != null && agent.isConnected() ? agent : null;
     }
 
+    /** The guest's SSH endpoint, made by {@code open} on first use. */
+    synchronized GuestSsh ssh(java.util.function.Supplier<GuestSsh> open) {
+        if (closed) {
+            throw new InstanceStateException(Texts.INSTANCE_NOT_RUNNING, StatusCode.STOPPED);
+        }
+        if (ssh == null) {
+            ssh = open.get();
+        }
+        return ssh;
+    }
+
     @Override
     public synchronized void close() {
         closed = true;
+        if (ssh != null) {
+            ssh.close();
+            ssh = null;
+        }
         if (agent != null) {
             agent.close();
             agent = null;
@@ -127,6 +143,11 @@ final class Machine implements AutoCloseable {
 
         Path console() {
             return dir.resolve("qemu.console");
+        }
+
+        /** The host port forwarded to the guest's SSH server (see {@link GuestSsh}). */
+        Path sshPort() {
+            return dir.resolve(GuestSsh.PORT_FILE);
         }
     }
 }

@@ -79,7 +79,8 @@ import java.util.concurrent.TimeUnit;
  * <p>Boot: the disk boots through SeaBIOS (a bootable disk image, e.g. syslinux on FAT); {@code raw.qemu} adds
  * arguments as Incus does (e.g. {@code -kernel ... -initrd ... -append ...}). UEFI (OVMF), the config drive and
  * Incus's own agent are not used: exec and files go through the QEMU guest agent ({@code qemu-ga}) on the
- * virtio-serial port {@code org.qemu.guest_agent.0}.
+ * virtio-serial port {@code org.qemu.guest_agent.0}, and interactive exec (a pty) over SSH to the guest's port 22,
+ * forwarded from a loopback port of the host ({@link GuestSsh}).
  */
 public final class QemuVm extends AbstractInstance implements VM {
     private static final System.Logger LOG = System.getLogger(QemuVm.class.getName());
@@ -287,7 +288,8 @@ public final class QemuVm extends AbstractInstance implements VM {
                 "-chardev", "socket,id=qga,path=" + run.agent() + ",server=on,wait=off",
                 "-device", "virtserialport,chardev=qga,name=org.qemu.guest_agent.0",
                 "-device", "virtio-balloon-pci,id=dev-incus_balloon",
-                "-netdev", "user,id=incus_eth0,restrict=on",
+                "-netdev", "user,id=incus_eth0,restrict=on,hostfwd=tcp:127.0.0.1:" + GuestSsh.allocatePort(run.dir())
+                        + "-:22",
                 "-device", "virtio-net-pci,netdev=incus_eth0,id=dev-incus_eth0,mac=" + hwaddr(),
                 "-device", "VGA,id=dev-incus_vga",
                 "-blockdev", "driver=qcow2,node-name=" + ROOT_NODE + ",file.driver=file,file.filename=" + disk(),
@@ -521,7 +523,7 @@ public final class QemuVm extends AbstractInstance implements VM {
 
     private void cleanRunDir(Machine.RunDir run) {
         try {
-            for (Path p : List.of(run.monitor(), run.agent(), run.console(), run.pidfile())) {
+            for (Path p : List.of(run.monitor(), run.agent(), run.console(), run.pidfile(), run.sshPort())) {
                 Files.deleteIfExists(p);
             }
             if (!run.dir().equals(runPath())) {
@@ -1054,12 +1056,14 @@ public final class QemuVm extends AbstractInstance implements VM {
 
     @Override
     protected Cmd doExec(ExecRequest request, InputStream stdin, OutputStream stdout, OutputStream stderr) {
-        if (request.interactive()) {
-            throw new NotSupportedException("Interactive exec (a pty) is not supported by the qemu driver: the"
-                    + " QEMU guest agent runs commands without a terminal");
-        }
         Machine m = requireMachine();
         Map<String, String> env = execEnvironment(request);
+        if (request.interactive()) {
+            // The agent has no terminal: a command on a pty goes over SSH.
+            GuestSsh ssh = m.ssh(() -> new GuestSsh(m.run.dir(), path(), () -> m.agent(driver.settings().agentWait()),
+                    m.startedAt, driver.settings().agentWait()));
+            return SshExec.start(ssh.client(), request, env, execCwd(request, env), stdin, stdout, driver::execute);
+        }
         return AgentCmd.start(() -> m.agent(driver.settings().agentWait()), request, env, execCwd(request, env),
                 stdin, stdout, stderr, driver::execute);
     }

@@ -38,7 +38,8 @@ class QemuDriverContractTest extends InstanceDriverContract {
             public Set<Capability> capabilities() {
                 return EnumSet.of(Capability.VIRTUAL_MACHINES, Capability.FREEZE, Capability.CONSOLE_LOG,
                         Capability.EXPORT_IMPORT, Capability.METRICS, Capability.LIVE_UPDATE, Capability.EXEC,
-                        Capability.FILES, Capability.CONSOLE, Capability.STATEFUL, Capability.MIGRATION);
+                        Capability.FILES, Capability.CONSOLE, Capability.STATEFUL, Capability.MIGRATION,
+                        Capability.INTERACTIVE_EXEC);
             }
 
             @Override
