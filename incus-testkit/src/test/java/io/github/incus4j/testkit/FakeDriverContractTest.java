@@ -22,36 +22,47 @@ class FakeDriverContractTest extends InstanceDriverContract {
 
     @Override
     protected DriverUnderTest driver() {
-        return new DriverUnderTest() {
-            @Override
-            public String name() {
-                return "fake";
-            }
+        return new Fake("fake", EnumSet.allOf(Capability.class));
+    }
 
-            @Override
-            public Instances open(Path root) {
-                return new FakeDriver().open(root);
-            }
+    /** The fake as the contract sees it, declaring {@code capabilities}. */
+    static final class Fake implements DriverUnderTest {
+        private final String name;
+        private final Set<Capability> capabilities;
 
-            @Override
-            public Set<Capability> capabilities() {
-                return EnumSet.allOf(Capability.class);
-            }
+        Fake(String name, Set<Capability> capabilities) {
+            this.name = name;
+            this.capabilities = capabilities;
+        }
 
-            @Override
-            public InstanceSource source(InstanceType type) {
-                return InstanceSource.template("busybox", Map.of());
-            }
+        @Override
+        public String name() {
+            return name;
+        }
 
-            @Override
-            public Duration timeout() {
-                return Duration.ofSeconds(10);
-            }
+        @Override
+        public Instances open(Path root) {
+            return new FakeDriver().open(root);
+        }
 
-            @Override
-            public MigrationPipe migrationPipe() {
-                return MigrationPipe.inMemory();
-            }
-        };
+        @Override
+        public Set<Capability> capabilities() {
+            return capabilities;
+        }
+
+        @Override
+        public InstanceSource source(InstanceType type) {
+            return InstanceSource.template("busybox", Map.of());
+        }
+
+        @Override
+        public Duration timeout() {
+            return Duration.ofSeconds(10);
+        }
+
+        @Override
+        public MigrationPipe migrationPipe() {
+            return MigrationPipe.inMemory();
+        }
     }
 }
