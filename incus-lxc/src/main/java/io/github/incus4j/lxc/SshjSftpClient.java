@@ -1,7 +1,6 @@
 package io.github.incus4j.lxc;
 
 import io.github.incus4j.api.IncusException;
-import io.github.incus4j.api.NotFoundException;
 import io.github.incus4j.api.io.Connection;
 import io.github.incus4j.api.io.FileAttributes;
 import io.github.incus4j.api.io.SftpClient;
@@ -73,16 +72,6 @@ final class SshjSftpClient implements SftpClient {
     @Override
     public FileAttributes lstat(String path) {
         return call(path, () -> attributes(engine.lstat(path)));
-    }
-
-    @Override
-    public boolean exists(String path) {
-        try {
-            lstat(path);
-            return true;
-        } catch (NotFoundException e) {
-            return false;
-        }
     }
 
     @Override

@@ -24,8 +24,15 @@ public interface SftpClient extends AutoCloseable {
     /** {@code lstat}: does not follow a final symlink. */
     FileAttributes lstat(String path);
 
-    /** Whether something exists at {@code path} (not following a final symlink). */
-    boolean exists(String path);
+    /** Whether something exists at {@code path} (not following a final symlink): an {@link #lstat} that finds it. */
+    default boolean exists(String path) {
+        try {
+            lstat(path);
+            return true;
+        } catch (NotFoundException e) {
+            return false;
+        }
+    }
 
     /** Opens a file for reading. */
     InputStream open(String path);

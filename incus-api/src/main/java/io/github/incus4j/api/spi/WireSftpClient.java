@@ -84,16 +84,6 @@ public final class WireSftpClient implements SftpClient {
     }
 
     @Override
-    public boolean exists(String path) {
-        try {
-            lstat(path);
-            return true;
-        } catch (NotFoundException e) {
-            return false;
-        }
-    }
-
-    @Override
     public InputStream open(String path) {
         String handle = openHandle(path, FXF_READ, null);
         return new InputStream() {
