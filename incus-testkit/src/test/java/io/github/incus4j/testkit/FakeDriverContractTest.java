@@ -61,6 +61,11 @@ class FakeDriverContractTest extends InstanceDriverContract {
         }
 
         @Override
+        public SoakLoad soakLoad() {
+            return new SoakLoad(16, 10_000, 20);
+        }
+
+        @Override
         public MigrationPipe migrationPipe() {
             return MigrationPipe.inMemory();
         }

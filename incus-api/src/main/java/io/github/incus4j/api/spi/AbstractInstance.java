@@ -85,6 +85,13 @@ public abstract class AbstractInstance implements Instance {
     private volatile Devices expandedDevices;
     private volatile Operation operation;
     private volatile boolean recordDirty;
+    // Set once, under the handle's monitor, when the instance is deleted: every later action on any handle of it
+    // fails with NotFoundException instead of recreating a record for a name that no longer exists.
+    private volatile boolean deleted;
+    // Snapshot creations, deletions and renames of one instance queue here (fairly, each bounded by the lock
+    // registry's wait) before taking the instance's operation lock, so that parallel snapshots are all made.
+    private final java.util.concurrent.locks.ReentrantLock snapshotQueue =
+            new java.util.concurrent.locks.ReentrantLock(true);
 
     /** A handle for an instance defined by {@code record}. */
     protected AbstractInstance(AbstractInstances<?> owner, InstanceRecord record) {
@@ -476,7 +483,7 @@ public abstract class AbstractInstance implements Instance {
         if (lock.isEmpty()) {
             return;
         }
-        runLocked(lock.get(), () -> {
+        runHeld(lock.get(), () -> {
             boolean restoreState = stateful && args.stateful();
             doStart(restoreState);
             Instant now = owner.clock().instant();
@@ -507,7 +514,7 @@ public abstract class AbstractInstance implements Instance {
             return;
         }
         InstanceOperation op = lock.get();
-        runLocked(op, () -> {
+        runHeld(op, () -> {
             doStop(stateful);
             requireStopped(Texts::failedStopping);
             if (stateful) {
@@ -534,7 +541,7 @@ public abstract class AbstractInstance implements Instance {
             return;
         }
         InstanceOperation op = lock.get();
-        runLocked(op, () -> {
+        runHeld(op, () -> {
             if (driverStatus() == StatusCode.FROZEN) {
                 doUnfreeze();
             }
@@ -554,7 +561,7 @@ public abstract class AbstractInstance implements Instance {
         Objects.requireNonNull(timeout, "timeout");
         InstanceOperation op = owner.locks().create(args.project(), args.name(), operation,
                 OperationLocks.Action.RESTART, false, false);
-        runLocked(op, () -> {
+        runHeld(op, () -> {
             if (timeout.isZero() || timeout.isNegative()) {
                 stop(false);
             } else {
@@ -580,7 +587,14 @@ public abstract class AbstractInstance implements Instance {
             }
             return;
         }
-        doFreeze();
+        // Safer than Incus, which freezes outside any operation: a freeze racing a stop or a delete could leave a
+        // frozen instance behind, so it is refused while another operation holds the instance.
+        runHeld(owner.locks().create(args.project(), args.name(), operation, OperationLocks.Action.UPDATE, false,
+                false), () -> {
+            if (driverStatus() == StatusCode.RUNNING) {
+                doFreeze();
+            }
+        });
     }
 
     @Override
@@ -598,7 +612,12 @@ public abstract class AbstractInstance implements Instance {
             }
             return;
         }
-        doUnfreeze();
+        runHeld(owner.locks().create(args.project(), args.name(), operation, OperationLocks.Action.UPDATE, false,
+                false), () -> {
+            if (driverStatus() == StatusCode.FROZEN) {
+                doUnfreeze();
+            }
+        });
     }
 
     @Override
@@ -607,7 +626,7 @@ public abstract class AbstractInstance implements Instance {
         if (isRunning()) {
             throw new InstanceStateException(Texts.REBUILD_RUNNING, statusCode());
         }
-        runLocked(owner.locks().create(args.project(), args.name(), op, OperationLocks.Action.CREATE, false,
+        runHeld(owner.locks().create(args.project(), args.name(), op, OperationLocks.Action.CREATE, false,
                 false), () -> {
             doRebuild(image, op);
             mutate(a -> {
@@ -647,7 +666,7 @@ public abstract class AbstractInstance implements Instance {
      * @return whether the stop was handled here (false while an operation holds the instance)
      */
     protected final boolean stoppedByItself() {
-        if (owner.locks().get(args.project(), args.name()).isPresent()) {
+        if (deleted || owner.locks().get(args.project(), args.name()).isPresent()) {
             return false;
         }
         volatileSetInternal(Map.of("volatile.last_state.power", PowerState.STOPPED), false);
@@ -685,27 +704,54 @@ public abstract class AbstractInstance implements Instance {
                 throw new InstanceStateException(Texts.STATEFUL_SNAPSHOT_NOT_RUNNING, statusCode());
             }
         }
-        String fullSnapName = Names.snapshotFullName(name(), name);
-        Instant now = owner.clock().instant();
-        synchronized (this) {
-            for (InstanceArgs s : snapshotArgs) {
-                if (s.name().equals(fullSnapName)) {
-                    throw new BusyException(Texts.snapshotExists(name));
+        inSnapshotQueue(OperationLocks.Action.CREATE, () -> {
+            synchronized (this) {
+                String fullSnapName = Names.snapshotFullName(name(), name);
+                for (InstanceArgs s : snapshotArgs) {
+                    if (s.name().equals(fullSnapName)) {
+                        throw new BusyException(Texts.snapshotExists(name));
+                    }
                 }
+                InstanceArgs snap = args.toBuilder()
+                        .name(fullSnapName)
+                        .snapshot(true)
+                        .stateful(stateful)
+                        .creationDate(owner.clock().instant())
+                        .lastUsedDate(Instant.EPOCH)
+                        .expiryDate(expiry)
+                        .build();
+                doSnapshot(snap, stateful);
+                List<InstanceArgs> updated = new ArrayList<>(snapshotArgs);
+                updated.add(snap);
+                setDefinition(args, updated);
+                persist();
             }
-            InstanceArgs snap = args.toBuilder()
-                    .name(fullSnapName)
-                    .snapshot(true)
-                    .stateful(stateful)
-                    .creationDate(now)
-                    .lastUsedDate(Instant.EPOCH)
-                    .expiryDate(expiry)
-                    .build();
-            doSnapshot(snap, stateful);
-            List<InstanceArgs> updated = new ArrayList<>(snapshotArgs);
-            updated.add(snap);
-            setDefinition(args, updated);
-            persist();
+        });
+    }
+
+    /**
+     * Runs a snapshot change under this instance's operation lock ({@code action}), after the snapshot changes
+     * queued before it: a snapshot is never taken while a restore, rebuild or migration changes the instance.
+     */
+    private void inSnapshotQueue(OperationLocks.Action action, Runnable body) {
+        Duration wait = owner.locks().maxWait();
+        try {
+            if (!snapshotQueue.tryLock(wait.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS)) {
+                throw new OperationTimeoutException("Timed out after " + wait.toSeconds()
+                        + " s waiting for the snapshot operations queued on " + Texts.quote(name()));
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new OperationTimeoutException("Interrupted waiting for the snapshot operations queued on "
+                    + Texts.quote(name()));
+        }
+        try {
+            requireExists();
+            runHeld(owner.locks().create(args.project(), args.name(), operation, action, false, false), () -> {
+                body.run();
+            });
+        } finally {
+            snapshotQueue.unlock();
         }
     }
 
@@ -753,7 +799,7 @@ public abstract class AbstractInstance implements Instance {
             throw new InvalidArgumentException(Texts.STATEFUL_RESTORE_STATELESS);
         }
         InstanceArgs from = snap;
-        runLocked(owner.locks().create(args.project(), args.name(), operation, OperationLocks.Action.RESTORE, false,
+        runHeld(owner.locks().create(args.project(), args.name(), operation, OperationLocks.Action.RESTORE, false,
                 false), () -> {
             boolean wasRunning = isRunning();
             if (wasRunning) {
@@ -820,43 +866,62 @@ public abstract class AbstractInstance implements Instance {
     public void rename(String newName, boolean applyTemplateTrigger) {
         if (isSnapshot()) {
             Names.validateSnapshotName(newName);
-            parent.renameSnapshot(Names.snapshotPart(name()), newName);
+            String oldSnap = Names.snapshotPart(name());
+            parent.inSnapshotQueue(OperationLocks.Action.UPDATE, () -> parent.renameSnapshot(oldSnap, newName));
             return;
         }
         Names.validateInstanceName(newName, false);
+        requireExists();
         if (isRunning()) {
             throw new InstanceStateException(Texts.RENAME_RUNNING, statusCode());
         }
         if (newName.equals(name())) {
             return;
         }
-        runLocked(owner.locks().create(args.project(), args.name(), operation, OperationLocks.Action.UPDATE, false,
-                false), () -> {
-            synchronized (this) {
-                String oldName = name();
-                String oldFull = fullName();
-                String newFull = AbstractInstances.key(args.project(), newName);
-                renameInRegistry(oldName, newName);
-                try {
-                    doRename(oldFull, newFull);
-                } catch (RuntimeException e) {
-                    unrenameInRegistry(oldName, newName);
-                    throw e;
-                }
-                List<InstanceArgs> snaps = new ArrayList<>();
-                for (InstanceArgs s : snapshotArgs) {
-                    snaps.add(s.toBuilder().name(Names.snapshotFullName(newName, Names.snapshotPart(s.name())))
-                            .build());
-                }
-                Map<String, String> c = new HashMap<>(args.config());
-                c.put("volatile.cloud-init.instance-id", UUID.randomUUID().toString());
-                if (applyTemplateTrigger && !c.containsKey("volatile.apply_template")) {
-                    c.put("volatile.apply_template", TemplateTrigger.RENAME.value());
-                }
-                setDefinition(args.toBuilder().name(newName).config(c).build(), snaps);
-                persist();
+        InstanceOperation renaming = owner.locks().create(args.project(), args.name(), operation,
+                OperationLocks.Action.UPDATE, false, false);
+        // The new name is locked too, as a create: no create, rename or delete of that name can run meanwhile.
+        InstanceOperation target;
+        try {
+            target = owner.locks().create(args.project(), newName, operation, OperationLocks.Action.CREATE, false,
+                    false);
+        } catch (RuntimeException e) {
+            renaming.done(e);
+            throw e;
+        }
+        try {
+            runHeld(renaming, () -> renameLocked(newName, applyTemplateTrigger));
+        } finally {
+            target.done(null);
+        }
+    }
+
+    private void renameLocked(String newName, boolean applyTemplateTrigger) {
+        synchronized (this) {
+            requireExists();
+            String oldName = name();
+            String oldFull = fullName();
+            String newFull = AbstractInstances.key(args.project(), newName);
+            renameInRegistry(oldName, newName);
+            try {
+                doRename(oldFull, newFull);
+            } catch (RuntimeException e) {
+                unrenameInRegistry(oldName, newName);
+                throw e;
             }
-        });
+            List<InstanceArgs> snaps = new ArrayList<>();
+            for (InstanceArgs s : snapshotArgs) {
+                snaps.add(s.toBuilder().name(Names.snapshotFullName(newName, Names.snapshotPart(s.name())))
+                        .build());
+            }
+            Map<String, String> c = new HashMap<>(args.config());
+            c.put("volatile.cloud-init.instance-id", UUID.randomUUID().toString());
+            if (applyTemplateTrigger && !c.containsKey("volatile.apply_template")) {
+                c.put("volatile.apply_template", TemplateTrigger.RENAME.value());
+            }
+            setDefinition(args.toBuilder().name(newName).config(c).build(), snaps);
+            persist();
+        }
     }
 
     @SuppressWarnings({"unchecked", "rawtypes"})
@@ -905,7 +970,7 @@ public abstract class AbstractInstance implements Instance {
         if (lock.isEmpty()) {
             return;
         }
-        runLocked(lock.get(), () -> {
+        runHeld(lock.get(), () -> {
             synchronized (this) {
                 try {
                     AbstractInstances.validateDefinition(type(), newArgs.config(), newArgs.devices().map(),
@@ -953,10 +1018,11 @@ public abstract class AbstractInstance implements Instance {
     @Override
     public void delete(boolean force) {
         if (isSnapshot()) {
-            parent.deleteSnapshot(args);
+            parent.inSnapshotQueue(OperationLocks.Action.DELETE, () -> parent.deleteSnapshot(args));
             return;
         }
-        runLocked(owner.locks().create(args.project(), args.name(), operation, OperationLocks.Action.DELETE, false,
+        requireExists();
+        runHeld(owner.locks().create(args.project(), args.name(), operation, OperationLocks.Action.DELETE, false,
                 false), () -> {
             StatusCode status = driverStatus();
             if (status.isRunning()) {
@@ -969,16 +1035,21 @@ public abstract class AbstractInstance implements Instance {
         });
     }
 
-    /** Removes storage, directories and record, and forgets the instance. */
+    /**
+     * Removes storage, forgets the instance, then removes its directories and, last, its record (a crash midway
+     * leaves a record that a reopen finds and a delete finishes). Runs under the instance's operation lock, which a
+     * create or a rename into this name also needs, so no one can take the name before its directories are gone.
+     */
     @SuppressWarnings({"unchecked", "rawtypes"})
     private synchronized void deleteNow() {
         for (InstanceArgs s : snapshotArgs) {
             doDeleteSnapshot(s);
         }
         doDelete();
+        deleted = true;
+        recordDirty = false;
         ((AbstractInstances) owner).unregister(this);
         owner.removeInstanceDirectories(type(), fullName());
-        recordDirty = false;
     }
 
     private synchronized void deleteSnapshot(InstanceArgs snap) {
@@ -996,6 +1067,7 @@ public abstract class AbstractInstance implements Instance {
     public ImageMetadata export(OutputStream meta, OutputStream rootfs, Map<String, String> properties,
             Instant expiration, ProgressTracker tracker) {
         Objects.requireNonNull(meta, "meta");
+        requireExists();
         if (isRunning()) {
             throw new InstanceStateException(Texts.EXPORT_RUNNING, statusCode());
         }
@@ -1053,6 +1125,7 @@ public abstract class AbstractInstance implements Instance {
 
     @Override
     public Connection fileSftpConn() {
+        requireExists();
         if (type() == InstanceType.VM && !isRunning()) {
             throw new InstanceStateException(Texts.INSTANCE_NOT_RUNNING, statusCode());
         }
@@ -1061,6 +1134,7 @@ public abstract class AbstractInstance implements Instance {
 
     @Override
     public SftpClient fileSftp() {
+        requireExists();
         if (type() == InstanceType.VM && !isRunning()) {
             throw new InstanceStateException(Texts.INSTANCE_NOT_RUNNING, statusCode());
         }
@@ -1330,7 +1404,7 @@ public abstract class AbstractInstance implements Instance {
         } catch (BusyException e) {
             throw new BusyException(Texts.ALREADY_MIGRATING, e);
         }
-        runLocked(op, () -> doMigrateSend(sendArgs));
+        runHeld(op, () -> doMigrateSend(sendArgs));
     }
 
     @Override
@@ -1344,7 +1418,7 @@ public abstract class AbstractInstance implements Instance {
             doMigrateReceive(receiveArgs);
             return;
         }
-        runLocked(owner.locks().create(args.project(), args.name(), operation, OperationLocks.Action.CREATE, false,
+        runHeld(owner.locks().create(args.project(), args.name(), operation, OperationLocks.Action.CREATE, false,
                 false), () -> doMigrateReceive(receiveArgs));
     }
 
@@ -1433,8 +1507,23 @@ public abstract class AbstractInstance implements Instance {
         op.done(null);
     }
 
+    /**
+     * {@link #runLocked} after checking that {@code op} still covers this instance: it was not deleted, nor renamed
+     * while the caller waited for the lock of its old name.
+     */
+    private void runHeld(InstanceOperation op, Runnable body) {
+        runLocked(op, () -> {
+            requireExists();
+            if (!owner.locks().covers(op, args.project(), args.name())) {
+                throw new NotFoundException(Texts.INSTANCE_NOT_FOUND);
+            }
+            body.run();
+        });
+    }
+
     /** Applies {@code change} to the definition; {@code durable} writes the record now. */
     protected final synchronized void mutate(UnaryOperator<InstanceArgs> change, boolean durable) {
+        requireExists();
         setDefinition(change.apply(args), snapshotArgs);
         if (durable) {
             persist();
@@ -1449,6 +1538,7 @@ public abstract class AbstractInstance implements Instance {
             parent.persist();
             return;
         }
+        requireExists();
         RecordStore.writeAtomically(owner.paths().recordFile(type(), fullName()),
                 BackupYaml.write(new InstanceRecord(args, snapshotArgs)), owner.syncRecords());
         recordDirty = false;
@@ -1456,7 +1546,7 @@ public abstract class AbstractInstance implements Instance {
 
     /** Writes the record if a non-durable change is pending. */
     final synchronized void flushRecord() {
-        if (recordDirty) {
+        if (recordDirty && !deleted) {
             persist();
         }
     }
@@ -1473,6 +1563,19 @@ public abstract class AbstractInstance implements Instance {
             throw new InvalidArgumentException("Snapshots cannot be used for " + action + ": "
                     + Texts.quote(name()));
         }
+        requireExists();
+    }
+
+    /** Fails with Incus's 404 text once the instance (or, for a snapshot handle, its parent) was deleted. */
+    protected final void requireExists() {
+        if ((parent == null ? this : parent).deleted) {
+            throw new NotFoundException(Texts.INSTANCE_NOT_FOUND);
+        }
+    }
+
+    /** Whether the instance this handle stands for (or the parent of this snapshot) was deleted. */
+    protected final boolean isDeleted() {
+        return (parent == null ? this : parent).deleted;
     }
 
     @Override

@@ -270,13 +270,24 @@ public abstract class AbstractInstances<I extends AbstractInstance> implements I
         instances.put(key(instance.project().name(), instance.name()), instance);
     }
 
-    /** Removes every directory an instance may own (its path, snapshots, logs, run and devices directories). */
+    /**
+     * Removes every directory an instance may own (its snapshots, logs, run and devices directories, its path), the
+     * record last: a crash midway leaves the record, so a reopen still lists the instance and a delete can finish.
+     */
     protected void removeInstanceDirectories(InstanceType type, String fullName) {
-        deleteTree(paths.path(type, fullName));
         deleteTree(paths.snapshotsDir(type).resolve(fullName));
         deleteTree(paths.logPath(fullName));
         deleteTree(paths.runPath(fullName));
         deleteTree(paths.devicesPath(fullName));
+        Path record = paths.recordFile(type, fullName);
+        Path dir = paths.path(type, fullName);
+        deleteTree(dir, p -> !p.equals(record) && !p.equals(dir));
+        try {
+            Files.deleteIfExists(record);
+            Files.deleteIfExists(dir);
+        } catch (IOException e) {
+            throw new IncusException("Cannot delete " + dir + ": " + e, e);
+        }
     }
 
     /**
@@ -390,15 +401,22 @@ public abstract class AbstractInstances<I extends AbstractInstance> implements I
 
     /** Deletes a file tree if it exists (without following symlinks out of it). */
     public static void deleteTree(Path dir) {
+        deleteTree(dir, p -> true);
+    }
+
+    /** Deletes the entries of a file tree that {@code which} accepts, deepest first. */
+    private static void deleteTree(Path dir, java.util.function.Predicate<Path> which) {
         if (!Files.exists(dir, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
             return;
         }
         try (Stream<Path> walk = Files.walk(dir)) {
             for (Path p : (Iterable<Path>) walk.sorted(Comparator.reverseOrder())::iterator) {
-                Files.deleteIfExists(p);
+                if (which.test(p)) {
+                    Files.deleteIfExists(p);
+                }
             }
-        } catch (IOException e) {
-            throw new UncheckedIOException("Cannot delete " + dir, e);
+        } catch (IOException | java.io.UncheckedIOException e) {
+            throw new IncusException("Cannot delete " + dir + ": " + e.getMessage(), e);
         }
     }
 }

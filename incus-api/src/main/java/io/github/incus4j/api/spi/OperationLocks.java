@@ -195,6 +195,22 @@ public final class OperationLocks {
         }
     }
 
+    /**
+     * Whether {@code op} (a lock of this registry or a view of one) is the lock now held for the instance: false
+     * once it ended, or when the instance was renamed away from the name it was taken for.
+     */
+    public boolean covers(InstanceOperation op, String project, String instance) {
+        Lock lock = op instanceof View v ? v.lock : op instanceof Lock l ? l : null;
+        synchronized (monitor) {
+            return lock != null && locks.get(key(project, instance)) == lock;
+        }
+    }
+
+    /** The bound on every wait of this registry. */
+    public Duration maxWait() {
+        return maxWait;
+    }
+
     /** Number of locks held (for tests and metrics). */
     public int size() {
         synchronized (monitor) {

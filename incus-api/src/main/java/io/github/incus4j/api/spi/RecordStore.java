@@ -1,7 +1,7 @@
 package io.github.incus4j.api.spi;
 
+import io.github.incus4j.api.IncusException;
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.DirectoryStream;
@@ -41,7 +41,7 @@ public final class RecordStore {
      * Replaces {@code file}'s content with {@code content}, atomically and durably; creates the parent directories
      * if needed. A replaced file keeps its POSIX permissions; a new one is created readable by its owner only.
      *
-     * @throws UncheckedIOException naming the file, when anything fails (the previous content is then intact and
+     * @throws IncusException naming the file, when anything fails (the previous content is then intact and
      *     the temporary file removed)
      */
     public static void writeAtomically(Path file, byte[] content) {
@@ -87,7 +87,7 @@ public final class RecordStore {
                 syncDirectory(dir);
             }
         } catch (IOException e) {
-            throw new UncheckedIOException("Failed to write " + target + ": " + describe(e), e);
+            throw new IncusException("Failed to write " + target + ": " + describe(e), e);
         } finally {
             if (tmp != null) {
                 try {
@@ -106,7 +106,7 @@ public final class RecordStore {
         } catch (NoSuchFileException e) {
             return Optional.empty();
         } catch (IOException e) {
-            throw new UncheckedIOException("Failed to read " + file.toAbsolutePath() + ": " + describe(e), e);
+            throw new IncusException("Failed to read " + file.toAbsolutePath() + ": " + describe(e), e);
         }
     }
 
@@ -123,7 +123,7 @@ public final class RecordStore {
                 Files.deleteIfExists(p);
             }
         } catch (IOException e) {
-            throw new UncheckedIOException("Failed to clean temporary files in " + dir.toAbsolutePath() + ": "
+            throw new IncusException("Failed to clean temporary files in " + dir.toAbsolutePath() + ": "
                     + describe(e), e);
         }
     }

@@ -1,7 +1,7 @@
 package io.github.incus4j.api.spi;
 
+import io.github.incus4j.api.IncusException;
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
@@ -21,7 +21,7 @@ public final class Storage {
             Files.createDirectories(to.getParent());
             Files.move(from, to, StandardCopyOption.ATOMIC_MOVE);
         } catch (IOException e) {
-            throw new UncheckedIOException("Cannot move " + from + " to " + to, e);
+            throw new IncusException("Cannot move " + from + " to " + to, e);
         }
     }
 }

@@ -26,6 +26,8 @@ public final class Texts {
     public static final String REBUILD_RUNNING = "Instance must be stopped to be rebuilt";
     public static final String VOLATILE_ONLY = "Only volatile keys can be modified with VolatileSet";
     public static final String COMMAND_NOT_FOUND = "Command not found";
+    /** An instance that does not exist (any more): Incus's 404. */
+    public static final String INSTANCE_NOT_FOUND = "Instance not found";
     public static final String COMMAND_NOT_EXECUTABLE = "Command not executable";
     public static final String STATEFUL_SNAPSHOT_NOT_RUNNING =
             "Unable to create a stateful snapshot. The instance isn't running";

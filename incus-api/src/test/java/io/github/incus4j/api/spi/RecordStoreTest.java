@@ -1,5 +1,6 @@
 package io.github.incus4j.api.spi;
 
+import io.github.incus4j.api.IncusException;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -122,12 +123,12 @@ class RecordStoreTest {
         Path notADir = dir.resolve("plain");
         Files.writeString(notADir, "x");
         Path file = notADir.resolve("backup.yaml");
-        UncheckedIOException e = assertThrows(UncheckedIOException.class,
+        IncusException e = assertThrows(IncusException.class,
                 () -> RecordStore.writeAtomically(file, version(0)));
         assertTrue(e.getMessage().contains(file.toAbsolutePath().toString()), e.getMessage());
 
         Path aDir = Files.createDirectory(dir.resolve("adir"));
-        UncheckedIOException r = assertThrows(UncheckedIOException.class, () -> RecordStore.read(aDir));
+        IncusException r = assertThrows(IncusException.class, () -> RecordStore.read(aDir));
         assertTrue(r.getMessage().contains(aDir.toAbsolutePath().toString()), r.getMessage());
     }
 

@@ -56,6 +56,19 @@ public interface DriverUnderTest {
         return types;
     }
 
+    /**
+     * How hard the concurrency soak pushes the driver: {@code threads} threads doing {@code operationsPerThread} mixed
+     * actions on a pool of {@code names} instance names; by default 4 × 200 on 4 names, a load a real driver runs in
+     * a minute or two. The fake takes 16 × 10,000 on 20.
+     */
+    default SoakLoad soakLoad() {
+        return new SoakLoad(4, 200, 4);
+    }
+
+    /** The size of the concurrency soak: thread count, actions per thread, instance names shared by the threads. */
+    record SoakLoad(int threads, int operationsPerThread, int names) {
+    }
+
     /** The bound of every wait in the contract (exec, shutdown, migration); be generous for real drivers. */
     default Duration timeout() {
         return Duration.ofSeconds(30);

@@ -2531,6 +2531,28 @@ public abstract class InstanceDriverContract extends ContractSupport {
         }
 
         @ForEachInstanceType
+        void mixedActionsOnSharedInstancesLoseNothing(InstanceType type) {
+            DriverUnderTest.SoakLoad load = dut().soakLoad();
+            ConcurrencySoak soak = new ConcurrencySoak(InstanceDriverContract.this, type, load, 42);
+            ConcurrencySoak.Outcome outcome = soak.run(System.nanoTime() + Duration.ofMinutes(5).toNanos());
+            String summary = outcome.operations() + " operations, " + outcome.succeeded() + " succeeded, refused "
+                    + outcome.refusals();
+            if (!outcome.unexpected().isEmpty()) {
+                AssertionError e = new AssertionError(outcome.unexpected().size() + " unexpected failures in "
+                        + summary + "; first: " + outcome.unexpected().get(0), outcome.unexpected().get(0));
+                outcome.unexpected().stream().skip(1).limit(5).forEach(e::addSuppressed);
+                throw e;
+            }
+            assertEquals((long) load.threads() * load.operationsPerThread(), outcome.operations(), "every operation ran: " + summary);
+            assertTrue(outcome.succeeded() > outcome.operations() / 4, "most operations must do something: "
+                    + summary);
+            List<ConcurrencySoak.Recorded> memory = soak.inMemory();
+            assertEquals(soak.recordsOfListed(), soak.recordsOnDisk(), "one record per listed instance, no ghost");
+            assertEquals(memory, soak.afterReopen(), "memory equals disk after a reopen");
+            assertEquals(soak.recordsOfListed(), soak.recordsOnDisk(), "the same records after the reopen");
+        }
+
+        @ForEachInstanceType
         @RequiresCapability(Capability.EXEC)
         void concurrentExecsKeepTheirOwnOutput(InstanceType type) {
             Instance i = createRunning(type);
