@@ -88,6 +88,7 @@ public abstract class AbstractInstance implements Instance {
     // Set once, under the handle's monitor, when the instance is deleted: every later action on any handle of it
     // fails with NotFoundException instead of recreating a record for a name that no longer exists.
     private volatile boolean deleted;
+    private volatile String lastStatusError;
     // Snapshot creations, deletions and renames of one instance queue here (fairly, each bounded by the lock
     // registry's wait) before taking the instance's operation lock, so that parallel snapshots are all made.
     private final java.util.concurrent.locks.ReentrantLock snapshotQueue =
@@ -434,7 +435,18 @@ public abstract class AbstractInstance implements Instance {
                         ? StatusCode.READY : StatusCode.RUNNING;
             }
         }
-        return driverStatus();
+        try {
+            return driverStatus();
+        } catch (IncusException e) {
+            // One broken instance (a runtime that refuses its config, missing storage) must not make the whole root
+            // unusable: it shows as Error, with the reason in the log, and the other instances work.
+            String reason = e.getMessage();
+            if (!reason.equals(lastStatusError)) {
+                lastStatusError = reason;
+                LOG.log(System.Logger.Level.WARNING, "Instance " + fullName() + " is in Error status: " + reason, e);
+            }
+            return StatusCode.ERROR;
+        }
     }
 
     @Override
@@ -1024,7 +1036,7 @@ public abstract class AbstractInstance implements Instance {
         requireExists();
         runHeld(owner.locks().create(args.project(), args.name(), operation, OperationLocks.Action.DELETE, false,
                 false), () -> {
-            StatusCode status = driverStatus();
+            StatusCode status = statusCode();
             if (status.isRunning()) {
                 throw new InstanceStateException(Texts.INSTANCE_IS_RUNNING, status);
             }

@@ -116,8 +116,9 @@ public final class OperationLocks {
      *       (at most {@code maxWait}), then rethrows its failure, or returns {@link Optional#empty()} on its success
      *       (Incus's {@code ErrNonReusuableSucceeded}, {@code A matching non-reusable operation has now succeeded}:
      *       the caller treats it as success and does nothing);
-     *   <li>a lock whose action is in {@code inheritable}: returns a non-owning view of it (e.g. the {@code stop}
-     *       inside a {@code restart});
+     *   <li>a lock whose action is in {@code inheritable} and that the calling thread took: returns a non-owning
+     *       view of it (e.g. the {@code stop} inside a {@code restart}); unlike Incus, another thread does not
+     *       inherit it, so nothing else slips into a running operation;
      *   <li>otherwise as {@link #create}: reuse or {@link BusyException}.
      * </ol>
      *
@@ -144,7 +145,10 @@ public final class OperationLocks {
                 return Optional.of(createLocked(key, project, instance, op, action, createReusable, reuseExisting));
             }
             if (running.action != action || (reuseExisting && running.reusable)) {
-                if (inheritable != null && inheritable.contains(running.action)) {
+                // Safer than Incus, where any request inherits: only the thread running the outer operation does
+                // (the stop inside its own restart), so a user's start cannot slip into someone else's restore.
+                if (inheritable != null && inheritable.contains(running.action)
+                        && running.thread == Thread.currentThread()) {
                     return Optional.of(new View(running));
                 }
                 return Optional.of(createLocked(key, project, instance, op, action, createReusable, reuseExisting));
@@ -280,6 +284,8 @@ public final class OperationLocks {
         private final Operation op;
         private final Action action;
         private final boolean reusable;
+        // The thread that took the lock: the only one that may inherit it.
+        private final Thread thread = Thread.currentThread();
         // Counted down exactly once, by done(), after the lock left the map: waiters then see the map without it.
         private final CountDownLatch ended = new CountDownLatch(1);
         // Written under the monitor before the countdown, which publishes it to the waiters.

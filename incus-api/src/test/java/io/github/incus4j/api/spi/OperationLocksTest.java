@@ -180,6 +180,30 @@ class OperationLocksTest {
     // --- Inheritance ---
 
     @Test
+    void onlyTheThreadRunningTheOperationInherits() throws Exception {
+        // Restore holds a non-reusable lock: a start from another thread must not slip into it, as it could in Incus.
+        try (InstanceOperation restore = locks.create(P, "c1", null, Action.RESTORE, false, false)) {
+            java.util.concurrent.CompletableFuture<Throwable> other = java.util.concurrent.CompletableFuture
+                    .supplyAsync(() -> {
+                        try {
+                            locks.createWaitGet(P, "c1", null, Action.START, Set.of(Action.RESTART, Action.RESTORE),
+                                    false, false);
+                            return null;
+                        } catch (RuntimeException e) {
+                            return e;
+                        }
+                    });
+            Throwable refused = other.get(10, java.util.concurrent.TimeUnit.SECONDS);
+            assertInstanceOf(BusyException.class, refused);
+            assertEquals("Instance is busy running a \"restore\" operation", refused.getMessage());
+            InstanceOperation start = locks.createWaitGet(P, "c1", null, Action.START,
+                    Set.of(Action.RESTART, Action.RESTORE), false, false).orElseThrow();
+            assertTrue(start.inherited(), "the restoring thread's own start inherits");
+            assertSame(restore, locks.get(P, "c1").orElseThrow());
+        }
+    }
+
+    @Test
     void inheritorGetsAViewThatCannotEndTheOwnersLock() {
         Operation op = new Operation("Restarting instance");
         InstanceOperation restart = locks.create(P, "c1", op, Action.RESTART, true, true);

@@ -735,7 +735,7 @@ public abstract sealed class FakeInstance extends AbstractInstance permits FakeC
             }
             return new ImageFiles(metadata, templates);
         } catch (IOException e) {
-            throw new UncheckedIOException("Cannot read the image files of " + name() + " in " + path(), e);
+            throw new IncusException("Cannot read the image files of " + name() + " in " + path(), e);
         }
     }
 
@@ -752,7 +752,7 @@ public abstract sealed class FakeInstance extends AbstractInstance permits FakeC
                 }
             }
         } catch (IOException e) {
-            throw new UncheckedIOException("Cannot write the image files of " + name() + " in " + path(), e);
+            throw new IncusException("Cannot write the image files of " + name() + " in " + path(), e);
         }
         imageFiles = files;
     }
@@ -790,7 +790,7 @@ public abstract sealed class FakeInstance extends AbstractInstance permits FakeC
         try {
             applyChecked(f, trigger, ctx, target);
         } catch (IOException e) {
-            throw new UncheckedIOException("Failed to apply the " + trigger + " templates", e);
+            throw new IncusException("Failed to apply the " + trigger + " templates", e);
         }
     }
 

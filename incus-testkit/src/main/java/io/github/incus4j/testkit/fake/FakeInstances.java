@@ -1,5 +1,6 @@
 package io.github.incus4j.testkit.fake;
 
+import io.github.incus4j.api.IncusException;
 import io.github.incus4j.api.Architectures;
 import io.github.incus4j.api.Instance;
 import io.github.incus4j.api.InstanceSource;
@@ -182,7 +183,7 @@ public final class FakeInstances extends AbstractInstances<FakeInstance> {
         try {
             bytes = Files.readAllBytes(tarball);
         } catch (IOException e) {
-            throw new UncheckedIOException("Cannot read the image " + tarball, e);
+            throw new IncusException("Cannot read the image " + tarball, e);
         }
         Map<String, byte[]> templates = new TreeMap<>();
         MemFs.Builder b = new MemFs.Builder(0755, 0, 0, clock().millis());
@@ -227,7 +228,7 @@ public final class FakeInstances extends AbstractInstances<FakeInstance> {
                 }
             });
         } catch (IOException e) {
-            throw new UncheckedIOException("Cannot copy the root filesystem " + dir, e);
+            throw new IncusException("Cannot copy the root filesystem " + dir, e);
         }
         return (Dir) MemFs.share(b.build(), MemFs.MINIMAL);
     }

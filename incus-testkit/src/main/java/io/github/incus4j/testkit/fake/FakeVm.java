@@ -1,5 +1,6 @@
 package io.github.incus4j.testkit.fake;
 
+import io.github.incus4j.api.IncusException;
 import io.github.incus4j.api.InstanceStateException;
 import io.github.incus4j.api.InvalidArgumentException;
 import io.github.incus4j.api.VM;
@@ -60,7 +61,7 @@ public final class FakeVm extends FakeInstance implements VM {
         try {
             Png.write(png, SCREEN_WIDTH, SCREEN_HEIGHT, name().hashCode() * 31L + (g == null ? 0 : g.execs.get()));
         } catch (IOException e) {
-            throw new UncheckedIOException("Failed taking screenshot: " + e.getMessage(), e);
+            throw new IncusException("Failed taking screenshot: " + e.getMessage(), e);
         }
     }
 
@@ -80,7 +81,7 @@ public final class FakeVm extends FakeInstance implements VM {
         try {
             ElfCore.write(out, architecture(), memoryImage());
         } catch (IOException e) {
-            throw new UncheckedIOException("Guest memory dump failed: " + e.getMessage(), e);
+            throw new IncusException("Guest memory dump failed: " + e.getMessage(), e);
         }
     }
 
