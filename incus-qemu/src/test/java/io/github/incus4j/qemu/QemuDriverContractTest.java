@@ -56,6 +56,12 @@ class QemuDriverContractTest extends InstanceDriverContract {
             public Duration timeout() {
                 return Duration.ofSeconds(60);
             }
+
+            @Override
+            public SoakLoad soakLoad() {
+                // A TCG boot takes seconds and every create copies the guest's disk: a small load, still racing.
+                return new SoakLoad(3, 25, 2);
+            }
         };
     }
 }

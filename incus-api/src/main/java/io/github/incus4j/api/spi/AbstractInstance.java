@@ -496,6 +496,11 @@ public abstract class AbstractInstance implements Instance {
             return;
         }
         runHeld(lock.get(), () -> {
+            // Another start may have finished between the check above and this lock: start once only.
+            StatusCode current = driverStatus();
+            if (current != StatusCode.STOPPED) {
+                throw new InstanceStateException(Texts.ALREADY_RUNNING, current);
+            }
             boolean restoreState = stateful && args.stateful();
             doStart(restoreState);
             Instant now = owner.clock().instant();
@@ -527,6 +532,10 @@ public abstract class AbstractInstance implements Instance {
         }
         InstanceOperation op = lock.get();
         runHeld(op, () -> {
+            StatusCode current = driverStatus();
+            if (!current.isRunning()) {
+                throw new InstanceStateException(Texts.ALREADY_STOPPED, current);
+            }
             doStop(stateful);
             requireStopped(Texts::failedStopping);
             if (stateful) {

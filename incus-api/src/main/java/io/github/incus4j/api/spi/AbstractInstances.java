@@ -395,7 +395,7 @@ public abstract class AbstractInstances<I extends AbstractInstance> implements I
 
     private void ensureOpen() {
         if (closed.get()) {
-            throw new IllegalStateException("This " + info.name() + " driver was closed");
+            throw new IncusException("This " + info.name() + " driver was closed");
         }
     }
 

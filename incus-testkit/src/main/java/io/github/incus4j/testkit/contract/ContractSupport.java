@@ -105,32 +105,42 @@ public abstract class ContractSupport {
 
     @AfterEach
     final void cleanUp() {
+        // Instances a test leaves behind are the fixture's to remove; failing to remove one is a driver bug (a stop
+        // or delete that does not work, a leak), reported against the test that left it.
+        List<Throwable> failures = new ArrayList<>();
         for (Instances session : sessions) {
+            List<Instance> left;
             try {
-                for (Instance i : session.list()) {
-                    try {
-                        if (i.isRunning()) {
-                            i.stop(false);
-                        }
-                        if (session.find(i.project().name(), i.name()).isPresent()) {
-                            i.delete(true);
-                        }
-                    } catch (RuntimeException e) {
-                        // Best effort: the test has already reported what matters.
-                    }
-                }
+                left = session.list();
             } catch (RuntimeException e) {
-                // A closed session cannot list; nothing to clean through it.
-            } finally {
+                left = List.of(); // A session the test closed itself has nothing to clean through it.
+            }
+            for (Instance i : left) {
                 try {
-                    session.close();
+                    if (i.isRunning()) {
+                        i.stop(false);
+                    }
+                    if (session.find(i.project().name(), i.name()).isPresent()) {
+                        i.delete(true);
+                    }
                 } catch (RuntimeException e) {
-                    // Keep closing the others.
+                    failures.add(new AssertionError("cleanup of " + i.name() + " failed: " + e, e));
                 }
+            }
+            try {
+                session.close();
+            } catch (RuntimeException e) {
+                failures.add(new AssertionError("closing the driver failed: " + e, e));
             }
         }
         sessions.clear();
         current = null;
+        if (!failures.isEmpty()) {
+            AssertionError e = new AssertionError(failures.size() + " cleanup failure(s); first: "
+                    + failures.get(0).getMessage(), failures.get(0));
+            failures.stream().skip(1).forEach(e::addSuppressed);
+            throw e;
+        }
     }
 
     // ---- roots and sessions -------------------------------------------------------------------------------------

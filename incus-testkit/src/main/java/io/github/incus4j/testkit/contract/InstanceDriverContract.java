@@ -324,6 +324,38 @@ public abstract class InstanceDriverContract extends ContractSupport {
         }
 
         @ForEachInstanceType
+        void aDeletedInstancesHandlesRefuseEverythingAndRecreateNothing(InstanceType type) {
+            Instance i = create(type);
+            i.snapshot("s0", null, false);
+            Instance snap = i.snapshots().get(0);
+            String name = i.name();
+            Set<String> before = tree();
+            i.delete(true);
+            Set<String> after = tree();
+            String gone = "Instance not found";
+            assertRefused(NotFoundException.class, gone, () -> i.start(false));
+            assertRefused(NotFoundException.class, gone, () -> i.stop(false));
+            assertRefused(NotFoundException.class, gone, () -> i.shutdown(Duration.ofSeconds(1)));
+            assertRefused(NotFoundException.class, gone, () -> i.restart(Duration.ZERO));
+            assertRefused(NotFoundException.class, gone, i::freeze);
+            assertRefused(NotFoundException.class, gone, i::unfreeze);
+            assertRefused(NotFoundException.class, gone, () -> i.snapshot("s1", null, false));
+            assertRefused(NotFoundException.class, gone, () -> i.rename(uniqueName("zombie"), false));
+            assertRefused(NotFoundException.class, gone, () -> i.update(withConfig(i, "user.k", "v"), true));
+            assertRefused(NotFoundException.class, gone, () -> i.volatileSet(Map.of("volatile.cluster.group", "x")));
+            assertRefused(NotFoundException.class, gone, () -> i.restore(snap, false));
+            assertRefused(NotFoundException.class, gone, () -> i.delete(true));
+            assertRefused(NotFoundException.class, gone, () -> snap.delete(false));
+            assertRefused(NotFoundException.class, gone, () -> snap.rename("s2", false));
+            assertRefused(NotFoundException.class, gone, i::lockExclusive);
+            assertEquals(after, tree(), "a refused action writes nothing");
+            assertTrue(instances().find("default", name).isEmpty());
+            assertTrue(instances().list().isEmpty(), "nothing listed: " + instances().list());
+            assertTrue(reopen().list().isEmpty(), "nothing comes back after a reopen");
+            assertTrue(before.size() > after.size(), "the delete removed files");
+        }
+
+        @ForEachInstanceType
         void deleteProtectionNeedsForce(InstanceType type) {
             Instance i = create(args(type).config("security.protection.delete", "true").build());
             assertRefused(InstanceStateException.class, "Instance has delete protection enabled",
@@ -2417,9 +2449,21 @@ public abstract class InstanceDriverContract extends ContractSupport {
         @ForEachInstanceType
         void concurrentStartsOfOneInstance(InstanceType type) {
             Instance i = create(type);
-            List<Throwable> outcomes = inParallel(8, n -> i.start(false));
+            int[] pids = new int[8];
+            List<Throwable> outcomes = inParallel(8, n -> {
+                i.start(false);
+                pids[n] = i.initPid();
+            });
             long succeeded = outcomes.stream().filter(t -> t == null).count();
             assertTrue(succeeded >= 1, "one start must win: " + outcomes);
+            // Incus lets a start that waited on another share its success; it must not start the instance again.
+            int pid = i.initPid();
+            assertTrue(pid > 0, "a running instance has an init process: " + pid);
+            for (int n = 0; n < pids.length; n++) {
+                if (outcomes.get(n) == null) {
+                    assertEquals(pid, pids[n], "every successful start saw the one boot: " + Arrays.toString(pids));
+                }
+            }
             for (Throwable t : outcomes) {
                 if (t != null && !(t instanceof BusyException) && !(t instanceof InstanceStateException
                         && "The instance is already running".equals(t.getMessage()))) {
