@@ -164,7 +164,7 @@ final class FdCalls {
         LibcFiles libc;
         try {
             libc = LibraryLoader.create(LibcFiles.class).failImmediately().load(platform.getStandardCLibraryName());
-        } catch (LinkageError e) {
+        } catch (LinkageError | RuntimeException e) {
             throw new NotSupportedException("Cannot bind libc's file calls (glibc 2.30 or later is needed): " + e, e);
         }
         FdCalls calls = new FdCalls(libc);

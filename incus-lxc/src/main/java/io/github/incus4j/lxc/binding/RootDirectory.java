@@ -408,7 +408,7 @@ public final class RootDirectory implements FileBackend {
     public void mkdir(String path, int mode) {
         inParent(path, (parent, name) -> {
             sys.mkdirat(parent.fd, name, mode & 0777);
-            ownNew(parent, name, O_DIRECTORY, mode);
+            ownNew(parent, name, O_DIRECTORY, mode, path);
         });
     }
 
@@ -421,7 +421,7 @@ public final class RootDirectory implements FileBackend {
         inParent(link, (parent, name) -> {
             sys.symlinkat(target, parent.fd, name);
             if (idmap != null) {
-                ownNew(parent, name, 0, -1);
+                ownNew(parent, name, 0, -1, link);
             }
         });
     }
@@ -431,10 +431,10 @@ public final class RootDirectory implements FileBackend {
      * one name without following it and changed only if it still belongs to us (a container cannot make an entry
      * owned by our host uid): an entry swapped in meanwhile is left as it is.
      */
-    private void ownNew(Fd parent, String name, int typeFlag, int mode) {
+    private void ownNew(Fd parent, String name, int typeFlag, int mode, String path) {
         try (Fd f = new Fd(sys.openat2(parent.fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC | typeFlag, 0, ONE_NAME))) {
             if (sys.statx(f.fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW).uid() != sys.euid()) {
-                throw new BusyException("The new entry was replaced while it was being created: " + quote(name));
+                throw new BusyException("The new entry was replaced while it was being created: " + quote(path));
             }
             if (mode < 0) {
                 if (idmap != null) {
