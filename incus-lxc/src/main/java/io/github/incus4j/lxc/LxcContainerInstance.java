@@ -40,7 +40,6 @@ import io.github.incus4j.api.rest.RestJson;
 import io.github.incus4j.api.spi.AbstractInstance;
 import io.github.incus4j.api.spi.AbstractInstances;
 import io.github.incus4j.api.spi.ConfigKeys;
-import io.github.incus4j.api.spi.DirectoryBackend;
 import io.github.incus4j.api.spi.FileBackend;
 import io.github.incus4j.api.spi.Idmaps;
 import io.github.incus4j.api.spi.ImageTar;
@@ -55,6 +54,7 @@ import io.github.incus4j.api.spi.Texts;
 import io.github.incus4j.lxc.binding.Freezer;
 import io.github.incus4j.lxc.binding.LxcContainer;
 import io.github.incus4j.lxc.binding.LxcTool;
+import io.github.incus4j.lxc.binding.RootDirectory;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -238,14 +238,14 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
 
     /**
      * Applies a pending trigger's templates ({@code volatile.apply_template}, then cleared), then the {@code start}
-     * ones, writing into the root filesystem through a {@link DirectoryBackend} (confined, ids shifted).
+     * ones, writing into the root filesystem through a {@link RootDirectory} (confined by the kernel, ids shifted).
      */
     private void applyTemplatesAtStart() {
         String pending = localConfig().get("volatile.apply_template");
         ImageMetadata metadata = imageMetadata();
         if (metadata != null && !metadata.templates().isEmpty()) {
             Map<String, byte[]> files = templateFiles();
-            DirectoryBackend fs = new DirectoryBackend(rootfsPath(), diskIdmap().orElse(null));
+            RootDirectory fs = new RootDirectory(rootfsPath(), diskIdmap().orElse(null));
             ImageTemplates.Target target = new ImageTemplates.Target() {
                 @Override
                 public boolean exists(String absolutePath) {
@@ -289,7 +289,7 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
         }
     }
 
-    private static void mkdirs(DirectoryBackend fs, String dir) {
+    private static void mkdirs(FileBackend fs, String dir) {
         StringBuilder sb = new StringBuilder();
         for (String part : dir.split("/")) {
             if (part.isEmpty()) {
@@ -981,12 +981,12 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
 
     /**
      * A raw SFTP connection: one end of a pipe pair whose other end {@link SftpServer} serves on a driver thread, over
-     * the root filesystem (confined to it, ids shown as the container sees them), running or stopped. The session
-     * ends when the caller closes the connection.
+     * the root filesystem (confined to it by the kernel, see {@link RootDirectory}; ids shown as the container sees
+     * them), running or stopped. The session ends when the caller closes the connection.
      */
     @Override
     protected Connection doFileSftpConn() {
-        return SftpServer.open(new DirectoryBackend(rootfsPath(), diskIdmap().orElse(null)), driver::execute);
+        return SftpServer.open(new RootDirectory(rootfsPath(), diskIdmap().orElse(null)), driver::execute);
     }
 
     /** sshj's SFTP client over {@link #doFileSftpConn()}, as Incus runs {@code sftp.NewClientPipe(conn, conn)}. */

@@ -3,6 +3,7 @@ package io.github.incus4j.lxc;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.github.incus4j.api.Container;
@@ -452,5 +453,46 @@ class LxcContainerInstanceTest {
         c.start(false);
         assertEquals(new String(mine, StandardCharsets.UTF_8),
                 run(c, ExecRequest.of("cat", "/srv/through-sftp")));
+    }
+
+    @Test
+    void aFifoInTheContainerIsRefusedAtOnceAndARacingGuestStaysInside() throws IOException {
+        Container c = (Container) lxc.create(InstanceArgs.builder(name()).build(),
+                InstanceSource.template("busybox", Map.of()));
+        c.start(false);
+        run(c, ExecRequest.of("mkfifo", "/tmp/fifo"));
+        // The reviewer's dance, from inside: /tmp/race/d flips between a directory and a link to "/".
+        run(c, ExecRequest.of("sh", "-c", "mkdir -p /tmp/race/dreal && ln -s / /tmp/race/dlink && cd /tmp/race && "
+                + "(while :; do mv dreal d; mv d dreal; mv dlink d; mv d dlink; done) </dev/null >/dev/null 2>&1 &"));
+        Path secret = Files.writeString(dir.resolve("host-secret"), "HOST SECRET");
+        // A decoy at the same path inside the container: reading it shows the link was gone through.
+        run(c, ExecRequest.of("sh", "-c", "mkdir -p " + secret.getParent() + " && echo -n INSIDE > " + secret));
+        int hostReads = 0;
+        int insideReads = 0;
+        int reads = 0;
+        try (SftpClient sftp = c.fileSftp()) {
+            for (int i = 0; i < 20; i++) {
+                InvalidArgumentException e = assertTimeoutPreemptively(Duration.ofSeconds(5),
+                        () -> assertThrows(InvalidArgumentException.class, () -> sftp.readAllBytes("/tmp/fifo")));
+                assertTrue(e.getMessage().contains("\"/tmp/fifo\" is a FIFO"), e.getMessage());
+                assertTimeoutPreemptively(Duration.ofSeconds(5), () -> assertThrows(InvalidArgumentException.class,
+                        () -> sftp.write("/tmp/fifo", new byte[] {1})));
+            }
+            long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+            for (; reads < 1000 && System.nanoTime() < deadline; reads++) {
+                try {
+                    String got = new String(sftp.readAllBytes("/tmp/race/d" + secret), StandardCharsets.UTF_8);
+                    hostReads += got.equals("HOST SECRET") ? 1 : 0;
+                    insideReads += got.equals("INSIDE") ? 1 : 0;
+                } catch (NotFoundException expected) {
+                    // d was missing or the real directory at that moment.
+                }
+            }
+        }
+        LOG.log(System.Logger.Level.INFO, "racing guest: " + hostReads + " of " + reads + " reads reached the host, "
+                + insideReads + " the decoy inside");
+        assertEquals(0, hostReads, "reads that reached the host file");
+        assertTrue(insideReads > 0, "the dance ran: some reads went through the link to / (inside)");
+        assertTrue(run(c, ExecRequest.of("ls", "-l", "/tmp/fifo")).startsWith("p"), "the FIFO is untouched");
     }
 }

@@ -14,9 +14,13 @@ import java.util.Set;
  * the instance. Failures are {@link io.github.incus4j.api.IncusException}s: {@link io.github.incus4j.api.NotFoundException}
  * for a missing file, {@link io.github.incus4j.api.BusyException} for an existing one ({@code File exists}),
  * {@link io.github.incus4j.api.NotSupportedException} for what the backend cannot do, {@link PermissionDeniedException}
- * for a refusal.
- * Implementations: {@link DirectoryBackend} (a host directory, e.g. a container's rootfs) and
- * {@link FileBackends#of(SftpClient)} (any {@link SftpClient}, e.g. an in-memory tree).
+ * for a refusal,
+ * {@link io.github.incus4j.api.InvalidArgumentException} for a request that cannot apply (a directory opened as a
+ * file, a FIFO, socket or device opened for data, {@code .} or {@code ..} as the entry to change).
+ * Implementations: {@link FileBackends#of(SftpClient)} (any {@link SftpClient}, e.g. an in-memory tree) and, in the
+ * lxc driver, one over a container's root filesystem that the kernel confines ({@code openat2} with
+ * {@code RESOLVE_IN_ROOT}): a backend over a host directory must never resolve paths itself and then open them,
+ * as the instance can swap directories for symlinks in between.
  */
 public interface FileBackend {
     /** How a file is opened (the SFTP {@code pflags}). */

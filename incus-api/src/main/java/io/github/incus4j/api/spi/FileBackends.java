@@ -20,6 +20,9 @@ import java.util.Set;
 
 /** {@link FileBackend}s over other file access. */
 public final class FileBackends {
+    /** Symlinks followed in one resolution before giving up, as Linux's {@code ELOOP} limit. */
+    static final int MAX_LINKS = 40;
+
     private FileBackends() {
     }
 
@@ -163,7 +166,7 @@ public final class FileBackends {
                 }
                 String next = done + "/" + part;
                 if (c.exists(next) && c.lstat(next).isSymlink()) {
-                    if (++links > DirectoryBackend.MAX_LINKS) {
+                    if (++links > MAX_LINKS) {
                         throw new InvalidArgumentException("Too many levels of symbolic links: " + Texts.quote(path));
                     }
                     String target = c.readlink(next);

@@ -7,6 +7,7 @@ import io.github.incus4j.api.IncusException;
 import io.github.incus4j.api.InvalidArgumentException;
 import io.github.incus4j.api.NotFoundException;
 import io.github.incus4j.api.NotSupportedException;
+import io.github.incus4j.api.OperationTimeoutException;
 import io.github.incus4j.api.PermissionDeniedException;
 import io.github.incus4j.api.io.Connection;
 import io.github.incus4j.api.io.FileAttributes;
@@ -14,43 +15,74 @@ import io.github.incus4j.api.io.SftpClient;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * A minimal SFTP version 3 client over a {@link Connection}: {@code sftp.NewClientPipe(conn, conn)} for a driver's
  * {@code fileSftpConn()}, or any SFTP server's stdin/stdout (OpenSSH's {@code sftp-server} included). One request
- * is in flight at a time (calls from several threads queue); reads and writes move 64 KiB per request. Waits are as
- * long as the connection's own: give it a timeout (the drivers' pipes have one) or close it from another thread to
- * unblock. Failures map to the API's exceptions as the SFTP status says ({@code NO_SUCH_FILE} is
+ * is in flight at a time (calls from several threads queue); reads and writes move 64 KiB per request. Every wait for
+ * the server is bounded: the handshake by {@link #HANDSHAKE_TIMEOUT}, each reply by {@link #REPLY_TIMEOUT} (or what
+ * {@link #open(Connection, Duration, Duration)} says); when one passes, the connection is closed (which unblocks the
+ * read on pipes and sockets) and the call fails with {@link OperationTimeoutException}, the session being over.
+ * Failures map to the API's exceptions as the SFTP status says ({@code NO_SUCH_FILE} is
  * {@link NotFoundException}, {@code PERMISSION_DENIED} {@link PermissionDeniedException}, {@code OP_UNSUPPORTED}
  * {@link NotSupportedException}); a broken connection is an {@link IncusException}.
  */
 public final class WireSftpClient implements SftpClient {
+    /** How long {@link #open(Connection)} waits for the server's VERSION: it needs nothing but the server. */
+    public static final Duration HANDSHAKE_TIMEOUT = Duration.ofSeconds(30);
+    /**
+     * How long one request waits for its reply by default: generous, as a server may itself wait for a guest agent
+     * (the qemu driver waits up to a minute for one after a start) before it answers.
+     */
+    public static final Duration REPLY_TIMEOUT = Duration.ofMinutes(5);
+
     private final Connection conn;
     private final InputStream in;
     private final OutputStream out;
+    private final Duration replyTimeout;
     private int nextId;
     private boolean closed;
 
-    private WireSftpClient(Connection conn) {
+    private WireSftpClient(Connection conn, Duration replyTimeout) {
         this.conn = conn;
         this.in = conn.input();
         this.out = conn.output();
+        this.replyTimeout = replyTimeout;
     }
 
     /**
-     * Starts a session on {@code conn} (INIT, VERSION); the client owns the connection from here and closes it.
+     * Starts a session on {@code conn} (INIT, VERSION) with the default bounds; the client owns the connection from
+     * here and closes it.
      *
      * @throws IncusException if the server does not speak SFTP version 3 or the connection fails
+     * @throws OperationTimeoutException if the server does not answer within {@link #HANDSHAKE_TIMEOUT}
      */
     public static WireSftpClient open(Connection conn) {
-        WireSftpClient c = new WireSftpClient(conn);
+        return open(conn, HANDSHAKE_TIMEOUT, REPLY_TIMEOUT);
+    }
+
+    /**
+     * Starts a session on {@code conn}, waiting at most {@code handshakeTimeout} for the server's VERSION and at most
+     * {@code replyTimeout} for each later reply.
+     *
+     * @throws IncusException if the server does not speak SFTP version 3 or the connection fails
+     * @throws OperationTimeoutException if the server does not answer the handshake in time
+     */
+    public static WireSftpClient open(Connection conn, Duration handshakeTimeout, Duration replyTimeout) {
+        requirePositive(handshakeTimeout, "handshake timeout");
+        requirePositive(replyTimeout, "reply timeout");
+        WireSftpClient c = new WireSftpClient(conn, replyTimeout);
         try {
-            new Writer(INIT).u32(VERSION).send(c.out);
-            Reader r = readPacket(c.in);
+            Reader r = c.exchange(new Writer(INIT).u32(VERSION), handshakeTimeout, "the SFTP handshake");
             if (r == null || r.type() != VERSION_REPLY) {
                 throw new IncusException("The peer did not answer the SFTP handshake");
             }
@@ -63,6 +95,71 @@ public final class WireSftpClient implements SftpClient {
             throw e instanceof IncusException ie ? ie : new IncusException("SFTP handshake failed: " + e.getMessage(), e);
         }
         return c;
+    }
+
+    private static void requirePositive(Duration d, String what) {
+        if (d == null || d.isNegative() || d.isZero()) {
+            throw new InvalidArgumentException("The SFTP " + what + " must be positive, got " + d);
+        }
+    }
+
+    /** Closes connections whose reply is late; its one thread ends when no wait is pending. */
+    private static final class Watchdog {
+        static final ScheduledThreadPoolExecutor TIMER = timer();
+
+        private static ScheduledThreadPoolExecutor timer() {
+            ScheduledThreadPoolExecutor t = new ScheduledThreadPoolExecutor(1, r -> {
+                Thread th = new Thread(r, "incus4j-sftp-timeout");
+                th.setDaemon(true);
+                return th;
+            });
+            t.setRemoveOnCancelPolicy(true);
+            t.setKeepAliveTime(10, TimeUnit.SECONDS);
+            t.allowCoreThreadTimeOut(true);
+            return t;
+        }
+    }
+
+    /**
+     * Sends {@code request} and reads one packet from the server, in at most {@code timeout} together: past it the
+     * connection is closed from the watchdog's thread (directly, not through {@link #close()}, whose lock a caller of
+     * {@link #call} holds), which ends a write into a full pipe or a blocked read, and the exchange fails with
+     * {@link OperationTimeoutException}.
+     */
+    private Reader exchange(Writer request, Duration timeout, String what) throws IOException {
+        AtomicBoolean late = new AtomicBoolean();
+        ScheduledFuture<?> alarm = Watchdog.TIMER.schedule(() -> {
+            late.set(true);
+            try {
+                conn.close();
+            } catch (IOException | RuntimeException e) {
+                // Closing is all we can do; the reader sees the close either way.
+            }
+        }, timeout.toNanos(), TimeUnit.NANOSECONDS);
+        Reader r;
+        try {
+            request.send(out);
+            r = readPacket(in);
+        } catch (IOException | RuntimeException e) {
+            if (late.get()) {
+                throw timedOut(what, timeout, e);
+            }
+            throw e;
+        } finally {
+            alarm.cancel(false);
+        }
+        if (late.get()) {
+            throw timedOut(what, timeout, null);
+        }
+        return r;
+    }
+
+    private OperationTimeoutException timedOut(String what, Duration timeout, Throwable cause) {
+        synchronized (this) {
+            closed = true;
+        }
+        return new OperationTimeoutException("The SFTP server did not answer " + what + " within "
+                + Texts.duration(timeout) + "; the session is closed", cause);
     }
 
     // ---- reading ------------------------------------------------------------------------------------------------
@@ -309,13 +406,13 @@ public final class WireSftpClient implements SftpClient {
      */
     private synchronized Reader call(Writer request, String path) {
         if (closed) {
-            throw new IllegalStateException("This file session was closed");
+            // An IncusException, not an IllegalStateException: a timeout closes the session under the caller.
+            throw new IncusException("This file session was closed");
         }
         Reader r;
         int id;
         try {
-            request.send(out);
-            r = readPacket(in);
+            r = exchange(request, replyTimeout, "a request about " + Texts.quote(path));
             if (r == null) {
                 throw new IncusException("The SFTP server closed the connection");
             }
@@ -369,7 +466,8 @@ public final class WireSftpClient implements SftpClient {
         }
         if (msg.startsWith("Is a directory") || msg.startsWith("Not a directory")
                 || msg.startsWith("Directory not empty") || msg.startsWith("Not a symbolic link")
-                || msg.startsWith("Too many levels")) {
+                || msg.startsWith("Too many levels") || msg.startsWith("Not a regular file")
+                || msg.startsWith("A path ending in")) {
             return new InvalidArgumentException(msg);
         }
         return new IncusException(msg.isEmpty() || msg.equals("Failure") ? "SFTP failure on " + q : msg);

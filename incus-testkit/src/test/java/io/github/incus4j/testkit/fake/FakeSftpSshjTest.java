@@ -4,27 +4,19 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
-import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.github.incus4j.api.io.Connection;
 import io.github.incus4j.api.io.SftpClient;
-import io.github.incus4j.api.spi.DirectoryBackend;
 import io.github.incus4j.api.spi.SftpServer;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.lang.reflect.Proxy;
 import java.net.InetSocketAddress;
-import java.nio.channels.Channels;
-import java.nio.channels.Pipe;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.EnumSet;
 import java.util.List;
 import java.util.Random;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.TimeUnit;
 import net.schmizz.sshj.common.LoggerFactory;
 import net.schmizz.sshj.connection.channel.direct.Session;
 import net.schmizz.sshj.connection.channel.direct.SessionFactory;
@@ -39,9 +31,9 @@ import net.schmizz.sshj.sftp.Response;
 import org.junit.jupiter.api.Test;
 
 /**
- * sshj's SFTP engine, a third-party client, against our {@link SftpServer}: over the fake's {@code fileSftpConn()}
- * and over a {@link DirectoryBackend}. sshj needs an SSH session only for the subsystem's two streams, so a
- * {@link Proxy} session hands it the connection's.
+ * sshj's SFTP engine, a third-party client, against our {@link SftpServer} over the fake's {@code fileSftpConn()}
+ * (the lxc driver's tests run it over a container's root directory too). sshj needs an SSH session only for the
+ * subsystem's two streams, so a {@link Proxy} session hands it the connection's.
  */
 class FakeSftpSshjTest extends FakeFixture {
 
@@ -138,27 +130,5 @@ class FakeSftpSshjTest extends FakeFixture {
             assertEquals(500_000, direct.stat("/srv/sshj/moved").size(), "sshj's writes are in the instance");
             assertFalse(direct.exists("/srv/sshj/link"));
         }
-    }
-
-    @Test
-    void sshjOverADirectoryBackend() throws Exception {
-        Path rootfs = Files.createDirectories(root.resolve("host-rootfs"));
-        Pipe up = Pipe.open();
-        Pipe down = Pipe.open();
-        Connection server = Connection.of(Channels.newInputStream(up.source()), Channels.newOutputStream(down.sink()));
-        Connection client = Connection.of(Channels.newInputStream(down.source()), Channels.newOutputStream(up.sink()));
-        CompletableFuture<Void> served = CompletableFuture.runAsync(() -> {
-            try {
-                SftpServer.serve(server, new DirectoryBackend(rootfs, null));
-            } catch (IOException e) {
-                throw new java.io.UncheckedIOException(e);
-            }
-        });
-        try (SFTPClient sftp = sshj(client)) {
-            exercise(sftp);
-        }
-        served.get(10, TimeUnit.SECONDS);
-        assertEquals(500_000, Files.size(rootfs.resolve("srv/sshj/moved")));
-        assertTrue(Files.isDirectory(rootfs.resolve("srv/sshj")));
     }
 }

@@ -107,6 +107,74 @@ public final class NativeApi {
         int ioctl(int fd, @u_int64_t long request, @In short[] winsize);
     }
 
+    /**
+     * The libc calls of {@code RootDirectory}: every path is resolved relative to a descriptor, paths are
+     * NUL-terminated UTF-8 byte arrays, results are {@code -1} with errno saved on failure. Flags and struct layouts
+     * are x86-64 Linux's.
+     */
+    public interface LibcFiles {
+        /**
+         * {@code syscall(SYS_openat2, dirfd, path, &how, sizeof how)}: {@code how} is {@code struct open_how}
+         * ({@code u64 flags, mode, resolve}) as 24 little-endian bytes. glibc has no {@code openat2} wrapper.
+         */
+        @SaveError
+        @Variadic(fixedCount = 1)
+        long syscall(long number, long dirfd, @In byte[] path, @In byte[] how, long size);
+
+        @SaveError
+        int close(int fd);
+
+        /** {@code open(path, flags)} without {@code O_CREAT}: reopens {@code /proc/self/fd/N}. */
+        @SaveError
+        int open(@In byte[] path, int flags);
+
+        /** {@code struct statx} is 256 bytes. */
+        @SaveError
+        int statx(int dirfd, @In byte[] path, int flags, int mask, @Out byte[] statx);
+
+        @SaveError
+        long getdents64(int fd, @Out byte[] buffer, @size_t long count);
+
+        @SaveError
+        long readlinkat(int dirfd, @In byte[] path, @Out byte[] buffer, @size_t long size);
+
+        @SaveError
+        int mkdirat(int dirfd, @In byte[] path, int mode);
+
+        @SaveError
+        int unlinkat(int dirfd, @In byte[] path, int flags);
+
+        @SaveError
+        int renameat2(int olddirfd, @In byte[] oldpath, int newdirfd, @In byte[] newpath, int flags);
+
+        @SaveError
+        int symlinkat(@In byte[] target, int newdirfd, @In byte[] linkpath);
+
+        @SaveError
+        int fchownat(int dirfd, @In byte[] path, int uid, int gid, int flags);
+
+        @SaveError
+        int fchmod(int fd, int mode);
+
+        @SaveError
+        int fchmodat(int dirfd, @In byte[] path, int mode, int flags);
+
+        /** {@code times} is {@code struct timespec[2]}: atime seconds, nanoseconds, mtime seconds, nanoseconds. */
+        @SaveError
+        int utimensat(int dirfd, @In byte[] path, @In long[] times, int flags);
+
+        @SaveError
+        int ftruncate(int fd, long length);
+
+        @SaveError
+        long pread(int fd, @Out byte[] buffer, @size_t long count, long offset);
+
+        @SaveError
+        long pwrite(int fd, @In byte[] buffer, @size_t long count, long offset);
+
+        int geteuid();
+    }
+
     /** {@code bool (*)(struct lxc_container *)}: is_defined, is_running, freeze, unfreeze, stop, destroy. */
     public interface BoolFn {
         @Delegate
