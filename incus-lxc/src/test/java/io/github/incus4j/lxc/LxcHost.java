@@ -22,6 +22,21 @@ final class LxcHost {
     private LxcHost() {
     }
 
+    /**
+     * Whether CRIU can checkpoint on this host, as decided outside the driver: {@code INCUS4J_HOST_CRIU} is
+     * {@code works} or {@code broken} ({@code .ci/run} sets it from its own {@code criu check}); empty when unset.
+     */
+    static java.util.Optional<Boolean> expectedCriu() {
+        String v = System.getenv("INCUS4J_HOST_CRIU");
+        if (v == null || v.isEmpty()) {
+            return java.util.Optional.empty();
+        }
+        if (!v.equals("works") && !v.equals("broken")) {
+            throw new IllegalArgumentException("INCUS4J_HOST_CRIU must be works or broken, not " + v);
+        }
+        return java.util.Optional.of(v.equals("works"));
+    }
+
     /** Skips the test, naming why, unless real containers can run here. */
     static void require() {
         Applicability a = new LxcDriver().applicability();
