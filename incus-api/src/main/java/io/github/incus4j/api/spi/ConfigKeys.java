@@ -150,7 +150,7 @@ public final class ConfigKeys {
 
     /**
      * {@code limits.cpu.allowance}: {@code N%} (soft) or {@code Xms/Yms} (hard), parsed as Incus does; beyond Incus
-     * (which fails at start, or overflows into "unlimited"), a percentage must be 0-100, the period 1-1000ms (the
+     * (which fails at start, or overflows into "unlimited"), a percentage must not be negative, the period 1-1000ms (the
      * kernel's range) and the quota at least 1ms and at most {@link #MAX_CPUS} periods.
      */
     private static final Check CPU_ALLOWANCE = v -> {
@@ -164,7 +164,7 @@ public final class ConfigKeys {
                 return err;
             }
             long percent = Long.parseLong(number);
-            return percent < 0 || percent > 100 ? "CPU allowance percentage must be between 0 and 100" : null;
+            return percent < 0 ? "CPU allowance percentage can't be negative" : null;
         }
         int slash = v.indexOf('/');
         if (slash < 0) {
