@@ -3,6 +3,7 @@ package io.github.incus4j.lxc;
 import io.github.incus4j.api.IncusException;
 import io.github.incus4j.api.InvalidArgumentException;
 import io.github.incus4j.api.io.CGroup;
+import io.github.incus4j.api.spi.Numbers;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
@@ -103,17 +104,22 @@ final class LxcCgroup implements CGroup {
      */
     static Map<String, String> cpuAllowance(String allowance, String priority) {
         long full = V1 ? 1024 : 100;
-        long weight = -(10 - (priority == null || priority.isEmpty() ? 10 : Integer.parseInt(priority)));
+        long weight = -(10 - (priority == null || priority.isEmpty() ? 10
+                : Numbers.parseIntClamped("limits.cpu.priority", priority, 0, 10)));
         long quotaUs = -1;
         long periodUs = 100_000;
         if (allowance == null || allowance.isEmpty()) {
             weight += full;
         } else if (allowance.endsWith("%")) {
-            weight += full * Integer.parseInt(allowance.substring(0, allowance.length() - 1)) / 100;
+            weight += full * Numbers.parseIntClamped("limits.cpu.allowance",
+                    allowance.substring(0, allowance.length() - 1), 0, 100) / 100;
         } else {
             String[] parts = allowance.split("/", 2);
-            quotaUs = Long.parseLong(parts[0].replace("ms", "")) * 1000;
-            periodUs = Long.parseLong(parts[1].replace("ms", "")) * 1000;
+            // Saturating: a huge quota must not wrap into a negative one (which the kernel reads as no limit).
+            quotaUs = Numbers.multiplySaturated(Numbers.parseLong("limits.cpu.allowance", parts[0].replace("ms", "")),
+                    1000);
+            periodUs = Numbers.multiplySaturated(Numbers.parseLong("limits.cpu.allowance",
+                    parts.length < 2 ? "" : parts[1].replace("ms", "")), 1000);
             weight += full;
         }
         // The kernel refuses 0: v1 shares start at 2, v2 weights at 1.

@@ -33,6 +33,7 @@ import io.github.incus4j.api.model.IdmapSet;
 import io.github.incus4j.api.model.Image;
 import io.github.incus4j.api.model.ImageMetadata;
 import io.github.incus4j.api.model.InstanceArgs;
+import io.github.incus4j.api.model.Profile;
 import io.github.incus4j.api.model.Project;
 import io.github.incus4j.api.model.StorageType;
 import io.github.incus4j.api.rest.ApiInstanceState;
@@ -49,6 +50,7 @@ import io.github.incus4j.api.spi.Images;
 import io.github.incus4j.api.spi.InstanceRecord;
 import io.github.incus4j.api.spi.MigrationWire;
 import io.github.incus4j.api.spi.Names;
+import io.github.incus4j.api.spi.Numbers;
 import io.github.incus4j.api.spi.SftpServer;
 import io.github.incus4j.api.spi.Texts;
 import io.github.incus4j.lxc.binding.Freezer;
@@ -320,6 +322,11 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
             }
         }
         limitLines(expandedConfig(), lines);
+        // raw.lxc last, as Incus loads it over its generated configuration (validated when it was set).
+        String raw = expandedConfig().get("raw.lxc");
+        if (raw != null && !raw.isEmpty()) {
+            lines.add(raw);
+        }
         try {
             Files.createDirectories(lxcDir());
             Files.write(lxcDir().resolve("config"), lines, StandardCharsets.UTF_8);
@@ -337,7 +344,7 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
         }
         String procs = config.get("limits.processes");
         if (procs != null && !procs.isEmpty()) {
-            lines.add(prefix + "pids.max = " + procs);
+            lines.add(prefix + "pids.max = " + pidsMax(procs));
         }
         String cpus = cpuSet(config.get("limits.cpu"));
         if (cpus != null) {
@@ -367,10 +374,41 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
             return null;
         }
         if (v.matches("\\d+")) {
-            int n = Math.min(Integer.parseInt(v), Runtime.getRuntime().availableProcessors());
+            int n = Numbers.parseIntClamped("limits.cpu", v, 1, Runtime.getRuntime().availableProcessors());
             return n <= 1 ? "0" : "0-" + (n - 1);
         }
         return v;
+    }
+
+    /**
+     * Driver checks on top of Incus's config validation: {@code raw.idmap} is refused (the root filesystem is shifted
+     * with one generated map, which this driver cannot merge extra entries into), and a user's change to the volatile
+     * id map keys may not map host root into an unprivileged container.
+     */
+    static void checkDefinition(Map<String, String> oldLocal, List<Profile> profiles, Map<String, String> local,
+            boolean userRequested) {
+        Map<String, String> expanded = ConfigKeys.expandConfig(profiles, local);
+        String rawIdmap = expanded.get("raw.idmap");
+        if (rawIdmap != null && !rawIdmap.isEmpty()) {
+            throw new NotSupportedException("raw.idmap is not supported by the lxc driver (value "
+                    + Texts.quote(rawIdmap) + "): its containers use one generated id map");
+        }
+        if (userRequested) {
+            Idmaps.checkUserChange(oldLocal, local, ConfigKeys.isTrue(expanded.get("security.privileged")));
+        }
+    }
+
+    @Override
+    public void update(InstanceArgs newArgs, boolean userRequested) {
+        if (newArgs != null && !isSnapshot()) {
+            checkDefinition(localConfig(), newArgs.profiles(), newArgs.config(), userRequested);
+        }
+        super.update(newArgs, userRequested);
+    }
+
+    /** {@code limits.processes} for {@code pids.max}: Incus's -1 is the kernel's {@code max}. */
+    private static String pidsMax(String v) {
+        return Numbers.parseLong("limits.processes", v) < 0 ? "max" : v.trim();
     }
 
     private static long hostMemory() {
@@ -783,7 +821,7 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
                 }
                 case "limits.processes": {
                     String v = newExpanded.get(k);
-                    cg.set("pids.max", v == null || v.isEmpty() ? "max" : v);
+                    cg.set("pids.max", v == null || v.isEmpty() ? "max" : pidsMax(v));
                     break;
                 }
                 case "limits.cpu": {

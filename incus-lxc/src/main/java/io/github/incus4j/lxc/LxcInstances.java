@@ -22,6 +22,7 @@ import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -161,6 +162,8 @@ public final class LxcInstances extends AbstractInstances<LxcContainerInstance> 
 
     @Override
     protected void createStorage(LxcContainerInstance instance, InstanceSource source) {
+        // Before anything is made: the base class has validated the config as Incus does, these are the driver's.
+        LxcContainerInstance.checkDefinition(Map.of(), instance.profiles(), instance.localConfig(), true);
         instance.createStorage(source);
     }
 

@@ -38,6 +38,7 @@ import io.github.incus4j.api.spi.ImageFiles;
 import io.github.incus4j.api.spi.ImageTar;
 import io.github.incus4j.api.spi.Images;
 import io.github.incus4j.api.spi.InstanceRecord;
+import io.github.incus4j.api.spi.Numbers;
 import io.github.incus4j.api.spi.OperationLocks;
 import io.github.incus4j.api.spi.SftpServer;
 import io.github.incus4j.api.spi.Texts;
@@ -243,22 +244,24 @@ public final class QemuVm extends AbstractInstance implements VM {
             return 1;
         }
         if (v.matches("\\d+")) {
-            return Math.max(1, Integer.parseInt(v));
+            return Numbers.parseIntClamped("limits.cpu", v, 1, ConfigKeys.MAX_CPUS);
         }
         if (v.contains("=")) {
-            int n = 1;
+            long n = 1;
             for (String part : v.split(",")) {
-                n *= Integer.parseInt(part.substring(part.indexOf('=') + 1).trim());
+                n = Math.min(ConfigKeys.MAX_CPUS, n * Numbers.parseIntClamped("limits.cpu",
+                        part.substring(part.indexOf('=') + 1), 1, ConfigKeys.MAX_CPUS));
             }
-            return n;
+            return (int) n;
         }
         // A CPU set: one vCPU per host CPU listed (pinning itself is not done).
         int n = 0;
         for (String part : v.split(",")) {
             String[] r = part.split("-");
-            n += r.length == 2 ? Integer.parseInt(r[1]) - Integer.parseInt(r[0]) + 1 : 1;
+            n += r.length == 2 ? Math.max(0, Numbers.parseIntClamped("limits.cpu", r[1], 0, ConfigKeys.MAX_CPUS)
+                    - Numbers.parseIntClamped("limits.cpu", r[0], 0, ConfigKeys.MAX_CPUS) + 1) : 1;
         }
-        return Math.max(1, n);
+        return Math.max(1, Math.min(ConfigKeys.MAX_CPUS, n));
     }
 
     private String hwaddr() {

@@ -10,6 +10,7 @@ import com.fasterxml.jackson.core.util.Instantiatable;
 import com.fasterxml.jackson.databind.DeserializationContext;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonMappingException;
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.ObjectWriter;
 import com.fasterxml.jackson.databind.SerializationConfig;
@@ -37,6 +38,7 @@ import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
 import java.util.List;
+import java.util.Map;
 
 /**
  * The Jackson setup shared by the module (not exported): JSON and YAML mappers configured the way Incus's Go encoders
@@ -67,6 +69,16 @@ public final class Json {
             .enable(YAMLGenerator.Feature.MINIMIZE_QUOTES)
             .enable(YAMLGenerator.Feature.ALWAYS_QUOTE_NUMBERS_AS_STRINGS)
             .enable(YAMLGenerator.Feature.LITERAL_BLOCK_STYLE)
+            .build())).build();
+    /**
+     * For values {@link #YAML}'s plain and literal styles would not keep (see {@link #toYamlExact}): every string
+     * double-quoted (SnakeYAML then escapes what needs it, e.g. {@code \N} for U+0085), keys quoted when fragile.
+     */
+    private static final ObjectMapper YAML_QUOTED = configure(YAMLMapper.builder(YAMLFactory.builder()
+            .disable(YAMLGenerator.Feature.WRITE_DOC_START_MARKER)
+            .disable(YAMLGenerator.Feature.MINIMIZE_QUOTES)
+            .disable(YAMLGenerator.Feature.LITERAL_BLOCK_STYLE)
+            .stringQuotingChecker(new FragileQuoting())
             .build())).build();
     private static final ObjectWriter PRETTY = JSON.writer(new GoIndent("    "));
 
@@ -110,6 +122,99 @@ public final class Json {
             return YAML.writeValueAsBytes(value);
         } catch (JsonProcessingException e) {
             throw new IncusException("Failed to encode " + typeName(value) + " as YAML: " + describe(e), e);
+        }
+    }
+
+    /**
+     * YAML in UTF-8 that reads back to exactly the same strings. The usual layout ({@link #toYaml}) is kept unless a
+     * key or value holds a character YAML 1.1 treats as a line break or strips (U+0085, U+2028, U+2029, CR, BOM...)
+     * in a plain or literal scalar; then strings are written double-quoted with escapes.
+     *
+     * @throws InvalidArgumentException naming {@code what} when a string holds an unpaired UTF-16 surrogate, which
+     *     has no UTF-8 form
+     */
+    public static byte[] toYamlExact(Object value, String what) {
+        JsonNode tree = YAML.valueToTree(value);
+        boolean[] fragile = {false};
+        walkStrings(tree, s -> {
+            if (hasUnpairedSurrogate(s)) {
+                throw new InvalidArgumentException("Invalid " + what + ": " + quoteForMessage(s)
+                        + " holds an unpaired UTF-16 surrogate, which cannot be stored");
+            }
+            fragile[0] |= FragileQuoting.isFragile(s);
+        });
+        if (!fragile[0]) {
+            return toYaml(value);
+        }
+        try {
+            return YAML_QUOTED.writeValueAsBytes(value);
+        } catch (JsonProcessingException e) {
+            throw new IncusException("Failed to encode " + typeName(value) + " as YAML: " + describe(e), e);
+        }
+    }
+
+    private static void walkStrings(JsonNode node, java.util.function.Consumer<String> visit) {
+        if (node.isTextual()) {
+            visit.accept(node.textValue());
+        } else if (node.isObject()) {
+            for (Map.Entry<String, JsonNode> e : node.properties()) {
+                visit.accept(e.getKey());
+                walkStrings(e.getValue(), visit);
+            }
+        } else if (node.isArray()) {
+            node.forEach(n -> walkStrings(n, visit));
+        }
+    }
+
+    private static boolean hasUnpairedSurrogate(String s) {
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            if (Character.isHighSurrogate(c) && i + 1 < s.length() && Character.isLowSurrogate(s.charAt(i + 1))) {
+                i++;
+            } else if (Character.isSurrogate(c)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private static String quoteForMessage(String s) {
+        StringBuilder sb = new StringBuilder("\"");
+        for (int i = 0; i < s.length() && i < 80; i++) {
+            char c = s.charAt(i);
+            sb.append(c < 0x20 || c > 0x7e ? String.format(java.util.Locale.ROOT, "\\u%04x", (int) c)
+                    : String.valueOf(c));
+        }
+        return sb.append(s.length() > 80 ? "...\"" : "\"").toString();
+    }
+
+    /** Quotes keys and values that YAML's plain style would change. */
+    private static final class FragileQuoting extends com.fasterxml.jackson.dataformat.yaml.util.StringQuotingChecker {
+        private static final long serialVersionUID = 1L;
+        private static final com.fasterxml.jackson.dataformat.yaml.util.StringQuotingChecker DEFAULT =
+                com.fasterxml.jackson.dataformat.yaml.util.StringQuotingChecker.Default.instance();
+
+        /** Characters a plain or literal scalar does not keep as they are. */
+        static boolean isFragile(String s) {
+            for (int i = 0; i < s.length(); i++) {
+                char c = s.charAt(i);
+                if (c == '\r' || c == 0x85 || c == 0x2028 || c == 0x2029 || c == 0xFEFF || c == '\t'
+                        || (c < 0x20 && c != '\n') || (c >= 0x7F && c < 0xA0) || Character.isSurrogate(c)
+                        || c == 0xFFFE || c == 0xFFFF) {
+                    return true;
+                }
+            }
+            return false;
+        }
+
+        @Override
+        public boolean needToQuoteName(String name) {
+            return DEFAULT.needToQuoteName(name) || isFragile(name);
+        }
+
+        @Override
+        public boolean needToQuoteValue(String value) {
+            return DEFAULT.needToQuoteValue(value) || isFragile(value);
         }
     }
 

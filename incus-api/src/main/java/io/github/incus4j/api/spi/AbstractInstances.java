@@ -359,34 +359,23 @@ public abstract class AbstractInstances<I extends AbstractInstance> implements I
         ConfigKeys.validateConfig(type, config, false);
         Set<String> seen = new HashSet<>();
         for (Profile p : profiles) {
+            Names.validateProfileName(p.name());
             if (!seen.add(p.name())) {
                 throw new InvalidArgumentException(Texts.DUPLICATE_PROFILE);
             }
             // Profiles are shared by containers and VMs: Incus checks their keys for any instance type.
             ConfigKeys.validateConfig(InstanceType.ANY, p.config(), true);
-            validateDevices(p.devices().map());
+            validateDevices(InstanceType.ANY, p.devices().map());
         }
-        validateDevices(devices);
+        validateDevices(type, devices);
     }
 
-    private static void validateDevices(Map<String, Device> devices) {
-        for (Map.Entry<String, Device> e : devices.entrySet()) {
-            String name = e.getKey();
-            if (name.isEmpty() || name.contains("/") || name.chars().anyMatch(Character::isWhitespace)) {
-                throw new InvalidArgumentException("Invalid devices: Invalid device name " + Texts.quote(name));
-            }
-            if (e.getValue().type().isEmpty()) {
-                throw new InvalidArgumentException("Invalid devices: Device " + Texts.quote(name)
-                        + " has no \"type\"");
-            }
-        }
+    private static void validateDevices(InstanceType type, Map<String, Device> devices) {
+        DeviceRules.validate(type, devices);
     }
 
     private static void validateProjectName(String project) {
-        if (project.isEmpty() || project.length() > 63 || project.contains("/") || project.contains("_")
-                || project.chars().anyMatch(Character::isWhitespace)) {
-            throw new InvalidArgumentException("Invalid project name " + Texts.quote(project));
-        }
+        Names.validateProjectName(project);
     }
 
     static String key(String project, String name) {

@@ -105,7 +105,7 @@ public final class BackupYaml {
                 new Volume(Map.of(), "", inst.name(), type,
                         inst.type() == InstanceType.VM ? "block" : "filesystem", inst.project(), inst.node(),
                         timeOrZero(inst.creationDate())));
-        return Json.toYaml(file);
+        return Json.toYamlExact(file, WHAT);
     }
 
     /**

@@ -112,6 +112,12 @@ public final class ConfigKeys {
     private static final Check SNAPSHOT_SCHEDULE = Cron.check(List.of(
             "@hourly", "@daily", "@midnight", "@weekly", "@monthly", "@annually", "@yearly", "@startup", "@never"));
 
+    /** The smallest {@code limits.memory} accepted (an incus4j bound: Incus fails at start instead). */
+    public static final long MIN_MEMORY = 4L << 20;
+
+    /** The most CPUs a Linux kernel can have ({@code CONFIG_NR_CPUS} at most 8192): CPU ids and counts stay below. */
+    public static final int MAX_CPUS = 8192;
+
     /** {@code limits.memory}: a byte size or a percentage of the host's memory, never zero. */
     private static final Check MEMORY_LIMIT = v -> {
         if (v.isEmpty()) {
@@ -123,31 +129,75 @@ public final class ConfigKeys {
             if (err != null) {
                 return GoInt.error("ParseInt", number, err);
             }
-            // Incus only refuses 0; a negative percentage passes this check.
-            return new BigInteger(number).signum() == 0 ? "Memory limit can't be 0%" : null;
+            int sign = new BigInteger(number).signum();
+            if (sign == 0) {
+                return "Memory limit can't be 0%";
+            }
+            // Incus lets a negative percentage through to the cgroup write at start; refuse it here.
+            return sign < 0 ? "Memory limit can't be negative" : null;
         }
         String err = byteSizeError(v);
         if (err != null) {
             return err;
         }
-        return parseByteSizeOrNull(v) == 0 ? "Memory limit can't be 0" : null;
+        long bytes = parseByteSizeOrNull(v);
+        if (bytes == 0) {
+            return "Memory limit can't be 0";
+        }
+        // Below this not even the init process fits: liblxc and QEMU would only fail at start.
+        return bytes < MIN_MEMORY ? "Memory limit must be at least 4MiB" : null;
     };
 
-    /** {@code limits.cpu.allowance}: {@code N%} (soft) or {@code Xms/Yms} (hard). */
+    /**
+     * {@code limits.cpu.allowance}: {@code N%} (soft) or {@code Xms/Yms} (hard), parsed as Incus does; beyond Incus
+     * (which fails at start, or overflows into "unlimited"), a percentage must not be negative, the period 1-1000ms (the
+     * kernel's range) and the quota at least 1ms and at most {@link #MAX_CPUS} periods.
+     */
     private static final Check CPU_ALLOWANCE = v -> {
         if (v.isEmpty()) {
             return null;
         }
         if (v.endsWith("%")) {
-            return atoiError(v.substring(0, v.length() - 1));
+            String number = v.substring(0, v.length() - 1);
+            String err = atoiError(number);
+            if (err != null) {
+                return err;
+            }
+            long percent = Long.parseLong(number);
+            return percent < 0 ? "CPU allowance percentage can't be negative" : null;
         }
         int slash = v.indexOf('/');
         if (slash < 0) {
             return "Invalid allowance: " + v;
         }
-        String err = atoiError(trimSuffix(v.substring(0, slash), "ms"));
-        return err != null ? err : atoiError(trimSuffix(v.substring(slash + 1), "ms"));
+        String quota = trimSuffix(v.substring(0, slash), "ms");
+        String period = trimSuffix(v.substring(slash + 1), "ms");
+        String err = atoiError(quota);
+        if (err == null) {
+            err = atoiError(period);
+        }
+        if (err != null) {
+            return err;
+        }
+        long q = Long.parseLong(quota);
+        long p = Long.parseLong(period);
+        if (p < 1 || p > 1000) {
+            return "CPU allowance period must be between 1ms and 1000ms";
+        }
+        if (q < 1 || q > (long) MAX_CPUS * p) {
+            return "CPU allowance quota must be between 1ms and " + MAX_CPUS + " periods";
+        }
+        return null;
     };
+
+    /** {@code limits.processes}: an int64 (Incus) that the kernel takes: -1 (no limit) or at least 1. */
+    private static final Check PROCESSES = optional(v -> {
+        if (GoInt.parse(v, true, 64) != null) {
+            return "Invalid value for an integer " + quote(v);
+        }
+        long n = Long.parseLong(v);
+        return n == -1 || n >= 1 ? null : "Process limit must be -1 (no limit) or at least 1";
+    });
 
     /** {@code limits.cpu}: a CPU set or count, or (VMs) a {@code sockets=,cores=,threads=} topology. */
     private static final Check LIMITS_CPU = optional(v -> v.contains("=") ? cpuTopologyError(v) : cpuSetError(v));
@@ -213,7 +263,7 @@ public final class ConfigKeys {
             "limits.memory.enforce", optional(oneOf("soft", "hard")),
             "limits.memory.swap", optional(or(BOOL, SIZE)),
             "limits.memory.swap.priority", optional(PRIORITY),
-            "limits.processes", optional(INT64),
+            "limits.processes", PROCESSES,
             "linux.kernel_modules", ANY_VALUE,
             "migration.incremental.memory", optional(BOOL),
             "migration.incremental.memory.iterations", optional(UINT32),
@@ -392,6 +442,7 @@ public final class ConfigKeys {
             if (key == null) {
                 throw unknownKey(null);
             }
+            requireEncodable(key, e.getValue());
             if (profile && key.startsWith(VOLATILE_PREFIX)) {
                 throw new InvalidArgumentException("Volatile keys can only be set on instances");
             }
@@ -425,6 +476,21 @@ public final class ConfigKeys {
         }
         if (isTrue(config.get("security.privileged")) && isTrue(config.get("nvidia.runtime"))) {
             throw new InvalidArgumentException("nvidia.runtime is incompatible with privileged containers");
+        }
+    }
+
+    /**
+     * Refuses a key or value holding an unpaired UTF-16 surrogate: it has no UTF-8 form, so the record could not
+     * hold it (Incus's Go strings cannot even carry one).
+     */
+    private static void requireEncodable(String key, String value) {
+        if (Texts.hasUnpairedSurrogate(key)) {
+            throw new InvalidArgumentException("Invalid config key " + quote(key)
+                    + ": unpaired UTF-16 surrogates cannot be stored");
+        }
+        if (value != null && Texts.hasUnpairedSurrogate(value)) {
+            throw new InvalidArgumentException("Invalid value for config key " + quote(key) + ": unpaired UTF-16 "
+                    + "surrogates cannot be stored (value " + quote(value) + ")");
         }
     }
 
@@ -772,16 +838,23 @@ public final class ConfigKeys {
     private static final Pattern CPU_SET_SYNTAX =
             Pattern.compile("(?:[0-9]+(?:[,-][0-9]+)?)(?:,[0-9]+(?:[,-][0-9]+)*)?");
 
-    /** {@code validate.IsValidCPUSet}: a count ({@code 4}, at least 1) or a list of CPUs and ranges, none twice. */
+    /**
+     * {@code validate.IsValidCPUSet}: a count ({@code 4}, at least 1) or a list of CPUs and ranges, none twice. Beyond
+     * Incus (whose start then fails), a range must not be reversed and CPU ids and counts stay below
+     * {@link #MAX_CPUS}.
+     */
     private static String cpuSetError(String value) {
         if (!CPU_SET_SYNTAX.matcher(value).matches()) {
             return "Invalid CPU limit syntax";
         }
         String invalid = "Invalid cpuset value: " + value;
         if (GoInt.parse(value, true, 64) == null) {
-            return Long.parseLong(value) < 1 ? invalid : null;
+            long count = Long.parseLong(value);
+            if (count > MAX_CPUS) {
+                return "CPU count must be at most " + MAX_CPUS;
+            }
+            return count < 1 ? invalid : null;
         }
-        // Ranges as [low, high]; a reversed range names no CPU, as in Incus's counting loop.
         List<long[]> ranges = new ArrayList<>();
         for (String chunk : value.split(",", -1)) {
             int dash = chunk.indexOf('-');
@@ -790,9 +863,16 @@ public final class ConfigKeys {
             if (GoInt.parse(low, true, 64) != null || GoInt.parse(high, true, 64) != null) {
                 return invalid;
             }
-            ranges.add(new long[] {Long.parseLong(low), Long.parseLong(high)});
+            long lo = Long.parseLong(low);
+            long hi = Long.parseLong(high);
+            if (lo > hi) {
+                return "Invalid CPU range " + quote(chunk) + ": the first CPU is after the last";
+            }
+            if (hi >= MAX_CPUS) {
+                return "CPU ids must be below " + MAX_CPUS;
+            }
+            ranges.add(new long[] {lo, hi});
         }
-        ranges.removeIf(r -> r[0] > r[1]);
         ranges.sort(Comparator.comparingLong(r -> r[0]));
         for (int i = 1; i < ranges.size(); i++) {
             if (ranges.get(i)[0] <= ranges.get(i - 1)[1]) {
@@ -806,12 +886,17 @@ public final class ConfigKeys {
     private static String cpuTopologyError(String value) {
         String err = "Invalid CPU topology " + quote(value) + ", expected sockets=N,cores=N,threads=N";
         Set<String> seen = new HashSet<>();
+        long product = 1;
         for (String part : value.split(",", -1)) {
             Matcher m = TOPOLOGY_PART.matcher(part);
             if (!m.matches() || !seen.add(m.group(1)) || GoInt.parse(m.group(2), true, 64) != null
-                    || Long.parseLong(m.group(2)) < 1) {
+                    || Long.parseLong(m.group(2)) < 1 || Long.parseLong(m.group(2)) > MAX_CPUS) {
                 return err;
             }
+            product *= Long.parseLong(m.group(2));
+        }
+        if (product > MAX_CPUS) {
+            return "CPU topology " + quote(value) + " has more than " + MAX_CPUS + " CPUs";
         }
         return seen.size() == 3 ? null : err;
     }
@@ -892,6 +977,19 @@ public final class ConfigKeys {
             if (key.startsWith("lxc.prlimit.")) {
                 return "Process limits should be set via \"limits.kernel.[limit name]\" and not directly via "
                         + "\"lxc.prlimit.[limit name]\"";
+            }
+            // Incus 6.0.0-6.0.4: the network is Incus's own, only addresses and gateways may be added.
+            if (key.startsWith("lxc.net.") || key.startsWith("lxc.network.")) {
+                String[] fields = key.split("\\.", -1);
+                boolean ipField = fields.length == 5 && (fields[3].equals("ipv4") || fields[3].equals("ipv6"))
+                        && (fields[4].equals("address") || fields[4].equals("gateway"));
+                if (!key.startsWith("lxc.net.") || !ipField) {
+                    return "Only interface-specific ipv4/ipv6 lxc.net. keys are allowed";
+                }
+            }
+            // liblxc reads its configuration as C strings: a NUL would cut the line short.
+            if (line.indexOf('\0') >= 0) {
+                return "raw.lxc lines cannot contain NUL characters";
             }
         }
         return null;

@@ -1,5 +1,6 @@
 package io.github.incus4j.api.spi;
 
+import io.github.incus4j.api.InvalidArgumentException;
 import io.github.incus4j.api.model.IdmapEntry;
 import io.github.incus4j.api.model.IdmapSet;
 import io.github.incus4j.api.rest.RestJson;
@@ -36,6 +37,40 @@ public final class Idmaps {
     public static Optional<IdmapSet> next(Map<String, String> config) {
         IdmapSet set = parse(config.get(NEXT));
         return set != null ? nonEmpty(set) : current(config);
+    }
+
+    /**
+     * Refuses a user's change to {@code volatile.idmap.next}, {@code volatile.idmap.current} or
+     * {@code volatile.last_state.idmap} that maps host root (host id 0) into a container that is not privileged:
+     * started with it, the container would run as host root while reporting itself unprivileged. The map must also
+     * be valid JSON.
+     *
+     * @throws InvalidArgumentException naming the key and the value
+     */
+    public static void checkUserChange(Map<String, String> oldConfig, Map<String, String> newConfig,
+            boolean privileged) {
+        for (String key : List.of(NEXT, CURRENT, DISK)) {
+            String value = newConfig.get(key);
+            if (value == null || value.equals(oldConfig.get(key))) {
+                continue;
+            }
+            IdmapSet set;
+            try {
+                set = parse(value);
+            } catch (RuntimeException e) {
+                throw new InvalidArgumentException("Invalid value for config key " + Texts.quote(key) + ": "
+                        + Texts.quote(value) + " is not an id map", e);
+            }
+            if (set == null || privileged) {
+                continue;
+            }
+            for (IdmapEntry e : set.entries()) {
+                if (e.hostId() <= 0 && e.hostId() + e.mapRange() > 0) {
+                    throw new InvalidArgumentException("Invalid value for config key " + Texts.quote(key) + ": "
+                            + "an unprivileged container cannot map host root (host id 0): " + Texts.quote(value));
+                }
+            }
+        }
     }
 
     /** The JSON Incus stores for a map. */

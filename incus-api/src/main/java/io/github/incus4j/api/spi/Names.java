@@ -27,6 +27,7 @@ public final class Names {
     private static final int MAX_API_NAME_LENGTH = 64;
 
     private static final Pattern HOSTNAME_CHARS = Pattern.compile("[\\-a-zA-Z0-9]+");
+    private static final Pattern DEVICE_NAME_CHARS = Pattern.compile("[/.\\-:_a-zA-Z0-9]+");
     private static final Pattern DIGITS = Pattern.compile("[0-9]+");
     private static final Pattern API_NAME_ENDS = Pattern.compile("[a-zA-Z0-9]+(.*[a-zA-Z0-9]+)?");
 
@@ -50,6 +51,7 @@ public final class Names {
      */
     public static void validateInstanceName(String name, boolean isSnapshot) {
         String n = name == null ? "" : name;
+        requireStorable("instance", n);
         if (isSnapshot) {
             String reason = hostnameError(parentOf(n));
             if (reason != null) {
@@ -78,6 +80,7 @@ public final class Names {
      */
     public static void validateSnapshotName(String snapshotName) {
         String n = snapshotName == null ? "" : snapshotName;
+        requireStorable("snapshot", n);
         if (n.indexOf(' ') >= 0 || n.contains(SNAPSHOT_DELIMITER)) {
             throw new InvalidArgumentException(SNAPSHOT_PREFIX + "Cannot contain space or / characters");
         }
@@ -85,6 +88,104 @@ public final class Names {
         if (reason != null) {
             throw new InvalidArgumentException(SNAPSHOT_PREFIX + reason);
         }
+    }
+
+    /**
+     * Incus's project name checks ({@code projectsPost}): {@code validate.IsAPIName} (prefixed
+     * {@code Invalid project name: }), then {@code projectValidateName}: no underscore
+     * ({@code Project names may not contain underscores}), no quotes, not {@code *}, not {@code .} or {@code ..}.
+     * NUL and unpaired surrogates are refused first (they cannot become file names).
+     */
+    public static void validateProjectName(String project) {
+        String n = project == null ? "" : project;
+        requireStorable("project", n);
+        String reason = apiNameError(n);
+        if (reason != null) {
+            throw new InvalidArgumentException("Invalid project name: " + reason);
+        }
+        if (n.contains("_")) {
+            throw new InvalidArgumentException("Project names may not contain underscores");
+        }
+        if (n.contains("'") || n.contains("\"")) {
+            throw new InvalidArgumentException("Project names may not contain quotes");
+        }
+        if (n.equals("*")) {
+            throw new InvalidArgumentException("Reserved project name");
+        }
+        if (n.equals(".") || n.equals("..")) {
+            throw new InvalidArgumentException("Invalid project name " + ConfigKeys.quote(n));
+        }
+    }
+
+    /**
+     * Incus's profile name checks ({@code profilesPost}): not empty ({@code No name provided}), then
+     * {@code validate.IsAPIName} prefixed {@code Invalid profile name: } (which also refuses {@code /}, {@code .} and
+     * {@code ..}). NUL and unpaired surrogates are refused first.
+     */
+    public static void validateProfileName(String profile) {
+        String n = profile == null ? "" : profile;
+        if (n.isEmpty()) {
+            throw new InvalidArgumentException("No name provided");
+        }
+        requireStorable("profile", n);
+        String reason = apiNameError(n);
+        if (reason != null) {
+            throw new InvalidArgumentException("Invalid profile name: " + reason);
+        }
+    }
+
+    /**
+     * The reason a device name is refused, or {@code null}: Incus 6.0's {@code The maximum device name length is 64
+     * characters} and {@code validate.IsDeviceName} (1-63 bytes, not starting with {@code .}, only ASCII letters,
+     * digits and {@code / . - : _}), except that {@code /} is refused too: device names become file names here.
+     */
+    public static String deviceNameError(String name) {
+        String n = name == null ? "" : name;
+        String unsafe = unstorableReason(n);
+        if (unsafe != null) {
+            return unsafe;
+        }
+        int length = utf8Length(n);
+        if (length > MAX_API_NAME_LENGTH) {
+            return "The maximum device name length is " + MAX_API_NAME_LENGTH + " characters";
+        }
+        if (length < 1 || length > MAX_LENGTH) {
+            return "Name must be 1-" + MAX_LENGTH + " characters long";
+        }
+        if (n.startsWith(".")) {
+            return "Name must not start with \".\" character";
+        }
+        if (n.contains(SNAPSHOT_DELIMITER)) {
+            return "Name cannot contain \"/\" (device names are used as file names)";
+        }
+        if (!DEVICE_NAME_CHARS.matcher(n).matches()) {
+            return "Name can only contain alphanumeric, forward slash, hyphen, colon, underscore and full stop "
+                    + "characters";
+        }
+        return null;
+    }
+
+    /**
+     * Refuses, for any kind of name, what cannot become a file name or be stored as UTF-8: NUL and unpaired UTF-16
+     * surrogates. Incus's own checks do not reach these (Go strings are bytes); the JVM's path layer would throw.
+     *
+     * @throws InvalidArgumentException {@code Invalid <kind> name "<value>": <reason>}
+     */
+    public static void requireStorable(String kind, String name) {
+        String reason = unstorableReason(name);
+        if (reason != null) {
+            throw new InvalidArgumentException("Invalid " + kind + " name " + ConfigKeys.quote(name) + ": " + reason);
+        }
+    }
+
+    private static String unstorableReason(String name) {
+        if (name.indexOf('\0') >= 0) {
+            return "Name cannot contain NUL characters";
+        }
+        if (Texts.hasUnpairedSurrogate(name)) {
+            return "Name cannot contain unpaired UTF-16 surrogates";
+        }
+        return null;
     }
 
     /** Whether {@code name} designates a snapshot ({@code parent/snap}). */

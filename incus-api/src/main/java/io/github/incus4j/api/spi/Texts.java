@@ -116,6 +116,19 @@ public final class Texts {
         return "Invalid stop target " + quote(target);
     }
 
+    /** Whether {@code s} holds a UTF-16 surrogate without its partner (it has no UTF-8 form). */
+    public static boolean hasUnpairedSurrogate(String s) {
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            if (Character.isHighSurrogate(c) && i + 1 < s.length() && Character.isLowSurrogate(s.charAt(i + 1))) {
+                i++;
+            } else if (Character.isSurrogate(c)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     /** Go's {@code %q}: the quoting Incus's messages use around names and values. */
     public static String quote(String s) {
         return ConfigKeys.quote(s);

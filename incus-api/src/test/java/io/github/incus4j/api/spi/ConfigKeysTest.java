@@ -199,7 +199,15 @@ class ConfigKeysTest {
 
         @Test
         void limitsCpu() {
-            valid(CONTAINER, "limits.cpu", "1", "4", "0-3", "0,2,4", "0-1,4-5", "3-1", "");
+            valid(CONTAINER, "limits.cpu", "1", "4", "0-3", "0,2,4", "0-1,4-5", "8192", "0-8191", "");
+            // Beyond Incus, which lets these through to a failing start.
+            assertInvalid(CONTAINER, "limits.cpu", "3-1",
+                    "Invalid CPU range \"3-1\": the first CPU is after the last");
+            assertInvalid(CONTAINER, "limits.cpu", "0-999999", "CPU ids must be below 8192 (value \"0-999999\")");
+            assertInvalid(CONTAINER, "limits.cpu", "99999999999",
+                    "CPU count must be at most 8192 (value \"99999999999\")");
+            assertInvalid(CONTAINER, "limits.cpu", "99999999999999999999",
+                    "Invalid cpuset value: 99999999999999999999");
             assertInvalid(CONTAINER, "limits.cpu", "0", "Invalid cpuset value: 0");
             assertInvalid(CONTAINER, "limits.cpu", "a", "Invalid CPU limit syntax (value \"a\")");
             assertInvalid(CONTAINER, "limits.cpu", "1,", "Invalid CPU limit syntax (value \"1,\")");
@@ -230,7 +238,10 @@ class ConfigKeysTest {
 
         @Test
         void limitsMemory() {
-            valid(VM, "limits.memory", "512MiB", "2GB", "1073741824", "1GiB", "50%", "100%", "10 bytes", "");
+            valid(VM, "limits.memory", "512MiB", "2GB", "1073741824", "1GiB", "50%", "100%", "4MiB", "");
+            assertInvalid(VM, "limits.memory", "10 bytes", "Memory limit must be at least 4MiB (value \"10 bytes\")");
+            assertInvalid(VM, "limits.memory", "1", "Memory limit must be at least 4MiB (value \"1\")");
+            assertInvalid(VM, "limits.memory", "-50%", "Memory limit can't be negative (value \"-50%\")");
             assertInvalid(VM, "limits.memory", "0", "Memory limit can't be 0 (value \"0\")");
             assertInvalid(VM, "limits.memory", "0GiB", "Memory limit can't be 0 (value \"0GiB\")");
             assertInvalid(VM, "limits.memory", "0%", "Memory limit can't be 0% (value \"0%\")");
@@ -379,7 +390,18 @@ class ConfigKeysTest {
 
         @Test
         void cpuAllowance() {
-            valid(CONTAINER, "limits.cpu.allowance", "50%", "200%", "25ms/100ms", "25/100", "");
+            valid(CONTAINER, "limits.cpu.allowance", "50%", "200%", "25ms/100ms", "25/100", "400ms/50ms", "");
+            assertInvalid(CONTAINER, "limits.cpu.allowance", "9223372036854775807ms/1ms",
+                    "CPU allowance quota must be between 1ms and 8192 periods (value \"9223372036854775807ms/1ms\")");
+            assertInvalid(CONTAINER, "limits.cpu.allowance", "1ms/0ms",
+                    "CPU allowance period must be between 1ms and 1000ms (value \"1ms/0ms\")");
+            assertInvalid(CONTAINER, "limits.cpu.allowance", "-5%",
+                    "CPU allowance percentage can't be negative (value \"-5%\")");
+            valid(CONTAINER, "limits.processes", "1", "-1", "9223372036854775807", "");
+            assertInvalid(CONTAINER, "limits.processes", "-2",
+                    "Process limit must be -1 (no limit) or at least 1 (value \"-2\")");
+            assertInvalid(CONTAINER, "limits.processes", "0",
+                    "Process limit must be -1 (no limit) or at least 1 (value \"0\")");
             assertInvalid(CONTAINER, "limits.cpu.allowance", "fast", "Invalid allowance: fast");
             assertInvalid(CONTAINER, "limits.cpu.allowance", "x%",
                     "strconv.Atoi: parsing \"x\": invalid syntax (value \"x%\")");

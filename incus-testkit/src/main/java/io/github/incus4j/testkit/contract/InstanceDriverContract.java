@@ -2797,7 +2797,7 @@ public abstract class InstanceDriverContract extends ContractSupport {
         void badProjectNameIsRefused(InstanceType type) {
             Instances in = instances();
             Set<String> before = tree();
-            assertRefused(InvalidArgumentException.class, "Invalid project name \"bad_project\"",
+            assertRefused(InvalidArgumentException.class, "Project names may not contain underscores",
                     () -> create(args(type).project("bad_project").build()));
             assertEquals(before, tree());
         }

@@ -4,6 +4,7 @@ import io.github.incus4j.api.InstanceStateException;
 import io.github.incus4j.api.InvalidArgumentException;
 import io.github.incus4j.api.NotFoundException;
 import io.github.incus4j.api.io.CGroup;
+import io.github.incus4j.api.spi.Numbers;
 import io.github.incus4j.api.spi.Texts;
 import java.util.Set;
 
@@ -89,10 +90,12 @@ final class FakeCgroup implements CGroup {
         if (allowance != null && allowance.contains("/")) {
             String[] parts = allowance.split("/");
             try {
-                long quota = Long.parseLong(parts[0].replace("ms", "").trim()) * 1000;
-                long period = Long.parseLong(parts[1].replace("ms", "").trim()) * 1000;
+                long quota = Numbers.multiplySaturated(
+                        Numbers.parseLong("limits.cpu.allowance", parts[0].replace("ms", "")), 1000);
+                long period = Numbers.multiplySaturated(
+                        Numbers.parseLong("limits.cpu.allowance", parts[1].replace("ms", "")), 1000);
                 return quota + " " + period;
-            } catch (NumberFormatException e) {
+            } catch (InvalidArgumentException e) {
                 return "max 100000";
             }
         }

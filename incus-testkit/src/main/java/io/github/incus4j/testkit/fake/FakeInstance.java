@@ -35,6 +35,7 @@ import io.github.incus4j.api.spi.ImageTemplates;
 import io.github.incus4j.api.spi.Images;
 import io.github.incus4j.api.spi.InstanceRecord;
 import io.github.incus4j.api.spi.Names;
+import io.github.incus4j.api.spi.Numbers;
 import io.github.incus4j.api.spi.SftpServer;
 import io.github.incus4j.api.spi.Texts;
 import io.github.incus4j.testkit.fake.MemFs.Dir;
@@ -960,15 +961,16 @@ public abstract sealed class FakeInstance extends AbstractInstance permits FakeC
         }
         try {
             if (v.matches("\\d+")) {
-                return Math.max(1, Integer.parseInt(v));
+                return Numbers.parseIntClamped("limits.cpu", v, 1, ConfigKeys.MAX_CPUS);
             }
             int n = 0;
             for (String part : v.split(",")) {
                 String[] r = part.split("-");
-                n += r.length == 2 ? Integer.parseInt(r[1]) - Integer.parseInt(r[0]) + 1 : 1;
+                n += r.length == 2 ? Math.max(0, Numbers.parseIntClamped("limits.cpu", r[1], 0, ConfigKeys.MAX_CPUS)
+                        - Numbers.parseIntClamped("limits.cpu", r[0], 0, ConfigKeys.MAX_CPUS) + 1) : 1;
             }
-            return Math.max(1, n);
-        } catch (NumberFormatException e) {
+            return Math.max(1, Math.min(ConfigKeys.MAX_CPUS, n));
+        } catch (InvalidArgumentException e) {
             return HOST_CPUS;
         }
     }
