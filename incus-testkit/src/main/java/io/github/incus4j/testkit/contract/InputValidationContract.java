@@ -3,7 +3,6 @@ package io.github.incus4j.testkit.contract;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.github.incus4j.api.IncusException;
 import io.github.incus4j.api.Instance;
@@ -172,9 +171,8 @@ public abstract class InputValidationContract extends ContractSupport {
         tally.report(driverName(), type);
     }
 
-    @ForEachInstanceType
+    @ForInstanceType(InstanceType.CONTAINER) // raw.lxc is a container key
     void rawLxc(InstanceType type) {
-        assumeTrue(type == InstanceType.CONTAINER, "raw.lxc is a container key");
         Tally tally = new Tally("raw.lxc");
         Instance shared = create(type);
         InstanceArgs original = argsOf(shared).build();
