@@ -1061,7 +1061,7 @@ public final class QemuVm extends AbstractInstance implements VM {
         if (request.interactive()) {
             // The agent has no terminal: a command on a pty goes over SSH.
             GuestSsh ssh = m.ssh(() -> new GuestSsh(m.run.dir(), path(), () -> m.agent(driver.settings().agentWait()),
-                    m.startedAt, driver.settings().agentWait()));
+                    m.startedAt, driver.settings().agentWait(), driver.threadFactory("ssh")));
             return SshExec.start(ssh.client(), request, env, execCwd(request, env), stdin, stdout, driver::execute);
         }
         return AgentCmd.start(() -> m.agent(driver.settings().agentWait()), request, env, execCwd(request, env),
@@ -1091,7 +1091,7 @@ public final class QemuVm extends AbstractInstance implements VM {
         }
         Machine m = requireMachine();
         saveConsole(m);
-        return SerialConsole.attach(m, RINGBUF_SIZE, driver::execute);
+        return SerialConsole.attach(m, RINGBUF_SIZE, driver.threadFactory("console"));
     }
 
     // ---- VM --------------------------------------------------------------------------------------------------
