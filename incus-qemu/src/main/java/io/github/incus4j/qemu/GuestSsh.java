@@ -10,7 +10,6 @@ import io.github.incus4j.qemu.qmp.Bounded;
 import io.github.incus4j.qemu.qmp.GuestAgentClient;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.lang.reflect.Method;
 import java.lang.reflect.Proxy;
 import java.net.InetAddress;
@@ -19,7 +18,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.security.GeneralSecurityException;
 import java.security.KeyFactory;
 import java.security.KeyPair;
@@ -98,10 +96,10 @@ final class GuestSsh implements AutoCloseable {
     static int allocatePort(Path runDir) {
         try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
             int port = s.getLocalPort();
-            Files.writeString(runDir.resolve(PORT_FILE), port + "\n");
+            PrivateFiles.write(runDir.resolve(PORT_FILE), (port + "\n").getBytes(StandardCharsets.UTF_8));
             return port;
         } catch (IOException e) {
-            throw new UncheckedIOException("Cannot pick a loopback port for the VM's SSH forwarding", e);
+            throw HostIo.failure("Cannot pick a loopback port for the VM's SSH forwarding", e);
         }
     }
 
@@ -237,11 +235,12 @@ final class GuestSsh implements AutoCloseable {
             // Written aside, then renamed: a key file is never seen half written, and never readable by others.
             writePrivate(priv, keys.getPrivate().getEncoded());
             Path tmp = pub.resolveSibling(pub.getFileName() + ".tmp");
-            Files.writeString(tmp, authorizedLine(keys.getPublic()) + "\n");
+            Files.deleteIfExists(tmp);
+            PrivateFiles.write(tmp, (authorizedLine(keys.getPublic()) + "\n").getBytes(StandardCharsets.UTF_8));
             Files.move(tmp, pub, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
             return keys;
         } catch (IOException e) {
-            throw new UncheckedIOException("Cannot keep the SSH key of the VM in " + keyDir, e);
+            throw HostIo.failure("Cannot keep the SSH key of the VM", e);
         } catch (GeneralSecurityException | RuntimeException e) {
             throw new IncusException("Unusable SSH key in " + keyDir + ": " + e.getMessage(), e);
         }
@@ -250,8 +249,7 @@ final class GuestSsh implements AutoCloseable {
     private static void writePrivate(Path priv, byte[] pkcs8) throws IOException {
         Path tmp = priv.resolveSibling(priv.getFileName() + ".tmp");
         Files.deleteIfExists(tmp);
-        Files.createFile(tmp, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
-        Files.write(tmp, pkcs8);
+        PrivateFiles.write(tmp, pkcs8);
         Files.move(tmp, priv, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
     }
 
