@@ -22,6 +22,10 @@ import io.github.incus4j.api.model.InstanceArgs;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
+import java.net.UnixDomainSocketAddress;
+import java.nio.channels.SelectionKey;
+import java.nio.channels.Selector;
+import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -362,6 +366,39 @@ class QemuVmTest {
             }
             vm.delete(false);
         }
+    }
+
+    /**
+     * A monitor another client holds (QEMU serves one at a time, the others wait in a backlog of 1): each state query
+     * of a session fails to connect within the 5 s connect timeout and reports Error, and so does the next one, which
+     * used to block in the connect for over 8 minutes (the backlog full with the first one's connection). Once the
+     * monitor is free, the next query connects.
+     */
+    @Test
+    void aHeldMonitorMakesEachStateQueryAnErrorWithinTheConnectTimeout() throws IOException {
+        QemuVm vm = running();
+        Path monitor = vm.runDir().monitor();
+        instances.close(); // the VM runs on without a client
+        instances = new QemuDriver().open(dir.resolve("root"), TestGuest.settings());
+        shared = null;
+        Instance again = instances.load(vm.name());
+        try (SocketChannel holder = SocketChannel.open(UnixDomainSocketAddress.of(monitor))) {
+            holder.configureBlocking(false);
+            try (Selector greeted = Selector.open()) {
+                holder.register(greeted, SelectionKey.OP_READ);
+                assertEquals(1, greeted.select(5000), "QEMU greets the holder");
+            }
+            for (int k = 0; k < 3; k++) {
+                long t = System.nanoTime();
+                int code = k == 1 ? again.renderState(List.of()).statusCode() : again.statusCode().code();
+                long ms = (System.nanoTime() - t) / 1_000_000;
+                System.out.printf("held monitor: query %d took %d ms%n", k + 1, ms);
+                assertEquals(StatusCode.ERROR.code(), code);
+                assertTrue(ms < 8000, "query " + (k + 1) + " took " + ms + " ms");
+            }
+        }
+        await(() -> again.statusCode() == StatusCode.RUNNING, Duration.ofSeconds(20), "a connection once released");
+        again.stop(false);
     }
 
     @Test
