@@ -180,8 +180,7 @@ final class GuestSsh implements AutoCloseable {
                 throw failure instanceof OperationTimeoutException ? new OperationTimeoutException(message, failure)
                         : new IncusException(message, failure);
             }
-            Throwable e = failure;
-            LOG.log(System.Logger.Level.DEBUG, "SSH on port {0} not ready: {1}", port, e.getMessage());
+            LOG.log(System.Logger.Level.DEBUG, "SSH on port {0} not ready: {1}", port, failure.getMessage());
             sleep(RETRY);
         }
     }
