@@ -1,6 +1,7 @@
 package io.github.incus4j.qemu;
 
 import io.github.incus4j.api.IncusException;
+import io.github.incus4j.api.OperationTimeoutException;
 import io.github.incus4j.api.io.Cmd;
 import io.github.incus4j.api.model.ExecRequest;
 import io.github.incus4j.api.spi.AbstractInstance;
@@ -8,7 +9,6 @@ import io.github.incus4j.qemu.qmp.GuestAgentClient;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
-import java.io.UncheckedIOException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -24,7 +24,8 @@ import java.util.function.Supplier;
  * <p>The command runs through the guest's {@code /bin/sh}: {@code cd -- "$1"}, then {@code exec "$@"}, or
  * {@code exec nsenter -S uid -G gid "$@"} for another user (busybox): the argv itself is never parsed by a
  * shell and the command replaces the shell, so its pid is the agent's and signals ({@code kill} run through the
- * agent) reach it (see {@link GuestCmd} for the status); a command whose VM stops ends with 137.
+ * agent) reach it (see {@link GuestCmd} for the status). A command whose VM the driver stops ends with 137; one whose
+ * agent goes away otherwise (QEMU killed, guest rebooted) fails with the error of {@link GuestCmd#lost}.
  */
 final class AgentCmd extends GuestCmd {
     /**
@@ -38,15 +39,22 @@ final class AgentCmd extends GuestCmd {
             + "exec nsenter -S \"$u\" -G \"$g\" -- \"$@\"";
     private final Supplier<GuestAgentClient> agent;
     private final int pid;
+    private final Supplier<IncusException> lost;
 
-    private AgentCmd(Supplier<GuestAgentClient> agent, int pid) {
+    private AgentCmd(Supplier<GuestAgentClient> agent, int pid, Supplier<IncusException> lost) {
         this.agent = agent;
         this.pid = pid;
+        this.lost = lost;
     }
 
-    /** Starts {@code request} with exactly {@code env} in {@code cwd}, in the VM whose agent {@code agent} gives. */
+    /**
+     * Starts {@code request} with exactly {@code env} in {@code cwd}, in the VM whose agent {@code agent} gives.
+     *
+     * @param lost why the agent went away under the command ({@code null}: the driver stopped the VM)
+     */
     static AgentCmd start(Supplier<GuestAgentClient> agent, ExecRequest request, Map<String, String> env, String cwd,
-            InputStream stdin, OutputStream stdout, OutputStream stderr, Executor executor) {
+            InputStream stdin, OutputStream stdout, OutputStream stderr, Executor executor,
+            Supplier<IncusException> lost) {
         List<String> envList = new ArrayList<>();
         env.forEach((k, v) -> envList.add(k + "=" + v));
         List<String> args = wrapperArgs(request, cwd);
@@ -55,12 +63,12 @@ final class AgentCmd extends GuestCmd {
             try {
                 input = stdin.readAllBytes();
             } catch (IOException ex) {
-                throw new UncheckedIOException("Cannot read the command's input", ex);
+                throw new IncusException("Cannot read the command's input: " + ex.getMessage(), ex);
             }
         }
         GuestAgentClient client = agent.get();
         int pid = client.exec("/bin/sh", args, envList, input, true);
-        AgentCmd cmd = new AgentCmd(agent, pid);
+        AgentCmd cmd = new AgentCmd(agent, pid, lost);
         executor.execute(() -> cmd.follow(client, stdout, stderr));
         return cmd;
     }
@@ -78,7 +86,15 @@ final class AgentCmd extends GuestCmd {
         long sleep = 2;
         try {
             while (true) {
-                GuestAgentClient.ExecStatus s = client.execStatus(pid);
+                GuestAgentClient.ExecStatus s;
+                try {
+                    s = client.execStatus(pid);
+                } catch (OperationTimeoutException slow) {
+                    if (client.isConnected()) {
+                        continue; // a paused guest's agent answers nothing, and the command still runs
+                    }
+                    throw slow;
+                }
                 // The agent hands each byte of output out once: pass on whatever a status brings.
                 write(stdout, s.out());
                 write(stderr, s.err());
@@ -91,11 +107,10 @@ final class AgentCmd extends GuestCmd {
                 sleep = Math.min(50, sleep * 2);
             }
         } catch (InterruptedException ex) {
-            Thread.currentThread().interrupt();
-            exit.complete(Cmd.exitStatusForSignal(9));
+            Thread.currentThread().interrupt(); // the driver closes
+            exit.completeExceptionally(new IncusException("The driver closed while the command ran", ex));
         } catch (RuntimeException ex) {
-            // The agent went away with the VM (stopped, rebooted): the command died with it.
-            exit.complete(Cmd.exitStatusForSignal(9));
+            lost(lost); // the agent went away: with the VM, or without it
         }
     }
 
@@ -107,7 +122,7 @@ final class AgentCmd extends GuestCmd {
             out.write(data);
             out.flush();
         } catch (IOException e) {
-            throw new UncheckedIOException("Cannot write the command's output", e);
+            // The caller's stream failed: its output is dropped, as SshExec does; the status still comes.
         }
     }
 

@@ -2,13 +2,14 @@ package io.github.incus4j.qemu;
 
 import io.github.incus4j.api.IncusException;
 import io.github.incus4j.api.InstanceStateException;
+import io.github.incus4j.api.OperationTimeoutException;
 import io.github.incus4j.api.StatusCode;
 import io.github.incus4j.api.spi.AbstractInstance;
 import io.github.incus4j.api.spi.Texts;
+import io.github.incus4j.qemu.qmp.Bounded;
 import io.github.incus4j.qemu.qmp.GuestAgentClient;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.lang.reflect.Method;
 import java.lang.reflect.Proxy;
 import java.net.InetAddress;
@@ -17,7 +18,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.security.GeneralSecurityException;
 import java.security.KeyFactory;
 import java.security.KeyPair;
@@ -29,6 +29,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.Base64;
 import java.util.List;
+import java.util.concurrent.ThreadFactory;
 import java.util.function.Supplier;
 import net.schmizz.sshj.DefaultConfig;
 import net.schmizz.sshj.SSHClient;
@@ -56,12 +57,14 @@ final class GuestSsh implements AutoCloseable {
     private static final String AUTHORIZED_KEYS = "/root/.ssh/authorized_keys";
     private static final Duration RETRY = Duration.ofMillis(200);
     private static final Duration MIN_WAIT = Duration.ofSeconds(5);
-    private static final int CONNECT_TIMEOUT_MS = 5000;
+    private static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(5);
+    private static final Duration MIN_ATTEMPT = Duration.ofSeconds(1);
 
     private final int port;
     private final Path keyDir;
     private final Supplier<GuestAgentClient> agent;
     private final Instant deadline;
+    private final ThreadFactory threads;
     private SSHClient client;
     private boolean authorized;
     private boolean closed;
@@ -71,9 +74,12 @@ final class GuestSsh implements AutoCloseable {
      * @param keyDir the instance's directory, which holds its key pair
      * @param agent the guest agent, for installing the public key
      * @param startedAt when the VM started: a booting guest is given until {@code startedAt + wait} for its SSH server
+     * @param threads for the helper that runs each connection attempt (see {@link #connect()})
      */
-    GuestSsh(Path runDir, Path keyDir, Supplier<GuestAgentClient> agent, Instant startedAt, Duration wait) {
+    GuestSsh(Path runDir, Path keyDir, Supplier<GuestAgentClient> agent, Instant startedAt, Duration wait,
+            ThreadFactory threads) {
         this.port = port(runDir);
+        this.threads = threads;
         this.keyDir = keyDir;
         this.agent = agent;
         Instant boot = startedAt.plus(wait);
@@ -90,10 +96,10 @@ final class GuestSsh implements AutoCloseable {
     static int allocatePort(Path runDir) {
         try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
             int port = s.getLocalPort();
-            Files.writeString(runDir.resolve(PORT_FILE), port + "\n");
+            PrivateFiles.write(runDir.resolve(PORT_FILE), (port + "\n").getBytes(StandardCharsets.UTF_8));
             return port;
         } catch (IOException e) {
-            throw new UncheckedIOException("Cannot pick a loopback port for the VM's SSH forwarding", e);
+            throw HostIo.failure("Cannot pick a loopback port for the VM's SSH forwarding", e);
         }
     }
 
@@ -140,25 +146,42 @@ final class GuestSsh implements AutoCloseable {
         return c;
     }
 
-    /** Connects (the transport only), retrying while the guest's SSH server is not up yet. */
+    /**
+     * Connects (the transport only), retrying while the guest's SSH server is not up yet. Each attempt is bounded by
+     * {@link #CONNECT_TIMEOUT} as a whole: sshj bounds the TCP connect, but not the wait for the server's banner
+     * (QEMU's forwarding accepts at once, and a paused or hung guest then never answers); its socket timeout cannot
+     * do it either, as it would stay on the connection and kill it after any silence (commands may be silent).
+     */
     private SSHClient connect() {
         while (true) {
             SSHClient c = new SSHClient(config());
+            c.addHostKeyVerifier(new PromiscuousVerifier());
+            Duration left = Duration.between(Instant.now(), deadline);
+            Duration attempt = left.compareTo(CONNECT_TIMEOUT) > 0 ? CONNECT_TIMEOUT
+                    : left.compareTo(MIN_ATTEMPT) < 0 ? MIN_ATTEMPT : left;
+            c.setConnectTimeout((int) attempt.toMillis());
+            c.setTimeout(0); // commands may be silent for any time
+            Throwable failure;
             try {
-                c.addHostKeyVerifier(new PromiscuousVerifier());
-                c.setConnectTimeout(CONNECT_TIMEOUT_MS);
-                c.setTimeout(0); // commands may be silent for any time
-                c.connect(InetAddress.getLoopbackAddress(), port);
-                return c;
-            } catch (IOException e) {
-                closeQuietly(c);
-                if (Instant.now().plus(RETRY).isAfter(deadline)) {
-                    throw new IncusException("Cannot reach the VM's SSH server on 127.0.0.1:" + port + ": "
-                            + e.getMessage(), e);
-                }
-                LOG.log(System.Logger.Level.DEBUG, "SSH on port {0} not ready: {1}", port, e.getMessage());
-                sleep(RETRY);
+                failure = Bounded.call(threads, attempt, () -> {
+                    c.connect(InetAddress.getLoopbackAddress(), port);
+                    return true;
+                }, () -> closeQuietly(c), () -> new OperationTimeoutException("The VM's SSH server on 127.0.0.1:"
+                        + port + " did not answer within " + Texts.duration(attempt))).failure();
+            } catch (OperationTimeoutException e) {
+                failure = e;
             }
+            if (failure == null) {
+                return c;
+            }
+            closeQuietly(c);
+            if (Instant.now().plus(RETRY).isAfter(deadline)) {
+                String message = "Cannot reach the VM's SSH server on 127.0.0.1:" + port + ": " + failure.getMessage();
+                throw failure instanceof OperationTimeoutException ? new OperationTimeoutException(message, failure)
+                        : new IncusException(message, failure);
+            }
+            LOG.log(System.Logger.Level.DEBUG, "SSH on port {0} not ready: {1}", port, failure.getMessage());
+            sleep(RETRY);
         }
     }
 
@@ -211,11 +234,12 @@ final class GuestSsh implements AutoCloseable {
             // Written aside, then renamed: a key file is never seen half written, and never readable by others.
             writePrivate(priv, keys.getPrivate().getEncoded());
             Path tmp = pub.resolveSibling(pub.getFileName() + ".tmp");
-            Files.writeString(tmp, authorizedLine(keys.getPublic()) + "\n");
+            Files.deleteIfExists(tmp);
+            PrivateFiles.write(tmp, (authorizedLine(keys.getPublic()) + "\n").getBytes(StandardCharsets.UTF_8));
             Files.move(tmp, pub, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
             return keys;
         } catch (IOException e) {
-            throw new UncheckedIOException("Cannot keep the SSH key of the VM in " + keyDir, e);
+            throw HostIo.failure("Cannot keep the SSH key of the VM", e);
         } catch (GeneralSecurityException | RuntimeException e) {
             throw new IncusException("Unusable SSH key in " + keyDir + ": " + e.getMessage(), e);
         }
@@ -224,8 +248,7 @@ final class GuestSsh implements AutoCloseable {
     private static void writePrivate(Path priv, byte[] pkcs8) throws IOException {
         Path tmp = priv.resolveSibling(priv.getFileName() + ".tmp");
         Files.deleteIfExists(tmp);
-        Files.createFile(tmp, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
-        Files.write(tmp, pkcs8);
+        PrivateFiles.write(tmp, pkcs8);
         Files.move(tmp, priv, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
     }
 

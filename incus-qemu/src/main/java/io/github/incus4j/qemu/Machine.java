@@ -23,6 +23,12 @@ import java.util.concurrent.ThreadFactory;
 final class Machine implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger(Machine.class.getName());
     private static final Duration AGENT_PROBE = Duration.ofSeconds(2);
+    private static final Duration EXIT_WAIT = Duration.ofSeconds(1);
+    /** The error of a command whose QEMU died under it (Incus's text for a lost exec session, and why). */
+    static final String COMMAND_LOST_VM_DIED = "Disconnected: the VM died while the command ran (QEMU exited)";
+    /** The error of a command whose connection to the guest ended while QEMU runs on. */
+    static final String COMMAND_LOST_GUEST = "Disconnected: the guest's agent or SSH server went away while the"
+            + " command ran (did the guest reboot?)";
 
     final QemuProcess process;
     final QmpClient qmp;
@@ -74,6 +80,25 @@ final class Machine implements AutoCloseable {
             LOG.log(System.Logger.Level.DEBUG, "Agent unreachable: {0}", e.getMessage());
             throw new InstanceStateException(Texts.VM_AGENT_OFFLINE, StatusCode.RUNNING);
         }
+    }
+
+    /**
+     * Why a command's connection to the guest (agent or SSH) ended before its status came: {@code null} when the
+     * driver stops the VM (the stop killed the command), else Incus's {@code Disconnected}, saying whether QEMU is gone
+     * ({@link StatusCode#STOPPED}: killed, crashed, powered off) or runs on ({@link StatusCode#RUNNING}: the guest
+     * rebooted, or its agent or SSH server died).
+     */
+    IncusException lostCommand() {
+        if (stopping) {
+            return null;
+        }
+        // The socket closes as QEMU exits, a moment before the process is gone.
+        boolean dead = process.awaitExit(EXIT_WAIT);
+        if (stopping) {
+            return null;
+        }
+        return dead ? new InstanceStateException(COMMAND_LOST_VM_DIED, StatusCode.STOPPED)
+                : new InstanceStateException(COMMAND_LOST_GUEST, StatusCode.RUNNING);
     }
 
     /** The agent if it is connected now (no wait): for optional figures such as the guest's network. */

@@ -2,7 +2,9 @@ package io.github.incus4j.qemu;
 
 import io.github.incus4j.api.IncusException;
 import io.github.incus4j.api.NotSupportedException;
+import io.github.incus4j.api.OperationTimeoutException;
 import io.github.incus4j.api.spi.AbstractInstances;
+import io.github.incus4j.api.spi.Texts;
 import io.github.incus4j.qemu.qmp.QmpClient;
 import java.io.IOException;
 import java.io.RandomAccessFile;
@@ -229,28 +231,36 @@ final class QemuHost {
         return t;
     }
 
-    /** Runs {@code qemu-img} with {@code args}, returning its output; a failure carries qemu-img's message. */
+    /**
+     * Runs {@code qemu-img} with {@code args}, returning its output; a failure carries qemu-img's message. The images
+     * it makes are private (umask 077, see {@link PrivateFiles}).
+     */
     String qemuImg(List<String> args) {
         List<String> cmd = new ArrayList<>();
         cmd.add(qemuImg.toString());
         cmd.addAll(args);
-        return run(cmd, TOOL_TIMEOUT);
+        return run(cmd, TOOL_TIMEOUT, true);
     }
 
     /** Runs a short tool, returning stdout+stderr; a non-zero exit fails with the output. */
     static String run(List<String> cmd, Duration timeout) {
+        return run(cmd, timeout, false);
+    }
+
+    // The output goes to a file, not a pipe: reading a pipe to its end would wait on the tool without a bound.
+    private static String run(List<String> cmd, Duration timeout, boolean privateUmask) {
+        Path output = null;
         try {
-            Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectInput(ProcessBuilder.Redirect.from(
-                    new java.io.File("/dev/null"))).start();
-            byte[] output;
-            try (var in = p.getInputStream()) {
-                output = in.readAllBytes(); // ends when the tool exits (or closes its output)
-            }
+            output = Files.createTempFile("incus4j-tool", ".out");
+            Process p = new ProcessBuilder(privateUmask ? PrivateFiles.withPrivateUmask(cmd) : cmd)
+                    .redirectErrorStream(true).redirectOutput(output.toFile())
+                    .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null"))).start();
             if (!p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
                 p.destroyForcibly();
-                throw new IncusException(String.join(" ", cmd) + " did not finish within " + timeout);
+                throw new OperationTimeoutException(String.join(" ", cmd) + " did not finish within "
+                        + Texts.duration(timeout));
             }
-            String text = new String(output, StandardCharsets.UTF_8);
+            String text = new String(Files.readAllBytes(output), StandardCharsets.UTF_8);
             if (p.exitValue() != 0) {
                 throw new IncusException(cmd.get(0).substring(cmd.get(0).lastIndexOf('/') + 1) + " failed (exit "
                         + p.exitValue() + "): " + text.trim());
@@ -261,6 +271,10 @@ final class QemuHost {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IncusException("Interrupted while running " + cmd.get(0), e);
+        } finally {
+            if (output != null) {
+                deleteQuietly(output);
+            }
         }
     }
 

@@ -24,7 +24,6 @@ import io.github.incus4j.qemu.qmp.QmpClient;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
-import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -170,7 +169,7 @@ final class QemuMigration {
 
         @Override
         public void filesystem(InputStream in) throws IOException {
-            Files.createDirectories(staging);
+            PrivateFiles.createDirectories(staging);
             MigrationWire.readTree(in, snapshotNames, new MigrationWire.TreeReader() {
                 @Override
                 public void metadata(ImageMetadata md) {
@@ -194,8 +193,8 @@ final class QemuMigration {
                     if (snapshot == null && !e.name().equals(DISK_ENTRY)) {
                         return;
                     }
-                    Files.createDirectories(dir);
-                    Files.copy(content, dir.resolve(e.name()), StandardCopyOption.REPLACE_EXISTING);
+                    PrivateFiles.createDirectories(dir);
+                    PrivateFiles.copy(content, dir.resolve(e.name()));
                 }
             });
             if (!Files.isRegularFile(staging.resolve(DISK_ENTRY))) {
@@ -206,7 +205,7 @@ final class QemuMigration {
 
         @Override
         public void state(InputStream in) throws IOException {
-            Files.copy(in, staging.resolve(QemuState.FILE), StandardCopyOption.REPLACE_EXISTING);
+            PrivateFiles.copy(in, staging.resolve(QemuState.FILE));
         }
 
         @Override
@@ -230,11 +229,11 @@ final class QemuMigration {
                 for (Map.Entry<String, Path> d : dirs.entrySet()) {
                     Path from = staging.resolve("snapshots").resolve(d.getKey());
                     AbstractInstances.deleteTree(d.getValue());
-                    Files.createDirectories(d.getValue().getParent());
+                    PrivateFiles.createDirectories(d.getValue().getParent());
                     if (Files.isDirectory(from)) {
                         Files.move(from, d.getValue());
                     } else {
-                        Files.createDirectories(d.getValue());
+                        PrivateFiles.createDirectories(d.getValue());
                     }
                     Path tag = d.getValue().resolve("qcow2-snapshot");
                     if (Files.isRegularFile(tag)) {
@@ -247,8 +246,7 @@ final class QemuMigration {
                     startFromState.run();
                 }
             } catch (IOException e) {
-                throw new UncheckedIOException("Cannot put the migrated VM " + Texts.quote(vm.name())
-                        + " in place: " + e.getMessage(), e);
+                throw HostIo.failure("Cannot put the migrated VM " + Texts.quote(vm.name()) + " in place", e);
             } finally {
                 AbstractInstances.deleteTree(staging);
             }

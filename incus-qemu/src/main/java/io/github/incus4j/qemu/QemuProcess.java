@@ -37,8 +37,11 @@ final class QemuProcess {
     static QemuProcess launch(List<String> cmd, Path pidfile, Path earlyLog) {
         try {
             Files.deleteIfExists(pidfile);
-            Files.createDirectories(earlyLog.getParent());
-            Process p = new ProcessBuilder(cmd).redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
+            PrivateFiles.createDirectories(earlyLog.getParent());
+            PrivateFiles.write(earlyLog, new byte[0]); // made 0600 here: the redirect below keeps the mode
+            // umask 077 for what QEMU makes before it daemonizes (its log); after, it sets its own umask, 027: what it
+            // makes then (sockets, screendumps, the state files of its exec: migrations) is handled where it is made.
+            Process p = new ProcessBuilder(PrivateFiles.withPrivateUmask(cmd)).redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
                     .redirectOutput(earlyLog.toFile()).redirectErrorStream(true).start();
             if (!p.waitFor(LAUNCH_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS)) {
                 p.destroyForcibly();

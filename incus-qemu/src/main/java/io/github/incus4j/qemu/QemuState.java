@@ -12,7 +12,6 @@ import io.github.incus4j.qemu.qmp.MonitorDisconnectedException;
 import io.github.incus4j.qemu.qmp.QmpClient;
 import io.github.incus4j.qemu.qmp.QmpException;
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -66,13 +65,15 @@ final class QemuState {
         long start = System.nanoTime();
         Path partial = file.resolveSibling(file.getFileName() + ".partial");
         try {
-            Files.createDirectories(file.getParent());
+            PrivateFiles.createDirectories(file.getParent());
             Files.deleteIfExists(partial);
-            run(qmp, "migrate", Map.of("uri", "exec:gzip -1 -c > " + quote(partial)), "Failed saving the VM state");
+            // umask 077: the guest's memory is private, and a daemonized QEMU's own umask is 027.
+            run(qmp, "migrate", Map.of("uri", "exec:umask 077 && gzip -1 -c > " + quote(partial)),
+                    "Failed saving the VM state");
             Files.move(partial, file, java.nio.file.StandardCopyOption.REPLACE_EXISTING,
                     java.nio.file.StandardCopyOption.ATOMIC_MOVE);
         } catch (IOException e) {
-            throw new UncheckedIOException("Failed saving the VM state to " + file + ": " + e.getMessage(), e);
+            throw HostIo.failure("Failed saving the VM state", e);
         } finally {
             deleteQuietly(partial);
         }
@@ -133,7 +134,7 @@ final class QemuState {
                 Files.deleteIfExists(statePath);
             }
         } catch (IOException e) {
-            throw new UncheckedIOException("Cannot restore the VM state of " + snapshotDir + ": " + e.getMessage(), e);
+            throw HostIo.failure("Cannot restore the VM state of " + snapshotDir, e);
         }
     }
 

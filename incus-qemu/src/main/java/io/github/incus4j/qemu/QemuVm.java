@@ -55,7 +55,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
 import java.security.cert.X509Certificate;
 import java.time.Duration;
 import java.time.Instant;
@@ -133,11 +132,11 @@ public final class QemuVm extends AbstractInstance implements VM {
     void createStorage(InstanceSource source) {
         Path disk = disk();
         try {
-            Files.createDirectories(path());
+            PrivateFiles.createDirectories(path());
             if (source instanceof InstanceSource.ImageTarball i) {
                 Map<String, byte[]> templates = new TreeMap<>();
                 VmImage.Unpacked u = unpackDisk(i.tarball(), disk, templates);
-                ImageFiles.keep(path(), templatesPath(), u.metadata(), templates);
+                keepImageFiles(u.metadata(), templates);
                 mutate(a -> {
                     Map<String, String> c = new HashMap<>(a.config());
                     u.metadata().properties().forEach((k, v) -> c.putIfAbsent("image." + k, v));
@@ -151,7 +150,17 @@ public final class QemuVm extends AbstractInstance implements VM {
                 blankDisk(disk);
             }
         } catch (IOException e) {
-            throw new UncheckedIOException("Cannot create the disk of " + name(), e);
+            throw HostIo.failure("Cannot create the disk of " + name(), e);
+        }
+    }
+
+    /** The image's metadata and templates, kept next to the disk as Incus does, private as the rest. */
+    private void keepImageFiles(ImageMetadata metadata, Map<String, byte[]> templates) throws IOException {
+        PrivateFiles.createDirectories(templatesPath());
+        ImageFiles.keep(path(), templatesPath(), metadata, templates);
+        PrivateFiles.restrict(path().resolve(ImageFiles.METADATA));
+        for (String t : templates.keySet()) {
+            PrivateFiles.restrict(templatesPath().resolve(t));
         }
     }
 
@@ -426,10 +435,10 @@ public final class QemuVm extends AbstractInstance implements VM {
         }
         Machine.RunDir run = runDir();
         try {
-            Files.createDirectories(run.dir());
-            Files.createDirectories(logPath());
+            PrivateFiles.createDirectories(run.dir());
+            PrivateFiles.createDirectories(logPath());
             if (!run.dir().equals(runPath())) {
-                Files.createDirectories(runPath());
+                PrivateFiles.createDirectories(runPath());
                 Path link = runPath().resolve("short");
                 Files.deleteIfExists(link);
                 Files.createSymbolicLink(link, run.dir());
@@ -444,7 +453,7 @@ public final class QemuVm extends AbstractInstance implements VM {
                 Files.deleteIfExists(socket);
             }
         } catch (IOException e) {
-            throw new UncheckedIOException("Cannot prepare the run directory of " + name(), e);
+            throw HostIo.failure("Cannot prepare the run directory of " + name(), e);
         }
         List<String> cmd = commandLine(run);
         if (stateful) {
@@ -509,7 +518,7 @@ public final class QemuVm extends AbstractInstance implements VM {
             if (isEphemeral()) {
                 delete(true);
             }
-        } catch (IncusException | UncheckedIOException e) {
+        } catch (IncusException | UncheckedIOException e) { // the latter from the shared record and tree code
             LOG.log(System.Logger.Level.DEBUG, "After the stop of {0}: {1}", name(), e.getMessage());
         }
     }
@@ -697,7 +706,7 @@ public final class QemuVm extends AbstractInstance implements VM {
         try {
             return Files.readString(snapshotDir(snapshot).resolve(SNAPSHOT_TAG)).trim();
         } catch (IOException e) {
-            throw new UncheckedIOException("Snapshot " + snapshot.name() + " has no qcow2 snapshot tag", e);
+            throw HostIo.failure("Snapshot " + snapshot.name() + " has no qcow2 snapshot tag", e);
         }
     }
 
@@ -714,7 +723,7 @@ public final class QemuVm extends AbstractInstance implements VM {
         String tag = "incus4j-" + UUID.randomUUID();
         Path dir = snapshotDir(snapshot);
         try {
-            Files.createDirectories(dir);
+            PrivateFiles.createDirectories(dir);
             Optional<Machine> m = machine();
             if (m.isPresent()) {
                 QmpClient qmp = m.get().qmp;
@@ -731,10 +740,10 @@ public final class QemuVm extends AbstractInstance implements VM {
             } else {
                 driver.host().qemuImg(List.of("snapshot", "-c", tag, disk().toString()));
             }
-            Files.writeString(dir.resolve(SNAPSHOT_TAG), tag + "\n");
+            PrivateFiles.write(dir.resolve(SNAPSHOT_TAG), (tag + "\n").getBytes(StandardCharsets.UTF_8));
         } catch (IOException | RuntimeException e) {
             AbstractInstances.deleteTree(dir);
-            throw e instanceof IOException io ? new UncheckedIOException(io) : (RuntimeException) e;
+            throw e instanceof IOException io ? HostIo.failure("Cannot snapshot " + name(), io) : (RuntimeException) e;
         }
     }
 
@@ -750,7 +759,7 @@ public final class QemuVm extends AbstractInstance implements VM {
         String tag;
         try {
             tag = snapshotTag(snapshot);
-        } catch (UncheckedIOException e) {
+        } catch (IncusException e) {
             return; // never completed
         }
         Optional<Machine> m = machine();
@@ -795,10 +804,10 @@ public final class QemuVm extends AbstractInstance implements VM {
             Files.deleteIfExists(path().resolve(ImageFiles.METADATA));
             AbstractInstances.deleteTree(templatesPath());
             if (md != null) {
-                ImageFiles.keep(path(), templatesPath(), md, templates);
+                keepImageFiles(md, templates);
             }
         } catch (IOException e) {
-            throw new UncheckedIOException("Cannot rebuild the disk of " + name(), e);
+            throw HostIo.failure("Cannot rebuild the disk of " + name(), e);
         } finally {
             deleteQuietly(staging);
         }
@@ -842,7 +851,7 @@ public final class QemuVm extends AbstractInstance implements VM {
             }
             return md;
         } catch (IOException e) {
-            throw new UncheckedIOException("Cannot export " + name(), e);
+            throw HostIo.failure("Cannot export " + name(), e);
         } finally {
             deleteQuietly(tmp);
         }
@@ -1064,11 +1073,12 @@ public final class QemuVm extends AbstractInstance implements VM {
         if (request.interactive()) {
             // The agent has no terminal: a command on a pty goes over SSH.
             GuestSsh ssh = m.ssh(() -> new GuestSsh(m.run.dir(), path(), () -> m.agent(driver.settings().agentWait()),
-                    m.startedAt, driver.settings().agentWait()));
-            return SshExec.start(ssh.client(), request, env, execCwd(request, env), stdin, stdout, driver::execute);
+                    m.startedAt, driver.settings().agentWait(), driver.threadFactory("ssh")));
+            return SshExec.start(ssh.client(), request, env, execCwd(request, env), stdin, stdout, driver::execute,
+                    m::lostCommand);
         }
         return AgentCmd.start(() -> m.agent(driver.settings().agentWait()), request, env, execCwd(request, env),
-                stdin, stdout, stderr, driver::execute);
+                stdin, stdout, stderr, driver::execute, m::lostCommand);
     }
 
     @Override
@@ -1094,7 +1104,7 @@ public final class QemuVm extends AbstractInstance implements VM {
         }
         Machine m = requireMachine();
         saveConsole(m);
-        return SerialConsole.attach(m, RINGBUF_SIZE, driver::execute);
+        return SerialConsole.attach(m, RINGBUF_SIZE, driver.threadFactory("console"));
     }
 
     // ---- VM --------------------------------------------------------------------------------------------------
@@ -1123,7 +1133,7 @@ public final class QemuVm extends AbstractInstance implements VM {
             try {
                 return Files.exists(log) ? Files.readString(log, StandardCharsets.UTF_8) : "";
             } catch (IOException e) {
-                throw new UncheckedIOException("Cannot read " + log, e);
+                throw HostIo.failure("Cannot read the console log of " + name(), e);
             }
         });
     }
@@ -1148,11 +1158,10 @@ public final class QemuVm extends AbstractInstance implements VM {
             return;
         }
         try {
-            Files.createDirectories(logPath());
-            Files.writeString(consoleBufferLogPath(), sb, StandardCharsets.UTF_8, StandardOpenOption.CREATE,
-                    StandardOpenOption.APPEND);
+            PrivateFiles.createDirectories(logPath());
+            PrivateFiles.append(consoleBufferLogPath(), sb.toString().getBytes(StandardCharsets.UTF_8));
         } catch (IOException e) {
-            throw new UncheckedIOException("Cannot append to " + consoleBufferLogPath(), e);
+            throw HostIo.failure("Cannot save the console log of " + name(), e);
         }
     }
 
@@ -1162,12 +1171,13 @@ public final class QemuVm extends AbstractInstance implements VM {
         Machine m = runningMachine();
         Path tmp = m.run.dir().resolve("screenshot-" + UUID.randomUUID() + ".png");
         try {
+            PrivateFiles.write(tmp, new byte[0]); // QEMU truncates it, keeping the mode (its own umask is 027)
             m.qmp.execute("screendump", Map.of("filename", tmp.toString(), "format", "png"));
             Files.copy(tmp, png);
         } catch (IncusException e) {
             throw new IncusException("Failed taking screenshot: " + e.getMessage(), e);
         } catch (IOException e) {
-            throw new UncheckedIOException("Failed taking screenshot: " + e.getMessage(), e);
+            throw HostIo.failure("Failed taking screenshot", e);
         } finally {
             deleteQuietly(tmp);
         }
@@ -1205,7 +1215,7 @@ public final class QemuVm extends AbstractInstance implements VM {
         } catch (QmpException e) {
             throw new IncusException("Guest memory dump failed: " + e.getMessage(), e);
         } catch (IOException e) {
-            throw new UncheckedIOException("Guest memory dump failed: " + e.getMessage(), e);
+            throw HostIo.failure("Guest memory dump failed", e);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IncusException("Guest memory dump interrupted", e);

@@ -2,18 +2,20 @@ package io.github.incus4j.qemu;
 
 import io.github.incus4j.api.BusyException;
 import io.github.incus4j.api.IncusException;
+import io.github.incus4j.api.OperationTimeoutException;
+import io.github.incus4j.qemu.qmp.UnixSockets;
 import io.github.incus4j.api.io.ConsoleSession;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
-import java.net.UnixDomainSocketAddress;
 import java.nio.channels.Channels;
 import java.nio.channels.SocketChannel;
 import java.nio.file.Files;
+import java.time.Duration;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
-import java.util.concurrent.Executor;
+import java.util.concurrent.ThreadFactory;
 
 /**
  * The serial console of a running VM, attached as Incus does it: the {@code console} chardev is switched from its
@@ -22,6 +24,7 @@ import java.util.concurrent.Executor;
  */
 final class SerialConsole implements ConsoleSession {
     private static final System.Logger LOG = System.getLogger(SerialConsole.class.getName());
+    private static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(5);
 
     private final Machine machine;
     private final SocketChannel channel;
@@ -38,7 +41,15 @@ final class SerialConsole implements ConsoleSession {
         this.input = Channels.newOutputStream(channel);
     }
 
-    static SerialConsole attach(Machine m, int ringbufSize, Executor executor) {
+    /**
+     * Switches the chardev to a socket and connects to it.
+     *
+     * @param threads for the connect's helper when the socket's backlog is full (see {@link UnixSockets})
+     * @throws BusyException a console session is already attached
+     * @throws IncusException {@code Cannot attach to the console: ...}, an {@link OperationTimeoutException} when
+     *     the socket did not take the connection within {@link #CONNECT_TIMEOUT}
+     */
+    static SerialConsole attach(Machine m, int ringbufSize, ThreadFactory threads) {
         if (!m.consoleAttached.compareAndSet(false, true)) {
             throw new BusyException("A console session is already attached to this VM");
         }
@@ -47,10 +58,14 @@ final class SerialConsole implements ConsoleSession {
             m.qmp.execute("chardev-change", Map.of("id", "console", "backend", Map.of("type", "socket", "data",
                     Map.of("addr", Map.of("type", "unix", "data", Map.of("path", m.run.console().toString())),
                             "server", true, "wait", false))));
-            SocketChannel ch = SocketChannel.open(UnixDomainSocketAddress.of(m.run.console()));
+            SocketChannel ch = UnixSockets.connect(m.run.console(), CONNECT_TIMEOUT, threads, "console "
+                    + m.run.console(), "Console connection timed out");
             SerialConsole c = new SerialConsole(m, ch, ringbufSize);
             m.qmp.disconnected().whenComplete((v, t) -> c.close());
             return c;
+        } catch (OperationTimeoutException e) {
+            m.consoleAttached.set(false);
+            throw e;
         } catch (IOException | RuntimeException e) {
             m.consoleAttached.set(false);
             throw new IncusException("Cannot attach to the console: " + e.getMessage(), e);

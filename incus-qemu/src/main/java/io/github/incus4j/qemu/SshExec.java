@@ -12,6 +12,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
 import net.schmizz.sshj.SSHClient;
 import net.schmizz.sshj.connection.channel.direct.Session;
 import net.schmizz.sshj.connection.channel.direct.SessionChannel;
@@ -45,21 +46,28 @@ final class SshExec extends GuestCmd {
     /** Set by close: output is no longer handed to the caller (it is still read, so that the command never blocks). */
     private volatile boolean released;
 
-    private SshExec(SessionChannel session, Session.Command command) {
+    private final Supplier<IncusException> lost;
+
+    private SshExec(SessionChannel session, Session.Command command, Supplier<IncusException> lost) {
         this.session = session;
         this.command = command;
+        this.lost = lost;
     }
 
-    /** Starts {@code request} with exactly {@code env} in {@code cwd} over {@code ssh}; pumps run on {@code pumps}. */
+    /**
+     * Starts {@code request} with exactly {@code env} in {@code cwd} over {@code ssh}; pumps run on {@code pumps}.
+     *
+     * @param lost why the connection went away under the command ({@code null}: the driver stopped the VM)
+     */
     static SshExec start(SSHClient ssh, ExecRequest request, Map<String, String> env, String cwd, InputStream stdin,
-            OutputStream stdout, Executor pumps) {
+            OutputStream stdout, Executor pumps, Supplier<IncusException> lost) {
         SessionChannel session = null;
         try {
             session = (SessionChannel) ssh.startSession();
             session.allocatePTY(env.getOrDefault("TERM", "xterm"), request.width(), request.height(), 0, 0,
                     Map.of());
             Session.Command command = session.exec(commandLine(request, env, cwd));
-            SshExec cmd = new SshExec(session, command);
+            SshExec cmd = new SshExec(session, command, lost);
             pumps.execute(() -> cmd.drain(stdout));
             if (stdin != null) {
                 pumps.execute(() -> cmd.type(stdin));
@@ -117,11 +125,17 @@ final class SshExec extends GuestCmd {
         } catch (IOException e) {
             // No close from the server in time: the status is whatever arrived.
         }
-        exit.complete(status());
+        Integer status = status();
+        if (status != null) {
+            exit.complete(status);
+        } else {
+            lost(lost); // no status at all: the connection went away under the command
+        }
         closeSession();
     }
 
-    private int status() {
+    /** The status the server sent, or {@code null} when none came. */
+    private Integer status() {
         Integer code = command.getExitStatus();
         if (code != null) {
             return code;
@@ -131,8 +145,7 @@ final class SshExec extends GuestCmd {
             return SIGNALS.entrySet().stream().filter(e -> e.getValue() == s).mapToInt(e -> Cmd.exitStatusForSignal(
                     e.getKey())).findFirst().orElse(Cmd.exitStatusForSignal(9));
         }
-        // No status at all: the connection (and so the VM) went away under the command.
-        return Cmd.exitStatusForSignal(9);
+        return null;
     }
 
     /** Types the caller's input on the terminal, then Ctrl+D. */

@@ -7,7 +7,6 @@ import io.github.incus4j.api.spi.ImageTar;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
-import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.DigestInputStream;
@@ -48,7 +47,7 @@ final class VmImage {
             in.transferTo(OutputStream.nullOutputStream()); // the fingerprint covers the padding after the archive
             return new Unpacked(md, HexFormat.of().formatHex(in.getMessageDigest().digest()));
         } catch (IOException e) {
-            throw new UncheckedIOException("Cannot read the image " + tarball, e);
+            throw HostIo.failure("Cannot read the image " + tarball, e);
         }
     }
 
@@ -62,7 +61,7 @@ final class VmImage {
             } else if (name.equals(ROOTFS_IMG) && e.kind() == ImageTar.Kind.FILE) {
                 hasDisk[0] = true;
                 if (disk != null) {
-                    Files.copy(content, disk);
+                    PrivateFiles.copy(content, disk);
                 }
             } else if (name.startsWith(TEMPLATES) && e.kind() == ImageTar.Kind.FILE && templates != null) {
                 String template = name.substring(TEMPLATES.length());

@@ -5,12 +5,16 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.github.incus4j.api.Instance;
 import io.github.incus4j.api.InstanceSource;
+import io.github.incus4j.api.InstanceStateException;
 import io.github.incus4j.api.InstanceType;
+import io.github.incus4j.api.PermissionDeniedException;
 import io.github.incus4j.api.StatusCode;
 import io.github.incus4j.api.io.Cmd;
 import io.github.incus4j.api.model.ExecRequest;
@@ -18,6 +22,10 @@ import io.github.incus4j.api.model.InstanceArgs;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
+import java.net.UnixDomainSocketAddress;
+import java.nio.channels.SelectionKey;
+import java.nio.channels.Selector;
+import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -26,6 +34,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Set;
+import java.util.TreeSet;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.BooleanSupplier;
 import org.junit.jupiter.api.AfterAll;
@@ -244,21 +253,152 @@ class QemuVmTest {
         assertEquals("STOPPED", vm.localConfig().get("volatile.last_state.power"));
     }
 
+    /**
+     * QEMU killed under a command run by the agent and one on a terminal (SSH): neither gets a made-up exit status
+     * (it was 137, as if the command had been killed); both fail with Incus's {@code Disconnected}, saying the VM died.
+     */
     @Test
     void qemuKilledUnderACommandFailsItAndStops() {
         QemuVm vm = running();
         exec(vm, "true");
-        try (Cmd c = vm.exec(ExecRequest.of("sleep", "60"), null, null, null)) {
+        assertEquals(0, vm.exec(ExecRequest.builder("true").interactive(true).build(), null,
+                OutputStream.nullOutputStream(), null).waitFor(WAIT)); // SSH up, key installed
+        try (Cmd agent = vm.exec(ExecRequest.of("sleep", "60"), null, null, null);
+                Cmd ssh = vm.exec(ExecRequest.builder("sleep", "60").interactive(true).build(), null,
+                        OutputStream.nullOutputStream(), null)) {
             ProcessHandle.of(vm.initPid()).orElseThrow().destroyForcibly();
             long t = System.nanoTime();
-            int status = c.waitFor(Duration.ofSeconds(1));
-            assertNotEquals(0, status);
+            for (Cmd c : List.of(agent, ssh)) {
+                InstanceStateException e = assertThrows(InstanceStateException.class,
+                        () -> c.waitFor(Duration.ofSeconds(5)));
+                assertEquals(Machine.COMMAND_LOST_VM_DIED, e.getMessage());
+                assertEquals(StatusCode.STOPPED, e.statusCode());
+                assertTrue(c.exitCode().isEmpty(), "no exit status was made up");
+            }
             await(() -> vm.statusCode() == StatusCode.STOPPED, Duration.ofSeconds(1), "Stopped");
-            assertTrue(System.nanoTime() - t < Duration.ofSeconds(2).toNanos());
+            assertTrue(System.nanoTime() - t < Duration.ofSeconds(5).toNanos());
         }
         await(() -> "STOPPED".equals(vm.localConfig().get("volatile.last_state.power")), Duration.ofSeconds(10),
                 "power state recorded");
         assertEquals(-1, vm.initPid());
+    }
+
+    /**
+     * Nobody but the owner reads what a VM leaves on the host: its directories (instance, snapshots, logs, run) are
+     * 0700 and every file in them 0600 (sockets without group or other bits), whoever made them (the driver, QEMU,
+     * qemu-img), while it runs and after a stateful stop.
+     */
+    @Test
+    void filesOfAVmAreItsOwnersOnly() throws IOException {
+        QemuVm vm = create(args().config("migration.stateful", "true"));
+        vm.start(false);
+        exec(vm, "true");
+        assertFalse(vm.consoleLog().isEmpty()); // console.log written
+        vm.snapshot("s1", null, false);
+        Path snapshots = vm.snapshots().get(0).path().getParent();
+        List<Path> trees = List.of(vm.path(), snapshots, vm.logPath(), vm.runPath());
+        Set<String> seen = new TreeSet<>();
+        for (Path tree : trees) {
+            assertPrivate(tree, seen);
+        }
+        for (String f : List.of("root.img", "metadata.yaml", "backup.yaml", "qemu.log", "console.log", "qemu.monitor",
+                "qemu.agent", "qemu.pid", "ssh.port", "qcow2-snapshot")) {
+            assertTrue(seen.contains(f), f + " checked, among " + seen);
+        }
+        vm.stop(true);
+        assertTrue(Files.isRegularFile(vm.statePath()));
+        for (Path tree : trees) {
+            if (Files.exists(tree)) {
+                assertPrivate(tree, seen);
+            }
+        }
+    }
+
+    private static void assertPrivate(Path tree, Set<String> seen) throws IOException {
+        List<String> open = new ArrayList<>();
+        try (var walk = Files.walk(tree)) {
+            for (Path p : (Iterable<Path>) walk::iterator) {
+                var attrs = Files.readAttributes(p, java.nio.file.attribute.PosixFileAttributes.class,
+                        java.nio.file.LinkOption.NOFOLLOW_LINKS);
+                String mode = java.nio.file.attribute.PosixFilePermissions.toString(attrs.permissions());
+                boolean ok = attrs.isDirectory() ? mode.equals("rwx------")
+                        : attrs.isRegularFile() ? mode.equals("rw-------")
+                        // A socket is connected to through its write bit; QEMU makes its sockets 0750 (its umask
+                        // after -daemonize is 027), which nobody else can use, in a 0700 directory anyway.
+                        : attrs.isSymbolicLink() || (mode.charAt(4) == '-' && mode.charAt(7) == '-');
+                if (!ok) {
+                    open.add(mode + " " + p);
+                }
+                seen.add(p.getFileName().toString());
+            }
+        }
+        assertTrue(open.isEmpty(), "readable by others: " + open);
+    }
+
+    /**
+     * A run directory the driver cannot write to is a {@link PermissionDeniedException} (it was an
+     * UncheckedIOException). Root writes anywhere, so the directory is made immutable ({@code chattr +i}) as well as
+     * read-only; the test is skipped where neither holds.
+     */
+    @Test
+    void anUnwritableRunDirectoryIsPermissionDenied() throws Exception {
+        Path root = dir.resolve("locked-root");
+        try (QemuInstances other = new QemuDriver().open(root, TestGuest.settings())) {
+            QemuVm vm = (QemuVm) other.create(args().build(), InstanceSource.none());
+            Path runRoot = vm.runPath().getParent();
+            Files.createDirectories(runRoot);
+            Files.setPosixFilePermissions(runRoot, java.nio.file.attribute.PosixFilePermissions.fromString("r-xr-xr-x"));
+            boolean immutable = new ProcessBuilder("chattr", "+i", runRoot.toString()).redirectErrorStream(true)
+                    .start().waitFor() == 0;
+            try {
+                assumeTrue(!Files.isWritable(runRoot) || immutable,
+                        "cannot make " + runRoot + " unwritable for this user (root without chattr)");
+                PermissionDeniedException e = assertThrows(PermissionDeniedException.class, () -> vm.start(false));
+                assertTrue(e.getMessage().startsWith("Cannot prepare the run directory of " + vm.name()
+                        + ": permission denied (" + vm.runPath()), e.getMessage());
+                assertEquals(StatusCode.STOPPED, vm.statusCode());
+            } finally {
+                if (immutable) {
+                    new ProcessBuilder("chattr", "-i", runRoot.toString()).start().waitFor();
+                }
+                Files.setPosixFilePermissions(runRoot, java.nio.file.attribute.PosixFilePermissions.fromString(
+                        "rwx------"));
+            }
+            vm.delete(false);
+        }
+    }
+
+    /**
+     * A monitor another client holds (QEMU serves one at a time, the others wait in a backlog of 1): each state query
+     * of a session fails to connect within the 5 s connect timeout and reports Error, and so does the next one, which
+     * used to block in the connect for over 8 minutes (the backlog full with the first one's connection). Once the
+     * monitor is free, the next query connects.
+     */
+    @Test
+    void aHeldMonitorMakesEachStateQueryAnErrorWithinTheConnectTimeout() throws IOException {
+        QemuVm vm = running();
+        Path monitor = vm.runDir().monitor();
+        instances.close(); // the VM runs on without a client
+        instances = new QemuDriver().open(dir.resolve("root"), TestGuest.settings());
+        shared = null;
+        Instance again = instances.load(vm.name());
+        try (SocketChannel holder = SocketChannel.open(UnixDomainSocketAddress.of(monitor))) {
+            holder.configureBlocking(false);
+            try (Selector greeted = Selector.open()) {
+                holder.register(greeted, SelectionKey.OP_READ);
+                assertEquals(1, greeted.select(5000), "QEMU greets the holder");
+            }
+            for (int k = 0; k < 3; k++) {
+                long t = System.nanoTime();
+                int code = k == 1 ? again.renderState(List.of()).statusCode() : again.statusCode().code();
+                long ms = (System.nanoTime() - t) / 1_000_000;
+                System.out.printf("held monitor: query %d took %d ms%n", k + 1, ms);
+                assertEquals(StatusCode.ERROR.code(), code);
+                assertTrue(ms < 8000, "query " + (k + 1) + " took " + ms + " ms");
+            }
+        }
+        await(() -> again.statusCode() == StatusCode.RUNNING, Duration.ofSeconds(20), "a connection once released");
+        again.stop(false);
     }
 
     @Test

@@ -147,7 +147,7 @@ class SshExecTest {
         Path run = Files.createDirectories(dir.resolve("fake-run"));
         int port = GuestSsh.allocatePort(run); // nothing listens there
         try (GuestSsh ssh = new GuestSsh(run, dir, () -> fail("no agent needed"), java.time.Instant.EPOCH,
-                Duration.ZERO)) {
+                Duration.ZERO, Thread::new)) {
             IncusException e = assertThrows(IncusException.class, ssh::client);
             assertTrue(e.getMessage().startsWith("Cannot reach the VM's SSH server on 127.0.0.1:" + port + ": "),
                     e.getMessage());

@@ -548,7 +548,7 @@ public abstract class AbstractInstance implements Instance {
     @Override
     public void shutdown(Duration timeout) {
         requireInstance("shutdown");
-        Objects.requireNonNull(timeout, "timeout");
+        requireNonNegative(timeout, "shutdown");
         StatusCode status = statusCode();
         if (status == StatusCode.ERROR) {
             throw new InstanceStateException(Texts.cannotShutdownIn(status.text()), status);
@@ -579,11 +579,11 @@ public abstract class AbstractInstance implements Instance {
     @Override
     public void restart(Duration timeout) {
         requireInstance("restart");
-        Objects.requireNonNull(timeout, "timeout");
+        requireNonNegative(timeout, "restart");
         InstanceOperation op = owner.locks().create(args.project(), args.name(), operation,
                 OperationLocks.Action.RESTART, false, false);
         runHeld(op, () -> {
-            if (timeout.isZero() || timeout.isNegative()) {
+            if (timeout.isZero()) {
                 stop(false);
             } else {
                 if (isFrozen()) {
@@ -593,6 +593,15 @@ public abstract class AbstractInstance implements Instance {
             }
             start(false);
         });
+    }
+
+    /** A wait of {@code action}: zero means none, a negative one is a caller's mistake (not "forever"). */
+    private static void requireNonNegative(Duration timeout, String action) {
+        Objects.requireNonNull(timeout, "timeout");
+        if (timeout.isNegative()) {
+            throw new InvalidArgumentException("Invalid " + action + " timeout " + timeout.toMillis()
+                    + " ms: must be zero or more");
+        }
     }
 
     @Override

@@ -78,10 +78,10 @@ public final class GuestAgentClient implements AutoCloseable {
     private final Set<Long> syncIds = ConcurrentHashMap.newKeySet();
     private final CompletableFuture<Void> synced = new CompletableFuture<>();
 
-    private GuestAgentClient(Path socket, ThreadFactory threads) {
+    private GuestAgentClient(Path socket, ThreadFactory threads, long start, Duration timeout) {
         this.socket = socket;
         this.channel = JsonLineChannel.open(socket, new JsonLineChannel.Words("guest agent " + socket, DISCONNECTED,
-                COMMAND_TIMED_OUT), true, new Handler(), threads);
+                COMMAND_TIMED_OUT, CONNECT_TIMED_OUT), true, new Handler(), threads, start, timeout);
     }
 
     /**
@@ -97,9 +97,10 @@ public final class GuestAgentClient implements AutoCloseable {
         Objects.requireNonNull(socket, "socket");
         Objects.requireNonNull(timeout, "timeout");
         Objects.requireNonNull(threads, "threads");
-        GuestAgentClient client = new GuestAgentClient(socket, threads);
+        long start = System.nanoTime();
+        GuestAgentClient client = new GuestAgentClient(socket, threads, start, timeout);
         try {
-            client.sync(timeout);
+            client.sync(start, timeout);
             client.channel.start();
             return client;
         } catch (RuntimeException e) {
@@ -108,8 +109,7 @@ public final class GuestAgentClient implements AutoCloseable {
         }
     }
 
-    private void sync(Duration timeout) {
-        long start = System.nanoTime();
+    private void sync(long start, Duration timeout) {
         while (true) {
             long id = ThreadLocalRandom.current().nextLong(1, 1L << 53);
             syncIds.add(id);

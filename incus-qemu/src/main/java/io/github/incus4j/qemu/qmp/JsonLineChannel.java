@@ -13,8 +13,6 @@ import io.github.incus4j.api.OperationTimeoutException;
 import io.github.incus4j.api.spi.Texts;
 import java.io.IOException;
 import java.lang.System.Logger.Level;
-import java.net.StandardProtocolFamily;
-import java.net.UnixDomainSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.channels.ClosedSelectorException;
 import java.nio.channels.SelectionKey;
@@ -104,7 +102,7 @@ final class JsonLineChannel implements AutoCloseable {
     }
 
     /** The words of the protocol's errors (Incus's for QMP). */
-    record Words(String name, String disconnected, String timedOut) {
+    record Words(String name, String disconnected, String timedOut, String connectTimedOut) {
     }
 
     /** A frame as read, for logs: {@link #text()} decodes it only when asked. */
@@ -167,22 +165,17 @@ final class JsonLineChannel implements AutoCloseable {
     }
 
     /**
-     * Connects to {@code path}; nothing is read until {@link #readUntil} or {@link #start()}. Fails with a
-     * {@link QmpException} naming the socket when nothing listens there.
+     * Connects to {@code path} within what is left of {@code timeout} since {@code start}; nothing is read until
+     * {@link #readUntil} or {@link #start()}.
+     *
+     * @throws OperationTimeoutException {@link Words#connectTimedOut()}: the socket's backlog stayed full (another
+     *     client holds the peer, which serves one at a time)
+     * @throws QmpException naming the socket when nothing listens there
      */
-    static JsonLineChannel open(Path path, Words words, boolean ffResets, Handler handler, ThreadFactory threads) {
-        SocketChannel socket;
-        try {
-            socket = SocketChannel.open(StandardProtocolFamily.UNIX);
-        } catch (IOException e) {
-            throw new QmpException("Failed to open a unix socket: " + e.getMessage(), e);
-        }
-        try {
-            socket.connect(UnixDomainSocketAddress.of(path));
-        } catch (IOException | RuntimeException e) {
-            closeQuietly(socket);
-            throw new QmpException("Failed to connect to " + words.name() + ": " + e.getMessage(), e);
-        }
+    static JsonLineChannel open(Path path, Words words, boolean ffResets, Handler handler, ThreadFactory threads,
+            long start, Duration timeout) {
+        SocketChannel socket = UnixSockets.connect(path, Duration.ofNanos(remaining(start, timeout)), threads,
+                words.name(), words.connectTimedOut());
         Selector selector = null;
         try {
             // Non-blocking for good: every reader waits in a selector, so that the reader thread can stand aside.

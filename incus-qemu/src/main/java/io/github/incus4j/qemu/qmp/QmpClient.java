@@ -40,12 +40,13 @@ import java.util.function.Predicate;
  * (events, EOF, concurrent callers, {@link #submit}).
  *
  * <p><b>One client per monitor socket.</b> QEMU serves one QMP client at a time: a second connection is accepted but
- * gets no greeting until the first one closes, so its {@link #connect} fails with {@code QMP connection timed out}.
+ * gets no greeting until the first one closes, so its {@link #connect} fails with {@code QMP connection timed out};
+ * so does every further one, whose connect finds the socket's backlog full (it is bounded by the same timeout).
  * Keep one client per VM and share it.
  *
  * <p>Threads from {@link Options#threads()}, all ending with the connection: the reader, an event thread once a
  * listener is registered, and a timer thread once {@link #submit} is used. The handshake runs on the connecting
- * thread.
+ * thread (with a short-lived helper only when the socket's backlog is full: see {@link UnixSockets}).
  */
 public final class QmpClient implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger(QmpClient.class.getName());
@@ -99,29 +100,32 @@ public final class QmpClient implements AutoCloseable {
     private Thread dispatcher;
     private boolean ended;
 
-    private QmpClient(Path socket, Options options, QmpLog log) {
+    private QmpClient(Path socket, Options options, QmpLog log, long start) {
         this.socket = socket;
         this.log = log;
         this.threads = options.threads();
         this.channel = JsonLineChannel.open(socket, new JsonLineChannel.Words("QMP " + socket,
-                MonitorDisconnectedException.MONITOR, COMMAND_TIMED_OUT), false, new Handler(), threads);
+                MonitorDisconnectedException.MONITOR, COMMAND_TIMED_OUT, CONNECT_TIMED_OUT), false, new Handler(),
+                threads, start, options.connectTimeout());
     }
 
     /**
      * Connects to the monitor socket at {@code socket}: greeting, then {@code qmp_capabilities}.
      *
-     * @throws OperationTimeoutException {@code QMP connection timed out}: no greeting (another client holds the
-     *     monitor, or this is not a QMP socket) or no capabilities reply within {@link Options#connectTimeout()}
+     * @throws OperationTimeoutException {@code QMP connection timed out}: no connection (the socket's backlog is full),
+     *     no greeting (another client holds the monitor, or this is not a QMP socket) or no capabilities reply
+     *     within {@link Options#connectTimeout()}, which bounds the whole connect
      * @throws MonitorDisconnectedException QEMU closed the connection during the handshake
      * @throws QmpException nothing listens on {@code socket}, or the wire log cannot be opened
      */
     public static QmpClient connect(Path socket, Options options) {
         Objects.requireNonNull(socket, "socket");
         Objects.requireNonNull(options, "options");
+        long start = System.nanoTime();
         QmpLog log = options.log() == null ? null : QmpLog.open(options.log());
         QmpClient client;
         try {
-            client = new QmpClient(socket, options, log);
+            client = new QmpClient(socket, options, log, start);
         } catch (RuntimeException e) {
             if (log != null) {
                 log.close();
@@ -129,7 +133,7 @@ public final class QmpClient implements AutoCloseable {
             throw e;
         }
         try {
-            client.handshake(options.connectTimeout());
+            client.handshake(start, options.connectTimeout());
             client.channel.start();
             return client;
         } catch (RuntimeException e) {
@@ -139,8 +143,7 @@ public final class QmpClient implements AutoCloseable {
     }
 
     // On the connecting thread, before the reader starts: no thread handoff on the way.
-    private void handshake(Duration timeout) {
-        long start = System.nanoTime();
+    private void handshake(long start, Duration timeout) {
         if (!channel.readUntil(greeting::isDone, start, timeout)) {
             throw new OperationTimeoutException(CONNECT_TIMED_OUT);
         }

@@ -206,4 +206,48 @@ final class FakePeer implements AutoCloseable {
             }
         }
     }
+
+    /**
+     * A peer that serves one client at a time and is held by another, as QEMU's chardev socket whose client never
+     * leaves: a listener with a backlog of 1 that accepts nothing, its backlog filled by connections of its own. A
+     * connect to it blocks (the kernel's unix-domain connect waits for room in the backlog, with no timeout).
+     */
+    static final class Jammed implements AutoCloseable {
+        private final Path path;
+        private final ServerSocketChannel server;
+        private final java.util.List<SocketChannel> fillers = new java.util.ArrayList<>();
+
+        Jammed(Path dir) throws IOException {
+            path = dir.resolve("jammed.sock");
+            Files.deleteIfExists(path);
+            server = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
+            server.bind(UnixDomainSocketAddress.of(path), 1);
+            // Non-blocking connects until one fails with EAGAIN: the backlog is full then.
+            for (int i = 0; i < 16; i++) {
+                SocketChannel c = SocketChannel.open(StandardProtocolFamily.UNIX);
+                c.configureBlocking(false);
+                try {
+                    c.connect(UnixDomainSocketAddress.of(path));
+                    fillers.add(c);
+                } catch (IOException full) {
+                    c.close();
+                    return;
+                }
+            }
+            throw new IllegalStateException("the backlog of " + path + " never filled up");
+        }
+
+        Path path() {
+            return path;
+        }
+
+        @Override
+        public void close() throws IOException {
+            for (SocketChannel c : fillers) {
+                c.close();
+            }
+            server.close();
+            Files.deleteIfExists(path);
+        }
+    }
 }

@@ -97,6 +97,22 @@ class GuestAgentClientTest extends FakePeerTest {
         assertTrue(threads.allEnded(Duration.ofSeconds(2)));
     }
 
+    /** An agent socket held by another client, its backlog full: the connect is bounded by the timeout too. */
+    @Test
+    void aFullBacklogIsAConnectionTimeoutNotAHang() throws Exception {
+        try (FakePeer.Jammed jammed = new FakePeer.Jammed(dir)) {
+            long start = System.nanoTime();
+            Future<GuestAgentClient> agent = pool.submit(() -> GuestAgentClient.connect(jammed.path(),
+                    Duration.ofMillis(400), threads));
+            ExecutionException e = assertThrows(ExecutionException.class, () -> agent.get(5, TimeUnit.SECONDS));
+            assertEquals("Guest agent connection timed out",
+                    assertInstanceOf(OperationTimeoutException.class, e.getCause()).getMessage());
+            long ms = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
+            assertTrue(ms >= 400 && ms < 2000, ms + " ms");
+            assertTrue(threads.allEnded(Duration.ofSeconds(2)), "no thread is left blocked in a connect");
+        }
+    }
+
     @Test
     void execAndStatusDecodeBase64Output() throws Exception {
         Connected g = connect();

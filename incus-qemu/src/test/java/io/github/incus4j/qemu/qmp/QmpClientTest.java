@@ -507,6 +507,27 @@ class QmpClientTest extends FakePeerTest {
         assertTrue(threads.allEnded(Duration.ofSeconds(2)), "a failed connect leaves no thread behind");
     }
 
+    /**
+     * A monitor held by another client, whose backlog is full too (a second client waits in it): the connect itself
+     * blocks. It used to hang in the JDK's connect (8 min and more); it is bounded by the connect timeout now.
+     */
+    @Test
+    void aFullBacklogIsAConnectionTimeoutNotAHang() throws Exception {
+        try (FakePeer.Jammed jammed = new FakePeer.Jammed(dir)) {
+            for (int attempt = 0; attempt < 2; attempt++) { // the next call too: nothing is left blocked or broken
+                long start = System.nanoTime();
+                Future<QmpClient> client = pool.submit(() -> QmpClient.connect(jammed.path(),
+                        new QmpClient.Options(Duration.ofMillis(300), threads, null)));
+                ExecutionException e = assertThrows(ExecutionException.class, () -> client.get(5, TimeUnit.SECONDS));
+                assertEquals("QMP connection timed out",
+                        assertInstanceOf(OperationTimeoutException.class, e.getCause()).getMessage());
+                long ms = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
+                assertTrue(ms >= 300 && ms < 2000, ms + " ms");
+            }
+            assertTrue(threads.allEnded(Duration.ofSeconds(2)), "no thread is left blocked in a connect");
+        }
+    }
+
     @Test
     void noCapabilitiesReplyIsAConnectionTimeoutToo() throws Exception {
         Future<QmpClient> client = pool.submit(() -> QmpClient.connect(fake.path(),

@@ -228,6 +228,17 @@ public abstract class InstanceDriverContract extends ContractSupport {
         }
 
         @ForEachInstanceType
+        void negativeTimeoutsAreRefusedNamingTheValue(InstanceType type) {
+            Instance i = create(type);
+            // Checked before the state: a negative wait is the caller's mistake whatever the instance does.
+            assertRefused(InvalidArgumentException.class, "Invalid shutdown timeout -5000 ms: must be zero or more",
+                    () -> i.shutdown(Duration.ofSeconds(-5)));
+            assertRefused(InvalidArgumentException.class, "Invalid restart timeout -1 ms: must be zero or more",
+                    () -> i.restart(Duration.ofMillis(-1)));
+            assertEquals(StatusCode.STOPPED, i.statusCode());
+        }
+
+        @ForEachInstanceType
         void restartWhenStoppedIsRefused(InstanceType type) {
             Instance i = create(type);
             assertRefused(InstanceStateException.class, "The instance is already stopped",
