@@ -25,7 +25,7 @@ final class Machine implements AutoCloseable {
     private static final Duration AGENT_PROBE = Duration.ofSeconds(2);
     private static final Duration EXIT_WAIT = Duration.ofSeconds(1);
     /** The error of a command whose QEMU died under it (Incus's text for a lost exec session, and why). */
-    static final String COMMAND_LOST_VM_DIED = "Disconnected: the VM died while the command ran (QEMU exited)";
+    static final String COMMAND_LOST_VM_DIED = Texts.COMMAND_LOST_VM_DIED;
     /** The error of a command whose connection to the guest ended while QEMU runs on. */
     static final String COMMAND_LOST_GUEST = "Disconnected: the guest's agent or SSH server went away while the"
             + " command ran (did the guest reboot?)";

@@ -26,6 +26,11 @@ public final class Texts {
     public static final String REBUILD_RUNNING = "Instance must be stopped to be rebuilt";
     public static final String VOLATILE_ONLY = "Only volatile keys can be modified with VolatileSet";
     public static final String COMMAND_NOT_FOUND = "Command not found";
+    /**
+     * A command whose VM died under it: nobody knows how it ended, so it fails instead of reporting a made-up status
+     * ("Disconnected" is Incus's word for a lost exec).
+     */
+    public static final String COMMAND_LOST_VM_DIED = "Disconnected: the VM died while the command ran (QEMU exited)";
     /** An instance that does not exist (any more): Incus's 404. */
     public static final String INSTANCE_NOT_FOUND = "Instance not found";
     public static final String COMMAND_NOT_EXECUTABLE = "Command not executable";

@@ -152,7 +152,8 @@ public abstract sealed class FakeInstance extends AbstractInstance permits FakeC
     // =============================================================================================================
 
     /**
-     * Kills the instance as if its init (or QEMU) died: commands end with status 137, consoles detach. With
+     * Kills the instance as if its init (or QEMU) died: a container's commands end with status 137, a VM's fail with
+     * {@code InstanceStateException} ({@value Texts#COMMAND_LOST_VM_DIED}, as the qemu driver's), consoles detach. With
      * {@code leaveInError} it stays in status {@code Error} (only deleting it helps, as with a wedged runtime); else
      * it is {@code Stopped}, recorded as such, and deleted if ephemeral, as Incus's stop hook does.
      *
@@ -170,7 +171,12 @@ public abstract sealed class FakeInstance extends AbstractInstance permits FakeC
             status = leaveInError ? StatusCode.ERROR : StatusCode.STOPPED;
             notifyAll();
         }
-        g.killAll(Cmd.exitStatusForSignal(9));
+        if (type() == InstanceType.VM) {
+            g.loseAll(new InstanceStateException(Texts.COMMAND_LOST_VM_DIED,
+                    leaveInError ? StatusCode.ERROR : StatusCode.STOPPED));
+        } else {
+            g.killAll(Cmd.exitStatusForSignal(9));
+        }
         g.setFrozen(false);
         FakeConsole c = console();
         c.print("Kernel panic - not syncing: Attempted to kill init! exitcode=0x00000009\r\n");

@@ -58,6 +58,13 @@ final class Guest {
         }
     }
 
+    /** Ends every command without a status (see {@link Task#lose}). */
+    void loseAll(io.github.incus4j.api.InstanceStateException why) {
+        for (Task t : tasks) {
+            t.lose(why);
+        }
+    }
+
     // ---- deterministic counters: functions of uptime (by the driver's clock), commands run and bytes moved -------
 
     long uptimeMillis(long nowMillis) {

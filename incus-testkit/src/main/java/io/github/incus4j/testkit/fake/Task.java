@@ -1,6 +1,7 @@
 package io.github.incus4j.testkit.fake;
 
 import io.github.incus4j.api.IncusException;
+import io.github.incus4j.api.InstanceStateException;
 import io.github.incus4j.api.InvalidArgumentException;
 import io.github.incus4j.api.OperationTimeoutException;
 import io.github.incus4j.api.io.Cmd;
@@ -101,6 +102,24 @@ final class Task implements Cmd {
         }
     }
 
+    /**
+     * Ends the command without a status: its VM died under it, so how it ended is unknown and {@link #waitFor}
+     * fails with {@code why}, as the qemu driver's commands do.
+     */
+    void lose(InstanceStateException why) {
+        if (exit.isDone()) {
+            return;
+        }
+        guest.tasks.remove(this);
+        if (exit.completeExceptionally(why)) {
+            synchronized (this) {
+                if (thread != null) {
+                    thread.interrupt();
+                }
+            }
+        }
+    }
+
     /** Signals the handler awaits; see {@link FakeProcess#awaitSignal}. */
     OptionalInt awaitSignal(Duration timeout) throws InterruptedException {
         trapping = true;
@@ -125,7 +144,7 @@ final class Task implements Cmd {
         } catch (TimeoutException e) {
             return;
         } catch (ExecutionException e) {
-            throw new IllegalStateException(e);
+            throw new InterruptedException("lost with its VM");
         }
     }
 
@@ -195,12 +214,19 @@ final class Task implements Cmd {
             Thread.currentThread().interrupt();
             throw new IncusException("Interrupted while waiting for command " + Texts.quote(name), e);
         } catch (ExecutionException e) {
-            throw new IllegalStateException(e);
+            // Lost with its VM: a fresh exception of the same kind, so that the stack trace shows the caller.
+            InstanceStateException lost = (InstanceStateException) e.getCause();
+            InstanceStateException fresh = new InstanceStateException(lost.getMessage(), lost.statusCode());
+            fresh.addSuppressed(lost);
+            throw fresh;
         }
     }
 
     @Override
     public OptionalInt exitCode() {
+        if (exit.isCompletedExceptionally()) {
+            return OptionalInt.empty();
+        }
         Integer s = exit.getNow(null);
         return s == null ? OptionalInt.empty() : OptionalInt.of(s);
     }

@@ -146,6 +146,19 @@ class FakeDriverTest extends FakeFixture {
     }
 
     @Test
+    void aVmsCrashFailsItsCommandsInsteadOfMakingUpAStatus() {
+        FakeInstance v1 = vm("v1");
+        v1.start(false);
+        Cmd sleeping = v1.exec(ExecRequest.of("sleep", "60"), null, null, null);
+        v1.crash(false);
+        InstanceStateException e = assertThrows(InstanceStateException.class, () -> sleeping.waitFor(WAIT));
+        assertEquals(Texts.COMMAND_LOST_VM_DIED, e.getMessage());
+        assertEquals(StatusCode.STOPPED, e.statusCode());
+        assertTrue(sleeping.exitCode().isEmpty(), "no made-up exit status");
+        assertEquals(StatusCode.STOPPED, v1.statusCode());
+    }
+
+    @Test
     void injectedFailuresLeaveTheInstanceAsItWas() {
         FakeInstance c1 = container("c1");
         AtomicInteger made = new AtomicInteger();
