@@ -18,7 +18,8 @@ import java.util.Map;
  * A tiny POSIX-like shell, the fake's {@code sh}: simple commands with {@code NAME=value} prefixes, single and double
  * quotes, backslash escapes, {@code $VAR ${VAR} $? $$ $# $0..$9 $@ $*} and {@code ~} expansion with field
  * splitting, {@code ;} and newlines, {@code &&}, {@code ||}, pipelines (run one stage after the other, output
- * buffered), redirections {@code > >> < 2> 2>> >&2 2>&1} (to files, {@code /dev/console} and {@code /dev/null}), comments, and the built-ins {@code exit cd export unset :}.
+ * buffered), redirections {@code > >> < 2> 2>> >&2 2>&1} (to files, {@code /dev/console} and {@code /dev/null}),
+ * comments, and the built-ins {@code exit cd export unset :}.
  * Commands are resolved as {@code exec} resolves them. Not supported: control structures ({@code if}, loops),
  * functions, subshells, command substitution, globbing, background jobs ({@code &} runs in the foreground).
  */
