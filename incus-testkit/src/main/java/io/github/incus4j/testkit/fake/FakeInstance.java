@@ -73,8 +73,9 @@ import java.util.stream.Stream;
  *
  * <p>Durability: the record ({@code backup.yaml}) is written by the base class; the filesystem lives in memory and
  * is written to {@code Path()/rootfs.tar} (snapshots: their {@code Path()/rootfs.tar}) when the driver is closed,
- * and read back lazily after a reopen; instances come back stopped, as after a host reboot. A state saved by a
- * stateful stop or a stateful snapshot (the guest's counters; running commands are not kept) is held in memory
+ * and read back lazily after a reopen; instances come back stopped, as after a host reboot. {@code /dev/shm} is a
+ * tmpfs ({@link Tmpfs}): emptied by every boot and stop. A state saved by a stateful stop or a stateful snapshot
+ * (the guest's counters and its tmpfs; running commands are not kept) is held in memory
  * and written to {@link #statePath()} (a file here, CRIU's directory for liblxc) at close. Start and stop write
  * nothing to disk.
  *
