@@ -21,7 +21,7 @@ import java.util.TreeMap;
 
 /**
  * The fake's built-in programs, behaving like their busybox namesakes (options, output and messages) for what tests
- * commonly run: {@code true false echo cat env pwd id sh sleep ls mkdir rm touch hostname uname tty stty} and the
+ * commonly run: {@code true false echo cat env pwd id sh sleep ls mkdir rm touch hostname uname tty stty dd sync} and the
  * {@code busybox} multi-call binary.
  */
 final class Builtins {
@@ -58,6 +58,8 @@ final class Builtins {
         into.put("tty", Builtins::tty);
         into.put("stty", Builtins::stty);
         into.put("busybox", Builtins::busybox);
+        into.put("dd", Builtins::dd);
+        into.put("sync", p -> 0); // the files are in memory: nothing to flush
     }
 
     private static Proc proc(FakeProcess p) {
@@ -120,6 +122,11 @@ final class Builtins {
                 p.stdin().transferTo(p.stdout());
                 continue;
             }
+            byte[] kernel = ProcFs.read(p.instance, p.cwd(), f);
+            if (kernel != null) {
+                p.stdout().write(kernel);
+                continue;
+            }
             Node n = p.fs().node(f, true);
             if (n == null) {
                 p.printErr("cat: can't open '" + f + "': No such file or directory\n");
@@ -132,6 +139,99 @@ final class Builtins {
             }
         }
         return status;
+    }
+
+    /**
+     * {@code dd if= of= bs= count=}: copies {@code count} blocks (all input without it); {@code /dev/zero} and
+     * {@code /dev/null} are the kernel's. Copying costs the guest CPU time, a nanosecond a byte, so that a test can
+     * burn CPU as with a real {@code dd}.
+     */
+    private static int dd(FakeProcess fp) throws IOException {
+        Proc p = proc(fp);
+        String in = null;
+        String out = null;
+        long bs = 512;
+        long count = -1;
+        for (String a : args(p)) {
+            int eq = a.indexOf('=');
+            if (eq < 0) {
+                return p.fail("invalid argument '" + a + "'");
+            }
+            String v = a.substring(eq + 1);
+            try {
+                switch (a.substring(0, eq)) {
+                    case "if" -> in = v;
+                    case "of" -> out = v;
+                    case "bs" -> bs = ddNumber(v);
+                    case "count" -> count = ddNumber(v);
+                    default -> {
+                        return p.fail("invalid argument '" + a + "'");
+                    }
+                }
+            } catch (NumberFormatException e) {
+                return p.fail("invalid number '" + v + "'");
+            }
+        }
+        if (bs <= 0 || bs > (64L << 20)) {
+            return p.fail("invalid number '" + bs + "'");
+        }
+        java.io.InputStream src;
+        if (in == null) {
+            src = p.stdin();
+        } else if (in.equals("/dev/zero")) {
+            src = null;
+        } else {
+            Node n = p.fs().node(in, true);
+            if (!(n instanceof MemFs.File f)) {
+                p.printErr("dd: can't open '" + in + "': No such file or directory\n");
+                return 1;
+            }
+            src = new java.io.ByteArrayInputStream(f.data);
+        }
+        if (src == null && count < 0) {
+            return p.fail("reading /dev/zero without count never ends");
+        }
+        boolean discard = "/dev/null".equals(out);
+        java.io.ByteArrayOutputStream file = out == null || discard ? null : new java.io.ByteArrayOutputStream();
+        byte[] block = new byte[(int) bs];
+        long blocks = 0;
+        long partial = 0;
+        long bytes = 0;
+        while (count < 0 || blocks + partial < count) {
+            int n = src == null ? block.length : src.readNBytes(block, 0, block.length);
+            if (n <= 0) {
+                break;
+            }
+            p.task.enter(); // a kill or a freeze stops the copy
+            if (n == block.length) {
+                blocks++;
+            } else {
+                partial++;
+            }
+            bytes += n;
+            if (file != null) {
+                file.write(block, 0, n);
+            } else if (!discard) {
+                p.stdout().write(block, 0, n);
+            }
+        }
+        p.task.guest().workNanos.addAndGet(bytes);
+        if (file != null) {
+            p.fs().writeFile(out, file.toByteArray(), 0644, false);
+        }
+        p.printErr(blocks + "+" + partial + " records in\n" + blocks + "+" + partial + " records out\n");
+        return 0;
+    }
+
+    private static long ddNumber(String v) {
+        String s = v.toLowerCase(Locale.ROOT);
+        long unit = 1;
+        if (s.endsWith("k")) {
+            unit = 1024;
+        } else if (s.endsWith("m")) {
+            unit = 1L << 20;
+        }
+        return Long.parseLong(unit == 1 ? s : s.substring(0, s.length() - 1)) * unit;
     }
 
     /** The terminal of an interactive command is the instance's first pty. */

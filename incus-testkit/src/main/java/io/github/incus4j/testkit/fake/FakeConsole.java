@@ -13,12 +13,22 @@ import java.util.function.Supplier;
 
 /**
  * An instance's console: a ring buffer of everything printed on it (what {@code consoleLog} reads; bounded, it grows
- * as needed so that a quiet instance stays small) and the sessions attached to it, served by a simulated getty that
- * echoes what is typed and prompts for a login at each line. Nothing here needs a thread: typing runs the getty in
- * the typist's thread, and output is offered to each session without blocking (what a session does not read in time
- * is dropped for it, as a slow terminal loses output, but stays in the ring buffer).
+ * as needed so that a quiet instance stays small) and the sessions attached to it. As busybox init's
+ * {@code console::askfirst:/bin/sh}, each boot prints "Please press Enter to activate this console." and the first
+ * line typed starts a shell; then every line typed is run by the instance's {@code sh} (through {@link LineRunner})
+ * with its output on the console, followed by a new prompt. What is typed is echoed, as a terminal does. Typing
+ * needs no thread of its own; commands run on the driver's threads, one at a time, in the order typed.
+ * Output is offered to each session without blocking (what a session does not read in time is dropped for it, as a
+ * slow terminal loses output, but stays in the ring buffer).
  */
 final class FakeConsole {
+    /** Runs a line typed on the console; {@code done} runs when the command ends. */
+    interface LineRunner {
+        void run(String line, OutputStream console, Runnable done);
+    }
+
+    private static final String PROMPT = "/ # ";
+
     /** The ring buffer's bound, liblxc's default console buffer size. */
     static final int CAPACITY = 128 * 1024;
     private static final int SESSION_BUFFER = 64 * 1024;
@@ -29,9 +39,114 @@ final class FakeConsole {
     private int start;
     private int length;
     private final List<Session> sessions = new CopyOnWriteArrayList<>();
+    private final LineRunner runner;
+    private final StringBuilder typed = new StringBuilder();
+    private final java.util.ArrayDeque<String> pending = new java.util.ArrayDeque<>();
+    private boolean activated;
+    private boolean running;
+    /** Counts boots: a command still running from before a stop must not prompt on the next boot's shell. */
+    private long boot;
 
-    FakeConsole(Supplier<String> name) {
+    FakeConsole(Supplier<String> name, LineRunner runner) {
         this.name = name;
+        this.runner = runner;
+    }
+
+    /** A boot: init asks for Enter before it starts the console's shell. */
+    void booted() {
+        synchronized (this) {
+            boot++;
+            activated = false;
+            running = false;
+            typed.setLength(0);
+            pending.clear();
+        }
+        print("\r\nPlease press Enter to activate this console. ");
+    }
+
+    /** An output stream onto the console, as a tty with {@code onlcr}: LF becomes CR LF. */
+    OutputStream terminal() {
+        return new OutputStream() {
+            @Override
+            public void write(int b) {
+                write(new byte[] {(byte) b}, 0, 1);
+            }
+
+            @Override
+            public void write(byte[] b, int off, int len) {
+                print(new String(b, off, len, StandardCharsets.UTF_8).replace("\r\n", "\n").replace("\n", "\r\n"));
+            }
+        };
+    }
+
+    /** What the keyboard sends: echoed, collected into lines, and each line handed to init or the shell. */
+    private void type(byte[] b, int off, int len) {
+        StringBuilder echo = new StringBuilder();
+        for (int i = off; i < off + len; i++) {
+            char c = (char) (b[i] & 0xff);
+            String line = null;
+            synchronized (this) {
+                if (c == '\r' || c == '\n') {
+                    echo.append("\r\n");
+                    line = typed.toString();
+                    typed.setLength(0);
+                } else if (c == 0x7f || c == '\b') {
+                    if (typed.length() > 0) {
+                        typed.setLength(typed.length() - 1);
+                        echo.append("\b \b");
+                    }
+                } else if (c >= ' ' || c == '\t') {
+                    typed.append(c);
+                    echo.append(c);
+                }
+            }
+            if (line != null) {
+                print(echo.toString()); // the echo of a line comes before what running it prints
+                echo.setLength(0);
+                enter(line);
+            }
+        }
+        if (echo.length() > 0) {
+            print(echo.toString());
+        }
+    }
+
+    private void enter(String line) {
+        long at;
+        synchronized (this) {
+            if (!activated) {
+                activated = true; // askfirst: the line only starts the shell
+                line = null;
+            } else if (running) {
+                pending.add(line);
+                return;
+            } else {
+                running = true;
+            }
+            at = boot;
+        }
+        if (line == null) {
+            print(PROMPT);
+            return;
+        }
+        runOne(line, at);
+    }
+
+    private void runOne(String line, long at) {
+        runner.run(line, terminal(), () -> {
+            String next;
+            synchronized (this) {
+                if (boot != at) {
+                    return;
+                }
+                next = pending.poll();
+                running = next != null;
+            }
+            print(PROMPT);
+            if (next != null) {
+                runOne(next, at);
+            }
+        });
     }
 
     /** Prints on the console: into the ring buffer and to every attached session. */
@@ -91,12 +206,10 @@ final class FakeConsole {
         length = 0;
     }
 
-    /** Attaches a session; the getty greets it with a login prompt. */
+    /** Attaches a session; it sees what is printed from now on. */
     ConsoleSession attach() {
         Session s = new Session();
         sessions.add(s);
-        byte[] prompt = ("\r\n" + name.get() + " login: ").getBytes(StandardCharsets.UTF_8);
-        s.pipe.offer(prompt, 0, prompt.length);
         return s;
     }
 
@@ -121,16 +234,7 @@ final class FakeConsole {
                 if (disconnected.isDone()) {
                     throw new IOException("The console session is closed");
                 }
-                StringBuilder echo = new StringBuilder();
-                for (int i = off; i < off + len; i++) {
-                    char c = (char) (b[i] & 0xff);
-                    if (c == '\r' || c == '\n') {
-                        echo.append("\r\n").append(name.get()).append(" login: ");
-                    } else {
-                        echo.append(c);
-                    }
-                }
-                print(echo.toString());
+                type(b, off, len);
             }
         };
 

@@ -74,8 +74,9 @@ import java.util.stream.Stream;
  *
  * <p>Durability: the record ({@code backup.yaml}) is written by the base class; the filesystem lives in memory and
  * is written to {@code Path()/rootfs.tar} (snapshots: their {@code Path()/rootfs.tar}) when the driver is closed,
- * and read back lazily after a reopen; instances come back stopped, as after a host reboot. A state saved by a
- * stateful stop or a stateful snapshot (the guest's counters; running commands are not kept) is held in memory
+ * and read back lazily after a reopen; instances come back stopped, as after a host reboot. {@code /dev/shm} is a
+ * tmpfs ({@link Tmpfs}): emptied by every boot and stop. A state saved by a stateful stop or a stateful snapshot
+ * (the guest's counters and its tmpfs; running commands are not kept) is held in memory
  * and written to {@link #statePath()} (a file here, CRIU's directory for liblxc) at close. Start and stop write
  * nothing to disk.
  *
@@ -178,6 +179,7 @@ public abstract sealed class FakeInstance extends AbstractInstance permits FakeC
             g.killAll(Cmd.exitStatusForSignal(9));
         }
         g.setFrozen(false);
+        setTree(r -> Tmpfs.unmounted(r, clockMillis()));
         FakeConsole c = console();
         c.print("Kernel panic - not syncing: Attempted to kill init! exitcode=0x00000009\r\n");
         c.detachAll();
@@ -222,7 +224,12 @@ public abstract sealed class FakeInstance extends AbstractInstance permits FakeC
         root();
         SavedState restored = stateful ? takeSavedState() : SavedState.ZERO;
         applyTemplatesAtStart();
+        // A boot mounts an empty tmpfs; only a restored state brings its content back.
+        Dir shm = restored.shm();
+        setTree(r -> Tmpfs.mount(r, shm != null ? shm : Tmpfs.empty(clockMillis()), clockMillis()));
         Guest g = new Guest(driver.nextPid(), owner().clock().instant(), restored);
+        g.memoryBytes = configuredMemory();
+        g.cpus = cpuCount();
         synchronized (this) {
             guest = g;
             status = StatusCode.RUNNING;
@@ -231,8 +238,8 @@ public abstract sealed class FakeInstance extends AbstractInstance permits FakeC
         console().print((stateful ? "[    0.000000] Restoring saved state\r\n"
                 : "[    0.000000] Linux version " + kernelRelease() + " (incus4j fake)\r\n")
                 + "[    0.000001] " + (type() == InstanceType.VM ? "Virtual machine" : "Container") + " " + name()
-                + " started, init pid " + g.pid + "\r\n\r\nWelcome to Fake Linux (incus4j)\r\n\r\n" + name()
-                + " login: ");
+                + " started, init pid " + g.pid + "\r\n\r\nWelcome to Fake Linux (incus4j)\r\n");
+        console().booted();
         onStarted();
     }
 
@@ -245,7 +252,7 @@ public abstract sealed class FakeInstance extends AbstractInstance permits FakeC
         driver.faults().hit("stop");
         Guest g = guest;
         if (stateful && g != null) {
-            savedState = g.save(clockMillis());
+            savedState = saveState(g);
         }
         powerOff(stateful ? "Checkpointed and stopped\r\n" : "reboot: Power down\r\n");
     }
@@ -315,6 +322,7 @@ public abstract sealed class FakeInstance extends AbstractInstance permits FakeC
         if (g != null) {
             g.killAll(Cmd.exitStatusForSignal(9));
             g.setFrozen(false);
+            setTree(r -> Tmpfs.unmounted(r, clockMillis())); // the tmpfs goes with the memory
             FakeConsole c = message != null ? console() : console;
             if (c != null) {
                 if (message != null) {
@@ -442,12 +450,23 @@ public abstract sealed class FakeInstance extends AbstractInstance permits FakeC
             synchronized (this) {
                 c = console;
                 if (c == null) {
-                    c = new FakeConsole(this::name);
+                    c = new FakeConsole(this::name, this::runOnConsole);
                     console = c;
                 }
             }
         }
         return c;
+    }
+
+    /** The console's shell running a typed line: {@code sh -c line}, its output on the console. */
+    private void runOnConsole(String line, OutputStream terminal, Runnable done) {
+        Cmd c;
+        try {
+            c = doExec(ExecRequest.of("sh", "-c", line), null, terminal, terminal);
+        } catch (IncusException stopped) {
+            return; // the instance stopped meanwhile: no shell to prompt
+        }
+        ((Task) c).exited().thenRun(done);
     }
 
     /** The console log text; {@code clear} empties it. */
@@ -567,8 +586,10 @@ public abstract sealed class FakeInstance extends AbstractInstance permits FakeC
     protected void doSnapshot(InstanceArgs snapshot, boolean stateful) {
         driver.faults().hit("snapshot");
         Guest g = guest;
-        SavedState state = stateful && g != null ? g.save(clockMillis()) : null;
-        snaps().put(Names.snapshotPart(snapshot.name()), new SnapState(root(), state, true));
+        SavedState state = stateful && g != null ? saveState(g) : null;
+        // The snapshot's disk holds no tmpfs content: that is memory, kept only in its state.
+        snaps().put(Names.snapshotPart(snapshot.name()),
+                new SnapState(Tmpfs.unmounted(root(), clockMillis()), state, true));
     }
 
     @Override
@@ -867,7 +888,11 @@ public abstract sealed class FakeInstance extends AbstractInstance permits FakeC
 
     /** Ends a live migration on the target: the instance runs on with the state it brought. */
     void startMigrated(SavedState state) {
+        Dir shm = state.shm();
+        setTree(r -> Tmpfs.mount(r, shm != null ? shm : Tmpfs.empty(clockMillis()), clockMillis()));
         Guest g = new Guest(driver.nextPid(), owner().clock().instant(), state);
+        g.memoryBytes = configuredMemory();
+        g.cpus = cpuCount();
         synchronized (this) {
             guest = g;
             status = StatusCode.RUNNING;
@@ -886,7 +911,23 @@ public abstract sealed class FakeInstance extends AbstractInstance permits FakeC
     /** The running state for a live migration. */
     SavedState liveState() {
         Guest g = guest;
-        return g == null ? null : g.save(clockMillis());
+        return g == null ? null : saveState(g);
+    }
+
+    /** What the guest's memory holds: its counters and its tmpfs. */
+    private SavedState saveState(Guest g) {
+        return g.save(clockMillis()).withShm(Tmpfs.take(root(), clockMillis()));
+    }
+
+    /** Replaces the tree by {@code change} of it, atomically against concurrent file writes. */
+    private void setTree(java.util.function.UnaryOperator<Dir> change) {
+        root();
+        while (true) {
+            Dir before = root;
+            if (ROOT.compareAndSet(this, before, change.apply(before))) {
+                return;
+            }
+        }
     }
 
     // =============================================================================================================
@@ -904,6 +945,7 @@ public abstract sealed class FakeInstance extends AbstractInstance permits FakeC
             switch (k) {
                 case "limits.memory":
                     g.cgroupWrites.remove("memory.max");
+                    g.memoryBytes = configuredMemory(newExpanded); // hotplug or balloon
                     break;
                 case "limits.processes":
                     g.cgroupWrites.remove("pids.max");
@@ -914,6 +956,7 @@ public abstract sealed class FakeInstance extends AbstractInstance permits FakeC
                     break;
                 case "limits.cpu":
                     g.cgroupWrites.remove("cpuset.cpus");
+                    g.cpus = cpuCount(newExpanded); // CPU hotplug (VMs), the cpuset (containers)
                     break;
                 default:
                     break;
@@ -927,7 +970,11 @@ public abstract sealed class FakeInstance extends AbstractInstance permits FakeC
 
     /** {@code limits.memory} in bytes (percentages of {@link #HOST_MEMORY}), 0 when unset. */
     long memoryLimitOrZero() {
-        String v = expandedConfig().get("limits.memory");
+        return memoryLimitOrZero(expandedConfig());
+    }
+
+    private static long memoryLimitOrZero(Map<String, String> config) {
+        String v = config.get("limits.memory");
         if (v == null || v.isEmpty()) {
             return 0;
         }
@@ -941,8 +988,18 @@ public abstract sealed class FakeInstance extends AbstractInstance permits FakeC
         }
     }
 
+    /** The memory the guest has while running (what its last applied update gave it), else the configured one. */
     long memoryTotal() {
-        long limit = memoryLimitOrZero();
+        Guest g = guest;
+        return g != null && g.memoryBytes > 0 ? g.memoryBytes : configuredMemory();
+    }
+
+    private long configuredMemory() {
+        return configuredMemory(expandedConfig());
+    }
+
+    private static long configuredMemory(Map<String, String> config) {
+        long limit = memoryLimitOrZero(config);
         return limit > 0 ? limit : DEFAULT_MEMORY;
     }
 
@@ -961,7 +1018,11 @@ public abstract sealed class FakeInstance extends AbstractInstance permits FakeC
 
     /** {@code limits.cpu}: a count, or a set such as {@code 0-3,6}; else the simulated host's CPUs. */
     int cpuCount() {
-        String v = expandedConfig().get("limits.cpu");
+        return cpuCount(expandedConfig());
+    }
+
+    private static int cpuCount(Map<String, String> config) {
+        String v = config.get("limits.cpu");
         if (v == null || v.isEmpty() || v.contains("=")) {
             return HOST_CPUS;
         }

@@ -22,10 +22,15 @@ final class Guest {
     final AtomicLong bytesOut = new AtomicLong();
     final AtomicLong bytesIn = new AtomicLong();
     final AtomicLong memoryPeak = new AtomicLong();
+    /** CPU time commands spent computing (besides what exec and uptime cost), in nanoseconds. */
+    final AtomicLong workNanos = new AtomicLong();
     final Set<Task> tasks = ConcurrentHashMap.newKeySet();
     /** Values written with {@code CGroup.set}; the rest is derived from the config. */
     final Map<String, String> cgroupWrites = new ConcurrentHashMap<>();
     private boolean frozen;
+    /** The memory (bytes) and CPUs the guest has: set at boot, changed only by an applied live update. */
+    volatile long memoryBytes;
+    volatile int cpus;
 
     Guest(int pid, Instant startedAt, SavedState base) {
         this.pid = pid;
@@ -72,7 +77,7 @@ final class Guest {
     }
 
     long cpuNanos(long nowMillis) {
-        return base.cpuNanos() + uptimeMillis(nowMillis) * 10_000 + execs.get() * 3_000_000
+        return base.cpuNanos() + uptimeMillis(nowMillis) * 10_000 + execs.get() * 3_000_000 + workNanos.get()
                 + (bytesOut.get() + bytesIn.get()) * 50;
     }
 
@@ -96,6 +101,6 @@ final class Guest {
     /** What a stateful stop or snapshot keeps. */
     SavedState save(long nowMillis) {
         return new SavedState(cpuNanos(nowMillis), rxBytes(nowMillis), txBytes(nowMillis), loopbackBytes(),
-                base.execs() + execs.get(), memoryPeak.get());
+                base.execs() + execs.get(), memoryPeak.get(), null);
     }
 }

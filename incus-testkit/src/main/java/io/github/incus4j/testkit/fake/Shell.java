@@ -18,7 +18,8 @@ import java.util.Map;
  * A tiny POSIX-like shell, the fake's {@code sh}: simple commands with {@code NAME=value} prefixes, single and double
  * quotes, backslash escapes, {@code $VAR ${VAR} $? $$ $# $0..$9 $@ $*} and {@code ~} expansion with field
  * splitting, {@code ;} and newlines, {@code &&}, {@code ||}, pipelines (run one stage after the other, output
- * buffered), redirections {@code > >> < 2> 2>> >&2 2>&1}, comments, and the built-ins {@code exit cd export unset :}.
+ * buffered), redirections {@code > >> < 2> 2>> >&2 2>&1} (to files, {@code /dev/console} and {@code /dev/null}),
+ * comments, and the built-ins {@code exit cd export unset :}.
  * Commands are resolved as {@code exec} resolves them. Not supported: control structures ({@code if}, loops),
  * functions, subshells, command substitution, globbing, background jobs ({@code &} runs in the foreground).
  */
@@ -201,6 +202,15 @@ final class Shell {
                     in = new ByteArrayInputStream(f.data);
                     continue;
                 }
+                OutputStream device = device(path);
+                if (device != null) {
+                    if (r.fd == 2) {
+                        err = device;
+                    } else {
+                        out = device;
+                    }
+                    continue;
+                }
                 Sink s;
                 try {
                     s = new Sink(path, r.op.equals(">>"));
@@ -280,6 +290,19 @@ final class Shell {
 
     private MemSftp fs() {
         return new MemSftp(proc.instance.fsView(), cwd, proc.uid(), proc.gid());
+    }
+
+    /** The character devices a redirection can name: {@code /dev/console} (the instance's console), {@code /dev/null}. */
+    private OutputStream device(String path) {
+        String canonical = "/" + String.join("/", MemFs.split(cwd, path));
+        switch (canonical) {
+            case "/dev/console":
+                return proc.instance.console().terminal();
+            case "/dev/null":
+                return OutputStream.nullOutputStream();
+            default:
+                return null;
+        }
     }
 
     /** A redirection target: truncated (or not, for {@code >>}) at once, content written on close. */

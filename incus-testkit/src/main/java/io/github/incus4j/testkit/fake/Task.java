@@ -87,6 +87,16 @@ final class Task implements Cmd {
         return exit.isDone();
     }
 
+    /** The runtime the command runs in. */
+    Guest guest() {
+        return guest;
+    }
+
+    /** Completes with the exit status when the command ends. */
+    java.util.concurrent.CompletionStage<Integer> exited() {
+        return exit;
+    }
+
     /** Ends the command with {@code status} now (a kill). */
     void kill(int status) {
         if (exit.isDone()) {

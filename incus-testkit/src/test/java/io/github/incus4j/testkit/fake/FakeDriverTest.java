@@ -290,21 +290,25 @@ class FakeDriverTest extends FakeFixture {
         FakeInstance c1 = container("c1");
         c1.start(false);
         try (var session = c1.console("console")) {
-            session.input().write("root\n".getBytes(StandardCharsets.UTF_8));
+            // busybox init's askfirst: the first line starts the console's shell, which then runs what is typed.
+            session.input().write("\nX=6; echo from-$X-shell\n".getBytes(StandardCharsets.UTF_8));
             byte[] buf = new byte[4096];
             ByteArrayOutputStream seen = new ByteArrayOutputStream();
-            while (!seen.toString(StandardCharsets.UTF_8).contains("root\r\nc1 login: ")) {
+            while (!seen.toString(StandardCharsets.UTF_8).contains("from-6-shell\r\n/ # ")) {
                 int n = session.output().read(buf);
                 assertTrue(n > 0);
                 seen.write(buf, 0, n);
             }
-            assertTrue(seen.toString(StandardCharsets.UTF_8).startsWith("\r\nc1 login: "));
+            assertTrue(seen.toString(StandardCharsets.UTF_8).startsWith("\r\n/ # X=6; echo from-$X-shell\r\n"),
+                    seen.toString(StandardCharsets.UTF_8));
             c1.stop(false);
             assertTrue(session.disconnected().toCompletableFuture().isDone());
         }
         String log = ((io.github.incus4j.api.Container) c1).consoleLog(
                 io.github.incus4j.api.model.ConsoleLogOptions.READ);
         assertTrue(log.contains("Container c1 started"), log);
+        assertTrue(log.contains("Please press Enter to activate this console."), log);
+        assertTrue(log.contains("from-6-shell"), log);
         assertTrue(log.contains("reboot: Power down"), log);
         ((io.github.incus4j.api.Container) c1).consoleLog(io.github.incus4j.api.model.ConsoleLogOptions.CLEAR);
         assertEquals("", ((io.github.incus4j.api.Container) c1).consoleLog(
@@ -313,7 +317,7 @@ class FakeDriverTest extends FakeFixture {
 
     @Test
     void consoleRingIsBounded() {
-        FakeConsole console = new FakeConsole(() -> "c1");
+        FakeConsole console = new FakeConsole(() -> "c1", (line, out, done) -> done.run());
         String line = "x".repeat(1000) + "\n";
         for (int i = 0; i < 200; i++) {
             console.print(line);
