@@ -35,7 +35,7 @@ abstract class GuestCmd implements Cmd {
         try {
             code = exit.get(timeout.toNanos(), TimeUnit.NANOSECONDS);
         } catch (TimeoutException e) {
-            throw new OperationTimeoutException("The command did not end within " + timeout.toMillis() + " ms");
+            throw new OperationTimeoutException(Texts.commandStillRunning(timeout));
         } catch (ExecutionException e) {
             throw new IncusException("The command failed: " + e.getCause().getMessage(), e.getCause());
         } catch (InterruptedException e) {
