@@ -272,6 +272,32 @@ public abstract class ContractSupport {
         return e;
     }
 
+    /** A refusal as Incus gives it: exactly this exception type with this text. */
+    protected record Refusal(Class<? extends Throwable> type, String message) {
+        /** Whether {@code t} is exactly this refusal. */
+        boolean is(Throwable t) {
+            return t != null && t.getClass() == type && message.equals(t.getMessage());
+        }
+
+        @Override
+        public String toString() {
+            return type.getSimpleName() + " \"" + message + "\"";
+        }
+    }
+
+    /**
+     * For calls that race (where more than one refusal is legal): asserts that {@code thrown} is exactly one of
+     * {@code allowed}, type and text.
+     */
+    protected static void assertRefusedAs(Throwable thrown, Refusal... allowed) {
+        for (Refusal r : allowed) {
+            if (r.is(thrown)) {
+                return;
+            }
+        }
+        fail("expected one of " + List.of(allowed) + ", got " + thrown, thrown);
+    }
+
     /** Every file and directory under the driver root, relative to it. */
     protected final Set<String> tree() {
         Path r = root();
