@@ -32,8 +32,9 @@ import java.util.stream.Stream;
  * Fuzzes every place where input enters a driver with {@link InputFuzz}'s seeded inputs (at least
  * {@value #PER_CATEGORY} per category): instance, snapshot and project names, device maps, config keys and values,
  * {@code raw.lxc}. Each input is either accepted or refused with exactly an {@link InvalidArgumentException} (Incus's
- * 400) that has a text, never another {@link IncusException} type or a raw JDK exception; a refused input leaves the instance list, the instance's definition and every file under the driver root
- * (names, sizes, dates) as they were; inputs every driver must refuse ({@link InputFuzz.Input#mustRefuse()}) are.
+ * 400) that has a text, never another {@link IncusException} type or a raw JDK exception; a refused input leaves
+ * the instance list, the instance's definition and every file under the driver root (names, sizes, dates) as they
+ * were; inputs every driver must refuse ({@link InputFuzz.Input#mustRefuse()}) are.
  *
  * <p>Cheap on real drivers: name inputs go through {@code create()} (refused before any storage is made, accepted
  * ones are deleted again), the others through {@code snapshot()} and {@code update()} of one stopped instance.
