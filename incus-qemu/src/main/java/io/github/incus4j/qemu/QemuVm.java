@@ -920,13 +920,13 @@ public final class QemuVm extends AbstractInstance implements VM {
 
     @Override
     protected Map<String, ApiInstanceState.Disk> diskState() {
+        // The JDK has no st_blocks ("unix:blocks" does not exist, so this read 0 before); a qcow2 file grows as the
+        // guest writes, so its length is what the disk uses.
         Path d = disk();
-        long usage = 0;
+        long usage;
         try {
-            if (Files.exists(d)) {
-                usage = (long) Files.getAttribute(d, "unix:blocks") * 512;
-            }
-        } catch (IOException | UnsupportedOperationException | IllegalArgumentException e) {
+            usage = Files.exists(d) ? Files.size(d) : 0;
+        } catch (IOException e) {
             usage = 0;
         }
         return Map.of("root", new ApiInstanceState.Disk(usage, 0));

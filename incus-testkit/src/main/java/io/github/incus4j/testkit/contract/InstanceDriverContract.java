@@ -714,8 +714,10 @@ public abstract class InstanceDriverContract extends ContractSupport {
             for (Map.Entry<String, String> e : a.config().entrySet()) {
                 assertEquals(e.getValue(), r.config().get(e.getKey()), "config " + e.getKey());
             }
+            // Beyond what the test set: the driver's volatile keys and, from an image source, its image.* properties.
             for (String k : r.config().keySet()) {
-                assertTrue(a.config().containsKey(k) || k.startsWith("volatile."), "config key nobody set: " + k);
+                assertTrue(a.config().containsKey(k) || k.startsWith("volatile.") || k.startsWith("image."),
+                        "config key nobody set: " + k);
             }
             assertTrue(r.config().containsKey("volatile.uuid"), "volatile.uuid is set on create: " + r.config());
             assertEquals(r.config(), r.expandedConfig(), "no profiles: the expanded config is the local one");
