@@ -350,8 +350,7 @@ final class AttachCmd implements Cmd {
         try {
             long deadline = System.nanoTime() + timeout.toNanos();
             if (!process.waitFor(timeout.toNanos(), TimeUnit.NANOSECONDS)) {
-                throw new OperationTimeoutException("The command is still running after " + timeout.toMillis()
-                        + " ms");
+                throw new OperationTimeoutException(Texts.commandStillRunning(timeout));
             }
             // The output is the caller's once waitFor returns: let the pumps finish (they end with the pipes).
             if (!pumps.await(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS)) {

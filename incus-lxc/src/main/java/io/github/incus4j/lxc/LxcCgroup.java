@@ -1,9 +1,10 @@
 package io.github.incus4j.lxc;
 
-import io.github.incus4j.api.IncusException;
+import io.github.incus4j.api.InstanceStateException;
 import io.github.incus4j.api.InvalidArgumentException;
 import io.github.incus4j.api.io.CGroup;
 import io.github.incus4j.api.spi.Numbers;
+import io.github.incus4j.api.spi.Texts;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
@@ -66,7 +67,7 @@ final class LxcCgroup implements CGroup {
             throw new InvalidArgumentException("Invalid value null for cgroup key " + key);
         }
         if (!instance.isRunning()) {
-            throw new IncusException("Can't set cgroups on a stopped container");
+            throw new InstanceStateException(Texts.CGROUP_STOPPED, instance.statusCode());
         }
         if (!V1) {
             write(key, value);

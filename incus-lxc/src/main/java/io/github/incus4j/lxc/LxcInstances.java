@@ -134,7 +134,7 @@ public final class LxcInstances extends AbstractInstances<LxcContainerInstance> 
     protected void checkSource(InstanceType type, InstanceSource source) {
         if (source instanceof InstanceSource.Template t) {
             if (!t.name().equals("busybox")) {
-                throw new NotSupportedException("Unknown template " + Texts.quote(t.name())
+                throw new NotFoundException("Unknown template " + Texts.quote(t.name())
                         + ": the lxc driver provides \"busybox\"");
             }
         } else if (source instanceof InstanceSource.RootfsDirectory d) {

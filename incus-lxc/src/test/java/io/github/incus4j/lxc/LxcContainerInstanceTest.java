@@ -19,7 +19,6 @@ import io.github.incus4j.api.NotFoundException;
 import io.github.incus4j.api.Instance;
 import io.github.incus4j.api.InstanceSource;
 import io.github.incus4j.api.InvalidArgumentException;
-import io.github.incus4j.api.NotSupportedException;
 import io.github.incus4j.api.StatusCode;
 import io.github.incus4j.api.io.Cmd;
 import io.github.incus4j.api.io.SftpClient;
@@ -261,8 +260,9 @@ class LxcContainerInstanceTest {
                 InstanceArgs.builder(name()).build(), InstanceSource.image(missing)));
         assertTrue(e.getMessage().contains(missing.toString()), e.getMessage());
         assertEquals(0, lxc.list().size());
-        assertThrows(NotSupportedException.class, () -> lxc.create(InstanceArgs.builder(name()).build(),
-                InstanceSource.template("debian", Map.of())));
+        NotFoundException t = assertThrows(NotFoundException.class, () -> lxc.create(
+                InstanceArgs.builder(name()).build(), InstanceSource.template("debian", Map.of())));
+        assertEquals("Unknown template \"debian\": the lxc driver provides \"busybox\"", t.getMessage());
         assertEquals(List.of(), lxc.list());
     }
 

@@ -57,7 +57,7 @@ abstract class GuestCmd implements Cmd {
         try {
             code = exit.get(timeout.toNanos(), TimeUnit.NANOSECONDS);
         } catch (TimeoutException e) {
-            throw new OperationTimeoutException("The command did not end within " + timeout.toMillis() + " ms");
+            throw new OperationTimeoutException(Texts.commandStillRunning(timeout));
         } catch (ExecutionException e) {
             // A fresh exception of the same kind, so that the stack trace shows the caller.
             if (e.getCause() instanceof InstanceStateException s) {

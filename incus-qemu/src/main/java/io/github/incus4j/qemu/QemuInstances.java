@@ -76,6 +76,10 @@ public final class QemuInstances extends AbstractInstances<QemuVm> {
                 throw new InvalidArgumentException("Invalid image " + Texts.quote(i.tarball().toString()) + ": "
                         + e.getMessage(), e);
             }
+        } else if (source instanceof InstanceSource.Template t) {
+            // Unknown like any template name on the other drivers (Incus's 404 for an image alias it lacks).
+            throw new NotFoundException("Unknown template " + Texts.quote(t.name())
+                    + ": the qemu driver provides none");
         } else if (source instanceof InstanceSource.RootfsDirectory d) {
             if (!Files.isRegularFile(d.directory())) {
                 throw new NotFoundException("Disk image " + Texts.quote(d.directory().toString())

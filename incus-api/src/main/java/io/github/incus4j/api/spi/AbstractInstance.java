@@ -739,7 +739,7 @@ public abstract class AbstractInstance implements Instance {
                 String fullSnapName = Names.snapshotFullName(name(), name);
                 for (InstanceArgs s : snapshotArgs) {
                     if (s.name().equals(fullSnapName)) {
-                        throw new BusyException(Texts.snapshotExists(name));
+                        throw new BusyException(Texts.snapshotExists(fullSnapName));
                     }
                 }
                 InstanceArgs snap = args.toBuilder()
@@ -971,7 +971,7 @@ public abstract class AbstractInstance implements Instance {
         boolean found = false;
         for (InstanceArgs s : snapshotArgs) {
             if (s.name().equals(newFull)) {
-                throw new BusyException(Texts.nameInUse(newSnap));
+                throw new BusyException(Texts.snapshotNameInUse(newFull));
             }
             if (s.name().equals(oldFull)) {
                 found = true;

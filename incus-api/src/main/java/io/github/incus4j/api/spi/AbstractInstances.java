@@ -323,7 +323,7 @@ public abstract class AbstractInstances<I extends AbstractInstance> implements I
     /** Validates a creation request and fills what the driver sets: dates, architecture, UUIDs. */
     private InstanceArgs validateNew(InstanceArgs args) {
         if (args.type() == InstanceType.ANY) {
-            throw new InvalidArgumentException("Invalid instance type: an instance is a container or a virtual-machine");
+            throw new InvalidArgumentException(Texts.INVALID_INSTANCE_TYPE);
         }
         if (args.snapshot()) {
             throw new InvalidArgumentException("Snapshots are created with Instance.snapshot, not Instances.create");

@@ -46,6 +46,8 @@ public final class Texts {
     public static final String CGROUP_STOPPED = "Can't set cgroups on a stopped container";
     public static final String VM_AGENT_OFFLINE = "VM agent isn't currently running";
     public static final String SPICE_UNSUPPORTED = "SPICE is not supported by the host";
+    /** An instance type other than container or virtual-machine ({@code instancetype.New}). */
+    public static final String INVALID_INSTANCE_TYPE = "Invalid instance type";
 
     private Texts() {
     }
@@ -111,9 +113,22 @@ public final class Texts {
         return "Name " + quote(name) + " already in use";
     }
 
-    /** {@code Snapshot "snap0" already exists}. */
-    public static String snapshotExists(String name) {
-        return "Snapshot " + quote(name) + " already exists";
+    /** {@code Snapshot "c1/snap0" already exists}: the full name, as {@code instance.CreateInternal} says it. */
+    public static String snapshotExists(String fullName) {
+        return "Snapshot " + quote(fullName) + " already exists";
+    }
+
+    /** {@code Name 'c1/snap1' already in use} (snapshot rename conflict; {@code instance_snapshot.go} quotes so). */
+    public static String snapshotNameInUse(String fullName) {
+        return "Name '" + fullName + "' already in use";
+    }
+
+    /**
+     * {@code The command is still running after 200ms}: a bounded wait for a command that did not end. Incus's exec
+     * has no bounded wait, so the words are incus4j's, the same on every driver.
+     */
+    public static String commandStillRunning(Duration timeout) {
+        return "The command is still running after " + duration(timeout);
     }
 
     /** {@code Invalid stop target "x"}. */

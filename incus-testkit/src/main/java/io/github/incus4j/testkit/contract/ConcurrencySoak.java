@@ -27,6 +27,7 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Supplier;
+import java.util.regex.Pattern;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
 
@@ -34,8 +35,8 @@ import java.util.stream.Stream;
  * Many threads doing every state-changing action at once on a few shared instances, through fresh and cached
  * handles: what a busy orchestrator does. The only failures allowed are the refusals Incus gives to a lost race
  * ({@link BusyException}, {@link InstanceStateException}, {@link NotFoundException} for an instance or snapshot
- * that another thread deleted or renamed away, and the refusal of an update that would drop keys another thread
- * added). Afterwards what the driver holds in memory, what it reads back from
+ * that another thread deleted or renamed away, each with one of Incus's texts, and the refusal of an update that
+ * would drop keys another thread added). Afterwards what the driver holds in memory, what it reads back from
  * disk after a reopen and the records on disk must agree: no ghost, no loss.
  */
 final class ConcurrencySoak {
@@ -44,6 +45,46 @@ final class ConcurrencySoak {
      * Incus refuses it (its REST layer would answer a stale ETag with 412).
      */
     private static final String LOST_UPDATE = "Volatile idmap keys can't be deleted by the user";
+
+    private static final String Q = "\"[^\"]+\"";
+
+    /**
+     * The refusals a lost race may get, exact type and Incus's text (operationlock.go, driver_common.go,
+     * driver_lxc.go, driver_qemu.go, instance_utils.go, instance_snapshot.go; the not-found texts as the contract has
+     * them). Anything else is a failure of the soak.
+     */
+    private static final List<Map.Entry<Class<?>, Pattern>> RACE_REFUSALS = List.of(
+            refusal(BusyException.class, "Instance is busy running a \"\\w+\" operation"),
+            refusal(BusyException.class, "Instance " + Q + " already exists"),
+            refusal(BusyException.class, "Name " + Q + " already in use"),
+            refusal(BusyException.class, "Snapshot " + Q + " already exists"),
+            refusal(BusyException.class, "Name '[^']+' already in use"),
+            refusal(InstanceStateException.class, Pattern.quote("The instance is already running")),
+            refusal(InstanceStateException.class, Pattern.quote("The instance is already stopped")),
+            refusal(InstanceStateException.class, Pattern.quote("Instance is running")),
+            refusal(InstanceStateException.class, Pattern.quote("The instance isn't running")),
+            refusal(InstanceStateException.class, Pattern.quote("The container isn't running")),
+            refusal(InstanceStateException.class, Pattern.quote("The container is already frozen")),
+            refusal(InstanceStateException.class, Pattern.quote("The container is already running")),
+            refusal(InstanceStateException.class, Pattern.quote("Renaming of running instance not allowed")),
+            refusal(NotFoundException.class, Pattern.quote("Instance not found")),
+            refusal(NotFoundException.class, "Snapshot " + Q + "( of instance " + Q + ")? not found"));
+
+    private static Map.Entry<Class<?>, Pattern> refusal(Class<?> type, String regex) {
+        return Map.entry(type, Pattern.compile(regex));
+    }
+
+    /** The {@link #RACE_REFUSALS} entry {@code e} is, as a report key, or null. */
+    private static String raceRefusal(Throwable e) {
+        for (Map.Entry<Class<?>, Pattern> r : RACE_REFUSALS) {
+            String m = e.getMessage();
+            if (e.getClass() == r.getKey() && m != null && r.getValue().matcher(m).matches()) {
+                return e.getClass().getSimpleName() + " " + r.getValue().pattern().replace("\\Q", "")
+                        .replace("\\E", "");
+            }
+        }
+        return null;
+    }
 
     /** Volatile keys Incus lets anyone set, with no effect on the instance. */
     private static final List<String> VOLATILE_KEYS = List.of("volatile.evacuate.origin", "volatile.cluster.group",
@@ -105,8 +146,13 @@ final class ConcurrencySoak {
                         step(random, names, cached);
                         succeeded.incrementAndGet();
                     } catch (BusyException | InstanceStateException | NotFoundException refused) {
-                        refusals.computeIfAbsent(refused.getClass().getSimpleName(), x -> new AtomicLong())
-                                .incrementAndGet();
+                        String key = raceRefusal(refused);
+                        if (key == null) {
+                            unexpected.add(new AssertionError("not a refusal Incus gives to a lost race: "
+                                    + refused, refused));
+                        } else {
+                            refusals.computeIfAbsent(key, x -> new AtomicLong()).incrementAndGet();
+                        }
                     } catch (InvalidArgumentException e) {
                         if (LOST_UPDATE.equals(e.getMessage())) {
                             refusals.computeIfAbsent("lost update", x -> new AtomicLong()).incrementAndGet();

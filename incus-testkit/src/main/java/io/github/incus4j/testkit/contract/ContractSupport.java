@@ -1,7 +1,8 @@
 package io.github.incus4j.testkit.contract;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertThrowsExactly;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
@@ -31,6 +32,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.regex.Pattern;
 import java.util.function.IntConsumer;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
@@ -235,11 +237,65 @@ public abstract class ContractSupport {
 
     // ---- assertions ---------------------------------------------------------------------------------------------
 
-    /** Asserts that {@code action} fails with exactly {@code type} (or a subtype) and Incus's {@code message}. */
+    /**
+     * Asserts that {@code action} is refused with exactly {@code type} (not a subtype, not the root
+     * {@code IncusException}) and Incus's {@code message}, word for word.
+     */
     protected static <T extends Throwable> T assertRefused(Class<T> type, String message, Executable action) {
-        T e = assertThrows(type, action);
+        T e = assertThrowsExactly(type, action, () -> "expected the refusal \"" + message + "\"");
         assertEquals(message, e.getMessage(), "error text");
         return e;
+    }
+
+    /**
+     * As {@link #assertRefused(Class, String, Executable)} for a text with a value-dependent part: the whole message
+     * must match {@code pattern} (use {@link Pattern#quote} for the literal parts).
+     */
+    protected static <T extends Throwable> T assertRefused(Class<T> type, Pattern pattern, Executable action) {
+        T e = assertThrowsExactly(type, action, () -> "expected a refusal matching " + pattern);
+        String m = e.getMessage();
+        assertTrue(m != null && pattern.matcher(m).matches(), () -> "error text \"" + m + "\" does not match "
+                + pattern);
+        return e;
+    }
+
+    /**
+     * As {@link #assertRefused(Class, String, Executable)} for a text that embeds something only the driver knows
+     * (a host path): the message starts with Incus's {@code text} and names {@code value}.
+     */
+    protected static <T extends Throwable> T assertRefusedNaming(Class<T> type, String text, String value,
+            Executable action) {
+        T e = assertThrowsExactly(type, action, () -> "expected the refusal \"" + text + "...\"");
+        String m = e.getMessage();
+        assertTrue(m != null && m.startsWith(text) && m.contains(value), () -> "error text \"" + m
+                + "\" is not \"" + text + "...\" naming " + value);
+        return e;
+    }
+
+    /** A refusal as Incus gives it: exactly this exception type with this text. */
+    protected record Refusal(Class<? extends Throwable> type, String message) {
+        /** Whether {@code t} is exactly this refusal. */
+        boolean is(Throwable t) {
+            return t != null && t.getClass() == type && message.equals(t.getMessage());
+        }
+
+        @Override
+        public String toString() {
+            return type.getSimpleName() + " \"" + message + "\"";
+        }
+    }
+
+    /**
+     * For calls that race (where more than one refusal is legal): asserts that {@code thrown} is exactly one of
+     * {@code allowed}, type and text.
+     */
+    protected static void assertRefusedAs(Throwable thrown, Refusal... allowed) {
+        for (Refusal r : allowed) {
+            if (r.is(thrown)) {
+                return;
+            }
+        }
+        fail("expected one of " + List.of(allowed) + ", got " + thrown, thrown);
     }
 
     /** Every file and directory under the driver root, relative to it. */

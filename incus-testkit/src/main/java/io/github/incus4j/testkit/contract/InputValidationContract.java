@@ -8,6 +8,7 @@ import io.github.incus4j.api.IncusException;
 import io.github.incus4j.api.Instance;
 import io.github.incus4j.api.InstanceType;
 import io.github.incus4j.api.Instances;
+import io.github.incus4j.api.InvalidArgumentException;
 import io.github.incus4j.api.model.Device;
 import io.github.incus4j.api.model.Devices;
 import io.github.incus4j.api.model.InstanceArgs;
@@ -29,9 +30,10 @@ import java.util.stream.Stream;
 /**
  * Fuzzes every place where input enters a driver with {@link InputFuzz}'s seeded inputs (at least
  * {@value #PER_CATEGORY} per category): instance, snapshot and project names, device maps, config keys and values,
- * {@code raw.lxc}. Each input is either accepted or refused with an {@link IncusException} subtype, never a raw JDK
- * exception; a refused input leaves the instance list, the instance's definition and every file under the driver root
- * (names, sizes, dates) as they were; inputs every driver must refuse ({@link InputFuzz.Input#mustRefuse()}) are.
+ * {@code raw.lxc}. Each input is either accepted or refused with exactly an {@link InvalidArgumentException} (Incus's
+ * 400) that has a text, never another {@link IncusException} type or a raw JDK exception; a refused input leaves
+ * the instance list, the instance's definition and every file under the driver root (names, sizes, dates) as they
+ * were; inputs every driver must refuse ({@link InputFuzz.Input#mustRefuse()}) are.
  *
  * <p>Cheap on real drivers: name inputs go through {@code create()} (refused before any storage is made, accepted
  * ones are deleted again), the others through {@code snapshot()} and {@code update()} of one stopped instance.
@@ -77,6 +79,12 @@ public abstract class InputValidationContract extends ContractSupport {
             action.accept(input.value());
         } catch (IncusException e) {
             tally.refused++;
+            // Bad input is Incus's 400: InvalidArgumentException exactly (not a Busy or NotFound, not the root type),
+            // with a text that says what is wrong.
+            if (e.getClass() != InvalidArgumentException.class || e.getMessage() == null || e.getMessage().isBlank()) {
+                tally.failures.add("refused " + show(input.value()) + " with " + e.getClass().getSimpleName()
+                        + " \"" + e.getMessage() + "\", not an InvalidArgumentException with a text");
+            }
             Map<String, String> after = state(shared);
             if (!before.equals(after)) {
                 tally.failures.add("refused " + show(input.value()) + " (" + e.getMessage() + ") but changed "

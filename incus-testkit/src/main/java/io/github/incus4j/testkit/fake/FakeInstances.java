@@ -124,7 +124,7 @@ public final class FakeInstances extends AbstractInstances<FakeInstance> {
         }
         if (source instanceof InstanceSource.Template t) {
             if (!t.name().equals("busybox")) {
-                throw new InvalidArgumentException("Unknown template " + Texts.quote(t.name())
+                throw new NotFoundException("Unknown template " + Texts.quote(t.name())
                         + ": the fake driver provides \"busybox\"");
             }
         } else if (source instanceof InstanceSource.ImageTarball i) {

@@ -218,8 +218,7 @@ final class Task implements Cmd {
         try {
             return exit.get(Math.max(0, timeout.toNanos()), TimeUnit.NANOSECONDS);
         } catch (TimeoutException e) {
-            throw new OperationTimeoutException("Command " + Texts.quote(name) + " (pid " + pid
-                    + ") is still running after " + timeout.toMillis() + " ms");
+            throw new OperationTimeoutException(Texts.commandStillRunning(timeout));
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IncusException("Interrupted while waiting for command " + Texts.quote(name), e);

@@ -206,9 +206,9 @@ class FakeDriverTest extends FakeFixture {
 
     @Test
     void refusedSourcesLeaveNothingOnDisk() throws Exception {
-        InvalidArgumentException t = assertThrows(InvalidArgumentException.class, () -> incus.create(
+        NotFoundException t = assertThrows(NotFoundException.class, () -> incus.create(
                 InstanceArgs.builder("c1").build(), InstanceSource.template("alpine", Map.of())));
-        assertTrue(t.getMessage().contains("\"alpine\""), t.getMessage());
+        assertEquals("Unknown template \"alpine\": the fake driver provides \"busybox\"", t.getMessage());
         NotFoundException n = assertThrows(NotFoundException.class, () -> incus.create(
                 InstanceArgs.builder("c1").build(), InstanceSource.image(root.resolve("missing.tar"))));
         assertTrue(n.getMessage().contains("missing.tar"), n.getMessage());
