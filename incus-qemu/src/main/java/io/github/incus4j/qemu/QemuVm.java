@@ -929,10 +929,8 @@ public final class QemuVm extends AbstractInstance implements VM {
 
     @Override
     protected Map<String, ApiInstanceState.Disk> diskState() {
-        // The JDK has no st_blocks ("unix:blocks" does not exist, so this read 0 before); a qcow2 file grows as the
-        // guest writes, so its length is what the disk uses.
         Path d = disk();
-        long usage;
+        long usage = 0;
         try {
             // A qcow2 file grows by each cluster the guest writes (no preallocation): its length is the usage.
             // (The JDK has no st_blocks: "unix:blocks" is no attribute, so it cannot be asked for.)
