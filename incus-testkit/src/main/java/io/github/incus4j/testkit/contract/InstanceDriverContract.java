@@ -2964,6 +2964,7 @@ public abstract class InstanceDriverContract extends ContractSupport {
         }
 
         @ForEachInstanceType
+        @Tag("soak") // minutes per run: mutation testing leaves it out (excludedGroups)
         void mixedActionsOnSharedInstancesLoseNothing(InstanceType type) {
             DriverUnderTest.SoakLoad load = dut().soakLoad();
             ConcurrencySoak soak = new ConcurrencySoak(InstanceDriverContract.this, type, load, 42);
