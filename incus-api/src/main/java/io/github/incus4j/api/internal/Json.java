@@ -137,7 +137,7 @@ public final class Json {
         JsonNode tree = YAML.valueToTree(value);
         boolean[] fragile = {false};
         walkStrings(tree, s -> {
-            if (hasUnpairedSurrogate(s)) {
+            if (io.github.incus4j.api.spi.Texts.hasUnpairedSurrogate(s)) {
                 throw new InvalidArgumentException("Invalid " + what + ": " + quoteForMessage(s)
                         + " holds an unpaired UTF-16 surrogate, which cannot be stored");
             }
@@ -164,18 +164,6 @@ public final class Json {
         } else if (node.isArray()) {
             node.forEach(n -> walkStrings(n, visit));
         }
-    }
-
-    private static boolean hasUnpairedSurrogate(String s) {
-        for (int i = 0; i < s.length(); i++) {
-            char c = s.charAt(i);
-            if (Character.isHighSurrogate(c) && i + 1 < s.length() && Character.isLowSurrogate(s.charAt(i + 1))) {
-                i++;
-            } else if (Character.isSurrogate(c)) {
-                return true;
-            }
-        }
-        return false;
     }
 
     private static String quoteForMessage(String s) {

@@ -1,6 +1,7 @@
 package io.github.incus4j.testkit.contract;
 
 import io.github.incus4j.api.model.Device;
+import io.github.incus4j.api.spi.Texts;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -131,7 +132,7 @@ public final class InputFuzz {
             }
             boolean known = List.of(types).subList(0, 12).contains(type);
             boolean badName = name.contains("\0") || name.contains("/") || name.equals(".") || name.equals("..")
-                    || name.startsWith(".") || hasUnpairedSurrogate(name);
+                    || name.startsWith(".") || Texts.hasUnpairedSurrogate(name);
             out.add(one(name, !known || badName, kv.toArray(new String[0])));
         }
         return out;
@@ -228,18 +229,5 @@ public final class InputFuzz {
             sb.append(chars.charAt(random.nextInt(chars.length())));
         }
         return sb.toString();
-    }
-
-    /** Whether {@code s} holds a surrogate without its partner. */
-    public static boolean hasUnpairedSurrogate(String s) {
-        for (int i = 0; i < s.length(); i++) {
-            char c = s.charAt(i);
-            if (Character.isHighSurrogate(c) && i + 1 < s.length() && Character.isLowSurrogate(s.charAt(i + 1))) {
-                i++;
-            } else if (Character.isSurrogate(c)) {
-                return true;
-            }
-        }
-        return false;
     }
 }
