@@ -60,6 +60,8 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.UnaryOperator;
 
 /**
@@ -91,8 +93,7 @@ public abstract class AbstractInstance implements Instance {
     private volatile String lastStatusError;
     // Snapshot creations, deletions and renames of one instance queue here (fairly, each bounded by the lock
     // registry's wait) before taking the instance's operation lock, so that parallel snapshots are all made.
-    private final java.util.concurrent.locks.ReentrantLock snapshotQueue =
-            new java.util.concurrent.locks.ReentrantLock(true);
+    private final ReentrantLock snapshotQueue = new ReentrantLock(true);
 
     /** A handle for an instance defined by {@code record}. */
     protected AbstractInstance(AbstractInstances<?> owner, InstanceRecord record) {
@@ -441,7 +442,7 @@ public abstract class AbstractInstance implements Instance {
             // One broken instance (a runtime that refuses its config, missing storage) must not make the whole root
             // unusable: it shows as Error, with the reason in the log, and the other instances work.
             String reason = e.getMessage();
-            if (!reason.equals(lastStatusError)) {
+            if (!Objects.equals(reason, lastStatusError)) {
                 lastStatusError = reason;
                 LOG.log(System.Logger.Level.WARNING, "Instance " + fullName() + " is in Error status: " + reason, e);
             }
@@ -766,7 +767,7 @@ public abstract class AbstractInstance implements Instance {
     private void inSnapshotQueue(OperationLocks.Action action, Runnable body) {
         Duration wait = owner.locks().maxWait();
         try {
-            if (!snapshotQueue.tryLock(wait.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS)) {
+            if (!snapshotQueue.tryLock(wait.toMillis(), TimeUnit.MILLISECONDS)) {
                 throw new OperationTimeoutException("Timed out after " + wait.toSeconds()
                         + " s waiting for the snapshot operations queued on " + Texts.quote(name()));
             }
@@ -1603,10 +1604,6 @@ public abstract class AbstractInstance implements Instance {
         }
     }
 
-    /** Whether the instance this handle stands for (or the parent of this snapshot) was deleted. */
-    protected final boolean isDeleted() {
-        return (parent == null ? this : parent).deleted;
-    }
 
     @Override
     public String toString() {
