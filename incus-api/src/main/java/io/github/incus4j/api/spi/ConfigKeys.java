@@ -998,7 +998,7 @@ public final class ConfigKeys {
     // ---------------------------------------------------------------- Go formatting helpers
 
     /** Go's {@code %q} / {@code strconv.Quote}. */
-    static String quote(String s) {
+    public static String quote(String s) {
         StringBuilder sb = new StringBuilder(s.length() + 2).append('"');
         s.codePoints().forEach(cp -> {
             switch (cp) {
