@@ -18,7 +18,7 @@ import org.w3c.dom.NodeList;
  * <pre>java .ci/PitReport.java [--min PERCENT] [--min PACKAGE=PERCENT]... [--equivalents FILE]... mutations.xml...</pre>
  *
  * An equivalents file has one mutant a line, {@code class line mutator reason}, e.g.
- * {@code io.github.incus4j.api.spi.Names 255 ConditionalsBoundaryMutator the two bounds cannot meet}; the mutator
+ * {@code io.github.incus4j.api.internal.config.NameRules 255 ConditionalsBoundaryMutator the two bounds cannot meet}; the mutator
  * is PIT's class name, simple or qualified; {@code #} starts a comment.
  */
 public final class PitReport {

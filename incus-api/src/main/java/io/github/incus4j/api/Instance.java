@@ -1,16 +1,18 @@
 package io.github.incus4j.api;
 
-import io.github.incus4j.api.io.CGroup;
-import io.github.incus4j.api.io.Cmd;
+import io.github.incus4j.api.cgroup.CGroup;
+import io.github.incus4j.api.exec.Cmd;
 import io.github.incus4j.api.io.Connection;
-import io.github.incus4j.api.io.ConsoleSession;
-import io.github.incus4j.api.io.InstanceOperation;
-import io.github.incus4j.api.io.Operation;
-import io.github.incus4j.api.io.ProgressTracker;
-import io.github.incus4j.api.io.SftpClient;
+import io.github.incus4j.api.exec.ConsoleSession;
+import io.github.incus4j.api.migration.MigrateReceiveArgs;
+import io.github.incus4j.api.migration.MigrateSendArgs;
+import io.github.incus4j.api.operation.InstanceOperation;
+import io.github.incus4j.api.operation.Operation;
+import io.github.incus4j.api.operation.ProgressTracker;
+import io.github.incus4j.api.file.SftpClient;
 import io.github.incus4j.api.metrics.MetricSet;
 import io.github.incus4j.api.model.Device;
-import io.github.incus4j.api.model.ExecRequest;
+import io.github.incus4j.api.exec.ExecRequest;
 import io.github.incus4j.api.model.Image;
 import io.github.incus4j.api.model.ImageMetadata;
 import io.github.incus4j.api.model.InstanceArgs;

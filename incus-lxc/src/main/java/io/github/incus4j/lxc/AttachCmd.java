@@ -4,8 +4,8 @@ import io.github.incus4j.api.IncusException;
 import io.github.incus4j.api.InvalidArgumentException;
 import io.github.incus4j.api.NotSupportedException;
 import io.github.incus4j.api.OperationTimeoutException;
-import io.github.incus4j.api.io.Cmd;
-import io.github.incus4j.api.spi.Texts;
+import io.github.incus4j.api.exec.Cmd;
+import io.github.incus4j.api.internal.text.ErrorTexts;
 import io.github.incus4j.lxc.binding.Liblxc;
 import io.github.incus4j.lxc.binding.Pty;
 import java.io.File;
@@ -350,7 +350,7 @@ final class AttachCmd implements Cmd {
         try {
             long deadline = System.nanoTime() + timeout.toNanos();
             if (!process.waitFor(timeout.toNanos(), TimeUnit.NANOSECONDS)) {
-                throw new OperationTimeoutException(Texts.commandStillRunning(timeout));
+                throw new OperationTimeoutException(ErrorTexts.commandStillRunning(timeout));
             }
             // The output is the caller's once waitFor returns: let the pumps finish (they end with the pipes).
             if (!pumps.await(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS)) {
@@ -364,10 +364,10 @@ final class AttachCmd implements Cmd {
         int status = process.exitValue();
         exit = status;
         if (status == NOT_FOUND) {
-            throw new InvalidArgumentException(Texts.COMMAND_NOT_FOUND);
+            throw new InvalidArgumentException(ErrorTexts.COMMAND_NOT_FOUND);
         }
         if (status == NOT_EXECUTABLE) {
-            throw new InvalidArgumentException(Texts.COMMAND_NOT_EXECUTABLE);
+            throw new InvalidArgumentException(ErrorTexts.COMMAND_NOT_EXECUTABLE);
         }
         return status;
     }

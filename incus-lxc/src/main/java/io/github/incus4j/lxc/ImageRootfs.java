@@ -2,9 +2,9 @@ package io.github.incus4j.lxc;
 
 import io.github.incus4j.api.InvalidArgumentException;
 import io.github.incus4j.api.model.IdmapSet;
-import io.github.incus4j.api.spi.ImageTar;
-import io.github.incus4j.api.spi.Images;
-import io.github.incus4j.api.spi.Texts;
+import io.github.incus4j.api.internal.image.ImageTar;
+import io.github.incus4j.api.internal.image.ImageLayout;
+import io.github.incus4j.api.internal.text.ErrorTexts;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.FileVisitResult;
@@ -36,7 +36,7 @@ final class ImageRootfs {
      *
      * @param map the disk id map, null for a privileged container (ids as they are)
      */
-    static Images.RootfsWriter writer(Path rootfs, IdmapSet map) {
+    static ImageLayout.RootfsWriter writer(Path rootfs, IdmapSet map) {
         return (out, prefix) -> {
             Map<Object, String> firstNames = new HashMap<>();
             Files.walkFileTree(rootfs, new SimpleFileVisitor<>() {
@@ -121,8 +121,8 @@ final class ImageRootfs {
                 case HARDLINK:
                     Path target = inside(rootfs, e.linkTarget());
                     if (!Files.isRegularFile(target, NOFOLLOW)) {
-                        throw new InvalidArgumentException("Invalid image: hard link " + Texts.quote(e.name())
-                                + " to " + Texts.quote(e.linkTarget()) + ", which is not a file before it");
+                        throw new InvalidArgumentException("Invalid image: hard link " + ErrorTexts.quote(e.name())
+                                + " to " + ErrorTexts.quote(e.linkTarget()) + ", which is not a file before it");
                     }
                     Files.deleteIfExists(p);
                     Files.createLink(p, target);
@@ -150,7 +150,7 @@ final class ImageRootfs {
         String[] parts = name.isEmpty() ? new String[0] : name.split("/");
         for (int i = 0; i < parts.length; i++) {
             if (i > 0 && !Files.isDirectory(p, NOFOLLOW)) {
-                throw new InvalidArgumentException("Invalid image: " + Texts.quote(name)
+                throw new InvalidArgumentException("Invalid image: " + ErrorTexts.quote(name)
                         + " lies under something that is not a directory");
             }
             p = p.resolve(parts[i]);

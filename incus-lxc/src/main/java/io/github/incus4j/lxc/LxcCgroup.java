@@ -2,9 +2,9 @@ package io.github.incus4j.lxc;
 
 import io.github.incus4j.api.InstanceStateException;
 import io.github.incus4j.api.InvalidArgumentException;
-import io.github.incus4j.api.io.CGroup;
-import io.github.incus4j.api.spi.Numbers;
-import io.github.incus4j.api.spi.Texts;
+import io.github.incus4j.api.cgroup.CGroup;
+import io.github.incus4j.api.internal.config.ConfigNumbers;
+import io.github.incus4j.api.internal.text.ErrorTexts;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
@@ -67,7 +67,7 @@ final class LxcCgroup implements CGroup {
             throw new InvalidArgumentException("Invalid value null for cgroup key " + key);
         }
         if (!instance.isRunning()) {
-            throw new InstanceStateException(Texts.CGROUP_STOPPED, instance.statusCode());
+            throw new InstanceStateException(ErrorTexts.CGROUP_STOPPED, instance.statusCode());
         }
         if (!V1) {
             write(key, value);
@@ -106,20 +106,20 @@ final class LxcCgroup implements CGroup {
     static Map<String, String> cpuAllowance(String allowance, String priority) {
         long full = V1 ? 1024 : 100;
         long weight = -(10 - (priority == null || priority.isEmpty() ? 10
-                : Numbers.parseIntClamped("limits.cpu.priority", priority, 0, 10)));
+                : ConfigNumbers.parseIntClamped("limits.cpu.priority", priority, 0, 10)));
         long quotaUs = -1;
         long periodUs = 100_000;
         if (allowance == null || allowance.isEmpty()) {
             weight += full;
         } else if (allowance.endsWith("%")) {
-            weight += full * Numbers.parseIntClamped("limits.cpu.allowance",
+            weight += full * ConfigNumbers.parseIntClamped("limits.cpu.allowance",
                     allowance.substring(0, allowance.length() - 1), 0, 100) / 100;
         } else {
             String[] parts = allowance.split("/", 2);
             // Saturating: a huge quota must not wrap into a negative one (which the kernel reads as no limit).
-            quotaUs = Numbers.multiplySaturated(Numbers.parseLong("limits.cpu.allowance", parts[0].replace("ms", "")),
+            quotaUs = ConfigNumbers.multiplySaturated(ConfigNumbers.parseLong("limits.cpu.allowance", parts[0].replace("ms", "")),
                     1000);
-            periodUs = Numbers.multiplySaturated(Numbers.parseLong("limits.cpu.allowance",
+            periodUs = ConfigNumbers.multiplySaturated(ConfigNumbers.parseLong("limits.cpu.allowance",
                     parts.length < 2 ? "" : parts[1].replace("ms", "")), 1000);
             weight += full;
         }

@@ -3,7 +3,7 @@ package io.github.incus4j.lxc;
 import io.github.incus4j.api.IncusException;
 import io.github.incus4j.api.NotSupportedException;
 import io.github.incus4j.api.OperationTimeoutException;
-import io.github.incus4j.api.io.ConsoleSession;
+import io.github.incus4j.api.exec.ConsoleSession;
 import io.github.incus4j.lxc.binding.Liblxc;
 import io.github.incus4j.lxc.binding.Pty;
 import java.io.IOException;

@@ -5,29 +5,29 @@ import io.github.incus4j.api.IncusException;
 import io.github.incus4j.api.InstanceSource;
 import io.github.incus4j.api.InstanceStateException;
 import io.github.incus4j.api.InvalidArgumentException;
-import io.github.incus4j.api.MigrateArgs;
-import io.github.incus4j.api.MigrateReceiveArgs;
-import io.github.incus4j.api.MigrateSendArgs;
-import io.github.incus4j.api.MigrationMessage;
+import io.github.incus4j.api.migration.MigrateArgs;
+import io.github.incus4j.api.migration.MigrateReceiveArgs;
+import io.github.incus4j.api.migration.MigrateSendArgs;
+import io.github.incus4j.api.migration.MigrationMessage;
 import io.github.incus4j.api.NotFoundException;
 import io.github.incus4j.api.NotSupportedException;
 import io.github.incus4j.api.OperationTimeoutException;
 import io.github.incus4j.api.StatusCode;
 import io.github.incus4j.api.TemplateTrigger;
-import io.github.incus4j.api.io.CGroup;
-import io.github.incus4j.api.io.Cmd;
+import io.github.incus4j.api.cgroup.CGroup;
+import io.github.incus4j.api.exec.Cmd;
 import io.github.incus4j.api.io.Connection;
-import io.github.incus4j.api.io.ConsoleSession;
+import io.github.incus4j.api.exec.ConsoleSession;
 import io.github.incus4j.api.io.NativeFd;
-import io.github.incus4j.api.io.Operation;
-import io.github.incus4j.api.io.ProgressTracker;
-import io.github.incus4j.api.io.SftpClient;
+import io.github.incus4j.api.operation.Operation;
+import io.github.incus4j.api.operation.ProgressTracker;
+import io.github.incus4j.api.file.SftpClient;
 import io.github.incus4j.api.metrics.MetricSet;
 import io.github.incus4j.api.metrics.MetricType;
 import io.github.incus4j.api.metrics.Sample;
 import io.github.incus4j.api.model.ConsoleLogOptions;
 import io.github.incus4j.api.model.Device;
-import io.github.incus4j.api.model.ExecRequest;
+import io.github.incus4j.api.exec.ExecRequest;
 import io.github.incus4j.api.model.IdmapEntry;
 import io.github.incus4j.api.model.IdmapSet;
 import io.github.incus4j.api.model.Image;
@@ -40,19 +40,19 @@ import io.github.incus4j.api.rest.ApiInstanceState;
 import io.github.incus4j.api.rest.RestJson;
 import io.github.incus4j.api.spi.AbstractInstance;
 import io.github.incus4j.api.spi.AbstractInstances;
-import io.github.incus4j.api.spi.ConfigKeys;
+import io.github.incus4j.api.internal.config.ConfigKeys;
 import io.github.incus4j.api.spi.FileBackend;
-import io.github.incus4j.api.spi.Idmaps;
-import io.github.incus4j.api.spi.ImageTar;
-import io.github.incus4j.api.spi.ImageFiles;
-import io.github.incus4j.api.spi.ImageTemplates;
-import io.github.incus4j.api.spi.Images;
+import io.github.incus4j.api.internal.config.VolatileIdmaps;
+import io.github.incus4j.api.internal.image.ImageTar;
+import io.github.incus4j.api.internal.image.ImageFiles;
+import io.github.incus4j.api.internal.image.ImageTemplates;
+import io.github.incus4j.api.internal.image.ImageLayout;
 import io.github.incus4j.api.spi.InstanceRecord;
-import io.github.incus4j.api.spi.MigrationWire;
-import io.github.incus4j.api.spi.Names;
-import io.github.incus4j.api.spi.Numbers;
-import io.github.incus4j.api.spi.SftpServer;
-import io.github.incus4j.api.spi.Texts;
+import io.github.incus4j.api.internal.migration.MigrationWire;
+import io.github.incus4j.api.internal.config.NameRules;
+import io.github.incus4j.api.internal.config.ConfigNumbers;
+import io.github.incus4j.api.internal.sftp.SftpServer;
+import io.github.incus4j.api.internal.text.ErrorTexts;
 import io.github.incus4j.lxc.binding.Freezer;
 import io.github.incus4j.lxc.binding.LxcContainer;
 import io.github.incus4j.lxc.binding.LxcTool;
@@ -214,16 +214,16 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
         Map<String, byte[]> templates = new TreeMap<>();
         ImageMetadata metadata;
         try {
-            metadata = Images.readUnified(new ByteArrayInputStream(bytes), templates,
+            metadata = ImageLayout.readUnified(new ByteArrayInputStream(bytes), templates,
                     ImageRootfs.unpacker(rootfsPath(), map));
         } catch (InvalidArgumentException e) {
-            throw new InvalidArgumentException("Invalid image " + Texts.quote(tarball.toString()) + ": "
+            throw new InvalidArgumentException("Invalid image " + ErrorTexts.quote(tarball.toString()) + ": "
                     + e.getMessage(), e);
         }
         ImageFiles.keep(path(), templatesPath(), metadata, templates);
         Map<String, String> config = new HashMap<>();
         metadata.properties().forEach((k, v) -> config.put("image." + k, v));
-        config.put("volatile.base_image", Images.fingerprint(bytes));
+        config.put("volatile.base_image", ImageLayout.fingerprint(bytes));
         config.put("volatile.apply_template", TemplateTrigger.CREATE.value());
         return config;
     }
@@ -374,7 +374,7 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
             return null;
         }
         if (v.matches("\\d+")) {
-            int n = Numbers.parseIntClamped("limits.cpu", v, 1, Runtime.getRuntime().availableProcessors());
+            int n = ConfigNumbers.parseIntClamped("limits.cpu", v, 1, Runtime.getRuntime().availableProcessors());
             return n <= 1 ? "0" : "0-" + (n - 1);
         }
         return v;
@@ -391,10 +391,10 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
         String rawIdmap = expanded.get("raw.idmap");
         if (rawIdmap != null && !rawIdmap.isEmpty()) {
             throw new NotSupportedException("raw.idmap is not supported by the lxc driver (value "
-                    + Texts.quote(rawIdmap) + "): its containers use one generated id map");
+                    + ErrorTexts.quote(rawIdmap) + "): its containers use one generated id map");
         }
         if (userRequested) {
-            Idmaps.checkUserChange(oldLocal, local, ConfigKeys.isTrue(expanded.get("security.privileged")));
+            VolatileIdmaps.checkUserChange(oldLocal, local, ConfigKeys.isTrue(expanded.get("security.privileged")));
         }
     }
 
@@ -408,7 +408,7 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
 
     /** {@code limits.processes} for {@code pids.max}: Incus's -1 is the kernel's {@code max}. */
     private static String pidsMax(String v) {
-        return Numbers.parseLong("limits.processes", v) < 0 ? "max" : v.trim();
+        return ConfigNumbers.parseLong("limits.processes", v) < 0 ? "max" : v.trim();
     }
 
     private static long hostMemory() {
@@ -530,7 +530,7 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
             try {
                 Set<PosixFilePermission> perms = Files.getPosixFilePermissions(dir);
                 if (!perms.contains(PosixFilePermission.OTHERS_EXECUTE)) {
-                    throw new InstanceStateException("Unprivileged container " + Texts.quote(name())
+                    throw new InstanceStateException("Unprivileged container " + ErrorTexts.quote(name())
                             + " cannot reach its root filesystem: " + dir + " is not searchable by others (mode "
                             + PosixFilePermissions.toString(perms) + "); make every directory above the driver root"
                             + " searchable (chmod o+x) or set security.privileged=true", statusCode());
@@ -558,11 +558,11 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
                 freezer(pid).unfreeze(FREEZE_TIMEOUT);
             }
             if (!c.stop() && c.isRunning()) {
-                throw new IncusException("Failed to stop container " + Texts.quote(name()) + ": "
+                throw new IncusException("Failed to stop container " + ErrorTexts.quote(name()) + ": "
                         + c.lastError().message());
             }
             if (!c.wait("STOPPED", STOP_WAIT_SECONDS)) {
-                throw new OperationTimeoutException("Container " + Texts.quote(name()) + " did not stop within "
+                throw new OperationTimeoutException("Container " + ErrorTexts.quote(name()) + " did not stop within "
                         + STOP_WAIT_SECONDS + " s");
             }
         }
@@ -719,7 +719,7 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
     @Override
     protected void doRename(String oldFullName, String newFullName) {
         super.doRename(oldFullName, newFullName);
-        io.github.incus4j.api.spi.Storage.moveIfExists(driver.lxcpath().resolve(oldFullName),
+        io.github.incus4j.api.internal.store.StorageFiles.moveIfExists(driver.lxcpath().resolve(oldFullName),
                 driver.lxcpath().resolve(newFullName));
         // The config names the old paths and name: it is written again, for the new name, at the next start.
         try {
@@ -737,15 +737,15 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
     protected ImageMetadata doExport(OutputStream meta, OutputStream rootfs, Map<String, String> properties,
             Instant expiration, ProgressTracker tracker) {
         LxcContainerInstance owner = isSnapshot() ? (LxcContainerInstance) parent().orElseThrow() : this;
-        ImageMetadata md = Images.exportMetadata(owner.imageMetadata(),
+        ImageMetadata md = ImageLayout.exportMetadata(owner.imageMetadata(),
                 io.github.incus4j.api.Architectures.name(architecture()), properties, expiration,
                 driver.clock());
         Map<String, byte[]> templates = owner.templateFiles();
-        Images.RootfsWriter writer = ImageRootfs.writer(rootfsPath(), owner.diskIdmap().orElse(null));
+        ImageLayout.RootfsWriter writer = ImageRootfs.writer(rootfsPath(), owner.diskIdmap().orElse(null));
         if (rootfs == null) {
-            Images.writeUnified(meta, md, templates, writer, tracker);
+            ImageLayout.writeUnified(meta, md, templates, writer, tracker);
         } else {
-            Images.writeSplit(meta, rootfs, md, templates, writer, tracker);
+            ImageLayout.writeSplit(meta, rootfs, md, templates, writer, tracker);
         }
         return md;
     }
@@ -753,7 +753,7 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
     @Override
     protected void doRebuild(Image image, Operation op) {
         if (image != null && image.source() == null) {
-            throw new InvalidArgumentException("Image " + Texts.quote(image.fingerprint())
+            throw new InvalidArgumentException("Image " + ErrorTexts.quote(image.fingerprint())
                     + " has no tarball to unpack");
         }
         // The old root filesystem and image files stay aside until the new ones are complete, and come back if
@@ -850,7 +850,7 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
     String cgroupRead(String key) {
         try (LxcContainer c = open()) {
             return c.getCgroupItem(key).orElseThrow(() -> new IncusException(c.isRunning()
-                    ? "Cannot read cgroup key " + Texts.quote(key) + " of " + Texts.quote(name())
+                    ? "Cannot read cgroup key " + ErrorTexts.quote(key) + " of " + ErrorTexts.quote(name())
                     : "Can't get cgroups on a stopped container"));
         }
     }
@@ -1063,9 +1063,9 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
         }
         List<InstanceArgs> snaps = m.snapshots() ? snapshotArgs() : List.of();
         IdmapSet map = diskIdmap().orElse(null);
-        Map<String, Images.RootfsWriter> snapTrees = new LinkedHashMap<>();
+        Map<String, ImageLayout.RootfsWriter> snapTrees = new LinkedHashMap<>();
         for (InstanceArgs snap : snaps) {
-            snapTrees.put(Names.snapshotPart(snap.name()), ImageRootfs.writer(snapshotRootfs(snap), map));
+            snapTrees.put(NameRules.snapshotPart(snap.name()), ImageRootfs.writer(snapshotRootfs(snap), map));
         }
         String base;
         try {
@@ -1078,7 +1078,7 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
                 false, null, Map.of(BASE_CONF_FIELD, base));
         ImageMetadata metadata = imageMetadata();
         Map<String, byte[]> templates = templateFiles();
-        MigrationWire.send(m, header, driver.migrationWait(), "Migration of " + Texts.quote(name()),
+        MigrationWire.send(m, header, driver.migrationWait(), "Migration of " + ErrorTexts.quote(name()),
                 out -> MigrationWire.writeTree(out, metadata, templates, ImageRootfs.writer(rootfsPath(), map),
                         snapTrees));
     }
@@ -1090,7 +1090,7 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
      */
     @Override
     protected void doMigrateReceive(MigrateReceiveArgs receiveArgs) {
-        MigrationWire.receive(receiveArgs.common(), driver.migrationWait(), "Migration into " + Texts.quote(name()),
+        MigrationWire.receive(receiveArgs.common(), driver.migrationWait(), "Migration into " + ErrorTexts.quote(name()),
                 new Received(path().resolve(".migrating")));
     }
 
@@ -1111,7 +1111,7 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
         @Override
         public void header(MigrationMessage header) {
             record = MigrationWire.check(header, type(), LxcDriver.NAME, null);
-            record.snapshots().forEach(snap -> snapshotNames.add(Names.snapshotPart(snap.name())));
+            record.snapshots().forEach(snap -> snapshotNames.add(NameRules.snapshotPart(snap.name())));
             if (!ConfigKeys.isTrue(record.instance().config().get("security.privileged"))) {
                 map = driver.allocation().orElseThrow(() -> new InvalidArgumentException(NO_ALLOCATION));
             }
@@ -1167,7 +1167,7 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
                 Files.move(stagedRootfs(null), rootfsPath());
                 for (String snap : snapshotNames) {
                     Path target = snapshotRootfs(record.instance().toBuilder().project(project().name())
-                            .name(Names.snapshotFullName(name(), snap)).build());
+                            .name(NameRules.snapshotFullName(name(), snap)).build());
                     AbstractInstances.deleteTree(target.getParent());
                     Files.createDirectories(target.getParent());
                     Files.move(stagedRootfs(snap), target);
@@ -1182,7 +1182,7 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
                 Files.writeString(lxcDir().resolve("base.conf"), base != null ? base
                         : String.join("\n", GENERIC_BASE) + "\n", StandardCharsets.UTF_8);
             } catch (IOException e) {
-                throw new UncheckedIOException("Cannot put the migrated container " + Texts.quote(name())
+                throw new UncheckedIOException("Cannot put the migrated container " + ErrorTexts.quote(name())
                         + " in place", e);
             }
             List<InstanceArgs> snaps = new ArrayList<>();
@@ -1201,11 +1201,11 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
     /** {@code a} with the volatile id map keys of a stopped container whose disk is shifted by {@code map}. */
     private static InstanceArgs withIdmap(InstanceArgs a, IdmapSet map) {
         Map<String, String> c = new HashMap<>(a.config());
-        String json = Idmaps.toJson(map == null ? new IdmapSet(List.of()) : map);
+        String json = VolatileIdmaps.toJson(map == null ? new IdmapSet(List.of()) : map);
         c.put("volatile.idmap.base", map == null ? "0" : Long.toString(map.entries().get(0).hostId()));
-        c.put(Idmaps.NEXT, json);
-        c.put(Idmaps.DISK, json);
-        c.remove(Idmaps.CURRENT);
+        c.put(VolatileIdmaps.NEXT, json);
+        c.put(VolatileIdmaps.DISK, json);
+        c.remove(VolatileIdmaps.CURRENT);
         return a.toBuilder().config(c).build();
     }
 
@@ -1213,17 +1213,17 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
 
     @Override
     public Optional<IdmapSet> currentIdmap() {
-        return Idmaps.current(localConfig());
+        return VolatileIdmaps.current(localConfig());
     }
 
     @Override
     public Optional<IdmapSet> diskIdmap() {
-        return Idmaps.disk(localConfig());
+        return VolatileIdmaps.disk(localConfig());
     }
 
     @Override
     public Optional<IdmapSet> nextIdmap() {
-        return Idmaps.next(localConfig());
+        return VolatileIdmaps.next(localConfig());
     }
 
     /**
@@ -1237,7 +1237,7 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
         try (LxcContainer c = open()) {
             if (!c.isRunning()) {
                 // The ring buffer lives in the container's monitor; a stopped container has none.
-                throw new InstanceStateException(Texts.INSTANCE_NOT_RUNNING, statusCode());
+                throw new InstanceStateException(ErrorTexts.INSTANCE_NOT_RUNNING, statusCode());
             }
             msg = c.consoleLog(options.clearLog(), options.readLog(), options.readMax());
         }

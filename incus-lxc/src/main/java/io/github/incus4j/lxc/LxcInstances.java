@@ -9,10 +9,10 @@ import io.github.incus4j.api.NotSupportedException;
 import io.github.incus4j.api.model.IdmapEntry;
 import io.github.incus4j.api.model.IdmapSet;
 import io.github.incus4j.api.spi.AbstractInstances;
-import io.github.incus4j.api.spi.Images;
+import io.github.incus4j.api.internal.image.ImageLayout;
 import io.github.incus4j.api.spi.InstanceRecord;
 import io.github.incus4j.api.spi.OperationLocks;
-import io.github.incus4j.api.spi.Texts;
+import io.github.incus4j.api.internal.text.ErrorTexts;
 import io.github.incus4j.lxc.binding.Liblxc;
 import java.io.IOException;
 import java.io.InputStream;
@@ -134,24 +134,24 @@ public final class LxcInstances extends AbstractInstances<LxcContainerInstance> 
     protected void checkSource(InstanceType type, InstanceSource source) {
         if (source instanceof InstanceSource.Template t) {
             if (!t.name().equals("busybox")) {
-                throw new NotFoundException("Unknown template " + Texts.quote(t.name())
+                throw new NotFoundException("Unknown template " + ErrorTexts.quote(t.name())
                         + ": the lxc driver provides \"busybox\"");
             }
         } else if (source instanceof InstanceSource.RootfsDirectory d) {
             if (!Files.isDirectory(d.directory())) {
-                throw new NotFoundException("Root filesystem directory " + Texts.quote(d.directory().toString())
+                throw new NotFoundException("Root filesystem directory " + ErrorTexts.quote(d.directory().toString())
                         + " not found");
             }
         } else if (source instanceof InstanceSource.ImageTarball i) {
             if (!Files.isRegularFile(i.tarball())) {
-                throw new NotFoundException("Image tarball " + Texts.quote(i.tarball().toString()) + " not found");
+                throw new NotFoundException("Image tarball " + ErrorTexts.quote(i.tarball().toString()) + " not found");
             }
             // A first pass that writes nothing: a corrupt tarball or one without metadata.yaml is refused before
             // the instance's directories exist.
             try (InputStream in = Files.newInputStream(i.tarball())) {
-                Images.readUnified(in, null, null);
+                ImageLayout.readUnified(in, null, null);
             } catch (IOException | InvalidArgumentException e) {
-                throw new InvalidArgumentException("Invalid image " + Texts.quote(i.tarball().toString()) + ": "
+                throw new InvalidArgumentException("Invalid image " + ErrorTexts.quote(i.tarball().toString()) + ": "
                         + e.getMessage(), e);
             }
         } else if (!(source instanceof InstanceSource.None)) {

@@ -2,9 +2,9 @@ package io.github.incus4j.lxc;
 
 import io.github.incus4j.api.IncusException;
 import io.github.incus4j.api.io.Connection;
-import io.github.incus4j.api.io.FileAttributes;
-import io.github.incus4j.api.io.SftpClient;
-import io.github.incus4j.api.spi.WireSftpClient;
+import io.github.incus4j.api.file.FileAttributes;
+import io.github.incus4j.api.file.SftpClient;
+import io.github.incus4j.api.internal.sftp.WireSftpClient;
 import java.io.FilterInputStream;
 import java.io.IOException;
 import java.io.InputStream;

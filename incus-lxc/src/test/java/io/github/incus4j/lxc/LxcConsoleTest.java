@@ -4,7 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.github.incus4j.api.Instance;
-import io.github.incus4j.api.io.ConsoleSession;
+import io.github.incus4j.api.exec.ConsoleSession;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;

@@ -9,8 +9,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.github.incus4j.api.Container;
 import java.util.List;
 import java.time.Instant;
-import io.github.incus4j.api.spi.Images;
-import io.github.incus4j.api.spi.ImageTar;
+import io.github.incus4j.api.internal.image.ImageLayout;
+import io.github.incus4j.api.internal.image.ImageTar;
 import io.github.incus4j.api.rest.RestJson;
 import io.github.incus4j.api.model.ImageMetadataTemplate;
 import io.github.incus4j.api.model.ImageMetadata;
@@ -20,9 +20,9 @@ import io.github.incus4j.api.Instance;
 import io.github.incus4j.api.InstanceSource;
 import io.github.incus4j.api.InvalidArgumentException;
 import io.github.incus4j.api.StatusCode;
-import io.github.incus4j.api.io.Cmd;
-import io.github.incus4j.api.io.SftpClient;
-import io.github.incus4j.api.model.ExecRequest;
+import io.github.incus4j.api.exec.Cmd;
+import io.github.incus4j.api.file.SftpClient;
+import io.github.incus4j.api.exec.ExecRequest;
 import io.github.incus4j.api.model.IdmapSet;
 import io.github.incus4j.api.model.InstanceArgs;
 import java.io.ByteArrayOutputStream;
@@ -317,7 +317,7 @@ class LxcContainerInstanceTest {
                 "/etc/started", new ImageMetadataTemplate(List.of("start"), false, "started.tpl", Map.of(), "", "",
                         "")));
         ByteArrayOutputStream tpl = new ByteArrayOutputStream();
-        Images.writeUnified(tpl, md, Map.of("created.tpl", "made for {{ instance.name }}\n".getBytes(
+        ImageLayout.writeUnified(tpl, md, Map.of("created.tpl", "made for {{ instance.name }}\n".getBytes(
                 StandardCharsets.UTF_8), "started.tpl", "trigger {{ trigger }}\n".getBytes(StandardCharsets.UTF_8)),
                 ImageRootfs.writer(lxc.paths().path(src.type(), src.name()).resolve("rootfs"),
                         src.diskIdmap().orElseThrow()), null);
@@ -326,7 +326,7 @@ class LxcContainerInstanceTest {
         String n = name();
         Container copy = (Container) lxc.create(InstanceArgs.builder(n).build(), InstanceSource.image(image));
         assertEquals("busybox", copy.localConfig().get("image.os"));
-        assertEquals(Images.fingerprint(tpl.toByteArray()), copy.localConfig().get("volatile.base_image"));
+        assertEquals(ImageLayout.fingerprint(tpl.toByteArray()), copy.localConfig().get("volatile.base_image"));
         assertEquals("create", copy.localConfig().get("volatile.apply_template"));
         Path rootfs = lxc.paths().path(copy.type(), n).resolve("rootfs");
         long base = copy.diskIdmap().orElseThrow().entries().get(0).hostId();

@@ -2,8 +2,8 @@ package io.github.incus4j.qemu;
 
 import io.github.incus4j.api.IncusException;
 import io.github.incus4j.api.OperationTimeoutException;
-import io.github.incus4j.api.io.Cmd;
-import io.github.incus4j.api.model.ExecRequest;
+import io.github.incus4j.api.exec.Cmd;
+import io.github.incus4j.api.exec.ExecRequest;
 import io.github.incus4j.api.spi.AbstractInstance;
 import io.github.incus4j.qemu.qmp.GuestAgentClient;
 import java.io.IOException;

@@ -4,8 +4,8 @@ import io.github.incus4j.api.IncusException;
 import io.github.incus4j.api.InstanceStateException;
 import io.github.incus4j.api.InvalidArgumentException;
 import io.github.incus4j.api.OperationTimeoutException;
-import io.github.incus4j.api.io.Cmd;
-import io.github.incus4j.api.spi.Texts;
+import io.github.incus4j.api.exec.Cmd;
+import io.github.incus4j.api.internal.text.ErrorTexts;
 import java.time.Duration;
 import java.util.OptionalInt;
 import java.util.concurrent.CompletableFuture;
@@ -57,7 +57,7 @@ abstract class GuestCmd implements Cmd {
         try {
             code = exit.get(timeout.toNanos(), TimeUnit.NANOSECONDS);
         } catch (TimeoutException e) {
-            throw new OperationTimeoutException(Texts.commandStillRunning(timeout));
+            throw new OperationTimeoutException(ErrorTexts.commandStillRunning(timeout));
         } catch (ExecutionException e) {
             // A fresh exception of the same kind, so that the stack trace shows the caller.
             if (e.getCause() instanceof InstanceStateException s) {
@@ -71,10 +71,10 @@ abstract class GuestCmd implements Cmd {
             throw new IncusException("Interrupted while waiting for the command", e);
         }
         if (code == NOT_FOUND) {
-            throw new InvalidArgumentException(Texts.COMMAND_NOT_FOUND);
+            throw new InvalidArgumentException(ErrorTexts.COMMAND_NOT_FOUND);
         }
         if (code == NOT_EXECUTABLE) {
-            throw new InvalidArgumentException(Texts.COMMAND_NOT_EXECUTABLE);
+            throw new InvalidArgumentException(ErrorTexts.COMMAND_NOT_EXECUTABLE);
         }
         return code;
     }

@@ -5,7 +5,7 @@ import io.github.incus4j.api.InstanceStateException;
 import io.github.incus4j.api.OperationTimeoutException;
 import io.github.incus4j.api.StatusCode;
 import io.github.incus4j.api.spi.AbstractInstance;
-import io.github.incus4j.api.spi.Texts;
+import io.github.incus4j.api.internal.text.ErrorTexts;
 import io.github.incus4j.qemu.qmp.Bounded;
 import io.github.incus4j.qemu.qmp.GuestAgentClient;
 import java.io.ByteArrayOutputStream;
@@ -124,7 +124,7 @@ final class GuestSsh implements AutoCloseable {
      */
     synchronized SSHClient client() {
         if (closed) {
-            throw new InstanceStateException(Texts.INSTANCE_NOT_RUNNING, StatusCode.STOPPED);
+            throw new InstanceStateException(ErrorTexts.INSTANCE_NOT_RUNNING, StatusCode.STOPPED);
         }
         if (client != null && client.isConnected() && client.isAuthenticated()) {
             return client;
@@ -167,7 +167,7 @@ final class GuestSsh implements AutoCloseable {
                     c.connect(InetAddress.getLoopbackAddress(), port);
                     return true;
                 }, () -> closeQuietly(c), () -> new OperationTimeoutException("The VM's SSH server on 127.0.0.1:"
-                        + port + " did not answer within " + Texts.duration(attempt))).failure();
+                        + port + " did not answer within " + ErrorTexts.duration(attempt))).failure();
             } catch (OperationTimeoutException e) {
                 failure = e;
             }

@@ -3,7 +3,7 @@ package io.github.incus4j.qemu;
 import io.github.incus4j.api.IncusException;
 import io.github.incus4j.api.InstanceStateException;
 import io.github.incus4j.api.StatusCode;
-import io.github.incus4j.api.spi.Texts;
+import io.github.incus4j.api.internal.text.ErrorTexts;
 import io.github.incus4j.qemu.qmp.GuestAgentClient;
 import io.github.incus4j.qemu.qmp.QmpClient;
 import java.nio.charset.StandardCharsets;
@@ -25,7 +25,7 @@ final class Machine implements AutoCloseable {
     private static final Duration AGENT_PROBE = Duration.ofSeconds(2);
     private static final Duration EXIT_WAIT = Duration.ofSeconds(1);
     /** The error of a command whose QEMU died under it (Incus's text for a lost exec session, and why). */
-    static final String COMMAND_LOST_VM_DIED = Texts.COMMAND_LOST_VM_DIED;
+    static final String COMMAND_LOST_VM_DIED = ErrorTexts.COMMAND_LOST_VM_DIED;
     /** The error of a command whose connection to the guest ended while QEMU runs on. */
     static final String COMMAND_LOST_GUEST = "Disconnected: the guest's agent or SSH server went away while the"
             + " command ran (did the guest reboot?)";
@@ -59,7 +59,7 @@ final class Machine implements AutoCloseable {
      */
     synchronized GuestAgentClient agent(Duration wait) {
         if (closed) {
-            throw new InstanceStateException(Texts.INSTANCE_NOT_RUNNING, StatusCode.STOPPED);
+            throw new InstanceStateException(ErrorTexts.INSTANCE_NOT_RUNNING, StatusCode.STOPPED);
         }
         if (agent != null && agent.isConnected()) {
             return agent;
@@ -78,7 +78,7 @@ final class Machine implements AutoCloseable {
             return agent;
         } catch (IncusException e) {
             LOG.log(System.Logger.Level.DEBUG, "Agent unreachable: {0}", e.getMessage());
-            throw new InstanceStateException(Texts.VM_AGENT_OFFLINE, StatusCode.RUNNING);
+            throw new InstanceStateException(ErrorTexts.VM_AGENT_OFFLINE, StatusCode.RUNNING);
         }
     }
 
@@ -109,7 +109,7 @@ final class Machine implements AutoCloseable {
     /** The guest's SSH endpoint, made by {@code open} on first use. */
     synchronized GuestSsh ssh(java.util.function.Supplier<GuestSsh> open) {
         if (closed) {
-            throw new InstanceStateException(Texts.INSTANCE_NOT_RUNNING, StatusCode.STOPPED);
+            throw new InstanceStateException(ErrorTexts.INSTANCE_NOT_RUNNING, StatusCode.STOPPED);
         }
         if (ssh == null) {
             ssh = open.get();

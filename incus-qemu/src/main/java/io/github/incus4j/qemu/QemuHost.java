@@ -4,7 +4,7 @@ import io.github.incus4j.api.IncusException;
 import io.github.incus4j.api.NotSupportedException;
 import io.github.incus4j.api.OperationTimeoutException;
 import io.github.incus4j.api.spi.AbstractInstances;
-import io.github.incus4j.api.spi.Texts;
+import io.github.incus4j.api.internal.text.ErrorTexts;
 import io.github.incus4j.qemu.qmp.QmpClient;
 import java.io.IOException;
 import java.io.RandomAccessFile;
@@ -258,7 +258,7 @@ final class QemuHost {
             if (!p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
                 p.destroyForcibly();
                 throw new OperationTimeoutException(String.join(" ", cmd) + " did not finish within "
-                        + Texts.duration(timeout));
+                        + ErrorTexts.duration(timeout));
             }
             String text = new String(Files.readAllBytes(output), StandardCharsets.UTF_8);
             if (p.exitValue() != 0) {

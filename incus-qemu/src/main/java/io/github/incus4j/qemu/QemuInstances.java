@@ -9,7 +9,7 @@ import io.github.incus4j.api.NotSupportedException;
 import io.github.incus4j.api.spi.AbstractInstances;
 import io.github.incus4j.api.spi.InstanceRecord;
 import io.github.incus4j.api.spi.OperationLocks;
-import io.github.incus4j.api.spi.Texts;
+import io.github.incus4j.api.internal.text.ErrorTexts;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
@@ -66,23 +66,23 @@ public final class QemuInstances extends AbstractInstances<QemuVm> {
         }
         if (source instanceof InstanceSource.ImageTarball i) {
             if (!Files.isRegularFile(i.tarball())) {
-                throw new NotFoundException("Image tarball " + Texts.quote(i.tarball().toString()) + " not found");
+                throw new NotFoundException("Image tarball " + ErrorTexts.quote(i.tarball().toString()) + " not found");
             }
             // A first pass that writes nothing: a corrupt tarball, or one without metadata.yaml or rootfs.img, is
             // refused before the instance's directories exist.
             try (InputStream in = Files.newInputStream(i.tarball())) {
                 VmImage.check(in);
             } catch (IOException | InvalidArgumentException e) {
-                throw new InvalidArgumentException("Invalid image " + Texts.quote(i.tarball().toString()) + ": "
+                throw new InvalidArgumentException("Invalid image " + ErrorTexts.quote(i.tarball().toString()) + ": "
                         + e.getMessage(), e);
             }
         } else if (source instanceof InstanceSource.Template t) {
             // Unknown like any template name on the other drivers (Incus's 404 for an image alias it lacks).
-            throw new NotFoundException("Unknown template " + Texts.quote(t.name())
+            throw new NotFoundException("Unknown template " + ErrorTexts.quote(t.name())
                     + ": the qemu driver provides none");
         } else if (source instanceof InstanceSource.RootfsDirectory d) {
             if (!Files.isRegularFile(d.directory())) {
-                throw new NotFoundException("Disk image " + Texts.quote(d.directory().toString())
+                throw new NotFoundException("Disk image " + ErrorTexts.quote(d.directory().toString())
                         + " not found: the qemu driver takes a disk image file (qcow2 or raw) as root filesystem");
             }
         } else {

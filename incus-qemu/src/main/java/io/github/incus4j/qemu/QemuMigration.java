@@ -6,20 +6,20 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.github.incus4j.api.IncusException;
 import io.github.incus4j.api.Instance;
-import io.github.incus4j.api.MigrateArgs;
-import io.github.incus4j.api.MigrateReceiveArgs;
-import io.github.incus4j.api.MigrateSendArgs;
-import io.github.incus4j.api.MigrationMessage;
+import io.github.incus4j.api.migration.MigrateArgs;
+import io.github.incus4j.api.migration.MigrateReceiveArgs;
+import io.github.incus4j.api.migration.MigrateSendArgs;
+import io.github.incus4j.api.migration.MigrationMessage;
 import io.github.incus4j.api.model.ImageMetadata;
 import io.github.incus4j.api.model.InstanceArgs;
 import io.github.incus4j.api.rest.RestJson;
 import io.github.incus4j.api.spi.AbstractInstances;
-import io.github.incus4j.api.spi.ImageFiles;
-import io.github.incus4j.api.spi.ImageTar;
+import io.github.incus4j.api.internal.image.ImageFiles;
+import io.github.incus4j.api.internal.image.ImageTar;
 import io.github.incus4j.api.spi.InstanceRecord;
-import io.github.incus4j.api.spi.MigrationWire;
-import io.github.incus4j.api.spi.Names;
-import io.github.incus4j.api.spi.Texts;
+import io.github.incus4j.api.internal.migration.MigrationWire;
+import io.github.incus4j.api.internal.config.NameRules;
+import io.github.incus4j.api.internal.text.ErrorTexts;
 import io.github.incus4j.qemu.qmp.QmpClient;
 import java.io.IOException;
 import java.io.InputStream;
@@ -66,7 +66,7 @@ final class QemuMigration {
         Map<String, Path> snapDirs = new LinkedHashMap<>();
         for (Instance s : vm.snapshots()) {
             if (m.snapshots()) {
-                snapDirs.put(Names.snapshotPart(s.name()), s.path());
+                snapDirs.put(NameRules.snapshotPart(s.name()), s.path());
             }
         }
         Map<String, String> header = MigrationWire.header(QemuDriver.NAME, vm.type(),
@@ -80,7 +80,7 @@ final class QemuMigration {
             if (resume) {
                 qmp.execute("stop"); // the disk is read as of one instant, and the state is of the same one
             }
-            MigrationWire.send(m, header, WAIT, "Migration of " + Texts.quote(vm.name()), new MigrationWire.Sender() {
+            MigrationWire.send(m, header, WAIT, "Migration of " + ErrorTexts.quote(vm.name()), new MigrationWire.Sender() {
                 @Override
                 public void filesystem(OutputStream out) throws IOException {
                     MigrationWire.writeTree(out, metadata, templates, (w, prefix) -> writeDisk(w, vm.disk(),
@@ -137,7 +137,7 @@ final class QemuMigration {
      */
     static void receive(QemuVm vm, MigrateReceiveArgs receiveArgs, Consumer<InstanceRecord> adopt,
             Runnable startFromState) {
-        MigrationWire.receive(receiveArgs.common(), WAIT, "Migration into " + Texts.quote(vm.name()),
+        MigrationWire.receive(receiveArgs.common(), WAIT, "Migration into " + ErrorTexts.quote(vm.name()),
                 new Received(vm, vm.path().resolve(".migrating"), adopt, startFromState));
     }
 
@@ -162,7 +162,7 @@ final class QemuMigration {
         @Override
         public void header(MigrationMessage header) {
             record = MigrationWire.check(header, vm.type(), QemuDriver.NAME, STATE_FORMAT);
-            record.snapshots().forEach(s -> snapshotNames.add(Names.snapshotPart(s.name())));
+            record.snapshots().forEach(s -> snapshotNames.add(NameRules.snapshotPart(s.name())));
             live = MigrationWire.isLive(header);
             AbstractInstances.deleteTree(staging);
         }
@@ -183,7 +183,7 @@ final class QemuMigration {
 
                 @Override
                 public void entry(String snapshot, ImageTar.Entry e, InputStream content) {
-                    throw new IncusException("Unexpected container filesystem entry " + Texts.quote(e.name())
+                    throw new IncusException("Unexpected container filesystem entry " + ErrorTexts.quote(e.name())
                             + " in the migration of a VM");
                 }
 
@@ -224,7 +224,7 @@ final class QemuMigration {
                 Set<String> tags = new HashSet<>();
                 Map<String, Path> dirs = new TreeMap<>();
                 for (Instance s : vm.snapshots()) {
-                    dirs.put(Names.snapshotPart(s.name()), s.path());
+                    dirs.put(NameRules.snapshotPart(s.name()), s.path());
                 }
                 for (Map.Entry<String, Path> d : dirs.entrySet()) {
                     Path from = staging.resolve("snapshots").resolve(d.getKey());
@@ -246,7 +246,7 @@ final class QemuMigration {
                     startFromState.run();
                 }
             } catch (IOException e) {
-                throw HostIo.failure("Cannot put the migrated VM " + Texts.quote(vm.name()) + " in place", e);
+                throw HostIo.failure("Cannot put the migrated VM " + ErrorTexts.quote(vm.name()) + " in place", e);
             } finally {
                 AbstractInstances.deleteTree(staging);
             }

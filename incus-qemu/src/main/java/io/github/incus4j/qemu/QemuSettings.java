@@ -1,7 +1,7 @@
 package io.github.incus4j.qemu;
 
 import io.github.incus4j.api.InvalidArgumentException;
-import io.github.incus4j.api.spi.ConfigKeys;
+import io.github.incus4j.api.internal.config.ConfigKeys;
 import io.github.incus4j.api.spi.OperationLocks;
 import java.time.Duration;
 import java.util.Objects;

@@ -7,7 +7,7 @@ import io.github.incus4j.api.IncusException;
 import io.github.incus4j.api.InvalidArgumentException;
 import io.github.incus4j.api.OperationTimeoutException;
 import io.github.incus4j.api.model.Device;
-import io.github.incus4j.api.spi.ConfigKeys;
+import io.github.incus4j.api.internal.config.ConfigKeys;
 import io.github.incus4j.qemu.qmp.MonitorDisconnectedException;
 import io.github.incus4j.qemu.qmp.QmpClient;
 import io.github.incus4j.qemu.qmp.QmpException;

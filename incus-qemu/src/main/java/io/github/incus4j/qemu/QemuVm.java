@@ -7,25 +7,25 @@ import io.github.incus4j.api.IncusException;
 import io.github.incus4j.api.InstanceSource;
 import io.github.incus4j.api.InstanceStateException;
 import io.github.incus4j.api.InvalidArgumentException;
-import io.github.incus4j.api.MigrateReceiveArgs;
-import io.github.incus4j.api.MigrateSendArgs;
+import io.github.incus4j.api.migration.MigrateReceiveArgs;
+import io.github.incus4j.api.migration.MigrateSendArgs;
 import io.github.incus4j.api.NotSupportedException;
 import io.github.incus4j.api.PowerState;
 import io.github.incus4j.api.StatusCode;
 import io.github.incus4j.api.VM;
-import io.github.incus4j.api.io.CGroup;
-import io.github.incus4j.api.io.Cmd;
+import io.github.incus4j.api.cgroup.CGroup;
+import io.github.incus4j.api.exec.Cmd;
 import io.github.incus4j.api.io.Connection;
-import io.github.incus4j.api.io.ConsoleSession;
-import io.github.incus4j.api.io.InstanceOperation;
-import io.github.incus4j.api.io.Operation;
-import io.github.incus4j.api.io.ProgressTracker;
-import io.github.incus4j.api.io.SftpClient;
+import io.github.incus4j.api.exec.ConsoleSession;
+import io.github.incus4j.api.operation.InstanceOperation;
+import io.github.incus4j.api.operation.Operation;
+import io.github.incus4j.api.operation.ProgressTracker;
+import io.github.incus4j.api.file.SftpClient;
 import io.github.incus4j.api.metrics.MetricSet;
 import io.github.incus4j.api.metrics.MetricType;
 import io.github.incus4j.api.metrics.Sample;
 import io.github.incus4j.api.model.Device;
-import io.github.incus4j.api.model.ExecRequest;
+import io.github.incus4j.api.exec.ExecRequest;
 import io.github.incus4j.api.model.Image;
 import io.github.incus4j.api.model.ImageMetadata;
 import io.github.incus4j.api.model.InstanceArgs;
@@ -33,15 +33,15 @@ import io.github.incus4j.api.model.Project;
 import io.github.incus4j.api.rest.ApiInstanceState;
 import io.github.incus4j.api.spi.AbstractInstance;
 import io.github.incus4j.api.spi.AbstractInstances;
-import io.github.incus4j.api.spi.ConfigKeys;
-import io.github.incus4j.api.spi.ImageFiles;
-import io.github.incus4j.api.spi.ImageTar;
-import io.github.incus4j.api.spi.Images;
+import io.github.incus4j.api.internal.config.ConfigKeys;
+import io.github.incus4j.api.internal.image.ImageFiles;
+import io.github.incus4j.api.internal.image.ImageTar;
+import io.github.incus4j.api.internal.image.ImageLayout;
 import io.github.incus4j.api.spi.InstanceRecord;
-import io.github.incus4j.api.spi.Numbers;
+import io.github.incus4j.api.internal.config.ConfigNumbers;
 import io.github.incus4j.api.spi.OperationLocks;
-import io.github.incus4j.api.spi.SftpServer;
-import io.github.incus4j.api.spi.Texts;
+import io.github.incus4j.api.internal.sftp.SftpServer;
+import io.github.incus4j.api.internal.text.ErrorTexts;
 import io.github.incus4j.qemu.qmp.GuestAgentClient;
 import io.github.incus4j.qemu.qmp.MonitorDisconnectedException;
 import io.github.incus4j.qemu.qmp.QmpClient;
@@ -253,12 +253,12 @@ public final class QemuVm extends AbstractInstance implements VM {
             return 1;
         }
         if (v.matches("\\d+")) {
-            return Numbers.parseIntClamped("limits.cpu", v, 1, ConfigKeys.MAX_CPUS);
+            return ConfigNumbers.parseIntClamped("limits.cpu", v, 1, ConfigKeys.MAX_CPUS);
         }
         if (v.contains("=")) {
             long n = 1;
             for (String part : v.split(",")) {
-                n = Math.min(ConfigKeys.MAX_CPUS, n * Numbers.parseIntClamped("limits.cpu",
+                n = Math.min(ConfigKeys.MAX_CPUS, n * ConfigNumbers.parseIntClamped("limits.cpu",
                         part.substring(part.indexOf('=') + 1), 1, ConfigKeys.MAX_CPUS));
             }
             return (int) n;
@@ -267,8 +267,8 @@ public final class QemuVm extends AbstractInstance implements VM {
         int n = 0;
         for (String part : v.split(",")) {
             String[] r = part.split("-");
-            n += r.length == 2 ? Math.max(0, Numbers.parseIntClamped("limits.cpu", r[1], 0, ConfigKeys.MAX_CPUS)
-                    - Numbers.parseIntClamped("limits.cpu", r[0], 0, ConfigKeys.MAX_CPUS) + 1) : 1;
+            n += r.length == 2 ? Math.max(0, ConfigNumbers.parseIntClamped("limits.cpu", r[1], 0, ConfigKeys.MAX_CPUS)
+                    - ConfigNumbers.parseIntClamped("limits.cpu", r[0], 0, ConfigKeys.MAX_CPUS) + 1) : 1;
         }
         return Math.max(1, Math.min(ConfigKeys.MAX_CPUS, n));
     }
@@ -372,7 +372,7 @@ public final class QemuVm extends AbstractInstance implements VM {
     }
 
     private Machine requireMachine() {
-        return machine().orElseThrow(() -> new InstanceStateException(Texts.INSTANCE_NOT_RUNNING,
+        return machine().orElseThrow(() -> new InstanceStateException(ErrorTexts.INSTANCE_NOT_RUNNING,
                 StatusCode.STOPPED));
     }
 
@@ -736,7 +736,7 @@ public final class QemuVm extends AbstractInstance implements VM {
                     disk.run();
                 }
             } else if (stateful) {
-                throw new InstanceStateException(Texts.INSTANCE_NOT_RUNNING, StatusCode.STOPPED);
+                throw new InstanceStateException(ErrorTexts.INSTANCE_NOT_RUNNING, StatusCode.STOPPED);
             } else {
                 driver.host().qemuImg(List.of("snapshot", "-c", tag, disk().toString()));
             }
@@ -787,7 +787,7 @@ public final class QemuVm extends AbstractInstance implements VM {
                     + " snapshots live inside the disk; delete them first");
         }
         if (image != null && image.source() == null) {
-            throw new InvalidArgumentException("Image " + Texts.quote(image.fingerprint())
+            throw new InvalidArgumentException("Image " + ErrorTexts.quote(image.fingerprint())
                     + " has no tarball to unpack");
         }
         Path staging = disk().resolveSibling(DISK + ".rebuilding");
@@ -821,7 +821,7 @@ public final class QemuVm extends AbstractInstance implements VM {
     @Override
     protected ImageMetadata doExport(OutputStream meta, OutputStream rootfs, Map<String, String> properties,
             Instant expiration, ProgressTracker tracker) {
-        ImageMetadata md = Images.exportMetadata(ImageFiles.metadata(instanceDir()), io.github.incus4j.api.Architectures.name(
+        ImageMetadata md = ImageLayout.exportMetadata(ImageFiles.metadata(instanceDir()), io.github.incus4j.api.Architectures.name(
                 architecture()), properties, expiration, driver.clock());
         Map<String, byte[]> templates = ImageFiles.templates(instanceDir().resolve("templates"));
         Path tmp = disk().resolveSibling("export-" + UUID.randomUUID() + ".qcow2");
@@ -837,14 +837,14 @@ public final class QemuVm extends AbstractInstance implements VM {
             driver.host().qemuImg(args);
             long size = Files.size(tmp);
             if (rootfs == null) {
-                Images.writeUnified(meta, md, templates, (tar, prefix) -> {
+                ImageLayout.writeUnified(meta, md, templates, (tar, prefix) -> {
                     try (InputStream in = Files.newInputStream(tmp)) {
                         tar.add(new ImageTar.Entry(VmImage.ROOTFS_IMG, ImageTar.Kind.FILE, 0644, 0, 0,
                                 driver.clock().instant(), size, ""), in);
                     }
                 }, tracker);
             } else {
-                Images.writeUnified(meta, md, templates, null, null);
+                ImageLayout.writeUnified(meta, md, templates, null, null);
                 try (OutputStream out = tracker == null ? rootfs : tracker.wrap(rootfs)) {
                     Files.copy(tmp, nonClosing(out));
                 }
@@ -1091,7 +1091,7 @@ public final class QemuVm extends AbstractInstance implements VM {
 
     @Override
     protected SftpClient doFileSftp() {
-        return io.github.incus4j.api.spi.WireSftpClient.open(doFileSftpConn());
+        return io.github.incus4j.api.internal.sftp.WireSftpClient.open(doFileSftpConn());
     }
 
     /**
@@ -1102,7 +1102,7 @@ public final class QemuVm extends AbstractInstance implements VM {
     @Override
     protected ConsoleSession doConsole(String protocol) {
         if (!"console".equals(protocol)) {
-            throw new NotSupportedException(Texts.SPICE_UNSUPPORTED);
+            throw new NotSupportedException(ErrorTexts.SPICE_UNSUPPORTED);
         }
         Machine m = requireMachine();
         saveConsole(m);
@@ -1194,7 +1194,7 @@ public final class QemuVm extends AbstractInstance implements VM {
     public void dumpGuestMemory(OutputStream out, String format) {
         Objects.requireNonNull(out, "out");
         if (format == null || !format.matches("elf|kdump-zlib|kdump-lzo|kdump-snappy|win-dmp")) {
-            throw new InvalidArgumentException("Unsupported dump format " + Texts.quote(String.valueOf(format))
+            throw new InvalidArgumentException("Unsupported dump format " + ErrorTexts.quote(String.valueOf(format))
                     + ": expected elf, kdump-zlib, kdump-lzo, kdump-snappy or win-dmp");
         }
         Machine m = runningMachine();
@@ -1229,7 +1229,7 @@ public final class QemuVm extends AbstractInstance implements VM {
     private Machine runningMachine() {
         StatusCode s = statusCode();
         if (!s.isRunning()) {
-            throw new InstanceStateException(Texts.INSTANCE_NOT_RUNNING, s);
+            throw new InstanceStateException(ErrorTexts.INSTANCE_NOT_RUNNING, s);
         }
         return requireMachine();
     }

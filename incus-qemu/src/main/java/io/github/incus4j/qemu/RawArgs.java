@@ -62,7 +62,7 @@ final class RawArgs {
     }
 
     private static InvalidArgumentException unterminated(String raw) {
-        return new InvalidArgumentException("Invalid raw.qemu " + io.github.incus4j.api.spi.Texts.quote(raw)
+        return new InvalidArgumentException("Invalid raw.qemu " + io.github.incus4j.api.internal.text.ErrorTexts.quote(raw)
                 + ": unterminated quote");
     }
 }

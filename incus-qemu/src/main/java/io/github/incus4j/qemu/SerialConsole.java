@@ -4,7 +4,7 @@ import io.github.incus4j.api.BusyException;
 import io.github.incus4j.api.IncusException;
 import io.github.incus4j.api.OperationTimeoutException;
 import io.github.incus4j.qemu.qmp.UnixSockets;
-import io.github.incus4j.api.io.ConsoleSession;
+import io.github.incus4j.api.exec.ConsoleSession;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;

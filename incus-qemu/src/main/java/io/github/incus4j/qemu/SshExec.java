@@ -2,8 +2,8 @@ package io.github.incus4j.qemu;
 
 import io.github.incus4j.api.IncusException;
 import io.github.incus4j.api.InvalidArgumentException;
-import io.github.incus4j.api.io.Cmd;
-import io.github.incus4j.api.model.ExecRequest;
+import io.github.incus4j.api.exec.Cmd;
+import io.github.incus4j.api.exec.ExecRequest;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;

@@ -3,7 +3,7 @@ package io.github.incus4j.qemu;
 import io.github.incus4j.api.InvalidArgumentException;
 import io.github.incus4j.api.model.ImageMetadata;
 import io.github.incus4j.api.rest.RestJson;
-import io.github.incus4j.api.spi.ImageTar;
+import io.github.incus4j.api.internal.image.ImageTar;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -17,7 +17,7 @@ import java.util.Map;
 
 /**
  * Incus's unified VM image: {@code metadata.yaml}, {@code templates/<name>} and {@code rootfs.img} (the disk, qcow2
- * in Incus's exports). {@link io.github.incus4j.api.spi.Images#readUnified} hands over only {@code rootfs/} trees,
+ * in Incus's exports). {@link io.github.incus4j.api.internal.image.ImageLayout#readUnified} hands over only {@code rootfs/} trees,
  * so the VM layout is read here with {@link ImageTar}.
  */
 final class VmImage {

@@ -137,7 +137,7 @@ public final class Json {
         JsonNode tree = YAML.valueToTree(value);
         boolean[] fragile = {false};
         walkStrings(tree, s -> {
-            if (io.github.incus4j.api.spi.Texts.hasUnpairedSurrogate(s)) {
+            if (io.github.incus4j.api.internal.text.ErrorTexts.hasUnpairedSurrogate(s)) {
                 throw new InvalidArgumentException("Invalid " + what + ": " + quoteForMessage(s)
                         + " holds an unpaired UTF-16 surrogate, which cannot be stored");
             }

@@ -9,8 +9,14 @@ import io.github.incus4j.api.Instance;
 import io.github.incus4j.api.InstanceStateException;
 import io.github.incus4j.api.InstanceType;
 import io.github.incus4j.api.InvalidArgumentException;
-import io.github.incus4j.api.MigrateReceiveArgs;
-import io.github.incus4j.api.MigrateSendArgs;
+import io.github.incus4j.api.internal.config.ConfigKeys;
+import io.github.incus4j.api.internal.config.NameRules;
+import io.github.incus4j.api.internal.store.BackupYaml;
+import io.github.incus4j.api.internal.store.RecordStore;
+import io.github.incus4j.api.internal.store.StorageFiles;
+import io.github.incus4j.api.internal.text.ErrorTexts;
+import io.github.incus4j.api.migration.MigrateReceiveArgs;
+import io.github.incus4j.api.migration.MigrateSendArgs;
 import io.github.incus4j.api.NotFoundException;
 import io.github.incus4j.api.NotSupportedException;
 import io.github.incus4j.api.OperationTimeoutException;
@@ -18,18 +24,18 @@ import io.github.incus4j.api.PowerState;
 import io.github.incus4j.api.StatusCode;
 import io.github.incus4j.api.TemplateTrigger;
 import io.github.incus4j.api.Architectures;
-import io.github.incus4j.api.io.CGroup;
-import io.github.incus4j.api.io.Cmd;
+import io.github.incus4j.api.cgroup.CGroup;
+import io.github.incus4j.api.exec.Cmd;
 import io.github.incus4j.api.io.Connection;
-import io.github.incus4j.api.io.ConsoleSession;
-import io.github.incus4j.api.io.InstanceOperation;
-import io.github.incus4j.api.io.Operation;
-import io.github.incus4j.api.io.ProgressTracker;
-import io.github.incus4j.api.io.SftpClient;
+import io.github.incus4j.api.exec.ConsoleSession;
+import io.github.incus4j.api.operation.InstanceOperation;
+import io.github.incus4j.api.operation.Operation;
+import io.github.incus4j.api.operation.ProgressTracker;
+import io.github.incus4j.api.file.SftpClient;
 import io.github.incus4j.api.metrics.MetricSet;
 import io.github.incus4j.api.model.Device;
 import io.github.incus4j.api.model.Devices;
-import io.github.incus4j.api.model.ExecRequest;
+import io.github.incus4j.api.exec.ExecRequest;
 import io.github.incus4j.api.model.Image;
 import io.github.incus4j.api.model.ImageMetadata;
 import io.github.incus4j.api.model.InstanceArgs;
@@ -157,11 +163,11 @@ public abstract class AbstractInstance implements Instance {
      */
     protected void doRename(String oldFullName, String newFullName) {
         InstancePaths p = owner.paths();
-        Storage.moveIfExists(p.path(type(), oldFullName), p.path(type(), newFullName));
-        Storage.moveIfExists(p.snapshotsDir(type()).resolve(oldFullName), p.snapshotsDir(type()).resolve(newFullName));
-        Storage.moveIfExists(p.logPath(oldFullName), p.logPath(newFullName));
-        Storage.moveIfExists(p.runPath(oldFullName), p.runPath(newFullName));
-        Storage.moveIfExists(p.devicesPath(oldFullName), p.devicesPath(newFullName));
+        StorageFiles.moveIfExists(p.path(type(), oldFullName), p.path(type(), newFullName));
+        StorageFiles.moveIfExists(p.snapshotsDir(type()).resolve(oldFullName), p.snapshotsDir(type()).resolve(newFullName));
+        StorageFiles.moveIfExists(p.logPath(oldFullName), p.logPath(newFullName));
+        StorageFiles.moveIfExists(p.runPath(oldFullName), p.runPath(newFullName));
+        StorageFiles.moveIfExists(p.devicesPath(oldFullName), p.devicesPath(newFullName));
     }
 
     /** Writes the stopped instance as an image (see {@link Instance#export}). */
@@ -478,17 +484,17 @@ public abstract class AbstractInstance implements Instance {
     public void start(boolean stateful) {
         requireInstance("start");
         if (stateful && !ConfigKeys.isTrue(expandedConfig.get("migration.stateful"))) {
-            throw new InvalidArgumentException(Texts.statefulStartNeedsMigrationStateful(type()));
+            throw new InvalidArgumentException(ErrorTexts.statefulStartNeedsMigrationStateful(type()));
         }
         StatusCode status = statusCode();
         if (status == StatusCode.ERROR) {
-            throw new InstanceStateException(Texts.cannotStartIn(status.text()), status);
+            throw new InstanceStateException(ErrorTexts.cannotStartIn(status.text()), status);
         }
         if (status != StatusCode.STOPPED) {
-            throw new InstanceStateException(Texts.ALREADY_RUNNING, status);
+            throw new InstanceStateException(ErrorTexts.ALREADY_RUNNING, status);
         }
         if (ConfigKeys.isTrue(expandedConfig.get("security.protection.start"))) {
-            throw new InstanceStateException(Texts.STARTUP_PROTECTION, status);
+            throw new InstanceStateException(ErrorTexts.STARTUP_PROTECTION, status);
         }
         Optional<InstanceOperation> lock = owner.locks().createWaitGet(args.project(), args.name(), operation,
                 OperationLocks.Action.START, Set.of(OperationLocks.Action.RESTART, OperationLocks.Action.RESTORE),
@@ -500,7 +506,7 @@ public abstract class AbstractInstance implements Instance {
             // Another start may have finished between the check above and this lock: start once only.
             StatusCode current = driverStatus();
             if (current != StatusCode.STOPPED) {
-                throw new InstanceStateException(Texts.ALREADY_RUNNING, current);
+                throw new InstanceStateException(ErrorTexts.ALREADY_RUNNING, current);
             }
             boolean restoreState = stateful && args.stateful();
             doStart(restoreState);
@@ -518,11 +524,11 @@ public abstract class AbstractInstance implements Instance {
     public void stop(boolean stateful) {
         requireInstance("stop");
         if (stateful && !ConfigKeys.isTrue(expandedConfig.get("migration.stateful"))) {
-            throw new InvalidArgumentException(Texts.statefulStopNeedsMigrationStateful(type()));
+            throw new InvalidArgumentException(ErrorTexts.statefulStopNeedsMigrationStateful(type()));
         }
         StatusCode status = statusCode();
         if (!status.isRunning()) {
-            throw new InstanceStateException(Texts.ALREADY_STOPPED, status);
+            throw new InstanceStateException(ErrorTexts.ALREADY_STOPPED, status);
         }
         Optional<InstanceOperation> lock = owner.locks().createWaitGet(args.project(), args.name(), operation,
                 OperationLocks.Action.STOP,
@@ -535,10 +541,10 @@ public abstract class AbstractInstance implements Instance {
         runHeld(op, () -> {
             StatusCode current = driverStatus();
             if (!current.isRunning()) {
-                throw new InstanceStateException(Texts.ALREADY_STOPPED, current);
+                throw new InstanceStateException(ErrorTexts.ALREADY_STOPPED, current);
             }
             doStop(stateful);
-            requireStopped(Texts::failedStopping);
+            requireStopped(ErrorTexts::failedStopping);
             if (stateful) {
                 mutate(a -> a.toBuilder().stateful(true).build(), true);
             }
@@ -552,10 +558,10 @@ public abstract class AbstractInstance implements Instance {
         requireNonNegative(timeout, "shutdown");
         StatusCode status = statusCode();
         if (status == StatusCode.ERROR) {
-            throw new InstanceStateException(Texts.cannotShutdownIn(status.text()), status);
+            throw new InstanceStateException(ErrorTexts.cannotShutdownIn(status.text()), status);
         }
         if (!status.isRunning()) {
-            throw new InstanceStateException(Texts.ALREADY_STOPPED, status);
+            throw new InstanceStateException(ErrorTexts.ALREADY_STOPPED, status);
         }
         Optional<InstanceOperation> lock = owner.locks().createWaitGet(args.project(), args.name(), operation,
                 OperationLocks.Action.STOP, Set.of(OperationLocks.Action.RESTART), true, true);
@@ -569,10 +575,10 @@ public abstract class AbstractInstance implements Instance {
             }
             op.setInstanceInitiated(false);
             if (!doShutdown(timeout)) {
-                throw new OperationTimeoutException(Texts.failedShuttingDown(driverStatus().text())
+                throw new OperationTimeoutException(ErrorTexts.failedShuttingDown(driverStatus().text())
                         + ": the instance did not stop within " + timeout.toMillis() + " ms");
             }
-            requireStopped(Texts::failedShuttingDown);
+            requireStopped(ErrorTexts::failedShuttingDown);
             onStopped(op);
         });
     }
@@ -588,7 +594,7 @@ public abstract class AbstractInstance implements Instance {
                 stop(false);
             } else {
                 if (isFrozen()) {
-                    throw new InstanceStateException(Texts.INSTANCE_NOT_RUNNING, StatusCode.FROZEN);
+                    throw new InstanceStateException(ErrorTexts.INSTANCE_NOT_RUNNING, StatusCode.FROZEN);
                 }
                 shutdown(timeout);
             }
@@ -610,11 +616,11 @@ public abstract class AbstractInstance implements Instance {
         requireInstance("freeze");
         StatusCode status = statusCode();
         if (!status.isRunning()) {
-            throw new InstanceStateException(Texts.INSTANCE_ISNT_RUNNING, status);
+            throw new InstanceStateException(ErrorTexts.INSTANCE_ISNT_RUNNING, status);
         }
         if (status == StatusCode.FROZEN) {
             if (type() == InstanceType.CONTAINER) {
-                throw new InstanceStateException(Texts.CONTAINER_ALREADY_FROZEN, status);
+                throw new InstanceStateException(ErrorTexts.CONTAINER_ALREADY_FROZEN, status);
             }
             return;
         }
@@ -634,12 +640,12 @@ public abstract class AbstractInstance implements Instance {
         StatusCode status = statusCode();
         boolean container = type() == InstanceType.CONTAINER;
         if (!status.isRunning()) {
-            throw new InstanceStateException(container ? Texts.CONTAINER_ISNT_RUNNING : Texts.INSTANCE_ISNT_RUNNING,
+            throw new InstanceStateException(container ? ErrorTexts.CONTAINER_ISNT_RUNNING : ErrorTexts.INSTANCE_ISNT_RUNNING,
                     status);
         }
         if (status != StatusCode.FROZEN) {
             if (container) {
-                throw new InstanceStateException(Texts.CONTAINER_ALREADY_RUNNING, status);
+                throw new InstanceStateException(ErrorTexts.CONTAINER_ALREADY_RUNNING, status);
             }
             return;
         }
@@ -655,7 +661,7 @@ public abstract class AbstractInstance implements Instance {
     public void rebuild(Image image, Operation op) {
         requireInstance("rebuild");
         if (isRunning()) {
-            throw new InstanceStateException(Texts.REBUILD_RUNNING, statusCode());
+            throw new InstanceStateException(ErrorTexts.REBUILD_RUNNING, statusCode());
         }
         runHeld(owner.locks().create(args.project(), args.name(), op, OperationLocks.Action.CREATE, false,
                 false), () -> {
@@ -726,21 +732,21 @@ public abstract class AbstractInstance implements Instance {
     @Override
     public void snapshot(String name, Instant expiry, boolean stateful) {
         requireInstance("snapshot");
-        Names.validateSnapshotName(name);
+        NameRules.validateSnapshotName(name);
         if (stateful) {
             if (!ConfigKeys.isTrue(expandedConfig.get("migration.stateful"))) {
-                throw new InvalidArgumentException(Texts.statefulSnapshotNeedsMigrationStateful(type()));
+                throw new InvalidArgumentException(ErrorTexts.statefulSnapshotNeedsMigrationStateful(type()));
             }
             if (!isRunning()) {
-                throw new InstanceStateException(Texts.STATEFUL_SNAPSHOT_NOT_RUNNING, statusCode());
+                throw new InstanceStateException(ErrorTexts.STATEFUL_SNAPSHOT_NOT_RUNNING, statusCode());
             }
         }
         inSnapshotQueue(OperationLocks.Action.CREATE, () -> {
             synchronized (this) {
-                String fullSnapName = Names.snapshotFullName(name(), name);
+                String fullSnapName = NameRules.snapshotFullName(name(), name);
                 for (InstanceArgs s : snapshotArgs) {
                     if (s.name().equals(fullSnapName)) {
-                        throw new BusyException(Texts.snapshotExists(fullSnapName));
+                        throw new BusyException(ErrorTexts.snapshotExists(fullSnapName));
                     }
                 }
                 InstanceArgs snap = args.toBuilder()
@@ -769,12 +775,12 @@ public abstract class AbstractInstance implements Instance {
         try {
             if (!snapshotQueue.tryLock(wait.toMillis(), TimeUnit.MILLISECONDS)) {
                 throw new OperationTimeoutException("Timed out after " + wait.toSeconds()
-                        + " s waiting for the snapshot operations queued on " + Texts.quote(name()));
+                        + " s waiting for the snapshot operations queued on " + ErrorTexts.quote(name()));
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new OperationTimeoutException("Interrupted waiting for the snapshot operations queued on "
-                    + Texts.quote(name()));
+                    + ErrorTexts.quote(name()));
         }
         try {
             requireExists();
@@ -800,7 +806,7 @@ public abstract class AbstractInstance implements Instance {
 
     /** The snapshot with short name {@code snapName}, if any. */
     Optional<Instance> findSnapshot(String snapName) {
-        String full = Names.snapshotFullName(name(), snapName);
+        String full = NameRules.snapshotFullName(name(), snapName);
         for (InstanceArgs s : snapshotArgs) {
             if (s.name().equals(full)) {
                 return Optional.of(newSnapshotHandle(s));
@@ -814,7 +820,7 @@ public abstract class AbstractInstance implements Instance {
         requireInstance("restore");
         Objects.requireNonNull(source, "source");
         InstanceArgs snap = null;
-        if (source.isSnapshot() && Names.parentName(source.name()).equals(name())
+        if (source.isSnapshot() && NameRules.parentName(source.name()).equals(name())
                 && source.project().name().equals(args.project())) {
             for (InstanceArgs s : snapshotArgs) {
                 if (s.name().equals(source.name())) {
@@ -823,11 +829,11 @@ public abstract class AbstractInstance implements Instance {
             }
         }
         if (snap == null) {
-            throw new NotFoundException("Snapshot " + Texts.quote(source.name()) + " of instance "
-                    + Texts.quote(name()) + " not found");
+            throw new NotFoundException("Snapshot " + ErrorTexts.quote(source.name()) + " of instance "
+                    + ErrorTexts.quote(name()) + " not found");
         }
         if (stateful && !snap.stateful()) {
-            throw new InvalidArgumentException(Texts.STATEFUL_RESTORE_STATELESS);
+            throw new InvalidArgumentException(ErrorTexts.STATEFUL_RESTORE_STATELESS);
         }
         InstanceArgs from = snap;
         runHeld(owner.locks().create(args.project(), args.name(), operation, OperationLocks.Action.RESTORE, false,
@@ -896,15 +902,15 @@ public abstract class AbstractInstance implements Instance {
     @Override
     public void rename(String newName, boolean applyTemplateTrigger) {
         if (isSnapshot()) {
-            Names.validateSnapshotName(newName);
-            String oldSnap = Names.snapshotPart(name());
+            NameRules.validateSnapshotName(newName);
+            String oldSnap = NameRules.snapshotPart(name());
             parent.inSnapshotQueue(OperationLocks.Action.UPDATE, () -> parent.renameSnapshot(oldSnap, newName));
             return;
         }
-        Names.validateInstanceName(newName, false);
+        NameRules.validateInstanceName(newName, false);
         requireExists();
         if (isRunning()) {
-            throw new InstanceStateException(Texts.RENAME_RUNNING, statusCode());
+            throw new InstanceStateException(ErrorTexts.RENAME_RUNNING, statusCode());
         }
         if (newName.equals(name())) {
             return;
@@ -942,7 +948,7 @@ public abstract class AbstractInstance implements Instance {
             }
             List<InstanceArgs> snaps = new ArrayList<>();
             for (InstanceArgs s : snapshotArgs) {
-                snaps.add(s.toBuilder().name(Names.snapshotFullName(newName, Names.snapshotPart(s.name())))
+                snaps.add(s.toBuilder().name(NameRules.snapshotFullName(newName, NameRules.snapshotPart(s.name())))
                         .build());
             }
             Map<String, String> c = new HashMap<>(args.config());
@@ -966,13 +972,13 @@ public abstract class AbstractInstance implements Instance {
     }
 
     private synchronized void renameSnapshot(String oldSnap, String newSnap) {
-        String oldFull = Names.snapshotFullName(name(), oldSnap);
-        String newFull = Names.snapshotFullName(name(), newSnap);
+        String oldFull = NameRules.snapshotFullName(name(), oldSnap);
+        String newFull = NameRules.snapshotFullName(name(), newSnap);
         List<InstanceArgs> snaps = new ArrayList<>();
         boolean found = false;
         for (InstanceArgs s : snapshotArgs) {
             if (s.name().equals(newFull)) {
-                throw new BusyException(Texts.snapshotNameInUse(newFull));
+                throw new BusyException(ErrorTexts.snapshotNameInUse(newFull));
             }
             if (s.name().equals(oldFull)) {
                 found = true;
@@ -982,9 +988,9 @@ public abstract class AbstractInstance implements Instance {
             }
         }
         if (!found) {
-            throw new NotFoundException("Snapshot " + Texts.quote(oldSnap) + " not found");
+            throw new NotFoundException("Snapshot " + ErrorTexts.quote(oldSnap) + " not found");
         }
-        Storage.moveIfExists(owner.paths().path(type(), AbstractInstances.key(args.project(), oldFull)),
+        StorageFiles.moveIfExists(owner.paths().path(type(), AbstractInstances.key(args.project(), oldFull)),
                 owner.paths().path(type(), AbstractInstances.key(args.project(), newFull)));
         setDefinition(args, snaps);
         persist();
@@ -1009,12 +1015,12 @@ public abstract class AbstractInstance implements Instance {
                 } catch (InvalidArgumentException e) {
                     String msg = e.getMessage();
                     throw new InvalidArgumentException(msg.startsWith("Invalid devices") || msg.startsWith(
-                            Texts.DUPLICATE_PROFILE) ? msg : "Invalid config: " + msg, e);
+                            ErrorTexts.DUPLICATE_PROFILE) ? msg : "Invalid config: " + msg, e);
                 }
                 if (userRequested) {
                     for (String k : IDMAP_KEYS) {
                         if (args.config().containsKey(k) && !newArgs.config().containsKey(k)) {
-                            throw new InvalidArgumentException(Texts.VOLATILE_IDMAP_DELETE);
+                            throw new InvalidArgumentException(ErrorTexts.VOLATILE_IDMAP_DELETE);
                         }
                     }
                 }
@@ -1057,10 +1063,10 @@ public abstract class AbstractInstance implements Instance {
                 false), () -> {
             StatusCode status = statusCode();
             if (status.isRunning()) {
-                throw new InstanceStateException(Texts.INSTANCE_IS_RUNNING, status);
+                throw new InstanceStateException(ErrorTexts.INSTANCE_IS_RUNNING, status);
             }
             if (!force && ConfigKeys.isTrue(expandedConfig.get("security.protection.delete"))) {
-                throw new InstanceStateException(Texts.DELETE_PROTECTION, status);
+                throw new InstanceStateException(ErrorTexts.DELETE_PROTECTION, status);
             }
             deleteNow();
         });
@@ -1086,7 +1092,7 @@ public abstract class AbstractInstance implements Instance {
     private synchronized void deleteSnapshot(InstanceArgs snap) {
         List<InstanceArgs> remaining = new ArrayList<>(snapshotArgs);
         if (!remaining.removeIf(s -> s.name().equals(snap.name()))) {
-            throw new NotFoundException("Snapshot " + Texts.quote(Names.snapshotPart(snap.name())) + " not found");
+            throw new NotFoundException("Snapshot " + ErrorTexts.quote(NameRules.snapshotPart(snap.name())) + " not found");
         }
         doDeleteSnapshot(snap);
         AbstractInstances.deleteTree(owner.paths().path(type(), AbstractInstances.key(args.project(), snap.name())));
@@ -1100,7 +1106,7 @@ public abstract class AbstractInstance implements Instance {
         Objects.requireNonNull(meta, "meta");
         requireExists();
         if (isRunning()) {
-            throw new InstanceStateException(Texts.EXPORT_RUNNING, statusCode());
+            throw new InstanceStateException(ErrorTexts.EXPORT_RUNNING, statusCode());
         }
         return doExport(meta, rootfs, properties == null ? Map.of() : properties, expiration, tracker);
     }
@@ -1122,7 +1128,7 @@ public abstract class AbstractInstance implements Instance {
     public void volatileSet(Map<String, String> changes) {
         for (String k : changes.keySet()) {
             if (!k.startsWith("volatile.")) {
-                throw new InvalidArgumentException(Texts.VOLATILE_ONLY);
+                throw new InvalidArgumentException(ErrorTexts.VOLATILE_ONLY);
             }
         }
         volatileSetInternal(changes, true);
@@ -1158,7 +1164,7 @@ public abstract class AbstractInstance implements Instance {
     public Connection fileSftpConn() {
         requireExists();
         if (type() == InstanceType.VM && !isRunning()) {
-            throw new InstanceStateException(Texts.INSTANCE_NOT_RUNNING, statusCode());
+            throw new InstanceStateException(ErrorTexts.INSTANCE_NOT_RUNNING, statusCode());
         }
         return doFileSftpConn();
     }
@@ -1167,7 +1173,7 @@ public abstract class AbstractInstance implements Instance {
     public SftpClient fileSftp() {
         requireExists();
         if (type() == InstanceType.VM && !isRunning()) {
-            throw new InstanceStateException(Texts.INSTANCE_NOT_RUNNING, statusCode());
+            throw new InstanceStateException(ErrorTexts.INSTANCE_NOT_RUNNING, statusCode());
         }
         return doFileSftp();
     }
@@ -1176,14 +1182,14 @@ public abstract class AbstractInstance implements Instance {
     public ConsoleSession console(String protocol) {
         requireInstance("console");
         if (type() == InstanceType.CONTAINER && !ConsoleTypes.CONSOLE.equals(protocol)) {
-            throw new InvalidArgumentException(Texts.containerConsoleUnsupported(protocol));
+            throw new InvalidArgumentException(ErrorTexts.containerConsoleUnsupported(protocol));
         }
         if (!ConsoleTypes.CONSOLE.equals(protocol) && !ConsoleTypes.VGA.equals(protocol)) {
-            throw new InvalidArgumentException(Texts.unknownConsoleProtocol(protocol));
+            throw new InvalidArgumentException(ErrorTexts.unknownConsoleProtocol(protocol));
         }
         StatusCode status = statusCode();
         if (!status.isRunning()) {
-            throw new InstanceStateException(Texts.INSTANCE_NOT_RUNNING, status);
+            throw new InstanceStateException(ErrorTexts.INSTANCE_NOT_RUNNING, status);
         }
         return doConsole(protocol);
     }
@@ -1194,10 +1200,10 @@ public abstract class AbstractInstance implements Instance {
         Objects.requireNonNull(request, "request");
         StatusCode status = statusCode();
         if (!status.isRunning()) {
-            throw new InstanceStateException(Texts.INSTANCE_NOT_RUNNING, status);
+            throw new InstanceStateException(ErrorTexts.INSTANCE_NOT_RUNNING, status);
         }
         if (status == StatusCode.FROZEN) {
-            throw new InstanceStateException(Texts.INSTANCE_FROZEN, status);
+            throw new InstanceStateException(ErrorTexts.INSTANCE_FROZEN, status);
         }
         return doExec(request, stdin, stdout, stderr);
     }
@@ -1207,7 +1213,7 @@ public abstract class AbstractInstance implements Instance {
         requireInstance("lock");
         StatusCode status = statusCode();
         if (status.isRunning()) {
-            throw new InstanceStateException(Texts.INSTANCE_IS_RUNNING, status);
+            throw new InstanceStateException(ErrorTexts.INSTANCE_IS_RUNNING, status);
         }
         return owner.locks().create(args.project(), args.name(), operation, OperationLocks.Action.CREATE, false,
                 false);
@@ -1216,7 +1222,7 @@ public abstract class AbstractInstance implements Instance {
     @Override
     public void reloadDevice(String devName) {
         if (expandedDevices.get(devName) == null) {
-            throw new NotFoundException("Device " + Texts.quote(devName) + " not found");
+            throw new NotFoundException("Device " + ErrorTexts.quote(devName) + " not found");
         }
     }
 
@@ -1246,11 +1252,11 @@ public abstract class AbstractInstance implements Instance {
             case Hooks.STOP:
                 String target = hookArgs.getOrDefault("target", "stop");
                 if (!target.equals("stop") && !target.equals("reboot")) {
-                    throw new InvalidArgumentException(Texts.invalidStopTarget(target));
+                    throw new InvalidArgumentException(ErrorTexts.invalidStopTarget(target));
                 }
                 return;
             default:
-                throw new InvalidArgumentException("Unknown hook " + Texts.quote(hookName));
+                throw new InvalidArgumentException("Unknown hook " + ErrorTexts.quote(hookName));
         }
     }
 
@@ -1370,7 +1376,7 @@ public abstract class AbstractInstance implements Instance {
         return new ApiInstanceSnapshot(args.expiryDate() == null ? RestJson.GO_ZERO_TIME : args.expiryDate(),
                 Architectures.name(args.architecture()), args.config(), args.creationDate(), args.description(),
                 args.devices(), args.ephemeral(), expandedConfig, expandedDevices, lastUsedDate(),
-                Names.snapshotPart(name()), profileNames(), args.stateful(), size);
+                NameRules.snapshotPart(name()), profileNames(), args.stateful(), size);
     }
 
     @Override
@@ -1410,7 +1416,7 @@ public abstract class AbstractInstance implements Instance {
         requireInstance("metrics");
         StatusCode status = statusCode();
         if (!status.isRunning()) {
-            throw new InstanceStateException(Texts.ALREADY_STOPPED, status);
+            throw new InstanceStateException(ErrorTexts.ALREADY_STOPPED, status);
         }
         MetricSet set = MetricSet.forInstance(args.project(), name(), type().apiName());
         collectMetrics(set, hostInterfaces == null ? List.of() : hostInterfaces);
@@ -1426,14 +1432,14 @@ public abstract class AbstractInstance implements Instance {
         requireInstance("migrate");
         Objects.requireNonNull(sendArgs, "args");
         if (sendArgs.common().live() && !canLiveMigrate()) {
-            throw new InvalidArgumentException(Texts.LIVE_MIGRATION_NEEDS_STATEFUL);
+            throw new InvalidArgumentException(ErrorTexts.LIVE_MIGRATION_NEEDS_STATEFUL);
         }
         InstanceOperation op;
         try {
             op = owner.locks().create(args.project(), args.name(), operation, OperationLocks.Action.MIGRATE, false,
                     true);
         } catch (BusyException e) {
-            throw new BusyException(Texts.ALREADY_MIGRATING, e);
+            throw new BusyException(ErrorTexts.ALREADY_MIGRATING, e);
         }
         runHeld(op, () -> doMigrateSend(sendArgs));
     }
@@ -1443,7 +1449,7 @@ public abstract class AbstractInstance implements Instance {
         requireInstance("migrate");
         Objects.requireNonNull(receiveArgs, "args");
         if (isRunning()) {
-            throw new InstanceStateException(Texts.INSTANCE_IS_RUNNING, statusCode());
+            throw new InstanceStateException(ErrorTexts.INSTANCE_IS_RUNNING, statusCode());
         }
         if (receiveArgs.instanceOperation() != null) {
             doMigrateReceive(receiveArgs);
@@ -1465,7 +1471,7 @@ public abstract class AbstractInstance implements Instance {
         List<InstanceArgs> snaps = new ArrayList<>();
         for (InstanceArgs s : received.snapshots()) {
             snaps.add(s.toBuilder().project(args.project())
-                    .name(Names.snapshotFullName(name(), Names.snapshotPart(s.name()))).build());
+                    .name(NameRules.snapshotFullName(name(), NameRules.snapshotPart(s.name()))).build());
         }
         setDefinition(merged, snaps);
         persist();
@@ -1546,7 +1552,7 @@ public abstract class AbstractInstance implements Instance {
         runLocked(op, () -> {
             requireExists();
             if (!owner.locks().covers(op, args.project(), args.name())) {
-                throw new NotFoundException(Texts.INSTANCE_NOT_FOUND);
+                throw new NotFoundException(ErrorTexts.INSTANCE_NOT_FOUND);
             }
             body.run();
         });
@@ -1592,7 +1598,7 @@ public abstract class AbstractInstance implements Instance {
     private void requireInstance(String action) {
         if (isSnapshot()) {
             throw new InvalidArgumentException("Snapshots cannot be used for " + action + ": "
-                    + Texts.quote(name()));
+                    + ErrorTexts.quote(name()));
         }
         requireExists();
     }
@@ -1600,7 +1606,7 @@ public abstract class AbstractInstance implements Instance {
     /** Fails with Incus's 404 text once the instance (or, for a snapshot handle, its parent) was deleted. */
     protected final void requireExists() {
         if ((parent == null ? this : parent).deleted) {
-            throw new NotFoundException(Texts.INSTANCE_NOT_FOUND);
+            throw new NotFoundException(ErrorTexts.INSTANCE_NOT_FOUND);
         }
     }
 

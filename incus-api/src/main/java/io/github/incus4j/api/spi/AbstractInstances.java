@@ -8,7 +8,13 @@ import io.github.incus4j.api.InstanceSource;
 import io.github.incus4j.api.InstanceType;
 import io.github.incus4j.api.Instances;
 import io.github.incus4j.api.InvalidArgumentException;
-import io.github.incus4j.api.io.InstanceOperation;
+import io.github.incus4j.api.internal.config.ConfigKeys;
+import io.github.incus4j.api.internal.config.DeviceRules;
+import io.github.incus4j.api.internal.config.NameRules;
+import io.github.incus4j.api.internal.store.BackupYaml;
+import io.github.incus4j.api.internal.store.RecordStore;
+import io.github.incus4j.api.internal.text.ErrorTexts;
+import io.github.incus4j.api.operation.InstanceOperation;
 import io.github.incus4j.api.model.Device;
 import io.github.incus4j.api.model.InstanceArgs;
 import io.github.incus4j.api.model.Profile;
@@ -149,7 +155,7 @@ public abstract class AbstractInstances<I extends AbstractInstance> implements I
         checkSource(filled.type(), source);
         String key = key(filled.project(), filled.name());
         if (instances.containsKey(key)) {
-            throw new BusyException(Texts.instanceExists(filled.name()));
+            throw new BusyException(ErrorTexts.instanceExists(filled.name()));
         }
         // The create lock keeps a concurrent create, rename or delete of the same name out while storage is made.
         InstanceOperation lock = locks.create(filled.project(), filled.name(), null, OperationLocks.Action.CREATE,
@@ -157,7 +163,7 @@ public abstract class AbstractInstances<I extends AbstractInstance> implements I
         I instance = newInstance(new InstanceRecord(filled, List.of()));
         AbstractInstance.runLocked(lock, () -> {
             if (instances.putIfAbsent(key, instance) != null) {
-                throw new BusyException(Texts.instanceExists(filled.name()));
+                throw new BusyException(ErrorTexts.instanceExists(filled.name()));
             }
             try {
                 createStorage(instance, source);
@@ -178,9 +184,9 @@ public abstract class AbstractInstances<I extends AbstractInstance> implements I
         if (name == null || project == null) {
             return Optional.empty();
         }
-        if (Names.isSnapshot(name)) {
-            I parent = instances.get(key(project, Names.parentName(name)));
-            return parent == null ? Optional.empty() : parent.findSnapshot(Names.snapshotPart(name));
+        if (NameRules.isSnapshot(name)) {
+            I parent = instances.get(key(project, NameRules.parentName(name)));
+            return parent == null ? Optional.empty() : parent.findSnapshot(NameRules.snapshotPart(name));
         }
         return Optional.ofNullable(instances.get(key(project, name)));
     }
@@ -245,7 +251,7 @@ public abstract class AbstractInstances<I extends AbstractInstance> implements I
     void rename(I instance, String project, String oldName, String newName) {
         String newKey = key(project, newName);
         if (instances.putIfAbsent(newKey, instance) != null) {
-            throw new BusyException(Texts.nameInUse(newName));
+            throw new BusyException(ErrorTexts.nameInUse(newName));
         }
         instances.remove(key(project, oldName), instance);
         Integer id = ids.remove(key(project, oldName));
@@ -323,12 +329,12 @@ public abstract class AbstractInstances<I extends AbstractInstance> implements I
     /** Validates a creation request and fills what the driver sets: dates, architecture, UUIDs. */
     private InstanceArgs validateNew(InstanceArgs args) {
         if (args.type() == InstanceType.ANY) {
-            throw new InvalidArgumentException(Texts.INVALID_INSTANCE_TYPE);
+            throw new InvalidArgumentException(ErrorTexts.INVALID_INSTANCE_TYPE);
         }
         if (args.snapshot()) {
             throw new InvalidArgumentException("Snapshots are created with Instance.snapshot, not Instances.create");
         }
-        Names.validateInstanceName(args.name(), false);
+        NameRules.validateInstanceName(args.name(), false);
         validateProjectName(args.project());
         validateDefinition(args.type(), args.config(), args.devices().map(), args.profiles());
         if (!info.type().equals(InstanceType.ANY) && info.type() != args.type()) {
@@ -359,9 +365,9 @@ public abstract class AbstractInstances<I extends AbstractInstance> implements I
         ConfigKeys.validateConfig(type, config, false);
         Set<String> seen = new HashSet<>();
         for (Profile p : profiles) {
-            Names.validateProfileName(p.name());
+            NameRules.validateProfileName(p.name());
             if (!seen.add(p.name())) {
-                throw new InvalidArgumentException(Texts.DUPLICATE_PROFILE);
+                throw new InvalidArgumentException(ErrorTexts.DUPLICATE_PROFILE);
             }
             // Profiles are shared by containers and VMs: Incus checks their keys for any instance type.
             ConfigKeys.validateConfig(InstanceType.ANY, p.config(), true);
@@ -375,7 +381,7 @@ public abstract class AbstractInstances<I extends AbstractInstance> implements I
     }
 
     private static void validateProjectName(String project) {
-        Names.validateProjectName(project);
+        NameRules.validateProjectName(project);
     }
 
     static String key(String project, String name) {

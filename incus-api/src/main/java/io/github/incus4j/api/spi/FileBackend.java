@@ -1,8 +1,10 @@
 package io.github.incus4j.api.spi;
 
 import io.github.incus4j.api.PermissionDeniedException;
-import io.github.incus4j.api.io.FileAttributes;
-import io.github.incus4j.api.io.SftpClient;
+import io.github.incus4j.api.file.FileAttributes;
+import io.github.incus4j.api.file.SftpClient;
+import io.github.incus4j.api.internal.sftp.FileBackends;
+import io.github.incus4j.api.internal.sftp.SftpServer;
 import java.io.Closeable;
 import java.time.Instant;
 import java.util.List;

@@ -1,6 +1,7 @@
 package io.github.incus4j.api.spi;
 
 import io.github.incus4j.api.internal.Immutable;
+import io.github.incus4j.api.internal.store.BackupYaml;
 import io.github.incus4j.api.model.InstanceArgs;
 import java.util.List;
 import java.util.Objects;

@@ -4,8 +4,9 @@ import io.github.incus4j.api.BusyException;
 import io.github.incus4j.api.IncusException;
 import io.github.incus4j.api.InvalidArgumentException;
 import io.github.incus4j.api.OperationTimeoutException;
-import io.github.incus4j.api.io.InstanceOperation;
-import io.github.incus4j.api.io.Operation;
+import io.github.incus4j.api.internal.text.ErrorTexts;
+import io.github.incus4j.api.operation.InstanceOperation;
+import io.github.incus4j.api.operation.Operation;
 import io.github.incus4j.api.model.Project;
 import java.time.Duration;
 import java.util.HashMap;
@@ -259,7 +260,7 @@ public final class OperationLocks {
     }
 
     private static OperationTimeoutException timeout(Lock lock, Duration waited) {
-        return new OperationTimeoutException("Timed out after " + Texts.duration(waited) + " waiting for the \""
+        return new OperationTimeoutException("Timed out after " + ErrorTexts.duration(waited) + " waiting for the \""
                 + lock.action.value() + "\" operation of instance \"" + lock.instance + "\" in project \""
                 + lock.project + "\" to finish");
     }

@@ -11,7 +11,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.github.incus4j.api.InvalidArgumentException;
 import io.github.incus4j.api.model.Device;
 import io.github.incus4j.api.model.Devices;
-import io.github.incus4j.api.model.ExecRequest;
+import io.github.incus4j.api.exec.ExecRequest;
 import io.github.incus4j.api.model.ImageMetadata;
 import io.github.incus4j.api.model.ImageMetadataTemplate;
 import io.github.incus4j.api.model.InstanceBackup;

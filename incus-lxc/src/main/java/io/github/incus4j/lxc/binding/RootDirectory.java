@@ -7,12 +7,12 @@ import io.github.incus4j.api.IncusException;
 import io.github.incus4j.api.InvalidArgumentException;
 import io.github.incus4j.api.NotFoundException;
 import io.github.incus4j.api.PermissionDeniedException;
-import io.github.incus4j.api.io.FileAttributes;
-import io.github.incus4j.api.io.SftpClient;
+import io.github.incus4j.api.file.FileAttributes;
+import io.github.incus4j.api.file.SftpClient;
 import io.github.incus4j.api.model.IdmapEntry;
 import io.github.incus4j.api.model.IdmapSet;
 import io.github.incus4j.api.spi.FileBackend;
-import io.github.incus4j.api.spi.Texts;
+import io.github.incus4j.api.internal.text.ErrorTexts;
 import io.github.incus4j.lxc.binding.FdCalls.Errno;
 import io.github.incus4j.lxc.binding.FdCalls.Stat;
 import java.io.IOException;
@@ -526,7 +526,7 @@ public final class RootDirectory implements FileBackend {
     }
 
     private static String quote(String s) {
-        return Texts.quote(s);
+        return ErrorTexts.quote(s);
     }
 
     /** An errno as the API's exception, naming the instance path (never the host one). */

@@ -14,7 +14,7 @@ import io.github.incus4j.api.InvalidArgumentException;
 import io.github.incus4j.api.NotFoundException;
 import io.github.incus4j.api.NotSupportedException;
 import io.github.incus4j.api.PermissionDeniedException;
-import io.github.incus4j.api.io.FileAttributes;
+import io.github.incus4j.api.file.FileAttributes;
 import io.github.incus4j.api.model.IdmapSet;
 import io.github.incus4j.api.spi.FileBackend;
 import io.github.incus4j.api.spi.FileBackend.OpenFlag;

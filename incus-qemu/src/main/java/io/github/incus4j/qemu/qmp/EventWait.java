@@ -1,7 +1,7 @@
 package io.github.incus4j.qemu.qmp;
 
 import io.github.incus4j.api.OperationTimeoutException;
-import io.github.incus4j.api.spi.Texts;
+import io.github.incus4j.api.internal.text.ErrorTexts;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
@@ -35,7 +35,7 @@ public final class EventWait implements AutoCloseable {
         try {
             return event.get(JsonLineChannel.nanos(timeout), TimeUnit.NANOSECONDS);
         } catch (TimeoutException e) {
-            throw new OperationTimeoutException("No matching QMP event within " + Texts.duration(timeout));
+            throw new OperationTimeoutException("No matching QMP event within " + ErrorTexts.duration(timeout));
         } catch (ExecutionException e) {
             throw new MonitorDisconnectedException(e.getCause().getMessage());
         } catch (InterruptedException e) {

@@ -4,7 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.github.incus4j.api.InvalidArgumentException;
 import io.github.incus4j.api.OperationTimeoutException;
-import io.github.incus4j.api.spi.Texts;
+import io.github.incus4j.api.internal.text.ErrorTexts;
 import java.lang.System.Logger.Level;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -281,7 +281,7 @@ public final class GuestAgentClient implements AutoCloseable {
      */
     public void shutdown(String mode) {
         if (!SHUTDOWN_MODES.contains(mode)) {
-            throw new InvalidArgumentException("Invalid shutdown mode " + (mode == null ? "null" : Texts.quote(mode))
+            throw new InvalidArgumentException("Invalid shutdown mode " + (mode == null ? "null" : ErrorTexts.quote(mode))
                     + ": must be one of powerdown, reboot, halt");
         }
         try {

@@ -10,7 +10,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.github.incus4j.api.IncusException;
 import io.github.incus4j.api.InvalidArgumentException;
 import io.github.incus4j.api.OperationTimeoutException;
-import io.github.incus4j.api.spi.Texts;
+import io.github.incus4j.api.internal.text.ErrorTexts;
 import java.io.IOException;
 import java.lang.System.Logger.Level;
 import java.nio.ByteBuffer;
@@ -333,7 +333,7 @@ final class JsonLineChannel implements AutoCloseable {
             }
             g.writeEndObject();
         } catch (IOException e) {
-            throw new IncusException("Failed to encode the arguments of " + Texts.quote(command) + ": "
+            throw new IncusException("Failed to encode the arguments of " + ErrorTexts.quote(command) + ": "
                     + e.getMessage(), e);
         }
         out.append('\n');
@@ -348,13 +348,13 @@ final class JsonLineChannel implements AutoCloseable {
         try {
             tree = arguments instanceof JsonNode node ? node : MAPPER.valueToTree(arguments);
         } catch (IllegalArgumentException e) {
-            throw new InvalidArgumentException("Cannot encode the arguments of " + Texts.quote(command) + ": "
+            throw new InvalidArgumentException("Cannot encode the arguments of " + ErrorTexts.quote(command) + ": "
                     + e.getMessage());
         }
         if (tree instanceof ObjectNode object) {
             return object;
         }
-        throw new InvalidArgumentException("The arguments of " + Texts.quote(command)
+        throw new InvalidArgumentException("The arguments of " + ErrorTexts.quote(command)
                 + " must be a JSON object (a Map, an ObjectNode or a record), not " + tree.getNodeType());
     }
 
@@ -397,7 +397,7 @@ final class JsonLineChannel implements AutoCloseable {
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            throw new QmpException("Interrupted while sending " + Texts.quote(command), e);
+            throw new QmpException("Interrupted while sending " + ErrorTexts.quote(command), e);
         }
         try {
             ByteBuffer out = ByteBuffer.wrap(bytes);
@@ -435,7 +435,7 @@ final class JsonLineChannel implements AutoCloseable {
         } catch (InterruptedException e) {
             pending.remove(call.id);
             Thread.currentThread().interrupt();
-            throw new QmpException("Interrupted while waiting for the reply to " + Texts.quote(call.command), e);
+            throw new QmpException("Interrupted while waiting for the reply to " + ErrorTexts.quote(call.command), e);
         }
         return unwrap(call.command, reply);
     }
@@ -458,8 +458,8 @@ final class JsonLineChannel implements AutoCloseable {
 
     private OperationTimeoutException timeout(String command, Duration timeout) {
         // Incus: "%w: %q after %s" around ErrMonitorTimeout.
-        return new OperationTimeoutException(words.timedOut() + ": " + Texts.quote(command) + " after "
-                + Texts.duration(timeout));
+        return new OperationTimeoutException(words.timedOut() + ": " + ErrorTexts.quote(command) + " after "
+                + ErrorTexts.duration(timeout));
     }
 
     private synchronized ScheduledThreadPoolExecutor timer() {

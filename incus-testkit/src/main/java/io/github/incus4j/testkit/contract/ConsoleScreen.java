@@ -2,7 +2,7 @@ package io.github.incus4j.testkit.contract;
 
 import static org.junit.jupiter.api.Assertions.fail;
 
-import io.github.incus4j.api.io.ConsoleSession;
+import io.github.incus4j.api.exec.ConsoleSession;
 import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.nio.charset.StandardCharsets;

@@ -1,7 +1,7 @@
 package io.github.incus4j.testkit.contract;
 
 import io.github.incus4j.api.model.Device;
-import io.github.incus4j.api.spi.Texts;
+import io.github.incus4j.api.internal.text.ErrorTexts;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -132,7 +132,7 @@ public final class InputFuzz {
             }
             boolean known = List.of(types).subList(0, 12).contains(type);
             boolean badName = name.contains("\0") || name.contains("/") || name.equals(".") || name.equals("..")
-                    || name.startsWith(".") || Texts.hasUnpairedSurrogate(name);
+                    || name.startsWith(".") || ErrorTexts.hasUnpairedSurrogate(name);
             out.add(one(name, !known || badName, kv.toArray(new String[0])));
         }
         return out;

@@ -18,28 +18,28 @@ import io.github.incus4j.api.InstanceStateException;
 import io.github.incus4j.api.InstanceType;
 import io.github.incus4j.api.Instances;
 import io.github.incus4j.api.InvalidArgumentException;
-import io.github.incus4j.api.MigrateArgs;
-import io.github.incus4j.api.MigrateReceiveArgs;
-import io.github.incus4j.api.MigrateSendArgs;
+import io.github.incus4j.api.migration.MigrateArgs;
+import io.github.incus4j.api.migration.MigrateReceiveArgs;
+import io.github.incus4j.api.migration.MigrateSendArgs;
 import io.github.incus4j.api.NotFoundException;
 import io.github.incus4j.api.NotSupportedException;
 import io.github.incus4j.api.OperationTimeoutException;
 import io.github.incus4j.api.StatusCode;
 import io.github.incus4j.api.TemplateTrigger;
 import io.github.incus4j.api.VM;
-import io.github.incus4j.api.io.CGroup;
-import io.github.incus4j.api.io.Cmd;
-import io.github.incus4j.api.io.ConsoleSession;
-import io.github.incus4j.api.io.FileAttributes;
-import io.github.incus4j.api.io.InstanceOperation;
-import io.github.incus4j.api.io.SftpClient;
+import io.github.incus4j.api.cgroup.CGroup;
+import io.github.incus4j.api.exec.Cmd;
+import io.github.incus4j.api.exec.ConsoleSession;
+import io.github.incus4j.api.file.FileAttributes;
+import io.github.incus4j.api.operation.InstanceOperation;
+import io.github.incus4j.api.file.SftpClient;
 import io.github.incus4j.api.metrics.MetricSet;
 import io.github.incus4j.api.metrics.MetricType;
 import io.github.incus4j.api.metrics.Sample;
 import io.github.incus4j.api.model.ConsoleLogOptions;
 import io.github.incus4j.api.model.Device;
 import io.github.incus4j.api.model.Devices;
-import io.github.incus4j.api.model.ExecRequest;
+import io.github.incus4j.api.exec.ExecRequest;
 import io.github.incus4j.api.model.ImageMetadata;
 import io.github.incus4j.api.model.InstanceArgs;
 import io.github.incus4j.api.model.Profile;
@@ -48,7 +48,7 @@ import io.github.incus4j.api.rest.ApiInstanceFull;
 import io.github.incus4j.api.rest.ApiInstanceSnapshot;
 import io.github.incus4j.api.rest.ApiInstanceState;
 import io.github.incus4j.api.rest.RestJson;
-import io.github.incus4j.api.spi.WireSftpClient;
+import io.github.incus4j.api.internal.sftp.WireSftpClient;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -1848,7 +1848,7 @@ public abstract class InstanceDriverContract extends ContractSupport {
         void waitForTimesOut(InstanceType type) {
             Instance i = createRunning(type);
             try (Cmd c = i.exec(ExecRequest.of("sleep", "30"), null, null, null)) {
-                // Incus's exec has no bounded wait: the text is incus4j's (Texts.commandStillRunning).
+                // Incus's exec has no bounded wait: the text is incus4j's (ErrorTexts.commandStillRunning).
                 assertRefused(OperationTimeoutException.class, "The command is still running after 200ms",
                         () -> c.waitFor(Duration.ofMillis(200)));
                 assertTrue(c.exitCode().isEmpty(), "still running");
@@ -2526,7 +2526,7 @@ public abstract class InstanceDriverContract extends ContractSupport {
             byte[] tarball = export(create(type), Map.of("os", "contract"), null);
             ImageMetadata metadata = RestJson.fromYaml(TarEntries.read(tarball).get("metadata.yaml"),
                     ImageMetadata.class);
-            String fingerprint = io.github.incus4j.api.spi.Images.fingerprint(tarball);
+            String fingerprint = io.github.incus4j.api.internal.image.ImageLayout.fingerprint(tarball);
             io.github.incus4j.api.model.Image image = io.github.incus4j.api.model.Image.fromTarball(saveImage(tarball),
                     fingerprint, type.apiName(), metadata);
             Instance i = createRunning(type);
@@ -2599,7 +2599,7 @@ public abstract class InstanceDriverContract extends ContractSupport {
         void exportProgressIsReported(InstanceType type) {
             AtomicInteger calls = new AtomicInteger();
             create(type).export(new ByteArrayOutputStream(), null, Map.of(), null,
-                    new io.github.incus4j.api.io.ProgressTracker(0, (percent, speed, bytes) -> calls.incrementAndGet()));
+                    new io.github.incus4j.api.operation.ProgressTracker(0, (percent, speed, bytes) -> calls.incrementAndGet()));
             assertTrue(calls.get() > 0, "progress reports");
         }
 

@@ -1,6 +1,6 @@
 package io.github.incus4j.testkit.contract;
 
-import io.github.incus4j.api.MigrateArgs;
+import io.github.incus4j.api.migration.MigrateArgs;
 import io.github.incus4j.testkit.fake.FakeMigration;
 import java.util.Objects;
 

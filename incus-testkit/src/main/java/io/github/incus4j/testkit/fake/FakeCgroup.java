@@ -3,9 +3,9 @@ package io.github.incus4j.testkit.fake;
 import io.github.incus4j.api.InstanceStateException;
 import io.github.incus4j.api.InvalidArgumentException;
 import io.github.incus4j.api.NotFoundException;
-import io.github.incus4j.api.io.CGroup;
-import io.github.incus4j.api.spi.Numbers;
-import io.github.incus4j.api.spi.Texts;
+import io.github.incus4j.api.cgroup.CGroup;
+import io.github.incus4j.api.internal.config.ConfigNumbers;
+import io.github.incus4j.api.internal.text.ErrorTexts;
 import java.util.Set;
 
 /**
@@ -29,7 +29,7 @@ final class FakeCgroup implements CGroup {
     public String get(String key) {
         Guest g = instance.guest();
         if (g == null) {
-            throw new InstanceStateException(Texts.INSTANCE_NOT_RUNNING, instance.statusCode());
+            throw new InstanceStateException(ErrorTexts.INSTANCE_NOT_RUNNING, instance.statusCode());
         }
         String written = g.cgroupWrites.get(key);
         if (written != null) {
@@ -81,7 +81,7 @@ final class FakeCgroup implements CGroup {
             case "cpuset.cpus.effective":
                 return "0-" + (instance.cpuCount() - 1);
             default:
-                throw new NotFoundException("Cgroup file " + Texts.quote(key) + " not found");
+                throw new NotFoundException("Cgroup file " + ErrorTexts.quote(key) + " not found");
         }
     }
 
@@ -90,10 +90,10 @@ final class FakeCgroup implements CGroup {
         if (allowance != null && allowance.contains("/")) {
             String[] parts = allowance.split("/");
             try {
-                long quota = Numbers.multiplySaturated(
-                        Numbers.parseLong("limits.cpu.allowance", parts[0].replace("ms", "")), 1000);
-                long period = Numbers.multiplySaturated(
-                        Numbers.parseLong("limits.cpu.allowance", parts[1].replace("ms", "")), 1000);
+                long quota = ConfigNumbers.multiplySaturated(
+                        ConfigNumbers.parseLong("limits.cpu.allowance", parts[0].replace("ms", "")), 1000);
+                long period = ConfigNumbers.multiplySaturated(
+                        ConfigNumbers.parseLong("limits.cpu.allowance", parts[1].replace("ms", "")), 1000);
                 return quota + " " + period;
             } catch (InvalidArgumentException e) {
                 return "max 100000";
@@ -106,16 +106,16 @@ final class FakeCgroup implements CGroup {
     public void set(String key, String value) {
         Guest g = instance.guest();
         if (g == null) {
-            throw new InstanceStateException(Texts.CGROUP_STOPPED, instance.statusCode());
+            throw new InstanceStateException(ErrorTexts.CGROUP_STOPPED, instance.statusCode());
         }
         if (!WRITABLE.contains(key)) {
             get(key); // unknown keys: not found
-            throw new InvalidArgumentException("Cgroup file " + Texts.quote(key) + " is read-only");
+            throw new InvalidArgumentException("Cgroup file " + ErrorTexts.quote(key) + " is read-only");
         }
         String v = value == null ? "" : value.trim();
         if (!valid(key, v)) {
-            throw new InvalidArgumentException("Invalid value " + Texts.quote(v) + " for cgroup file "
-                    + Texts.quote(key));
+            throw new InvalidArgumentException("Invalid value " + ErrorTexts.quote(v) + " for cgroup file "
+                    + ErrorTexts.quote(key));
         }
         g.cgroupWrites.put(key, v);
     }

@@ -1,7 +1,7 @@
 package io.github.incus4j.testkit.fake;
 
 import io.github.incus4j.api.InvalidArgumentException;
-import io.github.incus4j.api.spi.Texts;
+import io.github.incus4j.api.internal.text.ErrorTexts;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
@@ -74,7 +74,7 @@ public final class FakeCommands {
 
     private static void checkName(String name) {
         if (name == null || name.isEmpty() || name.contains("/") || name.equals(".") || name.equals("..")) {
-            throw new InvalidArgumentException("Invalid command name " + Texts.quote(String.valueOf(name))
+            throw new InvalidArgumentException("Invalid command name " + ErrorTexts.quote(String.valueOf(name))
                     + ": a base name without \"/\" is expected");
         }
     }

@@ -1,6 +1,6 @@
 package io.github.incus4j.testkit.fake;
 
-import io.github.incus4j.api.io.ConsoleSession;
+import io.github.incus4j.api.exec.ConsoleSession;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;

@@ -9,10 +9,10 @@ import io.github.incus4j.api.model.Device;
 import io.github.incus4j.api.model.IdmapSet;
 import io.github.incus4j.api.model.InstanceArgs;
 import io.github.incus4j.api.model.StorageType;
-import io.github.incus4j.api.spi.Idmaps;
-import io.github.incus4j.api.spi.ConfigKeys;
+import io.github.incus4j.api.internal.config.VolatileIdmaps;
+import io.github.incus4j.api.internal.config.ConfigKeys;
 import io.github.incus4j.api.spi.InstanceRecord;
-import io.github.incus4j.api.spi.Texts;
+import io.github.incus4j.api.internal.text.ErrorTexts;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -35,7 +35,7 @@ public final class FakeContainer extends FakeInstance implements Container {
     /** The size of the default unprivileged map. */
     public static final long IDMAP_SIZE = 1_000_000_000;
     /** The default map as Incus stores it in {@code volatile.idmap.*} (one string shared by every container). */
-    static final String DEFAULT_IDMAP_JSON = Idmaps.toJson(IdmapSet.ofRange(IDMAP_BASE, IDMAP_SIZE));
+    static final String DEFAULT_IDMAP_JSON = VolatileIdmaps.toJson(IdmapSet.ofRange(IDMAP_BASE, IDMAP_SIZE));
 
     FakeContainer(FakeInstances owner, InstanceRecord record) {
         super(owner, record);
@@ -70,17 +70,17 @@ public final class FakeContainer extends FakeInstance implements Container {
 
     @Override
     public Optional<IdmapSet> currentIdmap() {
-        return Idmaps.current(localConfig());
+        return VolatileIdmaps.current(localConfig());
     }
 
     @Override
     public Optional<IdmapSet> diskIdmap() {
-        return Idmaps.disk(localConfig());
+        return VolatileIdmaps.disk(localConfig());
     }
 
     @Override
     public Optional<IdmapSet> nextIdmap() {
-        return Idmaps.next(localConfig());
+        return VolatileIdmaps.next(localConfig());
     }
 
     /**
@@ -140,6 +140,6 @@ public final class FakeContainer extends FakeInstance implements Container {
 
     @Override
     public String toString() {
-        return "FakeContainer[" + project().name() + "/" + name() + " " + Texts.quote(statusCode().text()) + "]";
+        return "FakeContainer[" + project().name() + "/" + name() + " " + ErrorTexts.quote(statusCode().text()) + "]";
     }
 }

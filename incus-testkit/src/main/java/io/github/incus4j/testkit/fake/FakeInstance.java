@@ -6,22 +6,22 @@ import io.github.incus4j.api.IncusException;
 import io.github.incus4j.api.InstanceStateException;
 import io.github.incus4j.api.InstanceType;
 import io.github.incus4j.api.InvalidArgumentException;
-import io.github.incus4j.api.MigrateReceiveArgs;
-import io.github.incus4j.api.MigrateSendArgs;
+import io.github.incus4j.api.migration.MigrateReceiveArgs;
+import io.github.incus4j.api.migration.MigrateSendArgs;
 import io.github.incus4j.api.NotSupportedException;
 import io.github.incus4j.api.PowerState;
 import io.github.incus4j.api.StatusCode;
 import io.github.incus4j.api.TemplateTrigger;
-import io.github.incus4j.api.io.CGroup;
-import io.github.incus4j.api.io.Cmd;
+import io.github.incus4j.api.cgroup.CGroup;
+import io.github.incus4j.api.exec.Cmd;
 import io.github.incus4j.api.io.Connection;
-import io.github.incus4j.api.io.ConsoleSession;
-import io.github.incus4j.api.io.Operation;
-import io.github.incus4j.api.io.ProgressTracker;
-import io.github.incus4j.api.io.SftpClient;
+import io.github.incus4j.api.exec.ConsoleSession;
+import io.github.incus4j.api.operation.Operation;
+import io.github.incus4j.api.operation.ProgressTracker;
+import io.github.incus4j.api.file.SftpClient;
 import io.github.incus4j.api.metrics.MetricSet;
 import io.github.incus4j.api.model.Device;
-import io.github.incus4j.api.model.ExecRequest;
+import io.github.incus4j.api.exec.ExecRequest;
 import io.github.incus4j.api.model.Image;
 import io.github.incus4j.api.model.ImageMetadata;
 import io.github.incus4j.api.model.InstanceArgs;
@@ -29,15 +29,15 @@ import io.github.incus4j.api.rest.ApiInstanceState;
 import io.github.incus4j.api.rest.RestJson;
 import io.github.incus4j.api.spi.AbstractInstance;
 import io.github.incus4j.api.spi.AbstractInstances;
-import io.github.incus4j.api.spi.ConfigKeys;
-import io.github.incus4j.api.spi.FileBackends;
-import io.github.incus4j.api.spi.ImageTemplates;
-import io.github.incus4j.api.spi.Images;
+import io.github.incus4j.api.internal.config.ConfigKeys;
+import io.github.incus4j.api.internal.sftp.FileBackends;
+import io.github.incus4j.api.internal.image.ImageTemplates;
+import io.github.incus4j.api.internal.image.ImageLayout;
 import io.github.incus4j.api.spi.InstanceRecord;
-import io.github.incus4j.api.spi.Names;
-import io.github.incus4j.api.spi.Numbers;
-import io.github.incus4j.api.spi.SftpServer;
-import io.github.incus4j.api.spi.Texts;
+import io.github.incus4j.api.internal.config.NameRules;
+import io.github.incus4j.api.internal.config.ConfigNumbers;
+import io.github.incus4j.api.internal.sftp.SftpServer;
+import io.github.incus4j.api.internal.text.ErrorTexts;
 import io.github.incus4j.testkit.fake.MemFs.Dir;
 import java.io.IOException;
 import java.io.InputStream;
@@ -154,7 +154,7 @@ public abstract sealed class FakeInstance extends AbstractInstance permits FakeC
 
     /**
      * Kills the instance as if its init (or QEMU) died: a container's commands end with status 137, a VM's fail with
-     * {@code InstanceStateException} ({@value Texts#COMMAND_LOST_VM_DIED}, as the qemu driver's), consoles detach. With
+     * {@code InstanceStateException} ({@value ErrorTexts#COMMAND_LOST_VM_DIED}, as the qemu driver's), consoles detach. With
      * {@code leaveInError} it stays in status {@code Error} (only deleting it helps, as with a wedged runtime); else
      * it is {@code Stopped}, recorded as such, and deleted if ephemeral, as Incus's stop hook does.
      *
@@ -166,14 +166,14 @@ public abstract sealed class FakeInstance extends AbstractInstance permits FakeC
         synchronized (this) {
             g = guest;
             if (g == null) {
-                throw new InstanceStateException(Texts.INSTANCE_NOT_RUNNING, status);
+                throw new InstanceStateException(ErrorTexts.INSTANCE_NOT_RUNNING, status);
             }
             guest = null;
             status = leaveInError ? StatusCode.ERROR : StatusCode.STOPPED;
             notifyAll();
         }
         if (type() == InstanceType.VM) {
-            g.loseAll(new InstanceStateException(Texts.COMMAND_LOST_VM_DIED,
+            g.loseAll(new InstanceStateException(ErrorTexts.COMMAND_LOST_VM_DIED,
                     leaveInError ? StatusCode.ERROR : StatusCode.STOPPED));
         } else {
             g.killAll(Cmd.exitStatusForSignal(9));
@@ -367,7 +367,7 @@ public abstract sealed class FakeInstance extends AbstractInstance permits FakeC
             s = readState(statePath());
         }
         if (!(s instanceof SavedState st)) {
-            throw new IncusException("Failed to restore the saved state of " + Texts.quote(name())
+            throw new IncusException("Failed to restore the saved state of " + ErrorTexts.quote(name())
                     + ": there is none");
         }
         savedState = null;
@@ -383,7 +383,7 @@ public abstract sealed class FakeInstance extends AbstractInstance permits FakeC
         driver.faults().hit("exec");
         Guest g = guest;
         if (g == null) {
-            throw new InstanceStateException(Texts.INSTANCE_NOT_RUNNING, status);
+            throw new InstanceStateException(ErrorTexts.INSTANCE_NOT_RUNNING, status);
         }
         Map<String, String> env = new TreeMap<>();
         expandedConfig().forEach((k, v) -> {
@@ -418,7 +418,7 @@ public abstract sealed class FakeInstance extends AbstractInstance permits FakeC
             driver.execute(() -> task.run(p, prog.handler()));
         } catch (java.util.concurrent.RejectedExecutionException closed) {
             task.kill(Cmd.exitStatusForSignal(9));
-            throw new IncusException("The fake driver of " + Texts.quote(name()) + " was closed", closed);
+            throw new IncusException("The fake driver of " + ErrorTexts.quote(name()) + " was closed", closed);
         }
         return task;
     }
@@ -438,7 +438,7 @@ public abstract sealed class FakeInstance extends AbstractInstance permits FakeC
     @Override
     protected ConsoleSession doConsole(String protocol) {
         if (!ConsoleTypes.CONSOLE.equals(protocol)) {
-            throw new NotSupportedException(Texts.SPICE_UNSUPPORTED);
+            throw new NotSupportedException(ErrorTexts.SPICE_UNSUPPORTED);
         }
         return console().attach();
     }
@@ -517,7 +517,7 @@ public abstract sealed class FakeInstance extends AbstractInstance permits FakeC
     MemSftp.FsRoot fsView() {
         if (isSnapshot()) {
             FakeInstance parent = parentInstance();
-            String snap = Names.snapshotPart(name());
+            String snap = NameRules.snapshotPart(name());
             return new MemSftp.FsRoot() {
                 @Override
                 public Dir get() {
@@ -588,14 +588,14 @@ public abstract sealed class FakeInstance extends AbstractInstance permits FakeC
         Guest g = guest;
         SavedState state = stateful && g != null ? saveState(g) : null;
         // The snapshot's disk holds no tmpfs content: that is memory, kept only in its state.
-        snaps().put(Names.snapshotPart(snapshot.name()),
+        snaps().put(NameRules.snapshotPart(snapshot.name()),
                 new SnapState(Tmpfs.unmounted(root(), clockMillis()), state, true));
     }
 
     @Override
     protected void doRestore(InstanceArgs snapshot) {
         driver.faults().hit("restore");
-        SnapState s = snapState(Names.snapshotPart(snapshot.name()));
+        SnapState s = snapState(NameRules.snapshotPart(snapshot.name()));
         root = s.root;
         savedState = s.state;
     }
@@ -604,7 +604,7 @@ public abstract sealed class FakeInstance extends AbstractInstance permits FakeC
     protected void doDeleteSnapshot(InstanceArgs snapshot) {
         ConcurrentHashMap<String, SnapState> m = snaps;
         if (m != null) {
-            m.remove(Names.snapshotPart(snapshot.name()));
+            m.remove(NameRules.snapshotPart(snapshot.name()));
         }
     }
 
@@ -633,7 +633,7 @@ public abstract sealed class FakeInstance extends AbstractInstance permits FakeC
         }
         FakeInstance parent = parentInstance();
         synchronized (parent) {
-            String old = Names.snapshotPart(name());
+            String old = NameRules.snapshotPart(name());
             parent.snapState(old);
             super.rename(newName, applyTemplateTrigger);
             ConcurrentHashMap<String, SnapState> m = parent.snaps();
@@ -672,7 +672,7 @@ public abstract sealed class FakeInstance extends AbstractInstance permits FakeC
         ConcurrentHashMap<String, SnapState> m = snaps();
         SnapState s = m.get(snap);
         if (s == null) {
-            Path dir = owner().paths().path(type(), Names.snapshotFullName(storageName(), snap));
+            Path dir = owner().paths().path(type(), NameRules.snapshotFullName(storageName(), snap));
             Object state = readState(dir.resolve("state"));
             s = new SnapState(loadTree(dir), state instanceof SavedState st ? st : null, false);
             m.put(snap, s);
@@ -689,7 +689,7 @@ public abstract sealed class FakeInstance extends AbstractInstance permits FakeC
             files = ImageFiles.NONE;
         } else {
             if (image.source() == null) {
-                throw new InvalidArgumentException("Image " + Texts.quote(image.fingerprint())
+                throw new InvalidArgumentException("Image " + ErrorTexts.quote(image.fingerprint())
                         + " has no tarball to unpack");
             }
             FakeInstances.Unpacked u = driver.unpack(image.source());
@@ -844,13 +844,13 @@ public abstract sealed class FakeInstance extends AbstractInstance permits FakeC
         driver.faults().hit("export");
         Dir tree = fsView().get();
         ImageFiles files = (isSnapshot() ? parentInstance() : this).imageFiles();
-        ImageMetadata md = Images.exportMetadata(files.metadata(), Architectures.name(architecture()), properties,
+        ImageMetadata md = ImageLayout.exportMetadata(files.metadata(), Architectures.name(architecture()), properties,
                 expiration, owner().clock());
-        Images.RootfsWriter writer = (w, prefix) -> FsTar.write(tree, w, prefix);
+        ImageLayout.RootfsWriter writer = (w, prefix) -> FsTar.write(tree, w, prefix);
         if (rootfs == null) {
-            Images.writeUnified(meta, md, files.templates(), writer, tracker);
+            ImageLayout.writeUnified(meta, md, files.templates(), writer, tracker);
         } else {
-            Images.writeSplit(meta, rootfs, md, files.templates(), writer, tracker);
+            ImageLayout.writeSplit(meta, rootfs, md, files.templates(), writer, tracker);
         }
         return md;
     }
@@ -1028,13 +1028,13 @@ public abstract sealed class FakeInstance extends AbstractInstance permits FakeC
         }
         try {
             if (v.matches("\\d+")) {
-                return Numbers.parseIntClamped("limits.cpu", v, 1, ConfigKeys.MAX_CPUS);
+                return ConfigNumbers.parseIntClamped("limits.cpu", v, 1, ConfigKeys.MAX_CPUS);
             }
             int n = 0;
             for (String part : v.split(",")) {
                 String[] r = part.split("-");
-                n += r.length == 2 ? Math.max(0, Numbers.parseIntClamped("limits.cpu", r[1], 0, ConfigKeys.MAX_CPUS)
-                        - Numbers.parseIntClamped("limits.cpu", r[0], 0, ConfigKeys.MAX_CPUS) + 1) : 1;
+                n += r.length == 2 ? Math.max(0, ConfigNumbers.parseIntClamped("limits.cpu", r[1], 0, ConfigKeys.MAX_CPUS)
+                        - ConfigNumbers.parseIntClamped("limits.cpu", r[0], 0, ConfigKeys.MAX_CPUS) + 1) : 1;
             }
             return Math.max(1, Math.min(ConfigKeys.MAX_CPUS, n));
         } catch (InvalidArgumentException e) {
@@ -1108,7 +1108,7 @@ public abstract sealed class FakeInstance extends AbstractInstance permits FakeC
 
     private void requireInstanceHandle() {
         if (isSnapshot()) {
-            throw new InvalidArgumentException("Not available on a snapshot: " + Texts.quote(name()));
+            throw new InvalidArgumentException("Not available on a snapshot: " + ErrorTexts.quote(name()));
         }
     }
 
@@ -1139,12 +1139,12 @@ public abstract sealed class FakeInstance extends AbstractInstance permits FakeC
             return;
         }
         for (InstanceArgs snap : snapshotArgs()) {
-            String shortName = Names.snapshotPart(snap.name());
+            String shortName = NameRules.snapshotPart(snap.name());
             SnapState ss = m.get(shortName);
             if (ss == null || !ss.dirty) {
                 continue;
             }
-            Path dir = owner().paths().path(type(), Names.snapshotFullName(storageName(), shortName));
+            Path dir = owner().paths().path(type(), NameRules.snapshotFullName(storageName(), shortName));
             FsTar.save(ss.root, dir.resolve(FsTar.ROOTFS_TAR));
             if (ss.state != null) {
                 Files.write(dir.resolve("state"), ss.state.encode());

@@ -11,10 +11,10 @@ import io.github.incus4j.api.TemplateTrigger;
 import io.github.incus4j.api.model.ImageMetadata;
 import io.github.incus4j.api.model.Project;
 import io.github.incus4j.api.spi.AbstractInstances;
-import io.github.incus4j.api.spi.Images;
+import io.github.incus4j.api.internal.image.ImageLayout;
 import io.github.incus4j.api.spi.InstanceRecord;
 import io.github.incus4j.api.spi.OperationLocks;
-import io.github.incus4j.api.spi.Texts;
+import io.github.incus4j.api.internal.text.ErrorTexts;
 import io.github.incus4j.testkit.fake.MemFs.Dir;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
@@ -124,16 +124,16 @@ public final class FakeInstances extends AbstractInstances<FakeInstance> {
         }
         if (source instanceof InstanceSource.Template t) {
             if (!t.name().equals("busybox")) {
-                throw new NotFoundException("Unknown template " + Texts.quote(t.name())
+                throw new NotFoundException("Unknown template " + ErrorTexts.quote(t.name())
                         + ": the fake driver provides \"busybox\"");
             }
         } else if (source instanceof InstanceSource.ImageTarball i) {
             if (!Files.isRegularFile(i.tarball())) {
-                throw new NotFoundException("Image tarball " + Texts.quote(i.tarball().toString()) + " not found");
+                throw new NotFoundException("Image tarball " + ErrorTexts.quote(i.tarball().toString()) + " not found");
             }
         } else if (source instanceof InstanceSource.RootfsDirectory d) {
             if (!Files.isDirectory(d.directory())) {
-                throw new NotFoundException("Root filesystem directory " + Texts.quote(d.directory().toString())
+                throw new NotFoundException("Root filesystem directory " + ErrorTexts.quote(d.directory().toString())
                         + " not found");
             }
         }
@@ -191,16 +191,16 @@ public final class FakeInstances extends AbstractInstances<FakeInstance> {
         try {
             md = readImage(new ByteArrayInputStream(bytes), templates, b);
         } catch (IOException | RuntimeException e) {
-            throw new InvalidArgumentException("Invalid image " + Texts.quote(tarball.toString()) + ": "
+            throw new InvalidArgumentException("Invalid image " + ErrorTexts.quote(tarball.toString()) + ": "
                     + e.getMessage(), e);
         }
         Dir tree = (Dir) MemFs.share(MemFs.share(b.build(), MemFs.BUSYBOX), MemFs.MINIMAL);
-        return new Unpacked(tree, new FakeInstance.ImageFiles(md, templates), Images.fingerprint(bytes));
+        return new Unpacked(tree, new FakeInstance.ImageFiles(md, templates), ImageLayout.fingerprint(bytes));
     }
 
     private static ImageMetadata readImage(InputStream in, Map<String, byte[]> templates, MemFs.Builder b)
             throws IOException {
-        return Images.readUnified(in, templates, (e, content) -> FsTar.add(b, e.name(), e, content));
+        return ImageLayout.readUnified(in, templates, (e, content) -> FsTar.add(b, e.name(), e, content));
     }
 
     /** Copies a host directory tree (files, directories, symlinks; owners and modes kept where readable). */

@@ -2,13 +2,13 @@ package io.github.incus4j.testkit.fake;
 
 import io.github.incus4j.api.IncusException;
 import io.github.incus4j.api.Instance;
-import io.github.incus4j.api.MigrateArgs;
-import io.github.incus4j.api.MigrateReceiveArgs;
-import io.github.incus4j.api.MigrateSendArgs;
-import io.github.incus4j.api.MigrationMessage;
+import io.github.incus4j.api.migration.MigrateArgs;
+import io.github.incus4j.api.migration.MigrateReceiveArgs;
+import io.github.incus4j.api.migration.MigrateSendArgs;
+import io.github.incus4j.api.migration.MigrationMessage;
 import io.github.incus4j.api.OperationTimeoutException;
 import io.github.incus4j.api.io.Connection;
-import io.github.incus4j.api.spi.MigrationWire;
+import io.github.incus4j.api.internal.migration.MigrationWire;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.time.Duration;

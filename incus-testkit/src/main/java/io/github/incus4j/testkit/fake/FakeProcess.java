@@ -1,6 +1,6 @@
 package io.github.incus4j.testkit.fake;
 
-import io.github.incus4j.api.io.SftpClient;
+import io.github.incus4j.api.file.SftpClient;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.time.Duration;

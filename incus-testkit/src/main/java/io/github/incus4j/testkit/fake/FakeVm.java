@@ -6,7 +6,7 @@ import io.github.incus4j.api.InvalidArgumentException;
 import io.github.incus4j.api.VM;
 import io.github.incus4j.api.model.InstanceArgs;
 import io.github.incus4j.api.spi.InstanceRecord;
-import io.github.incus4j.api.spi.Texts;
+import io.github.incus4j.api.internal.text.ErrorTexts;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.io.UncheckedIOException;
@@ -74,7 +74,7 @@ public final class FakeVm extends FakeInstance implements VM {
     public void dumpGuestMemory(OutputStream out, String format) {
         Objects.requireNonNull(out, "out");
         if (!"elf".equals(format)) {
-            throw new InvalidArgumentException("Unsupported dump format " + Texts.quote(String.valueOf(format))
+            throw new InvalidArgumentException("Unsupported dump format " + ErrorTexts.quote(String.valueOf(format))
                     + ": the fake driver writes \"elf\"");
         }
         requireRunning();
@@ -87,12 +87,12 @@ public final class FakeVm extends FakeInstance implements VM {
 
     private void requireRunning() {
         if (!isRunning()) {
-            throw new InstanceStateException(Texts.INSTANCE_NOT_RUNNING, statusCode());
+            throw new InstanceStateException(ErrorTexts.INSTANCE_NOT_RUNNING, statusCode());
         }
     }
 
     @Override
     public String toString() {
-        return "FakeVm[" + project().name() + "/" + name() + " " + Texts.quote(statusCode().text()) + "]";
+        return "FakeVm[" + project().name() + "/" + name() + " " + ErrorTexts.quote(statusCode().text()) + "]";
     }
 }

@@ -2,7 +2,7 @@ package io.github.incus4j.testkit.fake;
 
 import io.github.incus4j.api.IncusException;
 import io.github.incus4j.api.InvalidArgumentException;
-import io.github.incus4j.api.spi.Texts;
+import io.github.incus4j.api.internal.text.ErrorTexts;
 import java.time.Duration;
 import java.util.Map;
 import java.util.Objects;
@@ -95,7 +95,7 @@ public final class Faults {
                 Thread.sleep(d.toMillis(), d.toNanosPart() % 1_000_000);
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
-                throw new IncusException("Interrupted during the injected delay of " + Texts.quote(action), e);
+                throw new IncusException("Interrupted during the injected delay of " + ErrorTexts.quote(action), e);
             }
         }
         Failure f = failures.get(action);
@@ -112,7 +112,7 @@ public final class Faults {
 
     private static void check(String action) {
         if (action == null || !ACTIONS.contains(action)) {
-            throw new InvalidArgumentException("Unknown action " + Texts.quote(String.valueOf(action))
+            throw new InvalidArgumentException("Unknown action " + ErrorTexts.quote(String.valueOf(action))
                     + " for fault injection; known: " + new java.util.TreeSet<>(ACTIONS));
         }
     }

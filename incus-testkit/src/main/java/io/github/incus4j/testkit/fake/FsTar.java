@@ -1,6 +1,6 @@
 package io.github.incus4j.testkit.fake;
 
-import io.github.incus4j.api.spi.ImageTar;
+import io.github.incus4j.api.internal.image.ImageTar;
 import io.github.incus4j.testkit.fake.MemFs.Dir;
 import io.github.incus4j.testkit.fake.MemFs.File;
 import io.github.incus4j.testkit.fake.MemFs.Link;

@@ -1,7 +1,7 @@
 package io.github.incus4j.testkit.fake;
 
 import io.github.incus4j.api.InvalidArgumentException;
-import io.github.incus4j.api.spi.Texts;
+import io.github.incus4j.api.internal.text.ErrorTexts;
 import io.github.incus4j.testkit.fake.MemFs.Dir;
 import io.github.incus4j.testkit.fake.MemFs.File;
 import io.github.incus4j.testkit.fake.MemFs.Node;
@@ -34,7 +34,7 @@ final class Launcher {
     private static Program resolve(FakeCommands commands, MemSftp fs, List<String> argv, String path, int depth) {
         String a0 = argv.get(0);
         if (a0.isEmpty()) {
-            throw new InvalidArgumentException(Texts.COMMAND_NOT_FOUND);
+            throw new InvalidArgumentException(ErrorTexts.COMMAND_NOT_FOUND);
         }
         if (!a0.contains("/")) {
             FakeCommand h = commands.get(a0);
@@ -51,14 +51,14 @@ final class Launcher {
                     return script(commands, fs, f, candidate, argv, path, depth);
                 }
             }
-            throw new InvalidArgumentException(Texts.COMMAND_NOT_FOUND);
+            throw new InvalidArgumentException(ErrorTexts.COMMAND_NOT_FOUND);
         }
         Node n = fs.node(a0, true);
         if (n == null) {
-            throw new InvalidArgumentException(Texts.COMMAND_NOT_FOUND);
+            throw new InvalidArgumentException(ErrorTexts.COMMAND_NOT_FOUND);
         }
         if (n instanceof Dir || !((File) n).executable()) {
-            throw new InvalidArgumentException(Texts.COMMAND_NOT_EXECUTABLE);
+            throw new InvalidArgumentException(ErrorTexts.COMMAND_NOT_EXECUTABLE);
         }
         FakeCommand h = commands.get(a0.substring(a0.lastIndexOf('/') + 1));
         if (h != null) {
@@ -72,7 +72,7 @@ final class Launcher {
             String path, int depth) {
         byte[] d = f.data;
         if (depth >= MAX_INTERPRETERS || d.length < 3 || d[0] != '#' || d[1] != '!') {
-            throw new InvalidArgumentException(Texts.COMMAND_NOT_EXECUTABLE);
+            throw new InvalidArgumentException(ErrorTexts.COMMAND_NOT_EXECUTABLE);
         }
         int nl = 2;
         while (nl < d.length && d[nl] != '\n') {
@@ -80,7 +80,7 @@ final class Launcher {
         }
         String line = new String(d, 2, nl - 2, StandardCharsets.UTF_8).trim();
         if (line.isEmpty()) {
-            throw new InvalidArgumentException(Texts.COMMAND_NOT_EXECUTABLE);
+            throw new InvalidArgumentException(ErrorTexts.COMMAND_NOT_EXECUTABLE);
         }
         int sp = line.indexOf(' ');
         List<String> out = new ArrayList<>();
@@ -99,7 +99,7 @@ final class Launcher {
         try {
             prog = resolve(p.instance.commands(), p.fs(), p.argv(), p.env().get("PATH"));
         } catch (InvalidArgumentException e) {
-            boolean notFound = Texts.COMMAND_NOT_FOUND.equals(e.getMessage());
+            boolean notFound = ErrorTexts.COMMAND_NOT_FOUND.equals(e.getMessage());
             p.printErr("sh: " + p.argv().get(0) + (notFound ? ": not found\n" : ": Permission denied\n"));
             return notFound ? 127 : 126;
         }

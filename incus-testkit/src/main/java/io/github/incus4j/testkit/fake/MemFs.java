@@ -2,8 +2,8 @@ package io.github.incus4j.testkit.fake;
 
 import io.github.incus4j.api.InvalidArgumentException;
 import io.github.incus4j.api.NotFoundException;
-import io.github.incus4j.api.io.FileAttributes;
-import io.github.incus4j.api.spi.Texts;
+import io.github.incus4j.api.file.FileAttributes;
+import io.github.incus4j.api.internal.text.ErrorTexts;
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -282,7 +282,7 @@ final class MemFs {
             Node n = dir.get(c);
             if (n instanceof Link l && (!last || followFinal)) {
                 if (++links > MAX_SYMLINKS) {
-                    throw new InvalidArgumentException("Too many levels of symbolic links: " + Texts.quote(path));
+                    throw new InvalidArgumentException("Too many levels of symbolic links: " + ErrorTexts.quote(path));
                 }
                 List<String> rest = new ArrayList<>();
                 addComponents(rest, l.target);
@@ -303,7 +303,7 @@ final class MemFs {
                 throw notFound(path);
             }
             if (!(n instanceof Dir d)) {
-                throw new InvalidArgumentException("Not a directory: " + Texts.quote(path));
+                throw new InvalidArgumentException("Not a directory: " + ErrorTexts.quote(path));
             }
             cur.add(c);
             dirs.add(d);
@@ -336,7 +336,7 @@ final class MemFs {
     }
 
     static NotFoundException notFound(String path) {
-        return new NotFoundException("No such file or directory: " + Texts.quote(path));
+        return new NotFoundException("No such file or directory: " + ErrorTexts.quote(path));
     }
 
     // =============================================================================================================
@@ -370,7 +370,7 @@ final class MemFs {
         } else if (child == null) {
             throw notFound("/" + what);
         } else {
-            throw new InvalidArgumentException("Not a directory: " + Texts.quote("/" + what));
+            throw new InvalidArgumentException("Not a directory: " + ErrorTexts.quote("/" + what));
         }
         if (updated == child) {
             return dir;

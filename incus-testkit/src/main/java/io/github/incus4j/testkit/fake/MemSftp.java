@@ -2,9 +2,9 @@ package io.github.incus4j.testkit.fake;
 
 import io.github.incus4j.api.BusyException;
 import io.github.incus4j.api.InvalidArgumentException;
-import io.github.incus4j.api.io.FileAttributes;
-import io.github.incus4j.api.io.SftpClient;
-import io.github.incus4j.api.spi.Texts;
+import io.github.incus4j.api.file.FileAttributes;
+import io.github.incus4j.api.file.SftpClient;
+import io.github.incus4j.api.internal.text.ErrorTexts;
 import io.github.incus4j.testkit.fake.MemFs.Dir;
 import io.github.incus4j.testkit.fake.MemFs.File;
 import io.github.incus4j.testkit.fake.MemFs.Link;
@@ -83,7 +83,7 @@ final class MemSftp implements SftpClient {
     private File file(String path) {
         Node n = existing(path, true);
         if (n instanceof Dir) {
-            throw new InvalidArgumentException("Is a directory: " + Texts.quote(path));
+            throw new InvalidArgumentException("Is a directory: " + ErrorTexts.quote(path));
         }
         return (File) n;
     }
@@ -92,7 +92,7 @@ final class MemSftp implements SftpClient {
     public List<Entry> list(String dir) {
         Node n = existing(dir, true);
         if (!(n instanceof Dir d)) {
-            throw new InvalidArgumentException("Not a directory: " + Texts.quote(dir));
+            throw new InvalidArgumentException("Not a directory: " + ErrorTexts.quote(dir));
         }
         List<Entry> out = new ArrayList<>(d.names.length);
         for (int i = 0; i < d.names.length; i++) {
@@ -105,7 +105,7 @@ final class MemSftp implements SftpClient {
     public String readlink(String path) {
         Node n = existing(path, false);
         if (!(n instanceof Link l)) {
-            throw new InvalidArgumentException("Not a symbolic link: " + Texts.quote(path));
+            throw new InvalidArgumentException("Not a symbolic link: " + ErrorTexts.quote(path));
         }
         return l.target;
     }
@@ -133,7 +133,7 @@ final class MemSftp implements SftpClient {
     public OutputStream create(String path, int mode) {
         List<String> target = change(path, true, (p, now) -> old -> {
             if (old instanceof Dir) {
-                throw new InvalidArgumentException("Is a directory: " + Texts.quote(path));
+                throw new InvalidArgumentException("Is a directory: " + ErrorTexts.quote(path));
             }
             return old instanceof File f ? f.withData(new byte[0], now) : new File(mode, uid, gid, now, new byte[0]);
         });
@@ -144,7 +144,7 @@ final class MemSftp implements SftpClient {
     void writeFile(String path, byte[] data, int mode, boolean append) {
         change(path, true, (p, now) -> old -> {
             if (old instanceof Dir) {
-                throw new InvalidArgumentException("Is a directory: " + Texts.quote(path));
+                throw new InvalidArgumentException("Is a directory: " + ErrorTexts.quote(path));
             }
             if (old instanceof File f) {
                 return f.withData(append ? concat(f.data, data) : data, now);
@@ -161,7 +161,7 @@ final class MemSftp implements SftpClient {
         }
         change(path, true, (p, now) -> old -> {
             if (old instanceof Dir) {
-                throw new InvalidArgumentException("Is a directory: " + Texts.quote(path));
+                throw new InvalidArgumentException("Is a directory: " + ErrorTexts.quote(path));
             }
             return old instanceof File f ? f.withData(data, now) : new File(mode, owner, group, now, data);
         });
@@ -189,7 +189,7 @@ final class MemSftp implements SftpClient {
                 continue;
             }
             if (n != null) {
-                throw new InvalidArgumentException("Not a directory: " + Texts.quote(p));
+                throw new InvalidArgumentException("Not a directory: " + ErrorTexts.quote(p));
             }
             try {
                 mkdir(p, mode);
@@ -206,7 +206,7 @@ final class MemSftp implements SftpClient {
                 throw MemFs.notFound(path);
             }
             if (old instanceof Dir) {
-                throw new InvalidArgumentException("Is a directory: " + Texts.quote(path));
+                throw new InvalidArgumentException("Is a directory: " + ErrorTexts.quote(path));
             }
             return null;
         });
@@ -219,10 +219,10 @@ final class MemSftp implements SftpClient {
                 throw MemFs.notFound(path);
             }
             if (!(old instanceof Dir d)) {
-                throw new InvalidArgumentException("Not a directory: " + Texts.quote(path));
+                throw new InvalidArgumentException("Not a directory: " + ErrorTexts.quote(path));
             }
             if (!d.isEmpty()) {
-                throw new InvalidArgumentException("Directory not empty: " + Texts.quote(path));
+                throw new InvalidArgumentException("Directory not empty: " + ErrorTexts.quote(path));
             }
             if (p.isEmpty()) {
                 throw new InvalidArgumentException("The root directory cannot be removed");
@@ -263,15 +263,15 @@ final class MemSftp implements SftpClient {
                 return;
             }
             if (dst.size() > src.size() && dst.subList(0, src.size()).equals(src)) {
-                throw new InvalidArgumentException("Cannot move " + Texts.quote(from) + " into itself");
+                throw new InvalidArgumentException("Cannot move " + ErrorTexts.quote(from) + " into itself");
             }
             Node there = MemFs.at(r, dst);
             if (there instanceof Dir d && (!(moving instanceof Dir) || !d.isEmpty())) {
                 String why = moving instanceof Dir ? "Directory not empty: " : "Is a directory: ";
-                throw new InvalidArgumentException(why + Texts.quote(to));
+                throw new InvalidArgumentException(why + ErrorTexts.quote(to));
             }
             if (there != null && !(there instanceof Dir) && moving instanceof Dir) {
-                throw new InvalidArgumentException("Not a directory: " + Texts.quote(to));
+                throw new InvalidArgumentException("Not a directory: " + ErrorTexts.quote(to));
             }
             long now = root.now();
             Dir next = MemFs.update(r, src, now, old -> null);
@@ -285,7 +285,7 @@ final class MemSftp implements SftpClient {
     @Override
     public void symlink(String target, String link) {
         if (target == null || target.isEmpty()) {
-            throw new InvalidArgumentException("Empty symbolic link target for " + Texts.quote(String.valueOf(link)));
+            throw new InvalidArgumentException("Empty symbolic link target for " + ErrorTexts.quote(String.valueOf(link)));
         }
         change(link, false, (p, now) -> old -> {
             if (old != null) {
@@ -360,7 +360,7 @@ final class MemSftp implements SftpClient {
     }
 
     private static BusyException fileExists(String path) {
-        return new BusyException("File exists: " + Texts.quote(path));
+        return new BusyException("File exists: " + ErrorTexts.quote(path));
     }
 
     private static byte[] concat(byte[] a, byte[] b) {

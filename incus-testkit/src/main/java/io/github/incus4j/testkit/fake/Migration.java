@@ -1,17 +1,17 @@
 package io.github.incus4j.testkit.fake;
 
-import io.github.incus4j.api.MigrateArgs;
-import io.github.incus4j.api.MigrateReceiveArgs;
-import io.github.incus4j.api.MigrateSendArgs;
-import io.github.incus4j.api.MigrationMessage;
+import io.github.incus4j.api.migration.MigrateArgs;
+import io.github.incus4j.api.migration.MigrateReceiveArgs;
+import io.github.incus4j.api.migration.MigrateSendArgs;
+import io.github.incus4j.api.migration.MigrationMessage;
 import io.github.incus4j.api.model.ImageMetadata;
 import io.github.incus4j.api.model.InstanceArgs;
-import io.github.incus4j.api.spi.ImageTar;
-import io.github.incus4j.api.spi.Images;
+import io.github.incus4j.api.internal.image.ImageTar;
+import io.github.incus4j.api.internal.image.ImageLayout;
 import io.github.incus4j.api.spi.InstanceRecord;
-import io.github.incus4j.api.spi.MigrationWire;
-import io.github.incus4j.api.spi.Names;
-import io.github.incus4j.api.spi.Texts;
+import io.github.incus4j.api.internal.migration.MigrationWire;
+import io.github.incus4j.api.internal.config.NameRules;
+import io.github.incus4j.api.internal.text.ErrorTexts;
 import io.github.incus4j.testkit.fake.MemFs.Dir;
 import java.io.IOException;
 import java.io.InputStream;
@@ -39,16 +39,16 @@ final class Migration {
         MigrateArgs m = sendArgs.common();
         boolean live = m.live() && src.isRunning();
         List<InstanceArgs> snaps = m.snapshots() ? src.snapshotDefinitions() : List.of();
-        Map<String, Images.RootfsWriter> snapTrees = new LinkedHashMap<>();
+        Map<String, ImageLayout.RootfsWriter> snapTrees = new LinkedHashMap<>();
         for (InstanceArgs s : snaps) {
-            Dir tree = src.snapState(Names.snapshotPart(s.name())).root;
-            snapTrees.put(Names.snapshotPart(s.name()), (w, prefix) -> FsTar.write(tree, w, prefix));
+            Dir tree = src.snapState(NameRules.snapshotPart(s.name())).root;
+            snapTrees.put(NameRules.snapshotPart(s.name()), (w, prefix) -> FsTar.write(tree, w, prefix));
         }
         Map<String, String> header = MigrationWire.header(FakeDriver.NAME, src.type(),
                 new InstanceRecord(src.args(), snaps), live, STATE_FORMAT, Map.of());
         Dir tree = src.root();
         FakeInstance.ImageFiles files = src.imageFiles();
-        MigrationWire.send(m, header, timeout, "Migration of " + Texts.quote(src.name()),
+        MigrationWire.send(m, header, timeout, "Migration of " + ErrorTexts.quote(src.name()),
                 new MigrationWire.Sender() {
                     @Override
                     public void filesystem(OutputStream out) throws IOException {
@@ -68,7 +68,7 @@ final class Migration {
     }
 
     static void receive(FakeInstance dst, MigrateReceiveArgs receiveArgs, Duration timeout) {
-        MigrationWire.receive(receiveArgs.common(), timeout, "Migration into " + Texts.quote(dst.name()),
+        MigrationWire.receive(receiveArgs.common(), timeout, "Migration into " + ErrorTexts.quote(dst.name()),
                 new MigrationWire.Receiver() {
                     private final MemFs.Builder root = new MemFs.Builder(0755, 0, 0, MemFs.BASE_MTIME);
                     private final Map<String, MemFs.Builder> snapshots = new TreeMap<>();
@@ -87,7 +87,7 @@ final class Migration {
                     @Override
                     public void filesystem(InputStream in) throws IOException {
                         List<String> names = new ArrayList<>();
-                        record.snapshots().forEach(s -> names.add(Names.snapshotPart(s.name())));
+                        record.snapshots().forEach(s -> names.add(NameRules.snapshotPart(s.name())));
                         MigrationWire.readTree(in, names, new MigrationWire.TreeReader() {
                             @Override
                             public void metadata(ImageMetadata md) {
@@ -118,7 +118,7 @@ final class Migration {
                     public void commit() {
                         Map<String, Dir> snapTrees = new TreeMap<>();
                         for (InstanceArgs s : record.snapshots()) {
-                            String shortName = Names.snapshotPart(s.name());
+                            String shortName = NameRules.snapshotPart(s.name());
                             MemFs.Builder b = snapshots.get(shortName);
                             snapTrees.put(shortName, b == null ? MemFs.MINIMAL : share(b.build()));
                         }

@@ -4,8 +4,8 @@ import io.github.incus4j.api.IncusException;
 import io.github.incus4j.api.InstanceStateException;
 import io.github.incus4j.api.InvalidArgumentException;
 import io.github.incus4j.api.OperationTimeoutException;
-import io.github.incus4j.api.io.Cmd;
-import io.github.incus4j.api.spi.Texts;
+import io.github.incus4j.api.exec.Cmd;
+import io.github.incus4j.api.internal.text.ErrorTexts;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.InterruptedIOException;
@@ -218,10 +218,10 @@ final class Task implements Cmd {
         try {
             return exit.get(Math.max(0, timeout.toNanos()), TimeUnit.NANOSECONDS);
         } catch (TimeoutException e) {
-            throw new OperationTimeoutException(Texts.commandStillRunning(timeout));
+            throw new OperationTimeoutException(ErrorTexts.commandStillRunning(timeout));
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            throw new IncusException("Interrupted while waiting for command " + Texts.quote(name), e);
+            throw new IncusException("Interrupted while waiting for command " + ErrorTexts.quote(name), e);
         } catch (ExecutionException e) {
             // Lost with its VM: a fresh exception of the same kind, so that the stack trace shows the caller.
             InstanceStateException lost = (InstanceStateException) e.getCause();

@@ -10,7 +10,7 @@ import io.github.incus4j.api.Instances;
 import io.github.incus4j.api.NoDriverException;
 import io.github.incus4j.api.VM;
 import io.github.incus4j.api.model.InstanceArgs;
-import io.github.incus4j.api.spi.Names;
+import io.github.incus4j.api.internal.config.NameRules;
 import java.lang.reflect.Field;
 import java.lang.reflect.Method;
 import java.lang.reflect.Modifier;
@@ -250,7 +250,7 @@ public final class IncusExtension implements ExecutionCondition, BeforeAllCallba
 
     /**
      * A valid Incus name from {@code prefix} and {@code serial}: camel case hyphenated, lower case, anything but
-     * letters and digits turned into single hyphens, cut so the whole fits {@value Names#MAX_LENGTH} characters,
+     * letters and digits turned into single hyphens, cut so the whole fits {@value NameRules#MAX_LENGTH} characters,
      * starting with a letter.
      */
     static String uniqueName(String prefix, long serial) {
@@ -261,7 +261,7 @@ public final class IncusExtension implements ExecutionCondition, BeforeAllCallba
         if (words.isEmpty() || !Character.isLetter(words.charAt(0))) {
             words = words.isEmpty() ? "i" : "i-" + words;
         }
-        words = words.substring(0, Math.min(words.length(), Names.MAX_LENGTH - suffix.length())).replaceAll("-+$", "");
+        words = words.substring(0, Math.min(words.length(), NameRules.MAX_LENGTH - suffix.length())).replaceAll("-+$", "");
         return words + suffix;
     }
 

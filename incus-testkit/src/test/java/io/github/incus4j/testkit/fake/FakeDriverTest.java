@@ -17,11 +17,11 @@ import io.github.incus4j.api.InvalidArgumentException;
 import io.github.incus4j.api.NotFoundException;
 import io.github.incus4j.api.OperationTimeoutException;
 import io.github.incus4j.api.StatusCode;
-import io.github.incus4j.api.io.Cmd;
-import io.github.incus4j.api.model.ExecRequest;
+import io.github.incus4j.api.exec.Cmd;
+import io.github.incus4j.api.exec.ExecRequest;
 import io.github.incus4j.api.model.InstanceArgs;
 import io.github.incus4j.api.spi.InstanceDriver;
-import io.github.incus4j.api.spi.Texts;
+import io.github.incus4j.api.internal.text.ErrorTexts;
 import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -62,7 +62,7 @@ class FakeDriverTest extends FakeFixture {
         c1.freeze();
         assertEquals("FROZEN", c1.state());
         InstanceStateException frozen = assertThrows(InstanceStateException.class, () -> run(c1, "true"));
-        assertEquals(Texts.INSTANCE_FROZEN, frozen.getMessage());
+        assertEquals(ErrorTexts.INSTANCE_FROZEN, frozen.getMessage());
         c1.unfreeze();
         c1.restart(Duration.ofSeconds(1));
         assertNotEquals(pid, c1.initPid());
@@ -133,7 +133,7 @@ class FakeDriverTest extends FakeFixture {
         assertEquals(137, sleeping.waitFor(WAIT));
         assertEquals(StatusCode.ERROR, c1.statusCode());
         InstanceStateException e = assertThrows(InstanceStateException.class, () -> c1.start(false));
-        assertEquals(Texts.cannotStartIn("Error"), e.getMessage());
+        assertEquals(ErrorTexts.cannotStartIn("Error"), e.getMessage());
         c1.delete(false);
 
         FakeInstance c2 = container("c2");
@@ -152,7 +152,7 @@ class FakeDriverTest extends FakeFixture {
         Cmd sleeping = v1.exec(ExecRequest.of("sleep", "60"), null, null, null);
         v1.crash(false);
         InstanceStateException e = assertThrows(InstanceStateException.class, () -> sleeping.waitFor(WAIT));
-        assertEquals(Texts.COMMAND_LOST_VM_DIED, e.getMessage());
+        assertEquals(ErrorTexts.COMMAND_LOST_VM_DIED, e.getMessage());
         assertEquals(StatusCode.STOPPED, e.statusCode());
         assertTrue(sleeping.exitCode().isEmpty(), "no made-up exit status");
         assertEquals(StatusCode.STOPPED, v1.statusCode());
@@ -281,7 +281,7 @@ class FakeDriverTest extends FakeFixture {
         assertTrue(back.renderState(null).cpu().usage() >= cpu);
         InvalidArgumentException e = assertThrows(InvalidArgumentException.class,
                 () -> container("c2").stop(true));
-        assertEquals(Texts.statefulStopNeedsMigrationStateful(io.github.incus4j.api.InstanceType.CONTAINER),
+        assertEquals(ErrorTexts.statefulStopNeedsMigrationStateful(io.github.incus4j.api.InstanceType.CONTAINER),
                 e.getMessage());
     }
 

@@ -8,10 +8,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.github.incus4j.api.InstanceSource;
 import io.github.incus4j.api.InvalidArgumentException;
 import io.github.incus4j.api.OperationTimeoutException;
-import io.github.incus4j.api.io.Cmd;
-import io.github.incus4j.api.model.ExecRequest;
+import io.github.incus4j.api.exec.Cmd;
+import io.github.incus4j.api.exec.ExecRequest;
 import io.github.incus4j.api.model.InstanceArgs;
-import io.github.incus4j.api.spi.Texts;
+import io.github.incus4j.api.internal.text.ErrorTexts;
 import java.io.ByteArrayOutputStream;
 import java.io.OutputStream;
 import java.io.PipedInputStream;
@@ -118,7 +118,7 @@ class FakeExecTest extends FakeFixture {
             files.chmod("/usr/bin/data", 0755);
         }
         assertEquals("hello from /usr/bin/hello you\n", run(c, "hello", "you").out());
-        assertEquals(Texts.COMMAND_NOT_EXECUTABLE,
+        assertEquals(ErrorTexts.COMMAND_NOT_EXECUTABLE,
                 assertThrows(InvalidArgumentException.class, () -> run(c, "/usr/bin/data")).getMessage());
     }
 
@@ -126,19 +126,19 @@ class FakeExecTest extends FakeFixture {
     void commandResolutionUsesIncusTexts() {
         FakeInstance none = container("c1");
         none.start(false);
-        assertEquals(Texts.COMMAND_NOT_FOUND,
+        assertEquals(ErrorTexts.COMMAND_NOT_FOUND,
                 assertThrows(InvalidArgumentException.class, () -> run(none, "/bin/sh", "-c", "true")).getMessage());
         assertEquals(0, run(none, "sh", "-c", "true").status());
-        assertEquals(Texts.COMMAND_NOT_FOUND,
+        assertEquals(ErrorTexts.COMMAND_NOT_FOUND,
                 assertThrows(InvalidArgumentException.class, () -> run(none, "no-such-program")).getMessage());
-        assertEquals(Texts.COMMAND_NOT_EXECUTABLE,
+        assertEquals(ErrorTexts.COMMAND_NOT_EXECUTABLE,
                 assertThrows(InvalidArgumentException.class, () -> run(none, "/etc/passwd")).getMessage());
-        assertEquals(Texts.COMMAND_NOT_EXECUTABLE,
+        assertEquals(ErrorTexts.COMMAND_NOT_EXECUTABLE,
                 assertThrows(InvalidArgumentException.class, () -> run(none, "/tmp")).getMessage());
         FakeInstance bb = busybox("c2");
         bb.start(false);
         assertEquals("ok\n", run(bb, "/bin/sh", "-c", "echo ok").out());
-        assertEquals(Texts.INSTANCE_NOT_RUNNING, assertThrows(io.github.incus4j.api.InstanceStateException.class,
+        assertEquals(ErrorTexts.INSTANCE_NOT_RUNNING, assertThrows(io.github.incus4j.api.InstanceStateException.class,
                 () -> run(container("c3"), "true")).getMessage());
     }
 

@@ -16,9 +16,9 @@ import io.github.incus4j.api.model.ImageMetadata;
 import io.github.incus4j.api.model.ImageMetadataTemplate;
 import io.github.incus4j.api.model.InstanceArgs;
 import io.github.incus4j.api.rest.RestJson;
-import io.github.incus4j.api.spi.ImageTar;
-import io.github.incus4j.api.spi.Images;
-import io.github.incus4j.api.io.SftpClient;
+import io.github.incus4j.api.internal.image.ImageTar;
+import io.github.incus4j.api.internal.image.ImageLayout;
+import io.github.incus4j.api.file.SftpClient;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -76,7 +76,7 @@ class FakeImageAndMigrationTest extends FakeFixture {
         ImageMetadata md;
         try (OutputStream out = Files.newOutputStream(tarball)) {
             md = c1.export(out, null, Map.of("os", "fakeos", "release", "1"), null,
-                    new io.github.incus4j.api.io.ProgressTracker(0, (pct, speed, bytes) -> progress.add(pct)));
+                    new io.github.incus4j.api.operation.ProgressTracker(0, (pct, speed, bytes) -> progress.add(pct)));
         }
         assertEquals("fakeos", md.properties().get("os"));
         assertEquals(clock.instant().getEpochSecond(), md.creationDate());
@@ -87,7 +87,7 @@ class FakeImageAndMigrationTest extends FakeFixture {
         b.remove("/etc/hostname");
         assertEquals(a, b);
         assertEquals("fakeos", c2.localConfig().get("image.os"));
-        assertEquals(Images.fingerprint(Files.readAllBytes(tarball)), c2.localConfig().get("volatile.base_image"));
+        assertEquals(ImageLayout.fingerprint(Files.readAllBytes(tarball)), c2.localConfig().get("volatile.base_image"));
         assertEquals("create", c2.localConfig().get("volatile.apply_template"));
         assertThrows(io.github.incus4j.api.InstanceStateException.class, () -> {
             c1.start(false);
@@ -127,7 +127,7 @@ class FakeImageAndMigrationTest extends FakeFixture {
                         null)));
         Path p = root.resolve("tmpl.tar");
         try (OutputStream out = Files.newOutputStream(p)) {
-            Images.writeUnified(out, md, Map.of("hostname.tpl", utf8("{{ instance.name }}\n"), "motd.tpl",
+            ImageLayout.writeUnified(out, md, Map.of("hostname.tpl", utf8("{{ instance.name }}\n"), "motd.tpl",
                     utf8("Welcome to {{ instance.name }}\n")), (w, prefix) -> {
                         w.addDirectory(prefix + "etc", 0755);
                         w.addFile(prefix + "etc/hostname", utf8("template-host\n"), 0644);

@@ -14,14 +14,14 @@ import io.github.incus4j.api.InvalidArgumentException;
 import io.github.incus4j.api.NotFoundException;
 import io.github.incus4j.api.NotSupportedException;
 import io.github.incus4j.api.VM;
-import io.github.incus4j.api.io.CGroup;
+import io.github.incus4j.api.cgroup.CGroup;
 import io.github.incus4j.api.metrics.MetricSet;
 import io.github.incus4j.api.metrics.MetricType;
 import io.github.incus4j.api.model.Devices;
 import io.github.incus4j.api.model.IdmapSet;
 import io.github.incus4j.api.model.InstanceArgs;
 import io.github.incus4j.api.rest.ApiInstanceState;
-import io.github.incus4j.api.spi.Texts;
+import io.github.incus4j.api.internal.text.ErrorTexts;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.DataInputStream;
@@ -104,7 +104,7 @@ class FakeRuntimeTest extends FakeFixture {
     void vmExtras() {
         VM v = (VM) vm("v1");
         v.start(false);
-        assertEquals(Texts.SPICE_UNSUPPORTED, assertThrows(NotSupportedException.class,
+        assertEquals(ErrorTexts.SPICE_UNSUPPORTED, assertThrows(NotSupportedException.class,
                 () -> v.console("vga")).getMessage());
         assertTrue(v.agentCertificate().isEmpty());
         assertTrue(v.consoleLog().contains("Virtual machine v1 started"));
@@ -138,7 +138,7 @@ class FakeRuntimeTest extends FakeFixture {
                 .config("limits.processes", "100").config("limits.cpu.allowance", "25ms/100ms").build(),
                 InstanceSource.none());
         CGroup cg = c.cgroup();
-        assertEquals(Texts.CGROUP_STOPPED, assertThrows(InstanceStateException.class,
+        assertEquals(ErrorTexts.CGROUP_STOPPED, assertThrows(InstanceStateException.class,
                 () -> cg.set("memory.max", "1")).getMessage());
         assertThrows(InstanceStateException.class, () -> cg.get("memory.max"));
         c.start(false);
@@ -201,7 +201,7 @@ class FakeRuntimeTest extends FakeFixture {
         assertNotNull(m.find(MetricType.FILESYSTEM_SIZE_BYTES, "mountpoint", "/"));
         assertEquals(m.toText(), MetricSet.parse(m.toText()).toText());
         c.stop(false);
-        assertEquals(Texts.ALREADY_STOPPED, assertThrows(InstanceStateException.class, () -> c.metrics(null))
+        assertEquals(ErrorTexts.ALREADY_STOPPED, assertThrows(InstanceStateException.class, () -> c.metrics(null))
                 .getMessage());
     }
 }

@@ -6,8 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import io.github.incus4j.api.io.Connection;
-import io.github.incus4j.api.io.SftpClient;
-import io.github.incus4j.api.spi.SftpServer;
+import io.github.incus4j.api.file.SftpClient;
+import io.github.incus4j.api.internal.sftp.SftpServer;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;

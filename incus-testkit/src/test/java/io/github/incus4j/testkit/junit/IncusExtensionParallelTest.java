@@ -7,10 +7,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.github.incus4j.api.Instance;
 import io.github.incus4j.api.Instances;
 import io.github.incus4j.api.StatusCode;
-import io.github.incus4j.api.io.Cmd;
-import io.github.incus4j.api.model.ExecRequest;
+import io.github.incus4j.api.exec.Cmd;
+import io.github.incus4j.api.exec.ExecRequest;
 import io.github.incus4j.api.model.Project;
-import io.github.incus4j.api.spi.Names;
+import io.github.incus4j.api.internal.config.NameRules;
 import java.time.Duration;
 import java.util.List;
 import java.util.Set;
@@ -48,7 +48,7 @@ class IncusExtensionParallelTest {
         try {
             String name = instance.name();
             assertTrue(NAMES.add(name), "name used twice: " + name);
-            Names.validateInstanceName(name, false);
+            NameRules.validateInstanceName(name, false);
             assertTrue(name.startsWith("each-test-has-its-own-running-instance-instance-"), name);
             assertSame(instance, incus.find(Project.DEFAULT_NAME, name).orElseThrow());
             assertEquals(StatusCode.RUNNING, instance.statusCode());

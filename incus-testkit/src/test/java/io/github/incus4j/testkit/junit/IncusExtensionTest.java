@@ -16,9 +16,9 @@ import io.github.incus4j.api.InstanceType;
 import io.github.incus4j.api.Instances;
 import io.github.incus4j.api.StatusCode;
 import io.github.incus4j.api.VM;
-import io.github.incus4j.api.io.SftpClient;
+import io.github.incus4j.api.file.SftpClient;
 import io.github.incus4j.api.model.InstanceArgs;
-import io.github.incus4j.api.spi.Names;
+import io.github.incus4j.api.internal.config.NameRules;
 import java.lang.annotation.ElementType;
 import java.lang.annotation.Retention;
 import java.lang.annotation.RetentionPolicy;
@@ -94,9 +94,9 @@ class IncusExtensionTest {
         for (String prefix : prefixes) {
             for (long serial : new long[] {1, 42, Long.MAX_VALUE}) {
                 String name = IncusExtension.uniqueName(prefix, serial);
-                Names.validateInstanceName(name, false);
+                NameRules.validateInstanceName(name, false);
                 assertTrue(name.endsWith("-" + serial), name);
-                assertTrue(name.length() <= Names.MAX_LENGTH, name);
+                assertTrue(name.length() <= NameRules.MAX_LENGTH, name);
                 assertTrue(name.matches("[a-z][a-z0-9-]*"), name);
             }
         }

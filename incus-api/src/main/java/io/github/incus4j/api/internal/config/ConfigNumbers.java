@@ -1,0 +1,49 @@
+package io.github.incus4j.api.internal.config;
+
+import io.github.incus4j.api.InvalidArgumentException;
+import io.github.incus4j.api.internal.text.ErrorTexts;
+
+/**
+ * Overflow-safe parsing of the numbers drivers read from config values: a value that is not a decimal number within
+ * range is an {@link InvalidArgumentException} naming the key and the value, never a {@link NumberFormatException}, and
+ * arithmetic on them saturates instead of wrapping.
+ */
+public final class ConfigNumbers {
+    private ConfigNumbers() {
+    }
+
+    /**
+     * A decimal {@code long} (optional sign), for config key {@code key}.
+     *
+     * @throws InvalidArgumentException {@code Invalid value for config key "<key>": "<value>" is not an integer
+     *     within 64 bits}
+     */
+    public static long parseLong(String key, String value) {
+        if (value != null) {
+            try {
+                return Long.parseLong(value.trim());
+            } catch (NumberFormatException e) {
+                // reported below
+            }
+        }
+        throw new InvalidArgumentException("Invalid value for config key " + ErrorTexts.quote(key) + ": "
+                + ErrorTexts.quote(String.valueOf(value)) + " is not an integer within 64 bits");
+    }
+
+    /** A decimal {@code int}, clamped to {@code [min, max]} once parsed (so that huge counts do not wrap). */
+    public static int parseIntClamped(String key, String value, int min, int max) {
+        long n = parseLong(key, value);
+        return (int) Math.max(min, Math.min(max, n));
+    }
+
+    /** {@code a * b}, saturated at {@link Long#MAX_VALUE} / {@link Long#MIN_VALUE} instead of wrapping. */
+    public static long multiplySaturated(long a, long b) {
+        long r = a * b;
+        long ax = Math.abs(a);
+        long bx = Math.abs(b);
+        if (((ax | bx) >>> 31 != 0) && ((b != 0 && r / b != a) || (a == Long.MIN_VALUE && b == -1))) {
+            return (a < 0) == (b < 0) ? Long.MAX_VALUE : Long.MIN_VALUE;
+        }
+        return r;
+    }
+}
