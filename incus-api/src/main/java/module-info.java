@@ -9,6 +9,7 @@ module io.github.incus4j.api {
     requires com.fasterxml.jackson.databind;
     requires com.fasterxml.jackson.dataformat.yaml;
     requires com.fasterxml.jackson.datatype.jsr310;
+    requires static transitive org.apiguardian.api;
 
     exports io.github.incus4j.api;
     exports io.github.incus4j.api.cgroup;
@@ -22,12 +23,19 @@ module io.github.incus4j.api {
     exports io.github.incus4j.api.rest;
     exports io.github.incus4j.api.spi;
 
-    exports io.github.incus4j.api.internal.text;
-    exports io.github.incus4j.api.internal.config;
-    exports io.github.incus4j.api.internal.image;
-    exports io.github.incus4j.api.internal.migration;
-    exports io.github.incus4j.api.internal.sftp;
-    exports io.github.incus4j.api.internal.store;
+    // Machinery shared by our own modules only; public for them, marked @API(status = INTERNAL) for class-path users.
+    exports io.github.incus4j.api.internal.text to
+            io.github.incus4j.testkit, io.github.incus4j.lxc, io.github.incus4j.qemu, io.github.incus4j.remote;
+    exports io.github.incus4j.api.internal.config to
+            io.github.incus4j.testkit, io.github.incus4j.lxc, io.github.incus4j.qemu, io.github.incus4j.remote;
+    exports io.github.incus4j.api.internal.image to
+            io.github.incus4j.testkit, io.github.incus4j.lxc, io.github.incus4j.qemu, io.github.incus4j.remote;
+    exports io.github.incus4j.api.internal.migration to
+            io.github.incus4j.testkit, io.github.incus4j.lxc, io.github.incus4j.qemu, io.github.incus4j.remote;
+    exports io.github.incus4j.api.internal.sftp to
+            io.github.incus4j.testkit, io.github.incus4j.lxc, io.github.incus4j.qemu, io.github.incus4j.remote;
+    exports io.github.incus4j.api.internal.store to
+            io.github.incus4j.testkit, io.github.incus4j.lxc, io.github.incus4j.qemu, io.github.incus4j.remote;
 
     opens io.github.incus4j.api.exec to com.fasterxml.jackson.databind;
     opens io.github.incus4j.api.model to com.fasterxml.jackson.databind;

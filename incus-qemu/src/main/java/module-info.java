@@ -6,6 +6,7 @@
 module io.github.incus4j.qemu {
     requires transitive io.github.incus4j.api;
     requires com.fasterxml.jackson.databind;
+    requires static org.apiguardian.api;
     // sshj (an automatic module) is the SSH/SFTP client for guests configured with an SSH endpoint.
     requires com.hierynomus.sshj;
 

@@ -6,6 +6,7 @@ module io.github.incus4j.testkit {
     requires transitive io.github.incus4j.api;
     requires transitive org.junit.jupiter.api;
     requires org.junit.jupiter.params;
+    requires static org.apiguardian.api;
 
     exports io.github.incus4j.testkit.fake;
     exports io.github.incus4j.testkit.contract;

@@ -1,5 +1,6 @@
 package io.github.incus4j.examples;
 
+import io.github.incus4j.api.Driver;
 import io.github.incus4j.api.IncusException;
 import io.github.incus4j.api.Instance;
 import io.github.incus4j.api.InstanceDrivers;
@@ -8,14 +9,12 @@ import io.github.incus4j.api.InstanceType;
 import io.github.incus4j.api.Instances;
 import io.github.incus4j.api.NoDriverException;
 import io.github.incus4j.api.exec.Cmd;
-import io.github.incus4j.api.operation.ProgressTracker;
-import io.github.incus4j.api.file.SftpClient;
 import io.github.incus4j.api.exec.ExecRequest;
+import io.github.incus4j.api.file.SftpClient;
 import io.github.incus4j.api.model.ImageMetadata;
 import io.github.incus4j.api.model.InstanceArgs;
+import io.github.incus4j.api.operation.ProgressTracker;
 import io.github.incus4j.api.rest.ApiInstanceState;
-import io.github.incus4j.api.spi.AbstractInstances;
-import io.github.incus4j.api.spi.InstanceDriver;
 import java.io.BufferedOutputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -27,8 +26,10 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
+import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
+import java.util.stream.Stream;
 
 /**
  * A tour of the API on one instance: launch, exec, snapshot, file change, restore, stop, export with progress,
@@ -98,7 +99,7 @@ public final class Demo {
                 }
             }
         }
-        InstanceDriver driver;
+        Driver driver;
         try {
             driver = InstanceDrivers.select(driverName);
         } catch (NoDriverException e) {
@@ -122,9 +123,19 @@ public final class Demo {
             return 1;
         } finally {
             if (workDir != null) {
-                // The SPI helper deletes without following symlinks out of the tree.
-                AbstractInstances.deleteTree(workDir);
+                deleteTree(workDir, out);
             }
+        }
+    }
+
+    /** Deletes the demo's directory, deepest first; {@code Files.walk} does not follow symlinks out of it. */
+    private static void deleteTree(Path dir, PrintStream out) {
+        try (Stream<Path> walk = Files.walk(dir)) {
+            for (Path p : (Iterable<Path>) walk.sorted(Comparator.reverseOrder())::iterator) {
+                Files.deleteIfExists(p);
+            }
+        } catch (IOException | UncheckedIOException e) {
+            out.println("could not remove " + dir + ": " + e);
         }
     }
 

@@ -1,11 +1,15 @@
 package io.github.incus4j.api;
 
+import static org.apiguardian.api.API.Status.EXPERIMENTAL;
+
 import java.util.Locale;
+import org.apiguardian.api.API;
 
 /**
  * Incus's {@code osarch} ids, the {@code int} that {@link ConfigReader#architecture()} returns, and their names as they
  * appear in JSON and {@code metadata.yaml} ({@code x86_64}, {@code aarch64}...).
  */
+@API(status = EXPERIMENTAL)
 public final class Architectures {
     public static final int UNKNOWN = 0;
     public static final int I686 = 1;

@@ -1,13 +1,17 @@
 package io.github.incus4j.api;
 
+import static org.apiguardian.api.API.Status.EXPERIMENTAL;
+
 import io.github.incus4j.api.model.Devices;
 import io.github.incus4j.api.model.Project;
 import java.util.Map;
+import org.apiguardian.api.API;
 
 /**
  * Read access to an instance's identity and configuration ({@code instance.ConfigReader}). Expanded config and
  * devices are the instance's profiles applied in order with its local config and devices on top.
  */
+@API(status = EXPERIMENTAL)
 public interface ConfigReader {
     /** The project the instance belongs to. */
     Project project();

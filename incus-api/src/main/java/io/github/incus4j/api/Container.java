@@ -1,5 +1,7 @@
 package io.github.incus4j.api;
 
+import static org.apiguardian.api.API.Status.STABLE;
+
 import io.github.incus4j.api.io.NativeFd;
 import io.github.incus4j.api.model.ConsoleLogOptions;
 import io.github.incus4j.api.model.Device;
@@ -7,8 +9,10 @@ import io.github.incus4j.api.model.IdmapSet;
 import io.github.incus4j.api.model.StorageType;
 import java.nio.file.Path;
 import java.util.Optional;
+import org.apiguardian.api.API;
 
 /** Container-specific operations ({@code instance.Container}). */
+@API(status = STABLE)
 public interface Container extends Instance {
     /** The id map in use ({@code volatile.idmap.current}, else the disk map); empty when privileged. */
     Optional<IdmapSet> currentIdmap();

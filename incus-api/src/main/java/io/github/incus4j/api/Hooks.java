@@ -1,6 +1,11 @@
 package io.github.incus4j.api;
 
+import static org.apiguardian.api.API.Status.EXPERIMENTAL;
+
+import org.apiguardian.api.API;
+
 /** Hook names passed to {@link Instance#onHook(String, java.util.Map)}, as liblxc calls them back. */
+@API(status = EXPERIMENTAL)
 public final class Hooks {
     /** The instance has started ({@code HookStart}). */
     public static final String START = "onstart";

@@ -1,5 +1,9 @@
 package io.github.incus4j.api;
 
+import static org.apiguardian.api.API.Status.STABLE;
+
+import org.apiguardian.api.API;
+
 /**
  * Root of every exception incus4j throws. Unchecked, like every error of the Go interface it mirrors.
  *
@@ -9,6 +13,7 @@ package io.github.incus4j.api;
  * {@link InstanceStateException}, {@link NotSupportedException}, {@link OperationTimeoutException},
  * {@link PermissionDeniedException}.
  */
+@API(status = STABLE)
 public class IncusException extends RuntimeException {
     private static final long serialVersionUID = 1L;
 

@@ -1,5 +1,7 @@
 package io.github.incus4j.api;
 
+import static org.apiguardian.api.API.Status.STABLE;
+
 import io.github.incus4j.api.cgroup.CGroup;
 import io.github.incus4j.api.exec.Cmd;
 import io.github.incus4j.api.io.Connection;
@@ -32,6 +34,7 @@ import java.time.Instant;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import org.apiguardian.api.API;
 
 /**
  * An Incus instance, container or virtual machine ({@code instance.Instance}), with Incus's semantics: the same
@@ -39,6 +42,7 @@ import java.util.Optional;
  * says what to do about it. Handles are cheap and thread-safe; state-changing actions take the instance's operation
  * lock, so a conflicting concurrent action fails with {@link BusyException} instead of interleaving.
  */
+@API(status = STABLE)
 public interface Instance extends ConfigReader {
 
     // ---- Instance actions -------------------------------------------------------------------------------------

@@ -1,5 +1,7 @@
 package io.github.incus4j.api;
 
+import static org.apiguardian.api.API.Status.STABLE;
+
 import io.github.incus4j.api.spi.Applicability;
 import io.github.incus4j.api.spi.InstanceDriver;
 import java.nio.file.Path;
@@ -10,12 +12,13 @@ import java.util.List;
 import java.util.Locale;
 import java.util.ServiceConfigurationError;
 import java.util.ServiceLoader;
+import org.apiguardian.api.API;
 
 /**
  * The entry point: chooses an instance driver and opens it on a root directory.
  *
  * <p>Selection, in order: the name passed in; else the system property {@value #DRIVER_PROPERTY}; else the
- * applicable driver of highest {@link InstanceDriver#priority()}. When nothing fits, one {@link NoDriverException}
+ * applicable driver of highest {@link Driver#priority()}. When nothing fits, one {@link NoDriverException}
  * lists every provider tried and why it was refused.
  *
  * <pre>{@code
@@ -25,6 +28,7 @@ import java.util.ServiceLoader;
  * }
  * }</pre>
  */
+@API(status = STABLE)
 public final class InstanceDrivers {
     /** The system property naming the driver to use when none is passed: {@code -Dincus4j.driver=lxc}. */
     public static final String DRIVER_PROPERTY = "incus4j.driver";
@@ -37,12 +41,12 @@ public final class InstanceDrivers {
     }
 
     /** Every driver on the class path or module path, highest priority first (broken providers are skipped). */
-    public static List<InstanceDriver> available() {
-        return load(new ArrayList<>());
+    public static List<Driver> available() {
+        return load(new ArrayList<>()).stream().map(Driver::new).toList();
     }
 
     /** The driver chosen by the property {@value #DRIVER_PROPERTY}, else the best applicable one. */
-    public static InstanceDriver select() {
+    public static Driver select() {
         return select(null);
     }
 
@@ -52,7 +56,11 @@ public final class InstanceDrivers {
      *
      * @throws NoDriverException listing every provider tried and why it was refused
      */
-    public static InstanceDriver select(String name) {
+    public static Driver select(String name) {
+        return new Driver(provider(name));
+    }
+
+    private static InstanceDriver provider(String name) {
         List<NoDriverException.Attempt> attempts = new ArrayList<>();
         List<InstanceDriver> drivers = load(attempts);
         String wanted = name == null || name.isBlank() ? System.getProperty(DRIVER_PROPERTY, "").trim() : name.trim();
@@ -115,11 +123,7 @@ public final class InstanceDrivers {
     }
 
     private static Applicability applicability(InstanceDriver d) {
-        try {
-            return d.applicability();
-        } catch (RuntimeException | LinkageError e) {
-            return Applicability.no("applicability check failed: " + e);
-        }
+        return Driver.check(d);
     }
 
     private static List<InstanceDriver> load(List<NoDriverException.Attempt> failures) {

@@ -1,14 +1,18 @@
 package io.github.incus4j.api;
 
+import static org.apiguardian.api.API.Status.EXPERIMENTAL;
+
 import java.nio.file.Path;
 import java.util.Map;
 import java.util.Objects;
+import org.apiguardian.api.API;
 
 /**
  * What a new instance's root filesystem is made from: nothing, an Incus image tarball ({@code metadata.yaml} +
  * {@code rootfs/} + {@code templates/}, as {@link Instance#export} writes), an existing root filesystem directory,
  * or a driver template such as liblxc's {@code busybox}.
  */
+@API(status = EXPERIMENTAL)
 public sealed interface InstanceSource {
 
     /** An empty root filesystem (or, for a migration target, the one {@link Instance#migrateReceive} brings). */

@@ -1,6 +1,11 @@
 package io.github.incus4j.api;
 
+import static org.apiguardian.api.API.Status.STABLE;
+
+import org.apiguardian.api.API;
+
 /** Incus's {@code instancetype.Type}: {@code Any = -1}, {@code Container = 0}, {@code VM = 1}. */
+@API(status = STABLE)
 public enum InstanceType {
     ANY(-1, ""),
     CONTAINER(0, "container"),

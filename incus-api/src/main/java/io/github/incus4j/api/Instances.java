@@ -1,16 +1,20 @@
 package io.github.incus4j.api;
 
+import static org.apiguardian.api.API.Status.STABLE;
+
 import io.github.incus4j.api.model.InstanceArgs;
 import io.github.incus4j.api.model.Project;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Optional;
+import org.apiguardian.api.API;
 
 /**
  * A driver opened on a root directory: where instances are created, found again after a restart, listed and
  * deleted. Owns the driver's background threads; close it when done (instances keep running, as with Incus).
  * Obtain one from {@link InstanceDrivers#open}.
  */
+@API(status = STABLE)
 public interface Instances extends AutoCloseable {
     /** The driver's description. */
     Info info();

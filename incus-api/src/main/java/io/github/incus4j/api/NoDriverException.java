@@ -1,11 +1,15 @@
 package io.github.incus4j.api;
 
+import static org.apiguardian.api.API.Status.STABLE;
+
 import java.util.List;
+import org.apiguardian.api.API;
 
 /**
  * No instance driver could be chosen. The message lists every provider tried and why it was refused, in the order
  * tried, so one error tells the whole story (as Testcontainers does for its Docker strategies).
  */
+@API(status = STABLE)
 public class NoDriverException extends NotFoundException {
     private static final long serialVersionUID = 1L;
 

@@ -1,6 +1,11 @@
 package io.github.incus4j.api;
 
+import static org.apiguardian.api.API.Status.STABLE;
+
+import org.apiguardian.api.API;
+
 /** The instance, snapshot, file, device or driver asked for does not exist (HTTP 404 in Incus). */
+@API(status = STABLE)
 public class NotFoundException extends IncusException {
     private static final long serialVersionUID = 1L;
 

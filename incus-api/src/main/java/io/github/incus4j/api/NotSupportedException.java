@@ -1,9 +1,14 @@
 package io.github.incus4j.api;
 
+import static org.apiguardian.api.API.Status.STABLE;
+
+import org.apiguardian.api.API;
+
 /**
  * This driver (or this host) cannot do what was asked: Incus's {@code instance.ErrNotImplemented} ("Not implemented")
  * or a missing host capability such as CRIU ("Unable to create a stateful snapshot. CRIU isn't installed").
  */
+@API(status = STABLE)
 public class NotSupportedException extends IncusException {
     private static final long serialVersionUID = 1L;
 

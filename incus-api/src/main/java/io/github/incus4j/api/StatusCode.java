@@ -1,10 +1,15 @@
 package io.github.incus4j.api;
 
+import static org.apiguardian.api.API.Status.STABLE;
+
+import org.apiguardian.api.API;
+
 /**
  * Incus's {@code api.StatusCode}: the numeric code and display string of instance and operation states.
  * Instances render {@code status} as {@link #text()} ("Running") and {@code status_code} as {@link #code()} (103);
  * {@link Instance#state()} is the upper-case text ("RUNNING").
  */
+@API(status = STABLE)
 public enum StatusCode {
     OPERATION_CREATED(100, "Operation created"),
     STARTED(101, "Started"),

@@ -1,9 +1,14 @@
 package io.github.incus4j.api;
 
+import static org.apiguardian.api.API.Status.EXPERIMENTAL;
+
+import org.apiguardian.api.API;
+
 /**
  * When an image template is applied ({@code TemplateTrigger}); the value goes in {@code volatile.apply_template} and in
  * the {@code when} list of {@code metadata.yaml} templates.
  */
+@API(status = EXPERIMENTAL)
 public enum TemplateTrigger {
     /** The instance was created from an image. */
     CREATE("create"),

@@ -1,10 +1,14 @@
 package io.github.incus4j.api;
 
+import static org.apiguardian.api.API.Status.STABLE;
+
 import java.io.OutputStream;
 import java.security.cert.X509Certificate;
 import java.util.Optional;
+import org.apiguardian.api.API;
 
 /** Virtual-machine-specific operations ({@code instance.VM}). */
+@API(status = STABLE)
 public interface VM extends Instance {
     /** The certificate of the in-guest agent ({@code config/agent.crt}), empty when absent or invalid. */
     Optional<X509Certificate> agentCertificate();

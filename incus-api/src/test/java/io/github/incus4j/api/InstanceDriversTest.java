@@ -1,12 +1,13 @@
 package io.github.incus4j.api;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.github.incus4j.api.spi.InstanceDriver;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 import java.util.stream.Collectors;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -24,9 +25,23 @@ class InstanceDriversTest {
 
     @Test
     void listsProvidersHighestPriorityFirst() {
-        List<String> names = InstanceDrivers.available().stream().map(InstanceDriver::name)
+        List<String> names = InstanceDrivers.available().stream().map(Driver::name)
                 .collect(Collectors.toList());
         assertEquals(List.of("test-broken", "test-throwing", "test-alpha", "test-omega"), names);
+    }
+
+    @Test
+    void driversTellWhetherTheyApplyAndWhyNot() {
+        Map<String, Driver> byName = InstanceDrivers.available().stream()
+                .collect(Collectors.toMap(Driver::name, d -> d));
+        assertTrue(byName.get("test-alpha").applicable());
+        assertEquals("", byName.get("test-alpha").unusableReason());
+        assertFalse(byName.get("test-broken").applicable());
+        assertEquals("no /dev/kvm on this host", byName.get("test-broken").unusableReason());
+        assertFalse(byName.get("test-throwing").applicable(), "a probe that throws means not applicable");
+        assertTrue(byName.get("test-throwing").unusableReason().contains("probe exploded"),
+                byName.get("test-throwing").unusableReason());
+        assertEquals("Driver[test-omega]", byName.get("test-omega").toString());
     }
 
     @Test

@@ -1,5 +1,7 @@
 package io.github.incus4j.lxc;
 
+import static org.apiguardian.api.API.Status.EXPERIMENTAL;
+
 import io.github.incus4j.api.Container;
 import io.github.incus4j.api.IncusException;
 import io.github.incus4j.api.InstanceSource;
@@ -82,6 +84,7 @@ import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
 import java.util.TreeMap;
+import org.apiguardian.api.API;
 
 /**
  * A container of the {@code lxc} driver (or one of its snapshots). The liblxc container is named after the storage
@@ -90,6 +93,7 @@ import java.util.TreeMap;
  * own settings). The root filesystem is {@link #rootfsPath()}, stored with host ids (shifted by the id map for an
  * unprivileged container).
  */
+@API(status = EXPERIMENTAL)
 public final class LxcContainerInstance extends AbstractInstance implements Container {
     private static final System.Logger LOG = System.getLogger(LxcContainerInstance.class.getName());
 

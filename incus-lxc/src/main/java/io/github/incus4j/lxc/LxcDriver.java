@@ -1,5 +1,7 @@
 package io.github.incus4j.lxc;
 
+import static org.apiguardian.api.API.Status.EXPERIMENTAL;
+
 import io.github.incus4j.api.IncusException;
 import io.github.incus4j.api.Info;
 import io.github.incus4j.api.InstanceType;
@@ -19,6 +21,7 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.TreeMap;
+import org.apiguardian.api.API;
 
 /**
  * The {@code lxc} instance driver: real containers through liblxc. It applies when liblxc loads, the process runs as
@@ -26,6 +29,7 @@ import java.util.TreeMap;
  * lxc tools are installed. Unprivileged containers need a subordinate id range for root in {@code /etc/subuid} and
  * {@code /etc/subgid}; without one only {@code security.privileged=true} containers can be created.
  */
+@API(status = EXPERIMENTAL)
 public final class LxcDriver implements InstanceDriver {
     /** The driver's name. */
     public static final String NAME = "lxc";

@@ -1,5 +1,7 @@
 package io.github.incus4j.lxc;
 
+import static org.apiguardian.api.API.Status.EXPERIMENTAL;
+
 import io.github.incus4j.api.Info;
 import io.github.incus4j.api.InstanceSource;
 import io.github.incus4j.api.InvalidArgumentException;
@@ -27,6 +29,7 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicBoolean;
+import org.apiguardian.api.API;
 
 /**
  * The containers of one root, run by liblxc. Besides Incus's layout ({@code containers/}, {@code logs/}...) the root
@@ -34,6 +37,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * template's {@code base.conf}. Sources: the {@code busybox} template, image tarballs, rootfs directories and none
  * (an empty container, e.g. a migration target).
  */
+@API(status = EXPERIMENTAL)
 public final class LxcInstances extends AbstractInstances<LxcContainerInstance> {
     /** How often the stop watcher looks at the running containers (a state query costs about 60 µs). */
     private static final long STOP_POLL_MILLIS = 200;

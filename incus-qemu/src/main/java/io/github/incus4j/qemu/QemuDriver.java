@@ -1,5 +1,7 @@
 package io.github.incus4j.qemu;
 
+import static org.apiguardian.api.API.Status.EXPERIMENTAL;
+
 import io.github.incus4j.api.Info;
 import io.github.incus4j.api.InstanceType;
 import io.github.incus4j.api.InvalidArgumentException;
@@ -10,6 +12,7 @@ import java.nio.file.Path;
 import java.util.Map;
 import java.util.Objects;
 import java.util.TreeMap;
+import org.apiguardian.api.API;
 
 /**
  * The {@code qemu} instance driver: virtual machines run by QEMU and driven over QMP. It applies when
@@ -18,6 +21,7 @@ import java.util.TreeMap;
  * everything works, only slower) otherwise, e.g. under a paravirtual {@code kvm_pvm}; {@link Info#features()} says
  * which ({@code accelerator}) and why ({@code accelerator_reason}). It ranks below the {@code lxc} driver.
  */
+@API(status = EXPERIMENTAL)
 public final class QemuDriver implements InstanceDriver {
     /** The driver's name. */
     public static final String NAME = "qemu";

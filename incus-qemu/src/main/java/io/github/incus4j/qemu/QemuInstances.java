@@ -1,5 +1,7 @@
 package io.github.incus4j.qemu;
 
+import static org.apiguardian.api.API.Status.EXPERIMENTAL;
+
 import io.github.incus4j.api.Info;
 import io.github.incus4j.api.InstanceSource;
 import io.github.incus4j.api.InstanceType;
@@ -17,6 +19,7 @@ import java.nio.file.Path;
 import java.time.Clock;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import org.apiguardian.api.API;
 
 /**
  * The virtual machines of one root, run by QEMU. Each VM's disk is {@code Path()/root.img} (qcow2); its snapshots
@@ -25,6 +28,7 @@ import java.util.concurrent.ConcurrentHashMap;
  * converted), or {@link InstanceSource#none()} (a blank disk of the root device's {@code size}, default 10 GiB).
  * Closing the session leaves running VMs running (as a restart of Incus's daemon does) and releases their monitors.
  */
+@API(status = EXPERIMENTAL)
 public final class QemuInstances extends AbstractInstances<QemuVm> {
     private final QemuHost host;
     private final QemuSettings settings;

@@ -1,10 +1,13 @@
 package io.github.incus4j.qemu;
 
+import static org.apiguardian.api.API.Status.EXPERIMENTAL;
+
 import io.github.incus4j.api.InvalidArgumentException;
 import io.github.incus4j.api.internal.config.ConfigKeys;
 import io.github.incus4j.api.spi.OperationLocks;
 import java.time.Duration;
 import java.util.Objects;
+import org.apiguardian.api.API;
 
 /**
  * How a {@link QemuDriver} session runs its VMs.
@@ -16,6 +19,7 @@ import java.util.Objects;
  * @param agentWait how long exec and file access wait for the guest agent of a VM that has just started before
  *     answering {@code VM agent isn't currently running} (Incus does not wait; a boot takes seconds)
  */
+@API(status = EXPERIMENTAL)
 public record QemuSettings(Duration lockWait, String defaultMemory, String accelerator, Duration agentWait) {
     /** Incus's defaults: 1 GiB, KVM when usable, the agent awaited for 60 s after a start. */
     public static final QemuSettings DEFAULT = new QemuSettings(OperationLocks.DEFAULT_WAIT, "1GiB", "auto",

@@ -1,6 +1,7 @@
 package io.github.incus4j.qemu;
 
 import static io.github.incus4j.qemu.QemuHost.deleteQuietly;
+import static org.apiguardian.api.API.Status.EXPERIMENTAL;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.github.incus4j.api.IncusException;
@@ -69,6 +70,7 @@ import java.util.TreeMap;
 import java.util.UUID;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
+import org.apiguardian.api.API;
 
 /**
  * A virtual machine of the {@code qemu} driver (or one of its snapshots). Its disk is {@code Path()/root.img}
@@ -82,6 +84,7 @@ import java.util.concurrent.TimeUnit;
  * virtio-serial port {@code org.qemu.guest_agent.0}, and interactive exec (a pty) over SSH to the guest's port 22,
  * forwarded from a loopback port of the host ({@link GuestSsh}).
  */
+@API(status = EXPERIMENTAL)
 public final class QemuVm extends AbstractInstance implements VM {
     private static final System.Logger LOG = System.getLogger(QemuVm.class.getName());
     private static final String DISK = "root.img";

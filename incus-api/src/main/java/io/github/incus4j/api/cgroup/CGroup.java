@@ -1,12 +1,16 @@
 package io.github.incus4j.api.cgroup;
 
+import static org.apiguardian.api.API.Status.EXPERIMENTAL;
+
 import java.util.OptionalLong;
+import org.apiguardian.api.API;
 
 /**
  * A running instance's cgroup ({@code cgroup.CGroup}), addressed with cgroup v2 file names ({@code memory.max},
  * {@code cpu.max}, {@code pids.max}, {@code memory.current}...) whatever the host runs; drivers translate for v1
  * hosts. Setting on a stopped container fails with {@code Can't set cgroups on a stopped container}.
  */
+@API(status = EXPERIMENTAL)
 public interface CGroup {
     /** Reads a cgroup file, e.g. {@code get("memory.max")} gives {@code "max"} or a byte count. */
     String get(String key);

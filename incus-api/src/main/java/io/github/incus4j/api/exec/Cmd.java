@@ -1,12 +1,16 @@
 package io.github.incus4j.api.exec;
 
+import static org.apiguardian.api.API.Status.STABLE;
+
 import java.time.Duration;
 import java.util.OptionalInt;
+import org.apiguardian.api.API;
 
 /**
  * A command started by {@link io.github.incus4j.api.Instance#exec} (Incus's {@code instance.Cmd}). Close it to
  * release its streams; closing does not kill a command that still runs (send a signal for that).
  */
+@API(status = STABLE)
 public interface Cmd extends AutoCloseable {
     /** Conventional exit status of a command killed by signal {@code n}: {@code 128 + n}, as shells and Incus report. */
     static int exitStatusForSignal(int signal) {

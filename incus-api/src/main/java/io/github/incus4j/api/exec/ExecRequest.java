@@ -1,11 +1,14 @@
 package io.github.incus4j.api.exec;
 
+import static org.apiguardian.api.API.Status.STABLE;
+
 import com.fasterxml.jackson.annotation.JsonProperty;
 import io.github.incus4j.api.InvalidArgumentException;
 import io.github.incus4j.api.internal.Immutable;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import org.apiguardian.api.API;
 
 /**
  * A command to run in an instance ({@code api.InstanceExecPost}); JSON names as Incus's
@@ -13,6 +16,7 @@ import java.util.Map;
  * {@code width}/{@code height} size the pty of an interactive command. An empty {@code cwd} means the default
  * ({@code /root} for uid 0, as Incus).
  */
+@API(status = STABLE)
 public record ExecRequest(
         @JsonProperty("command") List<String> command,
         @JsonProperty("environment") Map<String, String> environment,

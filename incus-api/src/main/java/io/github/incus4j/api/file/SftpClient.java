@@ -1,11 +1,14 @@
 package io.github.incus4j.api.file;
 
+import static org.apiguardian.api.API.Status.EXPERIMENTAL;
+
 import io.github.incus4j.api.IncusException;
 import io.github.incus4j.api.InvalidArgumentException;
 import io.github.incus4j.api.NotFoundException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.util.List;
+import org.apiguardian.api.API;
 
 /**
  * File access inside an instance, the part of {@code *sftp.Client} that Incus's file API uses (our own interface, so
@@ -13,6 +16,7 @@ import java.util.List;
  * outside it ({@code ..} and symlinks resolve inside the instance's root). Missing files raise
  * {@link io.github.incus4j.api.NotFoundException}; closing ends the session.
  */
+@API(status = EXPERIMENTAL)
 public interface SftpClient extends AutoCloseable {
     /** A directory entry. */
     record Entry(String name, FileAttributes attributes) {

@@ -1,11 +1,15 @@
 package io.github.incus4j.api.internal;
 
+import static org.apiguardian.api.API.Status.INTERNAL;
+
 import java.util.Collections;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import org.apiguardian.api.API;
 
 /** Defensive copies for records: sorted maps so that rendering and ETags are deterministic. Not exported. */
+@API(status = INTERNAL)
 public final class Immutable {
     private Immutable() {
     }

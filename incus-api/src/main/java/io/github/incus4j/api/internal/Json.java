@@ -1,5 +1,7 @@
 package io.github.incus4j.api.internal;
 
+import static org.apiguardian.api.API.Status.INTERNAL;
+
 import com.fasterxml.jackson.core.JsonGenerator;
 import com.fasterxml.jackson.core.JsonLocation;
 import com.fasterxml.jackson.core.JsonParser;
@@ -39,6 +41,7 @@ import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
 import java.util.List;
 import java.util.Map;
+import org.apiguardian.api.API;
 
 /**
  * The Jackson setup shared by the module (not exported): JSON and YAML mappers configured the way Incus's Go encoders
@@ -54,6 +57,7 @@ import java.util.Map;
  *   quoted, as {@code yaml.v2} writes them) and writes multi-line strings as literal blocks.</li>
  * </ul>
  */
+@API(status = INTERNAL)
 public final class Json {
     /** Go's zero {@code time.Time} as text. */
     public static final String GO_ZERO_TIME_TEXT = "0001-01-01T00:00:00Z";

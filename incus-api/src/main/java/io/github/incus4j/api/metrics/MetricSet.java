@@ -1,5 +1,7 @@
 package io.github.incus4j.api.metrics;
 
+import static org.apiguardian.api.API.Status.EXPERIMENTAL;
+
 import io.github.incus4j.api.InvalidArgumentException;
 import java.math.BigDecimal;
 import java.math.MathContext;
@@ -11,6 +13,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import org.apiguardian.api.API;
 
 /**
  * A set of samples per metric with set-wide labels ({@code metrics.MetricSet}); instance sets carry {@code project},
@@ -18,6 +21,7 @@ import java.util.TreeMap;
  * HELP and TYPE lines per metric in Incus's order, labels sorted by key, values in Go's shortest {@code 'g'} format,
  * ending with {@code # EOF}. {@link #parse(String)} reads such text back. Not thread-safe while being filled.
  */
+@API(status = EXPERIMENTAL)
 public final class MetricSet {
     private final Map<String, String> labels;
     private final EnumMap<MetricType, List<Sample>> samples = new EnumMap<>(MetricType.class);

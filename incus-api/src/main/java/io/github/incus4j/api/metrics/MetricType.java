@@ -1,11 +1,16 @@
 package io.github.incus4j.api.metrics;
 
+import static org.apiguardian.api.API.Status.EXPERIMENTAL;
+
+import org.apiguardian.api.API;
+
 /**
  * The instance metrics Incus exposes ({@code metrics.MetricType}), in Incus's order, with their exposition names and
  * HELP texts. The TYPE line follows Incus's rule: {@code gauge} for a few counts ({@link #CPUS},
  * {@link #PROCS_TOTAL}), else {@code counter} for names ending {@code _total} or {@code _seconds}, else {@code gauge}
  * for {@code _bytes}.
  */
+@API(status = EXPERIMENTAL)
 public enum MetricType {
     CPU_SECONDS_TOTAL("incus_cpu_seconds_total", "The total number of CPU time used in seconds."),
     CPUS("incus_cpu_effective_total", "The total number of effective CPUs."),

@@ -1,9 +1,13 @@
 package io.github.incus4j.api.metrics;
 
+import static org.apiguardian.api.API.Status.EXPERIMENTAL;
+
 import io.github.incus4j.api.internal.Immutable;
 import java.util.Map;
+import org.apiguardian.api.API;
 
 /** One value with its labels ({@code metrics.Sample}). */
+@API(status = EXPERIMENTAL)
 public record Sample(Map<String, String> labels, double value) {
     public Sample {
         labels = Immutable.sortedMap(labels);

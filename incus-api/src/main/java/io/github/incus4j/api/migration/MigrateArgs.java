@@ -1,13 +1,17 @@
 package io.github.incus4j.api.migration;
 
+import static org.apiguardian.api.API.Status.EXPERIMENTAL;
+
 import io.github.incus4j.api.io.Connection;
 import java.time.Duration;
+import org.apiguardian.api.API;
 
 /**
  * What both ends of a migration share ({@code instance.MigrateArgs}). Go's function fields become functional
  * interfaces: {@code controlSend}/{@code controlReceive} exchange {@link MigrationMessage}s, {@code stateConn} and
  * {@code filesystemConn} open the data connections (bounded by a timeout, the Java form of the {@code context}).
  */
+@API(status = EXPERIMENTAL)
 public record MigrateArgs(
         ControlSend controlSend,
         ControlReceive controlReceive,

@@ -1,13 +1,17 @@
 package io.github.incus4j.api.migration;
 
+import static org.apiguardian.api.API.Status.EXPERIMENTAL;
+
 import io.github.incus4j.api.internal.Immutable;
 import java.util.Map;
+import org.apiguardian.api.API;
 
 /**
  * A control message of a migration (the protobuf {@code MigrationHeader} / {@code MigrationControl} of Incus, reduced
  * to what drivers exchange): a {@code kind} such as {@code header}, {@code control}; typed fields as strings; and for
  * a control message whether the other side succeeded and its error text.
  */
+@API(status = EXPERIMENTAL)
 public record MigrationMessage(String kind, Map<String, String> fields, boolean success, String message) {
     public MigrationMessage {
         fields = Immutable.sortedMap(fields);

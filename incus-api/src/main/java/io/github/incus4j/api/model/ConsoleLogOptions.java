@@ -1,9 +1,14 @@
 package io.github.incus4j.api.model;
 
+import static org.apiguardian.api.API.Status.EXPERIMENTAL;
+
+import org.apiguardian.api.API;
+
 /**
  * Options of a container console-log read ({@code liblxc.ConsoleLogOptions}): read up to {@code readMax} bytes of
  * the ring buffer, optionally clear it, optionally append what was read to the log file.
  */
+@API(status = EXPERIMENTAL)
 public record ConsoleLogOptions(boolean clearLog, boolean readLog, long readMax, boolean writeToLogFile) {
     /** Read the whole buffer, keep it. */
     public static final ConsoleLogOptions READ = new ConsoleLogOptions(false, true, 0, false);

@@ -1,6 +1,11 @@
 package io.github.incus4j.api.model;
 
+import static org.apiguardian.api.API.Status.EXPERIMENTAL;
+
+import org.apiguardian.api.API;
+
 /** CRIU features a migration can ask for ({@code liblxc.CriuFeatures}). */
+@API(status = EXPERIMENTAL)
 public enum CriuFeature {
     /** {@code FEATURE_MEM_TRACK}: dirty-memory tracking for iterative pre-dumps. */
     MEM_TRACK(1),

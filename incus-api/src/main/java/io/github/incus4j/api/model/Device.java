@@ -1,15 +1,19 @@
 package io.github.incus4j.api.model;
 
+import static org.apiguardian.api.API.Status.STABLE;
+
 import com.fasterxml.jackson.annotation.JsonCreator;
 import com.fasterxml.jackson.annotation.JsonValue;
 import io.github.incus4j.api.internal.Immutable;
 import java.util.HashMap;
 import java.util.Map;
+import org.apiguardian.api.API;
 
 /**
  * One device's configuration ({@code deviceConfig.Device}, a {@code map[string]string}): {@code type} plus
  * type-specific keys such as {@code path}, {@code pool}, {@code nictype}, {@code parent}.
  */
+@API(status = STABLE)
 public record Device(Map<String, String> config) {
     @JsonCreator
     public Device {

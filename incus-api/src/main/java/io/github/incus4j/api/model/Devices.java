@@ -1,5 +1,7 @@
 package io.github.incus4j.api.model;
 
+import static org.apiguardian.api.API.Status.STABLE;
+
 import com.fasterxml.jackson.annotation.JsonCreator;
 import com.fasterxml.jackson.annotation.JsonValue;
 import io.github.incus4j.api.internal.Immutable;
@@ -8,11 +10,13 @@ import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import org.apiguardian.api.API;
 
 /**
  * Named devices ({@code deviceConfig.Devices}). In JSON a map of device name to its key/value map, as Incus's
  * {@code devices} and {@code expanded_devices} fields.
  */
+@API(status = STABLE)
 public record Devices(Map<String, Device> map) {
     /** No devices. */
     public static final Devices EMPTY = new Devices(Map.of());

@@ -1,10 +1,14 @@
 package io.github.incus4j.api.model;
 
+import static org.apiguardian.api.API.Status.STABLE;
+
 import io.github.incus4j.api.InvalidArgumentException;
 import io.github.incus4j.api.internal.Immutable;
 import java.util.List;
+import org.apiguardian.api.API;
 
 /** An id map ({@code idmap.Set}): the uid and gid ranges a container's ids are shifted by. */
+@API(status = STABLE)
 public record IdmapSet(List<IdmapEntry> entries) {
     public IdmapSet {
         entries = Immutable.list(entries);

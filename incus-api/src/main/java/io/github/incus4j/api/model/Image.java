@@ -1,16 +1,20 @@
 package io.github.incus4j.api.model;
 
+import static org.apiguardian.api.API.Status.EXPERIMENTAL;
+
 import com.fasterxml.jackson.annotation.JsonProperty;
 import io.github.incus4j.api.internal.Immutable;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
+import org.apiguardian.api.API;
 
 /**
  * An image ({@code api.Image}) as {@link io.github.incus4j.api.Instance#rebuild} takes it: its {@code properties}
  * become the instance's {@code image.*} keys and its fingerprint {@code volatile.base_image}. {@code source} (not an
  * Incus field) points at the image tarball on the local disk when the driver must unpack it.
  */
+@API(status = EXPERIMENTAL)
 public record Image(
         @JsonProperty("fingerprint") String fingerprint,
         @JsonProperty("filename") String filename,

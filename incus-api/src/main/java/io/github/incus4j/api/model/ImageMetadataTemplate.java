@@ -1,16 +1,20 @@
 package io.github.incus4j.api.model;
 
+import static org.apiguardian.api.API.Status.EXPERIMENTAL;
+
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import io.github.incus4j.api.internal.Immutable;
 import java.util.List;
 import java.util.Map;
+import org.apiguardian.api.API;
 
 /**
  * One template of {@code metadata.yaml} ({@code api.ImageMetadataTemplate}): the file {@code template} inside
  * {@code templates/} is rendered to the map key (an absolute path in the guest) on the triggers in {@code when}
  * ({@code create}, {@code copy}, {@code rename}, {@code start}); {@code create_only} skips files that already exist.
  */
+@API(status = EXPERIMENTAL)
 public record ImageMetadataTemplate(
         @JsonProperty("when") List<String> when,
         @JsonProperty("create_only") boolean createOnly,

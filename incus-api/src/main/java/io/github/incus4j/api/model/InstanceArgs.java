@@ -1,5 +1,7 @@
 package io.github.incus4j.api.model;
 
+import static org.apiguardian.api.API.Status.STABLE;
+
 import io.github.incus4j.api.Architectures;
 import io.github.incus4j.api.InstanceType;
 import io.github.incus4j.api.internal.Immutable;
@@ -8,12 +10,14 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import org.apiguardian.api.API;
 
 /**
  * Everything that defines an instance ({@code db.InstanceArgs}): what {@code Instances.create} takes and what
  * {@link io.github.incus4j.api.Instance#update} replaces. Dates may be {@code null} (the driver fills creation and
  * last-use dates; a {@code null} expiry means none). Build one with {@link #builder(String)}.
  */
+@API(status = STABLE)
 public record InstanceArgs(
         int id,
         String project,

@@ -1,14 +1,18 @@
 package io.github.incus4j.api.model;
 
+import static org.apiguardian.api.API.Status.STABLE;
+
 import com.fasterxml.jackson.annotation.JsonProperty;
 import io.github.incus4j.api.internal.Immutable;
 import java.util.List;
 import java.util.Map;
+import org.apiguardian.api.API;
 
 /**
  * A profile ({@code api.Profile}): config and devices applied to an instance before its own. Incus expands an
  * instance's config as the profiles in order, then the instance's local config on top.
  */
+@API(status = STABLE)
 public record Profile(
         @JsonProperty("name") String name,
         @JsonProperty("description") String description,

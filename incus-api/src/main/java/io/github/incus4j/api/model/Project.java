@@ -1,14 +1,18 @@
 package io.github.incus4j.api.model;
 
+import static org.apiguardian.api.API.Status.STABLE;
+
 import com.fasterxml.jackson.annotation.JsonProperty;
 import io.github.incus4j.api.internal.Immutable;
 import java.util.List;
 import java.util.Map;
+import org.apiguardian.api.API;
 
 /**
  * An Incus project ({@code api.Project}). Instance names on disk are {@code <project>_<name>}, except in
  * {@value #DEFAULT_NAME}.
  */
+@API(status = STABLE)
 public record Project(
         @JsonProperty("name") String name,
         @JsonProperty("description") String description,

@@ -1,13 +1,17 @@
 package io.github.incus4j.api.model;
 
+import static org.apiguardian.api.API.Status.EXPERIMENTAL;
+
 import io.github.incus4j.api.internal.Immutable;
 import java.util.List;
+import org.apiguardian.api.API;
 
 /**
  * What a device asks the driver to apply at run time ({@code deviceConfig.RunConfig}), passed to
  * {@link io.github.incus4j.api.Instance#deviceEventHandler}: mounts to add or remove, cgroup rules, a NIC to attach,
  * uevents to inject and hooks to run afterwards.
  */
+@API(status = EXPERIMENTAL)
 public record RunConfig(
         List<MountEntry> mounts,
         List<Item> cgroups,

@@ -1,6 +1,11 @@
 package io.github.incus4j.api.model;
 
+import static org.apiguardian.api.API.Status.EXPERIMENTAL;
+
+import org.apiguardian.api.API;
+
 /** How a filesystem can be shifted for a container ({@code idmap.StorageType}). */
+@API(status = EXPERIMENTAL)
 public enum StorageType {
     /** No kernel-side shifting: files are shifted on disk. */
     NONE("none"),

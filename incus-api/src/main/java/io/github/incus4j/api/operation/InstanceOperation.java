@@ -1,7 +1,10 @@
 package io.github.incus4j.api.operation;
 
+import static org.apiguardian.api.API.Status.EXPERIMENTAL;
+
 import java.time.Duration;
 import java.util.Optional;
+import org.apiguardian.api.API;
 
 /**
  * The per-instance operation lock ({@code operationlock.InstanceOperation}): while one exists for an instance, a
@@ -9,6 +12,7 @@ import java.util.Optional;
  * {@link #done(Throwable) done(null)}. Obtained from {@link io.github.incus4j.api.Instance#lockExclusive()} or held
  * by drivers during their actions.
  */
+@API(status = EXPERIMENTAL)
 public interface InstanceOperation extends AutoCloseable {
     /** The action name: {@code create}, {@code start}, {@code stop}, {@code restart}, {@code restore}, ... */
     String action();

@@ -1,5 +1,7 @@
 package io.github.incus4j.api.operation;
 
+import static org.apiguardian.api.API.Status.EXPERIMENTAL;
+
 import io.github.incus4j.api.StatusCode;
 import java.util.Map;
 import java.util.Objects;
@@ -7,6 +9,7 @@ import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.Consumer;
+import org.apiguardian.api.API;
 
 /**
  * A user-visible operation ({@code operations.Operation}) that a long action reports into: metadata updates such as
@@ -14,6 +17,7 @@ import java.util.function.Consumer;
  * {@link io.github.incus4j.api.Instance#setOperation} or pass it to {@link io.github.incus4j.api.Instance#rebuild}.
  * Thread-safe.
  */
+@API(status = EXPERIMENTAL)
 public final class Operation {
     private final String id = UUID.randomUUID().toString();
     private final String description;

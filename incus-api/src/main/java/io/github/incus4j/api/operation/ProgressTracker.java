@@ -1,14 +1,18 @@
 package io.github.incus4j.api.operation;
 
+import static org.apiguardian.api.API.Status.EXPERIMENTAL;
+
 import java.io.FilterOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
+import org.apiguardian.api.API;
 
 /**
  * Progress of a long transfer ({@code ioprogress.ProgressTracker}): {@code length} is the expected total in bytes
  * (0 when unknown) and {@code handler} is told the percentage and the speed, at most once per percent step.
  * {@link #wrap(OutputStream)} counts what goes through a stream.
  */
+@API(status = EXPERIMENTAL)
 public record ProgressTracker(long length, Handler handler) {
     /** Receives progress: {@code percent} 0..100 (-1 when the length is unknown), {@code bytesPerSecond}, bytes so far. */
     @FunctionalInterface

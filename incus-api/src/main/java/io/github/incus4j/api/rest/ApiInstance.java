@@ -1,5 +1,7 @@
 package io.github.incus4j.api.rest;
 
+import static org.apiguardian.api.API.Status.EXPERIMENTAL;
+
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import com.fasterxml.jackson.annotation.JsonPropertyOrder;
@@ -8,6 +10,7 @@ import io.github.incus4j.api.model.Devices;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
+import org.apiguardian.api.API;
 
 /**
  * An instance as Incus's REST API shows it ({@code api.Instance}); Jackson writes Incus's JSON names
@@ -16,6 +19,7 @@ import java.util.Map;
 @JsonPropertyOrder({"architecture", "config", "devices", "ephemeral", "profiles", "stateful", "description",
     "created_at", "expanded_config", "expanded_devices", "name", "status", "status_code", "last_used_at", "location",
     "type", "project"})
+@API(status = EXPERIMENTAL)
 public record ApiInstance(
         @JsonProperty("architecture") String architecture,
         @JsonProperty("config") Map<String, String> config,

@@ -1,5 +1,7 @@
 package io.github.incus4j.api.rest;
 
+import static org.apiguardian.api.API.Status.EXPERIMENTAL;
+
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import com.fasterxml.jackson.annotation.JsonPropertyOrder;
@@ -8,6 +10,7 @@ import io.github.incus4j.api.model.Devices;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
+import org.apiguardian.api.API;
 
 /**
  * A snapshot as Incus's REST API shows it ({@code api.InstanceSnapshot}): {@code name} is the short name (after
@@ -15,6 +18,7 @@ import java.util.Map;
  */
 @JsonPropertyOrder({"expires_at", "architecture", "config", "created_at", "description", "devices", "ephemeral",
     "expanded_config", "expanded_devices", "last_used_at", "name", "profiles", "stateful", "size"})
+@API(status = EXPERIMENTAL)
 public record ApiInstanceSnapshot(
         @JsonProperty("expires_at") Instant expiresAt,
         @JsonProperty("architecture") String architecture,

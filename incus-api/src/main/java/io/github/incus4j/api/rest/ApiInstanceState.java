@@ -1,11 +1,14 @@
 package io.github.incus4j.api.rest;
 
+import static org.apiguardian.api.API.Status.EXPERIMENTAL;
+
 import com.fasterxml.jackson.annotation.JsonProperty;
 import com.fasterxml.jackson.annotation.JsonPropertyOrder;
 import io.github.incus4j.api.internal.Immutable;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
+import org.apiguardian.api.API;
 
 /**
  * The live state of an instance ({@code api.InstanceState}): status, CPU time in nanoseconds, memory in bytes,
@@ -14,6 +17,7 @@ import java.util.Map;
  */
 @JsonPropertyOrder({"status", "status_code", "disk", "memory", "network", "pid", "processes", "cpu", "started_at",
     "os_info"})
+@API(status = EXPERIMENTAL)
 public record ApiInstanceState(
         @JsonProperty("status") String status,
         @JsonProperty("status_code") int statusCode,

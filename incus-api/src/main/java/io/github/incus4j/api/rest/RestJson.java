@@ -1,9 +1,12 @@
 package io.github.incus4j.api.rest;
 
+import static org.apiguardian.api.API.Status.EXPERIMENTAL;
+
 import io.github.incus4j.api.InvalidArgumentException;
 import io.github.incus4j.api.internal.Json;
 import java.time.DateTimeException;
 import java.time.Instant;
+import org.apiguardian.api.API;
 
 /**
  * Incus's JSON (and YAML) for the records of {@code io.github.incus4j.api.rest} and
@@ -15,6 +18,7 @@ import java.time.Instant;
  * <p>Reading ignores unknown fields and accepts numbers and booleans in string maps, as Incus does. Bad input is an
  * {@link InvalidArgumentException} naming what was wrong. Thread-safe.
  */
+@API(status = EXPERIMENTAL)
 public final class RestJson {
     /** Go's zero {@code time.Time}, {@code 0001-01-01T00:00:00Z}: what Incus writes for an absent date. */
     public static final Instant GO_ZERO_TIME = Json.GO_ZERO_TIME;

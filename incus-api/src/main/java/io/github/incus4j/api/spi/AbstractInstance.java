@@ -1,5 +1,7 @@
 package io.github.incus4j.api.spi;
 
+import static org.apiguardian.api.API.Status.EXPERIMENTAL;
+
 import io.github.incus4j.api.BusyException;
 import io.github.incus4j.api.ConsoleTypes;
 import io.github.incus4j.api.Hooks;
@@ -69,6 +71,7 @@ import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.UnaryOperator;
+import org.apiguardian.api.API;
 
 /**
  * The driver-independent half of an instance, Incus's {@code driver_common.go}: getters, paths, ETag, rendering,
@@ -78,6 +81,7 @@ import java.util.function.UnaryOperator;
  * <p>A handle stands for an instance or, when {@link #isSnapshot()}, for one of its snapshots. The definition is an
  * immutable {@link InstanceArgs} swapped atomically, so readers never lock; writers serialise on the handle.
  */
+@API(status = EXPERIMENTAL)
 public abstract class AbstractInstance implements Instance {
     private static final System.Logger LOG = System.getLogger(AbstractInstance.class.getName());
 

@@ -1,5 +1,7 @@
 package io.github.incus4j.api.spi;
 
+import static org.apiguardian.api.API.Status.EXPERIMENTAL;
+
 import io.github.incus4j.api.BusyException;
 import io.github.incus4j.api.IncusException;
 import io.github.incus4j.api.Info;
@@ -41,6 +43,7 @@ import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.stream.Stream;
+import org.apiguardian.api.API;
 
 /**
  * The driver-independent half of {@link Instances} (the counterpart of Incus's instance loading and creation code):
@@ -51,6 +54,7 @@ import java.util.stream.Stream;
  *
  * @param <I> the driver's instance class
  */
+@API(status = EXPERIMENTAL)
 public abstract class AbstractInstances<I extends AbstractInstance> implements Instances {
     private static final System.Logger LOG = System.getLogger(AbstractInstances.class.getName());
 

@@ -1,5 +1,7 @@
 package io.github.incus4j.api.spi;
 
+import static org.apiguardian.api.API.Status.EXPERIMENTAL;
+
 import io.github.incus4j.api.PermissionDeniedException;
 import io.github.incus4j.api.file.FileAttributes;
 import io.github.incus4j.api.file.SftpClient;
@@ -9,6 +11,7 @@ import java.io.Closeable;
 import java.time.Instant;
 import java.util.List;
 import java.util.Set;
+import org.apiguardian.api.API;
 
 /**
  * The file operations {@link SftpServer} serves, in instance terms: paths are absolute paths inside the instance
@@ -24,6 +27,7 @@ import java.util.Set;
  * {@code RESOLVE_IN_ROOT}): a backend over a host directory must never resolve paths itself and then open them,
  * as the instance can swap directories for symlinks in between.
  */
+@API(status = EXPERIMENTAL)
 public interface FileBackend {
     /** How a file is opened (the SFTP {@code pflags}). */
     enum OpenFlag {

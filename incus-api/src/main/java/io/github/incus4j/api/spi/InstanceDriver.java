@@ -1,8 +1,11 @@
 package io.github.incus4j.api.spi;
 
+import static org.apiguardian.api.API.Status.MAINTAINED;
+
 import io.github.incus4j.api.Info;
 import io.github.incus4j.api.Instances;
 import java.nio.file.Path;
+import org.apiguardian.api.API;
 
 /**
  * The service a driver module provides, found with {@link java.util.ServiceLoader}: declare the implementation both
@@ -10,6 +13,7 @@ import java.nio.file.Path;
  * {@code module-info.java}. Implementations have a public no-argument constructor and do no work in it: probing the
  * host belongs in {@link #applicability()}.
  */
+@API(status = MAINTAINED)
 public interface InstanceDriver {
     /** The name users select it by: {@code lxc}, {@code qemu}, {@code fake}. */
     String name();

@@ -1,7 +1,10 @@
 package io.github.incus4j.api.spi;
 
+import static org.apiguardian.api.API.Status.EXPERIMENTAL;
+
 import io.github.incus4j.api.InstanceType;
 import java.nio.file.Path;
+import org.apiguardian.api.API;
 
 /**
  * Incus's on-disk layout under a driver root (Incus uses {@code /var/lib/incus}, {@code /var/log/incus},
@@ -15,6 +18,7 @@ import java.nio.file.Path;
  * </pre>
  * where {@code <full>} is {@code name} in the default project and {@code project_name} elsewhere.
  */
+@API(status = EXPERIMENTAL)
 public record InstancePaths(Path root) {
 
     /** The directory of instances of a type ({@code containers} / {@code virtual-machines}). */

@@ -1,5 +1,7 @@
 package io.github.incus4j.api.spi;
 
+import static org.apiguardian.api.API.Status.EXPERIMENTAL;
+
 import io.github.incus4j.api.BusyException;
 import io.github.incus4j.api.IncusException;
 import io.github.incus4j.api.InvalidArgumentException;
@@ -16,6 +18,7 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import org.apiguardian.api.API;
 
 /**
  * The per-instance operation locks of Incus's {@code operationlock} package
@@ -37,6 +40,7 @@ import java.util.concurrent.TimeUnit;
  * (await, isDone, instance-initiated marker, operation) reads the shared lock. {@link #get} returns the lock itself,
  * as Incus's {@code Get} does, so that a stop hook can end the lock its {@code Stop()} is waiting on.
  */
+@API(status = EXPERIMENTAL)
 public final class OperationLocks {
 
     /** The lock actions ({@code operationlock.Action}); {@link #value()} is Incus's string. */

@@ -1,5 +1,7 @@
 package io.github.incus4j.lxc.binding;
 
+import static org.apiguardian.api.API.Status.INTERNAL;
+
 import io.github.incus4j.api.IncusException;
 import io.github.incus4j.api.InvalidArgumentException;
 import io.github.incus4j.api.NotFoundException;
@@ -13,6 +15,7 @@ import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.locks.LockSupport;
+import org.apiguardian.api.API;
 
 /**
  * Freezes and thaws a running container through the cgroup filesystem directly: {@code freezer.state} of the
@@ -24,6 +27,7 @@ import java.util.concurrent.locks.LockSupport;
  * from 20 µs to 1 ms and writes the request again every {@value #REWRITE_MS} ms while it is not done, so a freeze takes
  * a few milliseconds at worst, and it gives up (thawing again) at a caller-given deadline.
  */
+@API(status = INTERNAL)
 public final class Freezer {
     private static final long REWRITE_MS = 2;
     private static final long FIRST_PAUSE_NS = 20_000;

@@ -1,5 +1,7 @@
 package io.github.incus4j.lxc.binding;
 
+import static org.apiguardian.api.API.Status.INTERNAL;
+
 import io.github.incus4j.api.InvalidArgumentException;
 import io.github.incus4j.api.NotSupportedException;
 import io.github.incus4j.lxc.binding.ffi.NativeApi.LibC;
@@ -17,6 +19,7 @@ import jnr.ffi.Platform;
 import jnr.ffi.Pointer;
 import jnr.ffi.Runtime;
 import jnr.ffi.mapper.FunctionMapper;
+import org.apiguardian.api.API;
 
 /**
  * liblxc ({@code liblxc.so.1}) bound with jnr-ffi, once per process.
@@ -31,6 +34,7 @@ import jnr.ffi.mapper.FunctionMapper;
  * used only when {@code lxc_has_api_extension()} announces them, and no slot past the running library's struct size is
  * ever read. A missing capability shows in {@link #features()} and as a {@link NotSupportedException}, never a crash.
  */
+@API(status = INTERNAL)
 public final class Liblxc {
     /** The soname loaded: the runtime package ships it without the unversioned development symlink. */
     static final String LIBRARY = "liblxc.so.1";

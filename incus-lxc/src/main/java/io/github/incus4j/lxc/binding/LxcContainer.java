@@ -1,11 +1,14 @@
 package io.github.incus4j.lxc.binding;
 
+import static org.apiguardian.api.API.Status.INTERNAL;
+
 import io.github.incus4j.api.IncusException;
 import io.github.incus4j.api.InvalidArgumentException;
 import io.github.incus4j.lxc.binding.ffi.NativeApi.GetItemFn;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicBoolean;
 import jnr.ffi.Pointer;
+import org.apiguardian.api.API;
 
 /**
  * A handle on one container ({@code lxc_container_new}), released with {@link #close()} ({@code lxc_container_put}).
@@ -14,6 +17,7 @@ import jnr.ffi.Pointer;
  * {@link LxcTool} and freezing to {@link Freezer}, because liblxc's own versions damage a calling JVM. A handle must not
  * be used after (or concurrently with) {@link #close()}.
  */
+@API(status = INTERNAL)
 public final class LxcContainer implements AutoCloseable {
     /** Offsets of the data members read here (LP64, stable since 4.0.5). */
     private static final int ERROR_STRING = 56;

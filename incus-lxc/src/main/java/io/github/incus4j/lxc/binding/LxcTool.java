@@ -1,5 +1,7 @@
 package io.github.incus4j.lxc.binding;
 
+import static org.apiguardian.api.API.Status.INTERNAL;
+
 import io.github.incus4j.api.IncusException;
 import io.github.incus4j.api.InvalidArgumentException;
 import io.github.incus4j.api.OperationTimeoutException;
@@ -12,6 +14,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import org.apiguardian.api.API;
 
 /**
  * The operations that run liblxc in a small helper process ({@code lxc-start}, {@code lxc-create},
@@ -26,6 +29,7 @@ import java.util.concurrent.TimeUnit;
  * heap, passes none of the JVM's fds on, and the daemonized monitor becomes a child of {@code lxc-start} (reparented
  * when it exits), never of the JVM.
  */
+@API(status = INTERNAL)
 public final class LxcTool {
     private static final System.Logger LOG = System.getLogger(LxcTool.class.getName());
     private static final File DEV_NULL = new File("/dev/null");

@@ -1,5 +1,7 @@
 package io.github.incus4j.lxc.binding;
 
+import static org.apiguardian.api.API.Status.INTERNAL;
+
 import io.github.incus4j.api.IncusException;
 import io.github.incus4j.lxc.binding.ffi.NativeApi.LibC;
 import java.io.File;
@@ -11,6 +13,7 @@ import java.time.Duration;
 import java.util.List;
 import jnr.ffi.LastError;
 import jnr.ffi.Runtime;
+import org.apiguardian.api.API;
 
 /**
  * A pseudo-terminal allocated in the JVM ({@code posix_openpt}, {@code grantpt}, {@code unlockpt},
@@ -28,6 +31,7 @@ import jnr.ffi.Runtime;
  * another thread is inside (no fd number reused under a reader). Terminal attributes and the window size are read and
  * set through the master (Linux applies them to the slave).
  */
+@API(status = INTERNAL)
 public final class Pty implements AutoCloseable {
     private static final int O_RDWR = 02;
     private static final int O_NOCTTY = 0400;

@@ -1,6 +1,7 @@
 package io.github.incus4j.lxc.binding;
 
 import static io.github.incus4j.lxc.binding.FdCalls.*;
+import static org.apiguardian.api.API.Status.INTERNAL;
 
 import io.github.incus4j.api.BusyException;
 import io.github.incus4j.api.IncusException;
@@ -24,6 +25,7 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.Objects;
 import java.util.Set;
+import org.apiguardian.api.API;
 
 /**
  * A {@link FileBackend} confined to a host directory (a container's root filesystem) by the kernel: every path is
@@ -46,6 +48,7 @@ import java.util.Set;
  * <p>Needs x86-64 Linux 5.6 or later ({@code openat2}); elsewhere the constructor throws
  * {@link io.github.incus4j.api.NotSupportedException} rather than fall back to resolving paths in Java.
  */
+@API(status = INTERNAL)
 public final class RootDirectory implements FileBackend {
     /** The id the kernel shows for an id outside the map ({@code overflowuid}). */
     public static final int OVERFLOW_ID = 65534;

@@ -1,5 +1,7 @@
 package io.github.incus4j.qemu.qmp;
 
+import static org.apiguardian.api.API.Status.INTERNAL;
+
 import io.github.incus4j.api.IncusException;
 import io.github.incus4j.api.OperationTimeoutException;
 import java.time.Duration;
@@ -9,12 +11,14 @@ import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.function.Supplier;
+import org.apiguardian.api.API;
 
 /**
  * A blocking call that has no timeout of its own (a unix-domain connect into a full backlog, an SSH handshake with a
  * silent server), bounded: it runs on a thread of the caller's factory while the caller waits up to the timeout, and
  * on timeout {@code abort} closes what the call blocks on, so that the thread ends at once instead of staying pinned.
  */
+@API(status = INTERNAL)
 public final class Bounded {
     /** The blocking work; may throw anything, which the caller gets back unwrapped (checked ones as the cause). */
     @FunctionalInterface

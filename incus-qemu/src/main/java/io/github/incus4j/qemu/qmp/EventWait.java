@@ -1,5 +1,7 @@
 package io.github.incus4j.qemu.qmp;
 
+import static org.apiguardian.api.API.Status.INTERNAL;
+
 import io.github.incus4j.api.OperationTimeoutException;
 import io.github.incus4j.api.internal.text.ErrorTexts;
 import java.time.Duration;
@@ -9,12 +11,14 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.function.Consumer;
 import java.util.function.Predicate;
+import org.apiguardian.api.API;
 
 /**
  * A wait for the first QMP event that matches a predicate, armed by {@link QmpClient#expect(Predicate)} before the
  * command that causes the event is issued (QEMU often emits the event before the command's reply). Close it when
  * giving up, so that the client stops testing events against it.
  */
+@API(status = INTERNAL)
 public final class EventWait implements AutoCloseable {
     private final Predicate<QmpEvent> match;
     private final Consumer<EventWait> unregister;

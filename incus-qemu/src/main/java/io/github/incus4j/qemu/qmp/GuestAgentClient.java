@@ -1,5 +1,7 @@
 package io.github.incus4j.qemu.qmp;
 
+import static org.apiguardian.api.API.Status.INTERNAL;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.github.incus4j.api.InvalidArgumentException;
@@ -19,6 +21,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.ThreadLocalRandom;
+import org.apiguardian.api.API;
 
 /**
  * A client of QEMU's guest agent ({@code qemu-ga}) over the host side of its virtio-serial port
@@ -36,6 +39,7 @@ import java.util.concurrent.ThreadLocalRandom;
  *
  * <p>The agent serves one client at a time. Methods without a timeout wait {@link #CALL_TIMEOUT}.
  */
+@API(status = INTERNAL)
 public final class GuestAgentClient implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger(GuestAgentClient.class.getName());
 

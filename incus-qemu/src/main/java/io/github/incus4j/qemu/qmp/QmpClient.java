@@ -1,5 +1,7 @@
 package io.github.incus4j.qemu.qmp;
 
+import static org.apiguardian.api.API.Status.INTERNAL;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.github.incus4j.api.OperationTimeoutException;
@@ -16,6 +18,7 @@ import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.ThreadFactory;
 import java.util.function.Consumer;
 import java.util.function.Predicate;
+import org.apiguardian.api.API;
 
 /**
  * A QMP client over QEMU's monitor socket ({@code -qmp unix:<path>,server=on,wait=off} or {@code -chardev socket}),
@@ -48,6 +51,7 @@ import java.util.function.Predicate;
  * listener is registered, and a timer thread once {@link #submit} is used. The handshake runs on the connecting
  * thread (with a short-lived helper only when the socket's backlog is full: see {@link UnixSockets}).
  */
+@API(status = INTERNAL)
 public final class QmpClient implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger(QmpClient.class.getName());
 

@@ -1,9 +1,14 @@
 package io.github.incus4j.qemu.qmp;
 
+import static org.apiguardian.api.API.Status.INTERNAL;
+
+import org.apiguardian.api.API;
+
 /**
  * QEMU (or the guest agent) answered a command with {@code {"error":{"class":...,"desc":...}}}. The message is
  * Incus's {@code "<class>: <desc>"}, e.g. {@code CommandNotFound: The command nope has not been found}.
  */
+@API(status = INTERNAL)
 public class QmpErrorException extends QmpException {
     private static final long serialVersionUID = 1L;
 

@@ -1,6 +1,9 @@
 package io.github.incus4j.qemu.qmp;
 
+import static org.apiguardian.api.API.Status.INTERNAL;
+
 import io.github.incus4j.api.IncusException;
+import org.apiguardian.api.API;
 
 /**
  * A failure talking to QEMU's monitor or guest agent. Incus returns these errors unwrapped, which its REST layer
@@ -8,6 +11,7 @@ import io.github.incus4j.api.IncusException;
  * {@link MonitorDisconnectedException} (the connection is gone). A reply that did not come in time is an
  * {@link io.github.incus4j.api.OperationTimeoutException} instead.
  */
+@API(status = INTERNAL)
 public class QmpException extends IncusException {
     private static final long serialVersionUID = 1L;
 

@@ -1,15 +1,19 @@
 package io.github.incus4j.qemu.qmp;
 
+import static org.apiguardian.api.API.Status.INTERNAL;
+
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import org.apiguardian.api.API;
 
 /**
  * The reply deadline of each QMP command, as Incus's QMP package sets them: 500 ms for queries and everything not
  * listed, 5 s for block-job commands, 30 s for commands that change the machine (devices, {@code stop}, {@code cont},
  * {@code system_reset}) or wait on migration, 10 s for {@code screendump}.
  */
+@API(status = INTERNAL)
 public final class QmpTimeouts {
     /** The default: a silent QEMU must not hang a state query. */
     public static final Duration DEFAULT = Duration.ofMillis(500);

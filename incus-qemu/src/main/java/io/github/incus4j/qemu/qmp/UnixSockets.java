@@ -1,5 +1,7 @@
 package io.github.incus4j.qemu.qmp;
 
+import static org.apiguardian.api.API.Status.INTERNAL;
+
 import io.github.incus4j.api.OperationTimeoutException;
 import java.io.IOException;
 import java.net.StandardProtocolFamily;
@@ -11,6 +13,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
+import org.apiguardian.api.API;
 
 /**
  * Connects to a unix-domain socket within a deadline. The JDK's connect has no timeout, and a unix-domain connect
@@ -22,6 +25,7 @@ import java.util.concurrent.TimeUnit;
  * but by a localised message; a blocking connect then tells, on a thread of the caller's factory that is unblocked by
  * closing its channel at the deadline (see {@link Bounded}).
  */
+@API(status = INTERNAL)
 public final class UnixSockets {
     private UnixSockets() {
     }

@@ -1,6 +1,9 @@
 package io.github.incus4j.testkit.contract;
 
+import static org.apiguardian.api.API.Status.EXPERIMENTAL;
+
 import io.github.incus4j.api.InstanceType;
+import org.apiguardian.api.API;
 
 /**
  * What a driver under test can do, in the manner of Guava testlib's feature flags: each optional group of
@@ -8,6 +11,7 @@ import io.github.incus4j.api.InstanceType;
  * reported as skipped (with the reason), never as passed. Lifecycle, rendering, config validation, snapshots, bad
  * input and locking are not optional: every driver runs them.
  */
+@API(status = EXPERIMENTAL)
 public enum Capability {
     /** Creates and runs containers ({@code InstanceType.CONTAINER}). */
     CONTAINERS,

@@ -1,9 +1,12 @@
 package io.github.incus4j.testkit.contract;
 
+import static org.apiguardian.api.API.Status.INTERNAL;
+
 import java.lang.reflect.AnnotatedElement;
 import java.util.EnumSet;
 import java.util.Optional;
 import java.util.Set;
+import org.apiguardian.api.API;
 import org.junit.jupiter.api.extension.ConditionEvaluationResult;
 import org.junit.jupiter.api.extension.ExecutionCondition;
 import org.junit.jupiter.api.extension.ExtensionContext;
@@ -13,6 +16,7 @@ import org.junit.jupiter.api.extension.ExtensionContext;
  * the enclosing {@link InstanceDriverContract} instance, which exists before its groups run (the contract uses one
  * instance per class).
  */
+@API(status = INTERNAL)
 public final class CapabilityCondition implements ExecutionCondition {
 
     /** Instantiated by JUnit. */

@@ -1,5 +1,6 @@
 package io.github.incus4j.testkit.contract;
 
+import static org.apiguardian.api.API.Status.EXPERIMENTAL;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
@@ -35,6 +36,7 @@ import java.util.regex.Pattern;
 import java.util.function.IntConsumer;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
+import org.apiguardian.api.API;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.TestInstance;
@@ -53,6 +55,7 @@ import org.junit.jupiter.api.parallel.ExecutionMode;
  * <p>One instance of the class serves all its tests (so that capability conditions can read the driver before a group
  * runs); tests of one class therefore run one at a time.
  */
+@API(status = EXPERIMENTAL)
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 @Execution(ExecutionMode.SAME_THREAD)
 public abstract class ContractSupport {

@@ -1,5 +1,7 @@
 package io.github.incus4j.testkit.contract;
 
+import static org.apiguardian.api.API.Status.EXPERIMENTAL;
+
 import io.github.incus4j.api.InstanceSource;
 import io.github.incus4j.api.InstanceType;
 import io.github.incus4j.api.Instances;
@@ -8,11 +10,13 @@ import java.time.Duration;
 import java.util.EnumSet;
 import java.util.Map;
 import java.util.Set;
+import org.apiguardian.api.API;
 
 /**
  * A driver as {@link InstanceDriverContract} sees it: how to open it on a root directory, what it can do, and what
  * to create instances from. Implementations are small adapters written in the driver's own test sources.
  */
+@API(status = EXPERIMENTAL)
 public interface DriverUnderTest {
 
     /** The name reports use, e.g. {@code fake}, {@code lxc}; by default the class's simple name. */

@@ -1,5 +1,7 @@
 package io.github.incus4j.testkit.contract;
 
+import static org.apiguardian.api.API.Status.EXPERIMENTAL;
+
 import io.github.incus4j.api.model.Device;
 import io.github.incus4j.api.internal.text.ErrorTexts;
 import java.util.ArrayList;
@@ -7,6 +9,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import org.apiguardian.api.API;
 
 /**
  * Seeded, deterministic generation of hostile inputs for the places where input enters a driver: instance, snapshot
@@ -18,6 +21,7 @@ import java.util.Random;
  * unknown device types, unpaired surrogates...); the others may be accepted or refused, but never with a raw JDK
  * exception.
  */
+@API(status = EXPERIMENTAL)
 public final class InputFuzz {
     /** One generated input: the value, and whether it has to be refused. */
     public record Input<T>(T value, boolean mustRefuse) {

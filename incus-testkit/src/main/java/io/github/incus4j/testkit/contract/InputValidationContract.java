@@ -1,5 +1,6 @@
 package io.github.incus4j.testkit.contract;
 
+import static org.apiguardian.api.API.Status.EXPERIMENTAL;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
@@ -26,6 +27,7 @@ import java.util.TreeMap;
 import java.util.function.Consumer;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
+import org.apiguardian.api.API;
 
 /**
  * Fuzzes every place where input enters a driver with {@link InputFuzz}'s seeded inputs (at least
@@ -39,6 +41,7 @@ import java.util.stream.Stream;
  * ones are deleted again), the others through {@code snapshot()} and {@code update()} of one stopped instance.
  * Failures are collected per category and reported together, with counts.
  */
+@API(status = EXPERIMENTAL)
 public abstract class InputValidationContract extends ContractSupport {
     /** Inputs per category. */
     public static final int PER_CATEGORY = 1000;

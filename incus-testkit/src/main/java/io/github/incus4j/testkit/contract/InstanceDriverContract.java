@@ -1,5 +1,6 @@
 package io.github.incus4j.testkit.contract;
 
+import static org.apiguardian.api.API.Status.EXPERIMENTAL;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -74,6 +75,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.regex.Pattern;
 import java.util.stream.Collectors;
+import org.apiguardian.api.API;
 import org.junit.jupiter.api.Nested;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
@@ -102,6 +104,7 @@ import org.junit.jupiter.params.provider.CsvSource;
  * instance type of the driver ({@link ForEachInstanceType}); type-specific ones are skipped for a driver without the
  * type. Each test works on a fresh root with unique instance names, and error texts are compared with Incus's.
  */
+@API(status = EXPERIMENTAL)
 public abstract class InstanceDriverContract extends ContractSupport {
     /** For subclasses. */
     protected InstanceDriverContract() {

@@ -1,8 +1,11 @@
 package io.github.incus4j.testkit.contract;
 
+import static org.apiguardian.api.API.Status.EXPERIMENTAL;
+
 import io.github.incus4j.api.migration.MigrateArgs;
 import io.github.incus4j.testkit.fake.FakeMigration;
 import java.util.Objects;
+import org.apiguardian.api.API;
 
 /**
  * Both ends of one migration: what the source's {@code migrateSend} and the target's {@code migrateReceive} get. The
@@ -12,6 +15,7 @@ import java.util.Objects;
  * @param receiver the target's arguments
  * @param closer releases the pipe after the migration (may do nothing)
  */
+@API(status = EXPERIMENTAL)
 public record MigrationPipe(MigrateArgs sender, MigrateArgs receiver, AutoCloseable closer) {
     public MigrationPipe {
         Objects.requireNonNull(sender, "sender");

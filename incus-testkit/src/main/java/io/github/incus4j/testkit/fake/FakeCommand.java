@@ -1,5 +1,9 @@
 package io.github.incus4j.testkit.fake;
 
+import static org.apiguardian.api.API.Status.EXPERIMENTAL;
+
+import org.apiguardian.api.API;
+
 /**
  * A simulated program, run by {@code exec} when its name is asked for (see {@link FakeCommands}). It reads
  * {@link FakeProcess#stdin()}, writes {@link FakeProcess#stdout()} and {@link FakeProcess#stderr()}, and returns its
@@ -7,6 +11,7 @@ package io.github.incus4j.testkit.fake;
  * with status 1 and its message on stderr. It runs on a driver-owned thread, which is interrupted when the command
  * is killed.
  */
+@API(status = EXPERIMENTAL)
 @FunctionalInterface
 public interface FakeCommand {
     int run(FakeProcess process) throws Exception;

@@ -1,5 +1,7 @@
 package io.github.incus4j.testkit.fake;
 
+import static org.apiguardian.api.API.Status.EXPERIMENTAL;
+
 import io.github.incus4j.api.InvalidArgumentException;
 import io.github.incus4j.api.internal.text.ErrorTexts;
 import java.util.Map;
@@ -8,6 +10,7 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.concurrent.ConcurrentHashMap;
+import org.apiguardian.api.API;
 
 /**
  * The programs {@code exec} can run in the fake driver's instances, by name: built-ins that behave like their
@@ -27,6 +30,7 @@ import java.util.concurrent.ConcurrentHashMap;
  * });
  * }</pre>
  */
+@API(status = EXPERIMENTAL)
 public final class FakeCommands {
     private final Map<String, FakeCommand> handlers = new ConcurrentHashMap<>();
 

@@ -1,5 +1,7 @@
 package io.github.incus4j.testkit.fake;
 
+import static org.apiguardian.api.API.Status.EXPERIMENTAL;
+
 import io.github.incus4j.api.Container;
 import io.github.incus4j.api.InvalidArgumentException;
 import io.github.incus4j.api.NotSupportedException;
@@ -21,6 +23,7 @@ import java.nio.file.StandardOpenOption;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
+import org.apiguardian.api.API;
 
 /**
  * A container of the fake driver. Unprivileged containers get Incus's default id map at creation (host ids from
@@ -29,6 +32,7 @@ import java.util.Optional;
  * {@link #insertSeccompUnixDevice} and {@link #devptsFd()} (no kernel), idmapped mounts
  * ({@link #idmappedStorage} is {@link StorageType#NONE}).
  */
+@API(status = EXPERIMENTAL)
 public final class FakeContainer extends FakeInstance implements Container {
     /** The first host id of the default unprivileged map. */
     public static final long IDMAP_BASE = 1_000_000;

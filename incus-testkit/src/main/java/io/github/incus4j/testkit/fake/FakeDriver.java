@@ -1,5 +1,7 @@
 package io.github.incus4j.testkit.fake;
 
+import static org.apiguardian.api.API.Status.EXPERIMENTAL;
+
 import io.github.incus4j.api.Info;
 import io.github.incus4j.api.InstanceType;
 import io.github.incus4j.api.InvalidArgumentException;
@@ -11,6 +13,7 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.Map;
 import java.util.Objects;
+import org.apiguardian.api.API;
 
 /**
  * The {@code fake} instance driver: containers and virtual machines simulated in memory, for tests that need
@@ -18,6 +21,7 @@ import java.util.Objects;
  * used when asked for by name ({@code InstanceDrivers.open("fake", root)}, {@code -Dincus4j.driver=fake}) or when
  * nothing else applies. See {@link FakeInstances} for what it simulates and how.
  */
+@API(status = EXPERIMENTAL)
 public final class FakeDriver implements InstanceDriver {
     /** The driver's name. */
     public static final String NAME = "fake";

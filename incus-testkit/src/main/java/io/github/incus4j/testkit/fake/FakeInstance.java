@@ -1,5 +1,7 @@
 package io.github.incus4j.testkit.fake;
 
+import static org.apiguardian.api.API.Status.EXPERIMENTAL;
+
 import io.github.incus4j.api.Architectures;
 import io.github.incus4j.api.ConsoleTypes;
 import io.github.incus4j.api.IncusException;
@@ -57,6 +59,7 @@ import java.util.SplittableRandom;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.stream.Stream;
+import org.apiguardian.api.API;
 
 /**
  * An instance of the in-memory {@code fake} driver. Everything Incus decides (names, config, preconditions, locks,
@@ -86,6 +89,7 @@ import java.util.stream.Stream;
  * <p>Test hooks: {@link #crash(boolean)} and {@link #ignoreShutdown(boolean)}; driver-wide
  * {@link FakeInstances#faults()} and {@link FakeInstances#commands()}.
  */
+@API(status = EXPERIMENTAL)
 public abstract sealed class FakeInstance extends AbstractInstance permits FakeContainer, FakeVm {
     private static final System.Logger LOG = System.getLogger(FakeInstance.class.getName());
     /** The simulated host's memory, what {@code limits.memory} percentages are of. */

@@ -1,5 +1,7 @@
 package io.github.incus4j.testkit.fake;
 
+import static org.apiguardian.api.API.Status.EXPERIMENTAL;
+
 import io.github.incus4j.api.IncusException;
 import io.github.incus4j.api.Architectures;
 import io.github.incus4j.api.Instance;
@@ -36,6 +38,7 @@ import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import org.apiguardian.api.API;
 
 /**
  * The {@code fake} driver opened on a root directory: containers and virtual machines simulated in memory, with
@@ -53,6 +56,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  * {@link #fake(String, String)} (typed handles). {@link #close()} powers off the instances (commands die), writes
  * their files to disk and stops the driver's threads; reopening the root finds them, stopped.
  */
+@API(status = EXPERIMENTAL)
 public final class FakeInstances extends AbstractInstances<FakeInstance> {
     private static final System.Logger LOG = System.getLogger(FakeInstances.class.getName());
     private static final int FIRST_PID = 10_000;

@@ -1,5 +1,7 @@
 package io.github.incus4j.testkit.fake;
 
+import static org.apiguardian.api.API.Status.EXPERIMENTAL;
+
 import io.github.incus4j.api.IncusException;
 import io.github.incus4j.api.Instance;
 import io.github.incus4j.api.migration.MigrateArgs;
@@ -19,6 +21,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import org.apiguardian.api.API;
 
 /**
  * Wires two ends of a migration together in memory, for tests (and for moving instances between two drivers in one
@@ -30,6 +33,7 @@ import java.util.concurrent.TimeoutException;
  * FakeMigration.migrate(c1, target, true, true, Duration.ofSeconds(10));
  * }</pre>
  */
+@API(status = EXPERIMENTAL)
 public final class FakeMigration {
     private static final int PIPE_BUFFER = 256 * 1024;
     private static final int QUEUE_SIZE = 64;

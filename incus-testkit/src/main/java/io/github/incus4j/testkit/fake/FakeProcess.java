@@ -1,5 +1,7 @@
 package io.github.incus4j.testkit.fake;
 
+import static org.apiguardian.api.API.Status.EXPERIMENTAL;
+
 import io.github.incus4j.api.file.SftpClient;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -7,6 +9,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.OptionalInt;
+import org.apiguardian.api.API;
 
 /**
  * What a {@link FakeCommand} sees of its process: arguments, environment, working directory, ids, standard streams,
@@ -17,6 +20,7 @@ import java.util.OptionalInt;
  * interrupted. From its first call of {@link #awaitSignal} the command handles signals itself: they are queued for
  * it. {@code SIGKILL} (9) always kills. While the instance is frozen, the command's stream operations block.
  */
+@API(status = EXPERIMENTAL)
 public interface FakeProcess {
     /** The size of an interactive command's terminal. */
     record WindowSize(int width, int height) {

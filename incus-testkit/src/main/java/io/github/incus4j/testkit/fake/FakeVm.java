@@ -1,5 +1,7 @@
 package io.github.incus4j.testkit.fake;
 
+import static org.apiguardian.api.API.Status.EXPERIMENTAL;
+
 import io.github.incus4j.api.IncusException;
 import io.github.incus4j.api.InstanceStateException;
 import io.github.incus4j.api.InvalidArgumentException;
@@ -13,6 +15,7 @@ import java.io.UncheckedIOException;
 import java.security.cert.X509Certificate;
 import java.util.Objects;
 import java.util.Optional;
+import org.apiguardian.api.API;
 
 /**
  * A virtual machine of the fake driver. Its agent is always up (exec, files and state work while it runs, and only
@@ -21,6 +24,7 @@ import java.util.Optional;
  * The screen is a small PNG, the memory dump a small ELF core. There is no SPICE ({@code console("vga")} is
  * refused as on a host without it) and no agent certificate.
  */
+@API(status = EXPERIMENTAL)
 public final class FakeVm extends FakeInstance implements VM {
     /** The width of {@link #consoleScreenshot} images. */
     public static final int SCREEN_WIDTH = 320;

@@ -1,5 +1,7 @@
 package io.github.incus4j.testkit.fake;
 
+import static org.apiguardian.api.API.Status.EXPERIMENTAL;
+
 import io.github.incus4j.api.IncusException;
 import io.github.incus4j.api.InvalidArgumentException;
 import io.github.incus4j.api.internal.text.ErrorTexts;
@@ -10,6 +12,7 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Supplier;
+import org.apiguardian.api.API;
 
 /**
  * Fault injection for one {@link FakeInstances}: make the next actions fail, or slow them down, to test how code
@@ -25,6 +28,7 @@ import java.util.function.Supplier;
  * c1.start(false); // the rule is used up
  * }</pre>
  */
+@API(status = EXPERIMENTAL)
 public final class Faults {
     /** The actions faults can be attached to. */
     public static final Set<String> ACTIONS = Set.of("create", "start", "stop", "shutdown", "restart", "freeze",

@@ -1,5 +1,7 @@
 package io.github.incus4j.testkit.junit;
 
+import static org.apiguardian.api.API.Status.EXPERIMENTAL;
+
 import io.github.incus4j.api.BusyException;
 import io.github.incus4j.api.Container;
 import io.github.incus4j.api.Instance;
@@ -21,6 +23,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.function.Predicate;
+import org.apiguardian.api.API;
 import org.junit.jupiter.api.extension.BeforeAllCallback;
 import org.junit.jupiter.api.extension.BeforeEachCallback;
 import org.junit.jupiter.api.extension.ConditionEvaluationResult;
@@ -46,6 +49,7 @@ import org.junit.platform.commons.support.ReflectionSupport;
  *
  * <p>Fields are set by reflection: on the module path, open the test package to {@code io.github.incus4j.testkit}.
  */
+@API(status = EXPERIMENTAL)
 public final class IncusExtension implements ExecutionCondition, BeforeAllCallback, BeforeEachCallback,
         ParameterResolver {
     private static final ExtensionContext.Namespace NAMESPACE = ExtensionContext.Namespace.create(IncusExtension.class);

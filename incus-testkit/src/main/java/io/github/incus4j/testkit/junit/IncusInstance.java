@@ -1,11 +1,14 @@
 package io.github.incus4j.testkit.junit;
 
+import static org.apiguardian.api.API.Status.EXPERIMENTAL;
+
 import io.github.incus4j.api.InstanceType;
 import java.lang.annotation.Documented;
 import java.lang.annotation.ElementType;
 import java.lang.annotation.Retention;
 import java.lang.annotation.RetentionPolicy;
 import java.lang.annotation.Target;
+import org.apiguardian.api.API;
 
 /**
  * Declares an instance that {@link IncusExtension} creates (and by default starts) and deletes afterwards, stopping
@@ -17,6 +20,7 @@ import java.lang.annotation.Target;
  * <p>The name is generated and unique: the test's (or class's) name and the field's or parameter's name, hyphenated,
  * then a serial number, e.g. {@code answers-requests-web-12}. Read it with {@code instance.name()}.
  */
+@API(status = EXPERIMENTAL)
 @Target({ElementType.FIELD, ElementType.PARAMETER})
 @Retention(RetentionPolicy.RUNTIME)
 @Documented

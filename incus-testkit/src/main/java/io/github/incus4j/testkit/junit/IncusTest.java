@@ -1,11 +1,14 @@
 package io.github.incus4j.testkit.junit;
 
+import static org.apiguardian.api.API.Status.EXPERIMENTAL;
+
 import java.lang.annotation.Documented;
 import java.lang.annotation.ElementType;
 import java.lang.annotation.Inherited;
 import java.lang.annotation.Retention;
 import java.lang.annotation.RetentionPolicy;
 import java.lang.annotation.Target;
+import org.apiguardian.api.API;
 import org.junit.jupiter.api.extension.ExtendWith;
 
 /**
@@ -28,6 +31,7 @@ import org.junit.jupiter.api.extension.ExtendWith;
  * <p>Safe under JUnit's parallel execution: every instance gets a unique name, and everything the extension
  * creates is scoped to the test (or the class) that asked for it.
  */
+@API(status = EXPERIMENTAL)
 @Target({ElementType.TYPE, ElementType.ANNOTATION_TYPE})
 @Retention(RetentionPolicy.RUNTIME)
 @Documented

@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.github.incus4j.api.IncusException;
 import io.github.incus4j.api.Instance;
+import io.github.incus4j.api.Driver;
 import io.github.incus4j.api.InstanceDrivers;
 import io.github.incus4j.api.InstanceSource;
 import io.github.incus4j.api.InstanceStateException;
@@ -36,10 +37,11 @@ class FakeDriverTest extends FakeFixture {
 
     @Test
     void isFoundByNameAndRanksBelowRealDrivers() {
-        InstanceDriver d = InstanceDrivers.select("fake");
-        assertTrue(d instanceof FakeDriver);
+        Driver d = InstanceDrivers.select("fake");
+        assertEquals("fake", d.name());
         assertEquals(-100, d.priority());
-        assertTrue(d.applicability().applicable());
+        assertTrue(d.applicable());
+        assertEquals("", d.unusableReason());
         assertTrue(d.info().isOperational());
         assertTrue(d.info().hasFeature("virtual-machines"));
         try (Instances other = InstanceDrivers.open("fake", root.resolve("other"))) {

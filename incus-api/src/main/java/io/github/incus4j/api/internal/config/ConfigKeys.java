@@ -1,5 +1,7 @@
 package io.github.incus4j.api.internal.config;
 
+import static org.apiguardian.api.API.Status.INTERNAL;
+
 import io.github.incus4j.api.InstanceType;
 import io.github.incus4j.api.InvalidArgumentException;
 import io.github.incus4j.api.internal.text.ErrorTexts;
@@ -28,6 +30,7 @@ import java.util.TreeMap;
 import java.util.function.Function;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import org.apiguardian.api.API;
 
 /**
  * Instance configuration keys as Incus validates, expands and live-updates them.
@@ -43,6 +46,7 @@ import java.util.regex.Pattern;
  * does not already quote the value, {@code (value "<value>")} is appended so that the message always names both.
  * Quoting follows Go's {@code %q}.
  */
+@API(status = INTERNAL)
 public final class ConfigKeys {
     /** One value check: {@code null} when the value is accepted, else Incus's error text. */
     @FunctionalInterface

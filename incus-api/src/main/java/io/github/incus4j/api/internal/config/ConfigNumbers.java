@@ -1,13 +1,17 @@
 package io.github.incus4j.api.internal.config;
 
+import static org.apiguardian.api.API.Status.INTERNAL;
+
 import io.github.incus4j.api.InvalidArgumentException;
 import io.github.incus4j.api.internal.text.ErrorTexts;
+import org.apiguardian.api.API;
 
 /**
  * Overflow-safe parsing of the numbers drivers read from config values: a value that is not a decimal number within
  * range is an {@link InvalidArgumentException} naming the key and the value, never a {@link NumberFormatException}, and
  * arithmetic on them saturates instead of wrapping.
  */
+@API(status = INTERNAL)
 public final class ConfigNumbers {
     private ConfigNumbers() {
     }

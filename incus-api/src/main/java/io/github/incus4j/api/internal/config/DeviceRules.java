@@ -1,5 +1,7 @@
 package io.github.incus4j.api.internal.config;
 
+import static org.apiguardian.api.API.Status.INTERNAL;
+
 import io.github.incus4j.api.InstanceType;
 import io.github.incus4j.api.InvalidArgumentException;
 import io.github.incus4j.api.internal.text.ErrorTexts;
@@ -12,6 +14,7 @@ import java.util.Set;
 import java.util.TreeMap;
 import java.util.function.UnaryOperator;
 import java.util.regex.Pattern;
+import org.apiguardian.api.API;
 
 /**
  * Device validation as Incus 6.0 does it before anything is stored ({@code validDevices} in
@@ -27,6 +30,7 @@ import java.util.regex.Pattern;
  *
  * <p>Messages are Incus's: {@code Invalid devices: Device validation failed for "<name>": <reason>}.
  */
+@API(status = INTERNAL)
 public final class DeviceRules {
     /** One option check: {@code null} when accepted, else Incus's reason. */
     @FunctionalInterface

@@ -1,9 +1,12 @@
 package io.github.incus4j.api.internal.config;
 
+import static org.apiguardian.api.API.Status.INTERNAL;
+
 import io.github.incus4j.api.InvalidArgumentException;
 import io.github.incus4j.api.internal.text.ErrorTexts;
 import java.nio.charset.StandardCharsets;
 import java.util.regex.Pattern;
+import org.apiguardian.api.API;
 
 /**
  * Instance and snapshot names as Incus checks them.
@@ -17,6 +20,7 @@ import java.util.regex.Pattern;
  * <p>Every failure is an {@link InvalidArgumentException} carrying Incus's text; {@code null} names are refused the
  * same way (as if empty), never with a {@link NullPointerException}.
  */
+@API(status = INTERNAL)
 public final class NameRules {
     /** Longest instance name, in bytes ({@code IsHostname}: one DNS label). */
     public static final int MAX_LENGTH = 63;

@@ -1,5 +1,7 @@
 package io.github.incus4j.api.internal.config;
 
+import static org.apiguardian.api.API.Status.INTERNAL;
+
 import io.github.incus4j.api.InvalidArgumentException;
 import io.github.incus4j.api.internal.text.ErrorTexts;
 import io.github.incus4j.api.model.IdmapEntry;
@@ -8,12 +10,14 @@ import io.github.incus4j.api.rest.RestJson;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import org.apiguardian.api.API;
 
 /**
  * A container's id maps as Incus records them in volatile config, as JSON lists of {@link IdmapEntry}:
  * {@code volatile.idmap.current} (in use), {@code volatile.last_state.idmap} (what the files on disk are shifted
  * with) and {@code volatile.idmap.next} (what the next start uses). An empty map means no shift (privileged).
  */
+@API(status = INTERNAL)
 public final class VolatileIdmaps {
     public static final String CURRENT = "volatile.idmap.current";
     public static final String DISK = "volatile.last_state.idmap";

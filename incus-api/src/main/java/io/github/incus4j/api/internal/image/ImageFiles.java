@@ -1,5 +1,7 @@
 package io.github.incus4j.api.internal.image;
 
+import static org.apiguardian.api.API.Status.INTERNAL;
+
 import io.github.incus4j.api.model.ImageMetadata;
 import io.github.incus4j.api.rest.RestJson;
 import java.io.IOException;
@@ -9,11 +11,13 @@ import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.util.Map;
 import java.util.TreeMap;
+import org.apiguardian.api.API;
 
 /**
  * What an instance keeps of the image it was created from, as Incus does: {@code Path()/metadata.yaml} and the
  * template files in {@code TemplatesPath()}, read again by {@code export} (and by template application).
  */
+@API(status = INTERNAL)
 public final class ImageFiles {
     /** The name of the kept metadata file in an instance's directory. */
     public static final String METADATA = "metadata.yaml";

@@ -1,5 +1,7 @@
 package io.github.incus4j.api.internal.image;
 
+import static org.apiguardian.api.API.Status.INTERNAL;
+
 import io.github.incus4j.api.IncusException;
 import io.github.incus4j.api.InvalidArgumentException;
 import io.github.incus4j.api.operation.ProgressTracker;
@@ -15,6 +17,7 @@ import java.time.Instant;
 import java.util.HexFormat;
 import java.util.Map;
 import java.util.TreeMap;
+import org.apiguardian.api.API;
 
 /**
  * Incus's image layout on top of {@link ImageTar}, shared by every driver's {@code Export} and by creation from an
@@ -31,6 +34,7 @@ import java.util.TreeMap;
  * <p>Entries are written in that order: metadata, then templates, then the root filesystem, so that a streaming
  * reader knows the templates before it unpacks anything. Nothing here closes the caller's streams.
  */
+@API(status = INTERNAL)
 public final class ImageLayout {
     private static final String METADATA = "metadata.yaml";
     private static final String TEMPLATES = "templates/";

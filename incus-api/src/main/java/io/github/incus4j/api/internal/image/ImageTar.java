@@ -1,6 +1,7 @@
 package io.github.incus4j.api.internal.image;
 
 import static java.nio.charset.StandardCharsets.UTF_8;
+import static org.apiguardian.api.API.Status.INTERNAL;
 
 import io.github.incus4j.api.IncusException;
 import io.github.incus4j.api.InvalidArgumentException;
@@ -22,6 +23,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.zip.GZIPInputStream;
 import java.util.zip.ZipException;
+import org.apiguardian.api.API;
 
 /**
  * The tar format of Incus images, written and read without a third-party library.
@@ -38,6 +40,7 @@ import java.util.zip.ZipException;
  * unknown entry types are refused rather than unpacked wrongly. Every bad archive is an
  * {@link InvalidArgumentException} naming the problem. Not thread-safe.
  */
+@API(status = INTERNAL)
 public final class ImageTar {
     private static final int BLOCK = 512;
     /** The largest value of a 12-byte octal field (size, mtime): 11 digits. */

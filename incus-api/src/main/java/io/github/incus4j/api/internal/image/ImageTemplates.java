@@ -1,6 +1,7 @@
 package io.github.incus4j.api.internal.image;
 
 import static java.nio.charset.StandardCharsets.UTF_8;
+import static org.apiguardian.api.API.Status.INTERNAL;
 
 import io.github.incus4j.api.InvalidArgumentException;
 import io.github.incus4j.api.TemplateTrigger;
@@ -17,6 +18,7 @@ import java.util.Objects;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.function.Function;
+import org.apiguardian.api.API;
 
 /**
  * The templates of an image's {@code metadata.yaml}, applied as Incus's {@code templateApplyNow} does on a trigger
@@ -33,6 +35,7 @@ import java.util.function.Function;
  * empty maps and null are false. Anything else (another tag, an unknown filter, a tag left open) is an
  * {@link InvalidArgumentException} naming the template, the line and the problem, raised before any file is written.
  */
+@API(status = INTERNAL)
 public final class ImageTemplates {
     private static final Set<String> FILTERS = Set.of("default", "upper", "lower");
 

@@ -1,5 +1,7 @@
 package io.github.incus4j.api.internal.migration;
 
+import static org.apiguardian.api.API.Status.INTERNAL;
+
 import io.github.incus4j.api.IncusException;
 import io.github.incus4j.api.InstanceType;
 import io.github.incus4j.api.InvalidArgumentException;
@@ -28,6 +30,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import org.apiguardian.api.API;
 
 /**
  * The wire of a migration between incus4j drivers, over {@link MigrateArgs}' channels as Incus migrates: the source
@@ -40,6 +43,7 @@ import java.util.Objects;
  * instance durable. Either side that fails tells the other and disconnects; the side that sees the connection break
  * reports the other side's failure ({@link PeerFailed}) rather than the broken pipe.
  */
+@API(status = INTERNAL)
 public final class MigrationWire {
     /** The {@code fs} header field's value: the tar layout above. */
     public static final String TAR = "incus4j-tar";

@@ -1,5 +1,7 @@
 package io.github.incus4j.api.internal.sftp;
 
+import static org.apiguardian.api.API.Status.INTERNAL;
+
 import io.github.incus4j.api.BusyException;
 import io.github.incus4j.api.IncusException;
 import io.github.incus4j.api.InvalidArgumentException;
@@ -19,8 +21,10 @@ import java.util.Arrays;
 import java.util.Deque;
 import java.util.List;
 import java.util.Set;
+import org.apiguardian.api.API;
 
 /** {@link FileBackend}s over other file access. */
+@API(status = INTERNAL)
 public final class FileBackends {
     /** Symlinks followed in one resolution before giving up, as Linux's {@code ELOOP} limit. */
     static final int MAX_LINKS = 40;

@@ -1,6 +1,7 @@
 package io.github.incus4j.api.internal.sftp;
 
 import static io.github.incus4j.api.internal.sftp.SftpWire.*;
+import static org.apiguardian.api.API.Status.INTERNAL;
 
 import io.github.incus4j.api.IncusException;
 import io.github.incus4j.api.NotFoundException;
@@ -25,6 +26,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.Executor;
+import org.apiguardian.api.API;
 
 /**
  * An SFTP version 3 server (draft-ietf-secsh-filexfer-02) over a {@link Connection}, serving a {@link FileBackend}:
@@ -40,6 +42,7 @@ import java.util.concurrent.Executor;
  * costs its entries until CLOSE). A session ends at end of input or on a protocol error; the
  * connection and every handle are closed then.
  */
+@API(status = INTERNAL)
 public final class SftpServer {
     private static final System.Logger LOG = System.getLogger(SftpServer.class.getName());
     /** Open handles per session: a client leaking handles gets FAILURE, not our memory. */

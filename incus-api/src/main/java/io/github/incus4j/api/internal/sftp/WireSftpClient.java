@@ -1,6 +1,7 @@
 package io.github.incus4j.api.internal.sftp;
 
 import static io.github.incus4j.api.internal.sftp.SftpWire.*;
+import static org.apiguardian.api.API.Status.INTERNAL;
 
 import io.github.incus4j.api.BusyException;
 import io.github.incus4j.api.IncusException;
@@ -26,6 +27,7 @@ import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import org.apiguardian.api.API;
 
 /**
  * A minimal SFTP version 3 client over a {@link Connection}: {@code sftp.NewClientPipe(conn, conn)} for a driver's
@@ -38,6 +40,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * {@link NotFoundException}, {@code PERMISSION_DENIED} {@link PermissionDeniedException}, {@code OP_UNSUPPORTED}
  * {@link NotSupportedException}); a broken connection is an {@link IncusException}.
  */
+@API(status = INTERNAL)
 public final class WireSftpClient implements SftpClient {
     /** How long {@link #open(Connection)} waits for the server's VERSION: it needs nothing but the server. */
     public static final Duration HANDSHAKE_TIMEOUT = Duration.ofSeconds(30);

@@ -1,5 +1,7 @@
 package io.github.incus4j.api.internal.store;
 
+import static org.apiguardian.api.API.Status.INTERNAL;
+
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import com.fasterxml.jackson.annotation.JsonPropertyOrder;
@@ -26,6 +28,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import org.apiguardian.api.API;
 
 /**
  * Reads and writes an {@link InstanceRecord} as Incus's {@code backup.yaml} ({@code backup.Config}): top-level keys
@@ -41,6 +44,7 @@ import java.util.Map;
  * {@code null}. Profiles are shared by name, as in Incus: a snapshot's profile is written once, under its name, and the
  * instance's version wins when both use one of the same name. The instance is written as {@code Stopped} (102).
  */
+@API(status = INTERNAL)
 public final class BackupYaml {
     /** The file name Incus uses, in the instance's directory. */
     public static final String FILE_NAME = "backup.yaml";

@@ -1,5 +1,7 @@
 package io.github.incus4j.api.internal.store;
 
+import static org.apiguardian.api.API.Status.INTERNAL;
+
 import io.github.incus4j.api.IncusException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -17,6 +19,7 @@ import java.util.Locale;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
+import org.apiguardian.api.API;
 
 /**
  * Crash-safe files for drivers' records ({@code backup.yaml} and the like). {@link #writeAtomically} never leaves a
@@ -28,6 +31,7 @@ import java.util.Set;
  * the target ({@code rename(2)} is atomic), then {@code fsync} the directory so that the rename itself is durable.
  * Concurrent writers of the same file must be serialised by the caller; the last rename wins.
  */
+@API(status = INTERNAL)
 public final class RecordStore {
     private static final String TMP_PREFIX = ".";
     private static final String TMP_SUFFIX = ".tmp";

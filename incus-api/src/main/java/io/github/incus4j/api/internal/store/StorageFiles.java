@@ -1,13 +1,17 @@
 package io.github.incus4j.api.internal.store;
 
+import static org.apiguardian.api.API.Status.INTERNAL;
+
 import io.github.incus4j.api.IncusException;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import org.apiguardian.api.API;
 
 /** File-system helpers shared by drivers' storage code. */
+@API(status = INTERNAL)
 public final class StorageFiles {
     private StorageFiles() {
     }

@@ -1,15 +1,19 @@
 package io.github.incus4j.api.internal.text;
 
+import static org.apiguardian.api.API.Status.INTERNAL;
+
 import io.github.incus4j.api.InstanceType;
 import io.github.incus4j.api.internal.config.ConfigKeys;
 import java.math.BigDecimal;
 import java.time.Duration;
+import org.apiguardian.api.API;
 
 /**
  * Incus's error texts, kept in one place so that every driver answers with the same words as Incus
  * ({@code driver_common.go}, {@code driver_lxc.go}, {@code driver_qemu.go}). Where the LXC and QEMU drivers word a
  * message differently, the method takes the instance type.
  */
+@API(status = INTERNAL)
 public final class ErrorTexts {
     public static final String ALREADY_RUNNING = "The instance is already running";
     public static final String ALREADY_STOPPED = "The instance is already stopped";

@@ -1,5 +1,7 @@
 package io.github.incus4j.lxc.binding.ffi;
 
+import static org.apiguardian.api.API.Status.INTERNAL;
+
 import jnr.ffi.annotations.Delegate;
 import jnr.ffi.annotations.In;
 import jnr.ffi.annotations.Out;
@@ -7,8 +9,10 @@ import jnr.ffi.annotations.SaveError;
 import jnr.ffi.annotations.Variadic;
 import jnr.ffi.types.size_t;
 import jnr.ffi.types.u_int64_t;
+import org.apiguardian.api.API;
 
 /** Native signatures bound by jnr-ffi. Not an API: see the package documentation. */
+@API(status = INTERNAL)
 public final class NativeApi {
     private NativeApi() {
     }
