@@ -19,13 +19,13 @@
  * {@code /run/incus4j/<hash>} when that path is too long for unix sockets. One QMP client per running VM, owned by
  * its handle; QEMU's end (guest poweroff, crash, SIGKILL) is noticed by the monitor's disconnection.</li>
  * <li>Exec and files go through {@code qemu-ga}: commands with captured output (stdin taken whole first), files
- * with {@code guest-file-*} and busybox applets, served as SFTP by {@link io.github.incus4j.api.internal.sftp.SftpServer}.</li>
+ * with {@code guest-file-*} and busybox applets, served as SFTP by {@code SftpServer} (incus-api's internal SFTP server).</li>
  * <li>Snapshots are internal qcow2 snapshots; a stateful one also keeps the memory (QEMU's migration stream,
  * gzip-compressed, in the snapshot's directory). Stateful stop writes that stream to {@code StatePath()}; a stateful
  * start loads it ({@code -incoming defer}, {@code migrate-incoming}) and the guest resumes where it was. All of it
  * goes through {@code QemuState} (written aside then renamed, followed with
  * {@code query-migrate}, cancelled after a timeout; the root disk's {@code size.state} is checked first).</li>
- * <li>Migration between two roots of this driver over {@link io.github.incus4j.api.internal.migration.MigrationWire}
+ * <li>Migration between two roots of this driver over incus-api's internal migration wire ({@code MigrationWire})
  * ({@code QemuMigration}): the qcow2 disk travels as {@code rootfs.img} with its internal
  * snapshots; a live migration pauses the VM, sends its state and starts it from that state on the target.</li>
  * <li>Accelerator: {@code auto} picks KVM only where a hardware KVM module ({@code kvm_intel}, {@code kvm_amd}) is
