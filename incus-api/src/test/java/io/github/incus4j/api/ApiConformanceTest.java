@@ -248,10 +248,16 @@ class ApiConformanceTest {
         CONSTANTS.forEach((go, v) -> assertEquals(v.getKey(), v.getValue().get(), go));
     }
 
+    /** The record of a Go struct: in the root package, or in {@code migration} for the migration arguments. */
+    private static Class<?> structClass(String goName) throws ClassNotFoundException {
+        String pkg = goName.startsWith("Migrate") || goName.startsWith("CriuMigration") ? PACKAGE + ".migration" : PACKAGE;
+        return Class.forName(pkg + "." + goName);
+    }
+
     @Test
     void structsAreRecordsWithAComponentPerGoField() throws ClassNotFoundException {
         for (Map.Entry<String, List<String>> e : STRUCTS.entrySet()) {
-            Class<?> c = Class.forName(PACKAGE + "." + e.getKey());
+            Class<?> c = structClass(e.getKey());
             assertTrue(c.isRecord(), c + " is a record");
             assertEquals(e.getValue(), Arrays.stream(c.getRecordComponents()).map(RecordComponent::getName).toList(),
                     e.getKey() + " components");
@@ -465,7 +471,7 @@ class ApiConformanceTest {
         Map<String, List<String>> seedStructs = goStructs(seedText());
         assertEquals(new TreeSet<>(STRUCTS.keySet()), new TreeSet<>(seedStructs.keySet()), "structs");
         for (Map.Entry<String, List<String>> e : seedStructs.entrySet()) {
-            Class<?> c = Class.forName(PACKAGE + "." + e.getKey());
+            Class<?> c = structClass(e.getKey());
             assertTrue(c.isRecord(), c + " is a record");
             List<String> components = Arrays.stream(c.getRecordComponents()).map(RecordComponent::getName).toList();
             assertEquals(e.getValue(), components, e.getKey() + ": one component per Go field, in order");
