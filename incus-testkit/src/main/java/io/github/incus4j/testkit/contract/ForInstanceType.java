@@ -6,6 +6,7 @@ import java.lang.annotation.ElementType;
 import java.lang.annotation.Retention;
 import java.lang.annotation.RetentionPolicy;
 import java.lang.annotation.Target;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ArgumentsSource;
 
@@ -20,6 +21,7 @@ import org.junit.jupiter.params.provider.ArgumentsSource;
 @Target(ElementType.METHOD)
 @ParameterizedTest(name = "{0}")
 @ArgumentsSource(OneInstanceTypeProvider.class)
+@ExtendWith(InstanceTypeCondition.class)
 @interface ForInstanceType {
     /** The type the test is about. */
     InstanceType value();

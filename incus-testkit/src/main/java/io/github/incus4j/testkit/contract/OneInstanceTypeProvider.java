@@ -10,8 +10,9 @@ import org.junit.jupiter.params.support.AnnotationConsumer;
 import org.junit.jupiter.params.support.ParameterDeclarations;
 
 /**
- * The type of {@link ForInstanceType} if the driver under test runs it; otherwise the test is aborted with the
- * reason, so that it is reported as skipped (a test that ran zero times would be reported as nothing at all).
+ * The type of {@link ForInstanceType} if the driver under test runs it. {@link InstanceTypeCondition} has already
+ * disabled the test otherwise; should it not have known the driver, the test is aborted here with the same reason
+ * rather than run zero times.
  */
 final class OneInstanceTypeProvider implements ArgumentsProvider, AnnotationConsumer<ForInstanceType> {
     private InstanceType type;
