@@ -2436,12 +2436,13 @@ public abstract class InstanceDriverContract extends ContractSupport {
             long deadline = System.nanoTime() + timeout().toNanos();
             StringBuilder taken = new StringBuilder();
             while (!taken.toString().endsWith(prefix)) {
+                if (System.nanoTime() > deadline) {
+                    fail("no " + prefix + " in the console log after " + timeout() + "; the reads returned: "
+                            + (taken.length() > 200 ? "..." + taken.substring(taken.length() - 200) : taken));
+                }
                 String b = c.consoleLog(oneByte);
                 assertTrue(b.length() <= 1, "a read of at most 1 byte returned " + b);
                 if (b.isEmpty()) {
-                    if (System.nanoTime() > deadline) {
-                        fail("no " + prefix + " in the console log after " + timeout() + "; it held: " + taken);
-                    }
                     Thread.sleep(20);
                 }
                 taken.append(b);
