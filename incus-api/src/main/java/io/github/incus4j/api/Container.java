@@ -23,7 +23,11 @@ public interface Container extends Instance {
     /** The map the next start will use ({@code volatile.idmap.next}, else the current one). */
     Optional<IdmapSet> nextIdmap();
 
-    /** Reads (and optionally clears) the console ring buffer. */
+    /**
+     * Reads (and optionally clears) the console ring buffer. As liblxc's (Incus reads a running container's log with
+     * {@code ClearLog=false}), a read consumes what it returns: each read holds what was written since the previous
+     * one, at most {@code readMax} bytes when that is above 0.
+     */
     String consoleLog(ConsoleLogOptions options);
 
     /** Creates a device node for a seccomp-intercepted {@code mknod} of process {@code pid}. */

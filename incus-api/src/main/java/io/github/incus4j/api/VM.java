@@ -13,7 +13,10 @@ public interface VM extends Instance {
     /** The certificate of the in-guest agent ({@code config/agent.crt}), empty when absent or invalid. */
     Optional<X509Certificate> agentCertificate();
 
-    /** The serial console log (the ring buffer drained into {@code console.log}). */
+    /**
+     * The serial console log: the ring buffer drained into {@code console.log}, and that whole file returned, so that
+     * a read keeps what earlier reads returned (unlike a container's, whose reads consume).
+     */
     String consoleLog();
 
     /** Writes a PNG screenshot of the display. */

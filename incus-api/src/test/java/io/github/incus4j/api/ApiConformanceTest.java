@@ -285,10 +285,45 @@ class ApiConformanceTest {
     }
 
     private static String seedText() throws IOException {
-        Path seed = seed();
-        Assumptions.assumeTrue(seed != null, "seed instance_interface.go not found above " + Path.of("")
-                .toAbsolutePath());
-        return Files.readString(seed, StandardCharsets.UTF_8);
+        return Files.readString(requireSeed(seed(), System.getenv(CI_VARIABLE)), StandardCharsets.UTF_8);
+    }
+
+    /** Set by {@code .ci/run}: there the seed must be found, and a missing one fails the tests needing it. */
+    static final String CI_VARIABLE = "INCUS4J_CI";
+
+    /**
+     * {@code seed} when found; else the calling test fails where {@code ciFlag} (the value of {@link #CI_VARIABLE})
+     * is set, so that CI cannot pass without checking the API against the seed, and is skipped with the reason
+     * elsewhere.
+     */
+    static Path requireSeed(Path seed, String ciFlag) {
+        if (seed != null) {
+            return seed;
+        }
+        String where = System.getProperty("incus4j.seed") != null
+                ? "-Dincus4j.seed=" + System.getProperty("incus4j.seed") + " is not a file"
+                : "shared/spec/instance_interface.go not found above " + Path.of("").toAbsolutePath();
+        if (ciFlag != null && !ciFlag.isEmpty()) {
+            fail("the seed-conformance tests must run in CI (" + CI_VARIABLE + "=" + ciFlag + "), but " + where);
+        }
+        Assumptions.abort("seed missing: " + where);
+        return null;
+    }
+
+    @Test
+    void aMissingSeedFailsInCiAndIsSkippedElsewhere() {
+        Path found = Path.of("instance_interface.go");
+        assertEquals(found, requireSeed(found, "1"));
+        assertEquals(found, requireSeed(found, null));
+        org.opentest4j.AssertionFailedError inCi = org.junit.jupiter.api.Assertions.assertThrows(
+                org.opentest4j.AssertionFailedError.class, () -> requireSeed(null, "1"));
+        assertTrue(inCi.getMessage().startsWith("the seed-conformance tests must run in CI (INCUS4J_CI=1), but "),
+                inCi.getMessage());
+        for (String notCi : new String[] {null, ""}) {
+            org.opentest4j.TestAbortedException skipped = org.junit.jupiter.api.Assertions.assertThrows(
+                    org.opentest4j.TestAbortedException.class, () -> requireSeed(null, notCi));
+            assertTrue(skipped.getMessage().contains("seed missing: "), skipped.getMessage());
+        }
     }
 
     private static String stripComment(String line) {

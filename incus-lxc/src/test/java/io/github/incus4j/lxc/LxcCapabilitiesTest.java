@@ -3,9 +3,11 @@ package io.github.incus4j.lxc;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import io.github.incus4j.api.InstanceType;
 import io.github.incus4j.testkit.contract.Capability;
 import java.util.EnumSet;
 import java.util.Optional;
+import java.util.Set;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -24,6 +26,9 @@ class LxcCapabilitiesTest {
         assertEquals(always, declared);
         assertEquals(new LxcDriverContractTest.Lxc(false).capabilities(),
                 new LxcDriverContractTest.Lxc(true).capabilities(), "privileged containers declare the same");
+        // Containers only: the contract's VM tests are reported skipped for that reason alone (.ci/run allows it).
+        assertEquals(Set.of(InstanceType.CONTAINER), new LxcDriverContractTest.Lxc(false).instanceTypes());
+        assertEquals(Set.of(InstanceType.CONTAINER), new LxcDriverContractTest.Lxc(true).instanceTypes());
     }
 
     @Test

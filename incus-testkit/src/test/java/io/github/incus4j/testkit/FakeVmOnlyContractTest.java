@@ -7,7 +7,8 @@ import java.util.EnumSet;
 
 /**
  * The contract as a VM-only driver sees it (the fake, declaring everything but containers and their cgroups): tests
- * about containers do not run at all, none is reported as skipped, and every VM test still runs.
+ * about containers are reported as skipped, each naming the driver's instance types (the only skips {@code .ci/run}
+ * allows in this module), and every VM test still runs.
  */
 class FakeVmOnlyContractTest extends InstanceDriverContract {
 

@@ -10,7 +10,7 @@ import org.apiguardian.api.API;
  */
 @API(status = EXPERIMENTAL)
 public record ConsoleLogOptions(boolean clearLog, boolean readLog, long readMax, boolean writeToLogFile) {
-    /** Read the whole buffer, keep it. */
+    /** Read what the buffer holds; as liblxc's ring buffer read, this consumes it (the next read gets what follows). */
     public static final ConsoleLogOptions READ = new ConsoleLogOptions(false, true, 0, false);
     /** Clear the buffer without reading it. */
     public static final ConsoleLogOptions CLEAR = new ConsoleLogOptions(true, false, 0, false);

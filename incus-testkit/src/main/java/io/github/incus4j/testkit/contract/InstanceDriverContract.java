@@ -2419,37 +2419,74 @@ public abstract class InstanceDriverContract extends ContractSupport {
             return text;
         }
 
+        /**
+         * Reads a container's console log until what the reads returned, together, holds {@code marker}; returns
+         * that text. A container's reads consume (see {@link #containerConsoleLogReadConsumesWhatItReturned}), so
+         * the marker may come out across two reads.
+         */
+        private String awaitInContainerLog(Container c, String marker) throws InterruptedException {
+            StringBuilder read = new StringBuilder();
+            awaitInLog(() -> read.append(c.consoleLog(ConsoleLogOptions.READ)).toString(), marker);
+            return read.toString();
+        }
+
+        /**
+         * Takes a container's console log one byte at a time until {@code prefix} has come out, so that what
+         * follows it in the same write stays in the buffer, unread.
+         */
+        private void takeUntil(Container c, String prefix) throws InterruptedException {
+            ConsoleLogOptions oneByte = new ConsoleLogOptions(false, true, 1, false);
+            long deadline = System.nanoTime() + timeout().toNanos();
+            StringBuilder taken = new StringBuilder();
+            while (!taken.toString().endsWith(prefix)) {
+                if (System.nanoTime() > deadline) {
+                    fail("no " + prefix + " in the console log after " + timeout() + "; the reads returned: "
+                            + (taken.length() > 200 ? "..." + taken.substring(taken.length() - 200) : taken));
+                }
+                String b = c.consoleLog(oneByte);
+                assertTrue(b.length() <= 1, "a read of at most 1 byte returned " + b);
+                if (b.isEmpty()) {
+                    Thread.sleep(20);
+                }
+                taken.append(b);
+            }
+        }
+
         @ForInstanceType(InstanceType.CONTAINER)
         @RequiresCapability(Capability.EXEC)
         void containerConsoleLogHoldsWhatTheContainerWrote(InstanceType type) throws Exception {
             Container c = (Container) createRunning(type);
             writeToConsole(c, "written-to-console-log");
-            awaitInLog(() -> c.consoleLog(ConsoleLogOptions.READ), "written-to-console-log");
+            awaitInContainerLog(c, "written-to-console-log");
         }
 
         @ForInstanceType(InstanceType.CONTAINER)
         @RequiresCapability(Capability.EXEC)
-        void containerConsoleLogCanBeCleared(InstanceType type) throws Exception {
-            Container c = (Container) createRunning(type);
-            writeToConsole(c, "before-the-clear");
-            awaitInLog(() -> c.consoleLog(ConsoleLogOptions.READ), "before-the-clear");
-            assertEquals("", c.consoleLog(ConsoleLogOptions.CLEAR), "clearing reads nothing");
-            assertFalse(c.consoleLog(ConsoleLogOptions.READ).contains("before-the-clear"), "cleared");
-            writeToConsole(c, "after-the-clear");
-            String log = awaitInLog(() -> c.consoleLog(ConsoleLogOptions.READ), "after-the-clear");
-            assertFalse(log.contains("before-the-clear"), "what was cleared came back: " + log);
-        }
-
-        @ForInstanceType(InstanceType.CONTAINER)
-        @RequiresCapability(Capability.EXEC)
-        void containerConsoleLogKeepsCollectingAfterARead(InstanceType type) throws Exception {
-            // Whether a read consumes is liblxc's business (its ring buffer read moves the read position); what
-            // the instance writes after a read must be there for the next one.
+        void containerConsoleLogReadConsumesWhatItReturned(InstanceType type) throws Exception {
+            // Incus reads a running container's log through liblxc's ring buffer with ClearLog=false, and liblxc
+            // moves the read position past what it returns: each read holds what was written since the last one.
             Container c = (Container) createRunning(type);
             writeToConsole(c, "first-write");
-            awaitInLog(() -> c.consoleLog(ConsoleLogOptions.READ), "first-write");
+            awaitInContainerLog(c, "first-write");
             writeToConsole(c, "second-write");
-            awaitInLog(() -> c.consoleLog(ConsoleLogOptions.READ), "second-write");
+            String next = awaitInContainerLog(c, "second-write");
+            assertFalse(next.contains("first-write"), "a read returned what an earlier read had: " + next);
+        }
+
+        @ForInstanceType(InstanceType.CONTAINER)
+        @RequiresCapability(Capability.EXEC)
+        void containerConsoleLogReadsAtMostReadMaxAndCanBeCleared(InstanceType type) throws Exception {
+            Container c = (Container) createRunning(type);
+            c.consoleLog(ConsoleLogOptions.READ); // what the boot printed: out of the way of the byte-wise reads
+            writeToConsole(c, "before-the-clear");
+            takeUntil(c, "before-");
+            assertEquals("the-", c.consoleLog(new ConsoleLogOptions(false, true, 4, false)), "a read of 4 bytes");
+            assertEquals("", c.consoleLog(ConsoleLogOptions.CLEAR), "clearing reads nothing");
+            String cleared = c.consoleLog(ConsoleLogOptions.READ);
+            assertFalse(cleared.contains("clear"), "the rest of the line survived the clear: " + cleared);
+            writeToConsole(c, "written-after");
+            String log = awaitInContainerLog(c, "written-after");
+            assertFalse(log.contains("clear"), "what was cleared came back: " + log);
         }
 
         @ForInstanceType(InstanceType.VM)
@@ -2458,6 +2495,20 @@ public abstract class InstanceDriverContract extends ContractSupport {
             VM v = (VM) createRunning(type);
             writeToConsole(v, "written-by-the-guest");
             awaitInLog(v::consoleLog, "written-by-the-guest");
+        }
+
+        @ForInstanceType(InstanceType.VM)
+        @RequiresCapability(Capability.EXEC)
+        void vmConsoleLogKeepsWhatEarlierReadsReturned(InstanceType type) throws Exception {
+            // Incus drains a VM's serial ring buffer into console.log at each read and returns the whole file.
+            VM v = (VM) createRunning(type);
+            writeToConsole(v, "first-write");
+            awaitInLog(v::consoleLog, "first-write");
+            writeToConsole(v, "second-write");
+            String log = awaitInLog(v::consoleLog, "second-write");
+            int first = log.indexOf("first-write");
+            assertTrue(first >= 0 && first < log.indexOf("second-write"),
+                    "the VM's log lost what an earlier read returned: " + log);
         }
     }
 

@@ -13,6 +13,11 @@ final class InstanceTypesProvider implements ArgumentsProvider {
     public Stream<? extends Arguments> provideArguments(ParameterDeclarations parameters, ExtensionContext context) {
         ContractSupport contract = ContractSupport.of(context).orElseThrow(() ->
                 new IllegalStateException("@ForEachInstanceType is for tests inside a ContractSupport subclass"));
+        if (contract.dut().instanceTypes().isEmpty()) {
+            // A failure rather than a skip: a driver runs at least one type, so this is a broken declaration.
+            throw new IllegalStateException("driver " + contract.driverName()
+                    + " declares no instance type: tests for each instance type cannot run");
+        }
         return contract.dut().instanceTypes().stream().sorted().map(Arguments::of);
     }
 }

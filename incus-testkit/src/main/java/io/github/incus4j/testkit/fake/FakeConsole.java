@@ -200,6 +200,19 @@ final class FakeConsole {
         return new String(out, StandardCharsets.UTF_8);
     }
 
+    /**
+     * Takes up to {@code max} bytes (all when {@code max <= 0}) from the buffer's start: what is returned is gone
+     * from the buffer, as liblxc's ring buffer read moves its read position.
+     */
+    synchronized String take(long max) {
+        int n = max > 0 ? (int) Math.min(max, length) : length;
+        byte[] out = new byte[n];
+        copyOut(out, 0, n);
+        start = (start + n) % ring.length;
+        length -= n;
+        return new String(out, StandardCharsets.UTF_8);
+    }
+
     synchronized void clear() {
         ring = new byte[256];
         start = 0;

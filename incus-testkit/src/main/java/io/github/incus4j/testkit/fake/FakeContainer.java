@@ -88,13 +88,14 @@ public final class FakeContainer extends FakeInstance implements Container {
     }
 
     /**
-     * Reads (and optionally clears) the console ring buffer; with {@code writeToLogFile}, what was read is appended
-     * to {@link #consoleBufferLogPath()}.
+     * Reads (and optionally clears) the console ring buffer as liblxc does for Incus: a read returns what was
+     * written since the previous read (up to {@code readMax} bytes) and consumes it; with {@code writeToLogFile},
+     * what was read is appended to {@link #consoleBufferLogPath()}.
      */
     @Override
     public String consoleLog(ConsoleLogOptions options) {
         Objects.requireNonNull(options, "options");
-        String text = options.readLog() ? consoleText(options.readMax(), false) : "";
+        String text = options.readLog() ? consoleTake(options.readMax()) : "";
         if (options.clearLog()) {
             consoleText(0, true);
         }

@@ -479,6 +479,12 @@ public abstract sealed class FakeInstance extends AbstractInstance permits FakeC
         return c == null ? "" : c.read(max, clear);
     }
 
+    /** Takes up to {@code max} bytes of the console log (all when {@code max <= 0}): a read that consumes. */
+    String consoleTake(long max) {
+        FakeConsole c = console;
+        return c == null ? "" : c.take(max);
+    }
+
     String kernelRelease() {
         return type() == InstanceType.VM ? Builtins.VM_KERNEL : System.getProperty("os.version", "6.8.0");
     }
