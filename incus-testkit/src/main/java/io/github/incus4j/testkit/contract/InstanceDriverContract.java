@@ -681,7 +681,6 @@ public abstract class InstanceDriverContract extends ContractSupport {
     @RequiresCapability(Capability.STATEFUL)
     class Stateful {
         private static final String IN_MEMORY = "/dev/shm/incus4j-contract";
-        private static final String COUNTER = "/incus4j-counter";
 
         private Instance statefulRunning(InstanceType type) {
             Instance i = create(args(type).config("migration.stateful", "true").build());
@@ -727,44 +726,6 @@ public abstract class InstanceDriverContract extends ContractSupport {
             assertEquals("kept-by-stateful-stop", recalled(i), "memory restored by the stateful start");
             remember(i, "still-writable");
             assertEquals("still-writable", recalled(i));
-        }
-
-        @ForEachInstanceType
-        @RequiresCapability(Capability.EXEC)
-        void processesCarryOnAfterAStatefulStop(InstanceType type) throws InterruptedException {
-            // A counter only a live process holds, written to disk: after a boot it would stand still, after a
-            // restore the same process (same pid) goes on from where it was. Started as a daemon (setsid): a process
-            // left in an exec's session has its session leader outside the container, which CRIU cannot dump (as
-            // with Incus).
-            Instance i = statefulRunning(type);
-            ExecResult r = run(i, "sh", "-c", "setsid sh -c 'n=0; while :; do n=$((n+1)); echo $$ $n > " + COUNTER
-                    + ".new && mv " + COUNTER + ".new " + COUNTER + "; sleep 0.1; done' </dev/null >/dev/null 2>&1 &");
-            assertEquals(0, r.exitCode(), "starting the counter: " + r.stderr());
-            long[] before = counterPast(i, 2, "the counter never counted");
-            i.stop(true);
-            i.start(true);
-            // It counted on until the dump froze it: what the file holds now is where it stopped.
-            long[] stopped = counterPast(i, before[1] - 1, "the counter's file is gone after the stateful start");
-            long[] after = counterPast(i, stopped[1], "the counter process did not carry on after the stateful start");
-            assertEquals(before[0], after[0], "the same process counts on");
-        }
-
-        /** The counter's {pid, count} once its count exceeds {@code floor}, failing after {@link #timeout()}. */
-        private long[] counterPast(Instance i, long floor, String failure) throws InterruptedException {
-            long deadline = System.nanoTime() + timeout().toNanos();
-            String last = "";
-            while (System.nanoTime() < deadline) {
-                ExecResult r = run(i, "cat", COUNTER);
-                last = r.stdout().strip();
-                if (r.exitCode() == 0 && last.matches("[0-9]+ [0-9]+")) {
-                    String[] f = last.split(" ");
-                    if (Long.parseLong(f[1]) > floor) {
-                        return new long[] {Long.parseLong(f[0]), Long.parseLong(f[1])};
-                    }
-                }
-                Thread.sleep(50);
-            }
-            return fail(failure + " (count " + floor + " before, now \"" + last + "\")");
         }
 
         @ForEachInstanceType
