@@ -11,6 +11,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
+import java.util.regex.Pattern;
 
 /**
  * The {@code busybox} template: lxc's own {@code lxc-busybox} script run once per JVM through {@code lxc-create}
@@ -22,6 +23,13 @@ final class BusyboxTemplate {
     /** Keys the driver writes itself: the template's values name its own paths, a network or AppArmor. */
     private static final List<String> DRIVER_KEYS = List.of("lxc.rootfs.path", "lxc.uts.name", "lxc.net.",
             "lxc.apparmor.", "lxc.idmap", "lxc.console.");
+
+    /**
+     * The script's read-only binds of the host's library directories, for a dynamically linked busybox: the static
+     * one needs none, and CRIU 4.1 cannot restore them ({@code move_mount} of the host's {@code /lib}, a symlink to
+     * {@code usr/lib}: EINVAL), as Incus's containers have no such binds.
+     */
+    private static final Pattern HOST_BIND = Pattern.compile("lxc\\.mount\\.entry\\s*=\\s*/\\S+\\s.*\\bbind\\b.*");
 
     private static BusyboxTemplate instance;
 
@@ -56,7 +64,8 @@ final class BusyboxTemplate {
         try {
             for (String line : Files.readAllLines(dir.resolve(name).resolve("config"), StandardCharsets.UTF_8)) {
                 String t = line.strip();
-                if (t.isEmpty() || t.startsWith("#") || DRIVER_KEYS.stream().anyMatch(t::startsWith)) {
+                if (t.isEmpty() || t.startsWith("#") || DRIVER_KEYS.stream().anyMatch(t::startsWith)
+                        || HOST_BIND.matcher(t).matches()) {
                     continue;
                 }
                 lines.add(t);
@@ -64,7 +73,26 @@ final class BusyboxTemplate {
         } catch (IOException e) {
             throw new UncheckedIOException("Cannot read the busybox template's configuration", e);
         }
-        return new BusyboxTemplate(dir.resolve(name).resolve("rootfs"), lines);
+        Path rootfs = dir.resolve(name).resolve("rootfs");
+        withoutTtyGettys(rootfs.resolve("etc/inittab"));
+        return new BusyboxTemplate(rootfs, lines);
+    }
+
+    /**
+     * Drops the inittab's gettys on {@code ttyN}: the driver gives containers no ttys but the console (as Incus), and
+     * busybox's init would respawn a getty that cannot open its tty without pause.
+     */
+    private static void withoutTtyGettys(Path inittab) {
+        try {
+            if (Files.isRegularFile(inittab)) {
+                List<String> kept = Files.readAllLines(inittab, StandardCharsets.UTF_8).stream()
+                        .filter(l -> !l.startsWith("tty"))
+                        .toList();
+                Files.write(inittab, kept, StandardCharsets.UTF_8);
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("Cannot edit the busybox template's " + inittab, e);
+        }
     }
 
     /** The template's root filesystem, owned by host root (privileged ids). */

@@ -4,11 +4,13 @@ import io.github.incus4j.api.IncusException;
 import io.github.incus4j.api.NotSupportedException;
 import io.github.incus4j.lxc.binding.LxcTool;
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 
 /**
  * Whether CRIU can checkpoint containers on this host, found out once per process: the {@code criu} binary on the
@@ -90,6 +92,28 @@ record Criu(boolean installed, boolean usable, String version, String reason) {
         if (!usable) {
             throw new NotSupportedException(what + ". CRIU cannot checkpoint on this host: " + reason);
         }
+    }
+
+    /**
+     * Writes the CRIU options this host needs into {@code dir/criu.conf} and returns the environment that makes the
+     * CRIU run by {@code lxc-checkpoint} read them (liblxc passes none of its own for this): {@code network-lock
+     * nftables} where {@code iptables-restore} is missing, since CRIU's default lock of the container's network runs
+     * it and Debian 12 hosts are nftables-only unless the iptables package is installed. Written before every dump
+     * and restore from this host's answer: a state moved from another host is restored with this one's options.
+     */
+    Map<String, String> options(Path dir) {
+        List<String> lines = new ArrayList<>();
+        if (!LxcDriver.onPath("iptables-restore")) {
+            lines.add("network-lock nftables");
+        }
+        Path file = dir.resolve("criu.conf");
+        try {
+            Files.createDirectories(dir);
+            Files.write(file, lines, StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            throw new IncusException("Cannot write CRIU's options to " + file + ": " + e.getMessage(), e);
+        }
+        return Map.of("CRIU_CONFIG_FILE", file.toAbsolutePath().toString());
     }
 
     /** A failed dump or restore: lxc-checkpoint's error, with the {@code Error} lines of CRIU's log in {@code dir}. */

@@ -114,6 +114,9 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
             "lxc.pty.max = 1024", "lxc.mount.auto = proc:mixed sys:mixed cgroup:mixed",
             "lxc.cap.drop = sys_module mac_admin mac_override sys_time");
 
+    /** Whether the kernel has AppArmor enabled, as liblxc itself decides it. */
+    private static final boolean APPARMOR = apparmorEnabled();
+
     private final LxcInstances driver;
 
     LxcContainerInstance(LxcInstances driver, InstanceRecord record) {
@@ -310,6 +313,14 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
         }
     }
 
+    private static boolean apparmorEnabled() {
+        try {
+            return Files.readString(Path.of("/sys/module/apparmor/parameters/enabled")).strip().equals("Y");
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
     /** Writes liblxc's {@code config} for the current definition. */
     private void writeConfig() {
         List<String> lines = new ArrayList<>();
@@ -317,7 +328,13 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
         lines.add("lxc.uts.name = " + name());
         lines.add("lxc.rootfs.path = dir:" + rootfsPath());
         lines.add("lxc.net.0.type = empty");
-        lines.add("lxc.apparmor.profile = unconfined");
+        // No ttys besides the console, as Incus: their ptys' masters are the monitor's, which CRIU cannot dump.
+        lines.add("lxc.tty.max = 0");
+        // Only where AppArmor is on (as Incus): liblxc hands the profile to CRIU's restore, which refuses an AppArmor
+        // profile on a kernel without AppArmor.
+        if (APPARMOR) {
+            lines.add("lxc.apparmor.profile = unconfined");
+        }
         lines.add("lxc.console.buffer.size = " + CONSOLE_BUFFER);
         lines.add("lxc.console.logfile = " + consoleBufferLogPath());
         for (IdmapEntry e : nextIdmap().map(IdmapSet::entries).orElse(List.of())) {
@@ -508,7 +525,8 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
         }
         if (stateful) {
             try {
-                LxcTool.restore(driver.lxcpath(), lxcName(), statePath(), CRIU_TIMEOUT);
+                LxcTool.restore(driver.lxcpath(), lxcName(), statePath(), CRIU_TIMEOUT,
+                        Criu.host().options(statePath()));
             } catch (IncusException e) {
                 throw Criu.failure(e, statePath(), "restore.log");
             }
@@ -577,7 +595,7 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
         AbstractInstances.deleteTree(dir);
         try {
             Files.createDirectories(dir);
-            LxcTool.checkpoint(driver.lxcpath(), lxcName(), dir, stop, CRIU_TIMEOUT);
+            LxcTool.checkpoint(driver.lxcpath(), lxcName(), dir, stop, CRIU_TIMEOUT, Criu.host().options(dir));
         } catch (IOException e) {
             throw new UncheckedIOException("Cannot create " + dir, e);
         } catch (IncusException e) {

@@ -13,6 +13,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.apiguardian.api.API;
 
@@ -79,26 +80,31 @@ public final class LxcTool {
      * Checkpoints a running container with CRIU through {@code lxc-checkpoint -P lxcpath -n name -D dir} (with
      * {@code -s}: stops it once dumped). CRIU writes its images and {@code dump.log} into {@code dir}.
      *
+     * @param environment added to the helper's environment (CRIU reads {@code CRIU_CONFIG_FILE}, the only way to pass
+     *     it options through liblxc)
      * @throws IncusException with lxc-checkpoint's output when it fails
      */
-    public static void checkpoint(Path lxcpath, String name, Path dir, boolean stop, Duration timeout) {
+    public static void checkpoint(Path lxcpath, String name, Path dir, boolean stop, Duration timeout,
+            Map<String, String> environment) {
         List<String> command = new ArrayList<>(List.of("lxc-checkpoint", "-P", lxcpath.toAbsolutePath().toString(),
                 "-n", checkName(name), "-D", dir.toAbsolutePath().toString()));
         if (stop) {
             command.add("-s");
         }
-        run(command, timeout, "checkpoint container \"" + name + "\"");
+        run(command, timeout, "checkpoint container \"" + name + "\"", environment);
     }
 
     /**
      * Restores a container from CRIU images with {@code lxc-checkpoint -r} (daemonized: the restored container's
      * monitor is the helper's, never the JVM's); CRIU writes {@code restore.log} into {@code dir}.
      *
+     * @param environment added to the helper's environment, as for {@link #checkpoint}
      * @throws IncusException with lxc-checkpoint's output when it fails
      */
-    public static void restore(Path lxcpath, String name, Path dir, Duration timeout) {
+    public static void restore(Path lxcpath, String name, Path dir, Duration timeout,
+            Map<String, String> environment) {
         run(List.of("lxc-checkpoint", "-r", "-d", "-P", lxcpath.toAbsolutePath().toString(), "-n", checkName(name),
-                "-D", dir.toAbsolutePath().toString()), timeout, "restore container \"" + name + "\"");
+                "-D", dir.toAbsolutePath().toString()), timeout, "restore container \"" + name + "\"", environment);
     }
 
     /** How a helper process ended: its exit status and what it printed (stdout and stderr together). */
@@ -106,7 +112,11 @@ public final class LxcTool {
     }
 
     private static void run(List<String> command, Duration timeout, String what) {
-        Output out = exec(command, timeout, what);
+        run(command, timeout, what, Map.of());
+    }
+
+    private static void run(List<String> command, Duration timeout, String what, Map<String, String> environment) {
+        Output out = exec(command, timeout, what, environment);
         if (out.exitCode() != 0) {
             throw new IncusException("Failed to " + what + ": " + command.get(0) + " exited with " + out.exitCode()
                     + (out.text().isEmpty() ? "" : ": " + out.text()));
@@ -122,10 +132,16 @@ public final class LxcTool {
      * @throws IncusException when it cannot be run
      */
     public static Output exec(List<String> command, Duration timeout, String what) {
+        return exec(command, timeout, what, Map.of());
+    }
+
+    private static Output exec(List<String> command, Duration timeout, String what, Map<String, String> environment) {
         Path output = null;
         try {
             output = Files.createTempFile("incus4j-lxc-", ".log");
-            Process process = new ProcessBuilder(command)
+            ProcessBuilder builder = new ProcessBuilder(command);
+            builder.environment().putAll(environment);
+            Process process = builder
                     .redirectInput(DEV_NULL)
                     .redirectErrorStream(true)
                     .redirectOutput(output.toFile())
