@@ -19,7 +19,9 @@ import org.apiguardian.api.API;
  * A set of samples per metric with set-wide labels ({@code metrics.MetricSet}); instance sets carry {@code project},
  * {@code name} and {@code type}. {@link #toText()} writes the Prometheus/OpenMetrics text exactly as Incus does:
  * HELP and TYPE lines per metric in Incus's order, labels sorted by key, values in Go's shortest {@code 'g'} format,
- * ending with {@code # EOF}. {@link #parse(String)} reads such text back. Not thread-safe while being filled.
+ * ending with {@code # EOF}. Unlike Incus, label values and HELP text are escaped as the exposition format requires
+ * (a {@code "} or {@code \} in a mount point would otherwise make the whole text unreadable). {@link #parse(String)}
+ * reads such text back. Not thread-safe while being filled.
  */
 @API(status = EXPERIMENTAL)
 public final class MetricSet {
@@ -91,7 +93,7 @@ public final class MetricSet {
             if (list.isEmpty()) {
                 return;
             }
-            sb.append("# HELP ").append(type.metricName()).append(' ').append(type.help()).append('\n');
+            sb.append("# HELP ").append(type.metricName()).append(' ').append(escapeHelp(type.help())).append('\n');
             sb.append("# TYPE ").append(type.metricName()).append(' ').append(type.promType()).append('\n');
             for (Sample s : list) {
                 sb.append(type.metricName());
@@ -103,7 +105,7 @@ public final class MetricSet {
                             sb.append(',');
                         }
                         first = false;
-                        sb.append(e.getKey()).append("=\"").append(e.getValue()).append('"');
+                        sb.append(e.getKey()).append("=\"").append(escapeLabelValue(e.getValue())).append('"');
                     }
                     sb.append('}');
                 }
@@ -112,6 +114,35 @@ public final class MetricSet {
         });
         sb.append("# EOF\n");
         return sb.toString();
+    }
+
+    /** A label value as the exposition format writes it: backslash, double quote and line feed escaped. */
+    static String escapeLabelValue(String value) {
+        return escape(value, true);
+    }
+
+    /** HELP text as the exposition format writes it: backslash and line feed escaped (a quote stays as it is). */
+    static String escapeHelp(String help) {
+        return escape(help, false);
+    }
+
+    private static String escape(String s, boolean quote) {
+        StringBuilder sb = null;
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            String esc = c == '\\' ? "\\\\" : c == '\n' ? "\\n" : quote && c == '"' ? "\\\"" : null;
+            if (esc != null && sb == null) {
+                sb = new StringBuilder(s.length() + 8).append(s, 0, i);
+            }
+            if (sb != null) {
+                if (esc != null) {
+                    sb.append(esc);
+                } else {
+                    sb.append(c);
+                }
+            }
+        }
+        return sb == null ? s : sb.toString();
     }
 
     @Override
@@ -218,20 +249,7 @@ public final class MetricSet {
                 if (close < brace) {
                     throw new InvalidArgumentException("Malformed labels: " + line);
                 }
-                String body = line.substring(brace + 1, close);
-                int i = 0;
-                while (i < body.length()) {
-                    int eq = body.indexOf("=\"", i);
-                    int end = body.indexOf('"', eq + 2);
-                    if (eq < 0 || end < 0) {
-                        throw new InvalidArgumentException("Malformed labels: " + line);
-                    }
-                    lbl.put(body.substring(i, eq), body.substring(eq + 2, end));
-                    i = end + 1;
-                    if (i < body.length() && body.charAt(i) == ',') {
-                        i++;
-                    }
-                }
+                parseLabels(line.substring(brace + 1, close), line, lbl);
             }
             String value = line.substring(space + 1);
             double v;
@@ -255,5 +273,50 @@ public final class MetricSet {
             throw new InvalidArgumentException("Missing # EOF");
         }
         return set;
+    }
+
+    /**
+     * Reads {@code name="value"} pairs separated by commas (a trailing one allowed), undoing the escapes of
+     * {@link #escapeLabelValue}. Another backslash sequence is kept as written, as Prometheus's own parsers do, so
+     * that Incus's unescaped text (a backslash in a path) still reads.
+     */
+    private static void parseLabels(String body, String line, Map<String, String> into) {
+        int i = 0;
+        int n = body.length();
+        while (i < n) {
+            int eq = body.indexOf("=\"", i);
+            if (eq <= i) {
+                throw new InvalidArgumentException("Malformed labels: " + line);
+            }
+            StringBuilder value = new StringBuilder();
+            int j = eq + 2;
+            for (;; j++) {
+                if (j >= n) {
+                    throw new InvalidArgumentException("Malformed labels: " + line);
+                }
+                char c = body.charAt(j);
+                if (c == '"') {
+                    break;
+                }
+                if (c == '\\' && j + 1 < n) {
+                    char e = body.charAt(++j);
+                    switch (e) {
+                        case 'n' -> value.append('\n');
+                        case '\\', '"' -> value.append(e);
+                        default -> value.append('\\').append(e);
+                    }
+                } else {
+                    value.append(c);
+                }
+            }
+            into.put(body.substring(i, eq), value.toString());
+            i = j + 1;
+            if (i < n) {
+                if (body.charAt(i) != ',') {
+                    throw new InvalidArgumentException("Malformed labels: " + line);
+                }
+                i++;
+            }
+        }
     }
 }

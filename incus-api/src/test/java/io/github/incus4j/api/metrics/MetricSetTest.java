@@ -153,6 +153,39 @@ class MetricSetTest {
     }
 
     @Test
+    void labelValuesAreEscapedAndReadBack() {
+        String tricky = "/mnt/a \"b\" \\c\nd}, e=\"f";
+        MetricSet m = MetricSet.forInstance("default", "c1", "container")
+                .add(MetricType.FILESYSTEM_SIZE_BYTES, Sample.of(5, "mountpoint", tricky));
+        String text = m.toText();
+        assertTrue(text.contains("{mountpoint=\"/mnt/a \\\"b\\\" \\\\c\\nd}, e=\\\"f\",name=\"c1\""), text);
+        assertEquals(1, text.lines().filter(l -> l.startsWith("incus_filesystem_size_bytes{")).count(), text);
+        Sample back = MetricSet.parse(text).find(MetricType.FILESYSTEM_SIZE_BYTES);
+        assertEquals(tricky, back.labels().get("mountpoint"));
+        assertEquals("c1", back.labels().get("name"));
+        assertEquals(text, MetricSet.parse(text).toText());
+    }
+
+    @Test
+    void helpTextIsEscapedButKeepsQuotes() {
+        assertEquals("a \\\\ b\\nc \"d\"", MetricSet.escapeHelp("a \\ b\nc \"d\""));
+        assertEquals("plain", MetricSet.escapeHelp("plain"));
+        assertEquals("q\\\"\\\\\\n", MetricSet.escapeLabelValue("q\"\\\n"));
+    }
+
+    @Test
+    void unknownEscapesAndTrailingCommasReadAsPrometheusReadsThem() {
+        // Incus does not escape: a backslash in its text stays as written unless it starts one of the three escapes.
+        Sample s = MetricSet.parse("incus_procs_total{mountpoint=\"C:\\x\",name=\"c1\",} 3\n# EOF\n")
+                .find(MetricType.PROCS_TOTAL);
+        assertEquals(Map.of("mountpoint", "C:\\x", "name", "c1"), s.labels());
+        assertThrows(InvalidArgumentException.class,
+                () -> MetricSet.parse("incus_procs_total{a=\"1\"b=\"2\"} 1\n# EOF\n"), "no comma between labels");
+        assertThrows(InvalidArgumentException.class,
+                () -> MetricSet.parse("incus_procs_total{a=\"1\\\"} 1\n# EOF\n"), "escaped closing quote");
+    }
+
+    @Test
     void malformedTextIsRefused() {
         assertThrows(InvalidArgumentException.class, () -> MetricSet.parse("incus_procs_total 1\n"), "no EOF");
         InvalidArgumentException unknown = assertThrows(InvalidArgumentException.class,

@@ -2760,16 +2760,50 @@ public abstract class InstanceDriverContract extends ContractSupport {
     @RequiresCapability(Capability.METRICS)
     class Metrics {
 
+        /** The instance's metrics text, checked by Prometheus's own parser where it is installed. */
+        private String text(Instance i) {
+            String text = i.metrics(List.of()).toText();
+            PrometheusText.checkIfAvailable(text);
+            return text;
+        }
+
         @ForEachInstanceType
         void textParsesAndEndsWithEof(InstanceType type) {
-            String text = createRunning(type).metrics(List.of()).toText();
+            String text = text(createRunning(type));
             assertTrue(text.endsWith("# EOF\n"), text);
             assertFalse(MetricSet.parse(text).types().isEmpty());
         }
 
+        /** A scraper reads every sample as the driver made it: names, labels (escaped on the way) and values. */
+        @ForEachInstanceType
+        void prometheusReadsEverySampleAsWritten(InstanceType type) {
+            MetricSet set = createRunning(type).metrics(List.of());
+            String text = set.toText();
+            List<PrometheusText.Family> families = PrometheusText.parse(text);
+            List<MetricType> types = set.types().stream().filter(t -> !set.samples(t).isEmpty()).toList();
+            assertEquals(types.size(), families.size(), text);
+            for (int k = 0; k < types.size(); k++) {
+                MetricType t = types.get(k);
+                PrometheusText.Family family = families.get(k);
+                assertEquals(t.help(), family.help(), t.metricName());
+                assertEquals(t.promType(), family.type(), t.metricName());
+                List<Sample> ours = set.samples(t);
+                assertEquals(ours.size(), family.samples().size(), t.metricName());
+                // The client reports a counter's samples under OpenMetrics names: with _total (boot_time_seconds).
+                String name = t.promType().equals("counter") && !t.metricName().endsWith("_total")
+                        ? t.metricName() + "_total" : t.metricName();
+                for (int j = 0; j < ours.size(); j++) {
+                    PrometheusText.ParsedSample read = family.samples().get(j);
+                    assertEquals(name, read.name());
+                    assertEquals(ours.get(j).labels(), read.labels(), t.metricName());
+                    assertEquals(ours.get(j).value(), read.value(), t.metricName() + " " + read.labels());
+                }
+            }
+        }
+
         @ForEachInstanceType
         void hasIncusMetricNames(InstanceType type) {
-            MetricSet set = MetricSet.parse(createRunning(type).metrics(List.of()).toText());
+            MetricSet set = MetricSet.parse(text(createRunning(type)));
             for (MetricType t : List.of(MetricType.CPU_SECONDS_TOTAL, MetricType.MEMORY_MEM_TOTAL_BYTES,
                     MetricType.NETWORK_RECEIVE_BYTES_TOTAL, MetricType.PROCS_TOTAL)) {
                 assertFalse(set.samples(t).isEmpty(), "no " + t.metricName());
@@ -2779,7 +2813,7 @@ public abstract class InstanceDriverContract extends ContractSupport {
         @ForEachInstanceType
         void everySampleIsLabelledWithTheInstance(InstanceType type) {
             Instance i = createRunning(type);
-            MetricSet set = MetricSet.parse(i.metrics(List.of()).toText());
+            MetricSet set = MetricSet.parse(text(i));
             for (MetricType t : set.types()) {
                 for (Sample s : set.samples(t)) {
                     assertEquals("default", s.labels().get("project"), t.metricName());
@@ -2791,17 +2825,18 @@ public abstract class InstanceDriverContract extends ContractSupport {
 
         @ForEachInstanceType
         void helpAndTypeLines(InstanceType type) {
-            String text = createRunning(type).metrics(List.of()).toText();
+            String text = text(createRunning(type));
             assertTrue(text.contains("# TYPE incus_cpu_seconds_total counter\n"), text);
             assertTrue(text.contains("# TYPE incus_procs_total gauge\n"), text);
             assertTrue(text.contains("# HELP incus_cpu_seconds_total "), text);
         }
 
         private double cpuSeconds(Instance i) {
-            return MetricSet.parse(i.metrics(List.of()).toText()).samples(MetricType.CPU_SECONDS_TOTAL).stream()
+            return MetricSet.parse(text(i)).samples(MetricType.CPU_SECONDS_TOTAL).stream()
                     .mapToDouble(Sample::value).sum();
         }
 
+        // Polled until steady: not run through the external parser each time (the text is of the same shape).
         private int procs(Instance i) {
             return (int) MetricSet.parse(i.metrics(List.of()).toText()).samples(MetricType.PROCS_TOTAL).get(0).value();
         }
@@ -2810,7 +2845,7 @@ public abstract class InstanceDriverContract extends ContractSupport {
         @RequiresCapability(Capability.EXEC)
         void memTotalIsWhatTheGuestHas(InstanceType type) {
             Instance i = createRunning(type);
-            double metric = MetricSet.parse(i.metrics(List.of()).toText())
+            double metric = MetricSet.parse(text(i))
                     .samples(MetricType.MEMORY_MEM_TOTAL_BYTES).get(0).value();
             assertTrue(metric > 0, "MemTotal " + metric);
             if (type == InstanceType.VM) {
