@@ -93,6 +93,15 @@ public abstract class AbstractInstances<I extends AbstractInstance> implements I
     }
 
     /**
+     * Whether an image for an instance of {@code type} carries a disk ({@code rootfs.img}, a qcow2 root filesystem
+     * file) rather than a root filesystem tree; the default says so for VMs. Image sources are checked against it
+     * ({@link ImageSources#check}) before anything is written.
+     */
+    protected boolean diskImage(InstanceType type) {
+        return type == InstanceType.VM;
+    }
+
+    /**
      * Creates the new instance's storage from {@code source}. On failure the base class removes the instance's
      * directories, so the driver may simply throw.
      */
@@ -147,6 +156,9 @@ public abstract class AbstractInstances<I extends AbstractInstance> implements I
         ensureOpen();
         InstanceArgs filled = validateNew(args);
         checkSource(filled.type(), source);
+        // Every driver's images are read the same way: an incomplete or corrupt one is refused here, before the
+        // instance's directories exist.
+        ImageSources.check(diskImage(filled.type()), source);
         String key = key(filled.project(), filled.name());
         if (instances.containsKey(key)) {
             throw new BusyException(Texts.instanceExists(filled.name()));
