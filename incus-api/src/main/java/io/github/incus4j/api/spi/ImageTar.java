@@ -53,6 +53,8 @@ public final class ImageTar {
     /** PAX and GNU long-name payloads are held in memory: a bound keeps a corrupt header from exhausting it. */
     private static final int MAX_META_SIZE = 1 << 20;
     private static final int BUFFER = 64 * 1024;
+    private static final String NOT_TAR = "it is not a tar archive, nor one compressed with gzip, bzip2, xz, lzma or"
+            + " zstd, nor a squashfs image";
 
     private ImageTar() {
     }
@@ -530,6 +532,9 @@ public final class ImageTar {
             if (!any && watch.count == 0) {
                 throw new IOException("it is empty");
             }
+            if (!any && !watch.endSeen()) {
+                throw new IOException(NOT_TAR + " (" + watch.count + " bytes, no tar header)");
+            }
             if (!watch.endSeen()) {
                 throw new IOException("truncated at offset " + watch.count + " (no end-of-archive marker)");
             }
@@ -574,8 +579,7 @@ public final class ImageTar {
             }
             if (!TarUtils.verifyCheckSum(record)) {
                 // At the start: the data is no tar at all, e.g. an unknown compression.
-                throw new IOException(at == 0 ? "it is not a tar archive, nor one compressed with gzip, bzip2,"
-                        + " xz, lzma or zstd, nor a squashfs image (bad header checksum at offset 0)"
+                throw new IOException(at == 0 ? NOT_TAR + " (bad header checksum at offset 0)"
                         : "bad header checksum at offset " + at);
             }
             char type = (char) record[TarConstants.LF_OFFSET];
