@@ -241,6 +241,37 @@ class ImageSourcesTest {
         assertTrue(squashedMeta.getMessage().contains("is a tarball, not a squashfs image"), squashedMeta.getMessage());
     }
 
+    /** A VM's disk, as unpackDisk hands it over. */
+    private static byte[] disk(InstanceSource source) {
+        byte[][] got = new byte[1][];
+        ImageSources.unpackDisk(source, in -> got[0] = in.readAllBytes(), null);
+        return got[0];
+    }
+
+    @Test
+    void vmImagesUnifiedAndSplit() throws Exception {
+        byte[] qcow2 = {'Q', 'F', 'I', (byte) 0xfb, 0, 0, 0, 3, 42};
+        Path vmTree = tree(false, true);
+        Files.write(vmTree.resolve("rootfs.img"), qcow2);
+        Path tarball = tarWithHostTools(vmTree, ImageCompression.ZSTD);
+        ImageSources.check(true, InstanceSource.image(tarball));
+        assertEquals(HexFormat.of().formatHex(qcow2), HexFormat.of().formatHex(disk(InstanceSource.image(tarball))));
+        Path squashed = squashfs(vmTree);
+        ImageSources.check(true, InstanceSource.image(squashed));
+        assertEquals(HexFormat.of().formatHex(qcow2), HexFormat.of().formatHex(disk(InstanceSource.image(squashed))));
+        Path metaTree = Files.createDirectories(dir.resolve("vm-meta"));
+        Files.copy(vmTree.resolve("metadata.yaml"), metaTree.resolve("metadata.yaml"));
+        Path meta = tarWithHostTools(metaTree, ImageCompression.GZIP);
+        Path rootfs = Files.write(dir.resolve("disk.qcow2"), qcow2);
+        InstanceSource split = InstanceSource.image(meta, rootfs);
+        ImageSources.check(true, split);
+        assertEquals(HexFormat.of().formatHex(qcow2), HexFormat.of().formatHex(disk(split)));
+        Path empty = Files.write(dir.resolve("empty.qcow2"), new byte[0]);
+        InvalidArgumentException e = assertThrows(InvalidArgumentException.class,
+                () -> ImageSources.check(true, InstanceSource.image(meta, empty)));
+        assertEquals("Invalid image \"" + empty + "\": The disk of a virtual-machine image is empty", e.getMessage());
+    }
+
     @Test
     void incompleteImagesAreRefusedNamingTheFile() throws Exception {
         // Metadata only: the image the issue reported as accepted with an empty rootfs.
