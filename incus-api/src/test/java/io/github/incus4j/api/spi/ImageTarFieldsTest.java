@@ -173,6 +173,26 @@ class ImageTarFieldsTest {
     }
 
     @Test
+    void extendedHeadersHeldInMemoryAreBounded() {
+        // PAX and GNU long-name payloads are read into memory: one of 1 MiB + 1 byte is refused before it is read.
+        for (char type : new char[] {'x', 'g', 'L', 'K'}) {
+            byte[] h = header("././@LongLink", (1 << 20) + 1);
+            h[156] = (byte) type;
+            refused(archive(sum(h, false), new byte[1024]), "is too large");
+        }
+        // At the bound it is read.
+        byte[] data = new byte[1 << 20];
+        byte[] name = "1048576 path=".getBytes(UTF_8);
+        System.arraycopy(name, 0, data, 0, name.length);
+        Arrays.fill(data, name.length, data.length - 1, (byte) 'n');
+        data[data.length - 1] = '\n';
+        byte[] pax = header("PaxHeaders/f", data.length);
+        pax[156] = 'x';
+        List<Read> got = read(archive(sum(pax, false), data, sum(header("f", 5), false), FIVE));
+        assertEquals(data.length - name.length - 1, got.get(0).entry().name().length());
+    }
+
+    @Test
     void paxRecordsOverrideTheHeader() {
         List<Read> got = read(withPax("15 path=longer\n12 uid=4242\n"));
         assertEquals("longer", got.get(0).entry().name());

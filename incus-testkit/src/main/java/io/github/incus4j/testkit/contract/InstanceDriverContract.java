@@ -2560,6 +2560,10 @@ public abstract class InstanceDriverContract extends ContractSupport {
             assertRefused(InstanceStateException.class, "Cannot export a running instance as an image",
                     () -> i.export(out, null, Map.of(), null, null));
             assertEquals(0, out.size(), "nothing written");
+            // Compressed too: the compressor's header waits for the first byte of the tarball.
+            assertRefused(InstanceStateException.class, "Cannot export a running instance as an image",
+                    () -> i.export(out, null, ImageCompression.GZIP, Map.of(), null, null));
+            assertEquals(0, out.size(), "nothing written (gzip)");
         }
 
         @ForInstanceType(InstanceType.CONTAINER)
