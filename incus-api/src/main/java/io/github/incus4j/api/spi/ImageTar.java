@@ -288,9 +288,12 @@ public final class ImageTar {
             compression = detect(buffered);
             InputStream plain = decompress(buffered, compression);
             new Reader(plain).run(visitor);
-            // Reading the compressed stream to its end verifies its checksum: corruption inside the tar padding or
-            // trailer would otherwise go unnoticed.
-            plain.transferTo(OutputStream.nullOutputStream());
+            if (compression != ImageCompression.NONE) {
+                // Reading the compressed stream to its end verifies its checksum: corruption inside the tar padding
+                // or trailer would otherwise go unnoticed. An uncompressed archive is left at its end marker, as
+                // before: a stream (migration) may stay open after it.
+                plain.transferTo(OutputStream.nullOutputStream());
+            }
         } catch (IOException e) {
             if (source.failure != null) {
                 throw new IncusException("Failed to read the tar archive: " + source.failure.getMessage(),

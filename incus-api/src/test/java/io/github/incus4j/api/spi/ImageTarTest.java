@@ -107,6 +107,22 @@ class ImageTarTest {
     }
 
     @Test
+    void anUncompressedArchiveIsReadUpToItsEndMarkerOnly() {
+        // A migration stream stays open after the archive: reading past its end marker would block there.
+        byte[] tar = write(sample());
+        InputStream beyond = new InputStream() {
+            @Override
+            public int read() {
+                throw new AssertionError("read past the end-of-archive marker");
+            }
+        };
+        List<String> names = new ArrayList<>();
+        ImageTar.read(new java.io.SequenceInputStream(new ByteArrayInputStream(tar), beyond),
+                (e, in) -> names.add(e.name()));
+        assertEquals(sample().size(), names.size());
+    }
+
+    @Test
     void subSecondTimesAreKeptTo100Nanoseconds() {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         ImageTar.Writer w = ImageTar.writer(out);
