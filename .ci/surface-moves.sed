@@ -22,6 +22,8 @@ s/\bio\.github\.incus4j\.api\.spi\.DeviceRules\b/io.github.incus4j.api.internal.
 s/\bio\.github\.incus4j\.api\.spi\.Numbers\b/io.github.incus4j.api.internal.config.ConfigNumbers/g
 s/\bio\.github\.incus4j\.api\.spi\.Idmaps\b/io.github.incus4j.api.internal.config.VolatileIdmaps/g
 s/\bio\.github\.incus4j\.api\.spi\.ImageTar\b/io.github.incus4j.api.internal.image.ImageTar/g
+s/\bio\.github\.incus4j\.api\.spi\.ImageSources\b/io.github.incus4j.api.internal.image.ImageSources/g
+s/\bio\.github\.incus4j\.api\.spi\.Squashfs\b/io.github.incus4j.api.internal.image.Squashfs/g
 s/\bio\.github\.incus4j\.api\.spi\.ImageTemplates\b/io.github.incus4j.api.internal.image.ImageTemplates/g
 s/\bio\.github\.incus4j\.api\.spi\.Images\b/io.github.incus4j.api.internal.image.ImageLayout/g
 s/\bio\.github\.incus4j\.api\.spi\.ImageFiles\b/io.github.incus4j.api.internal.image.ImageFiles/g
@@ -46,6 +48,7 @@ s/\bio\.github\.incus4j\.api\.spi\.NamesEdgesTest\b/io.github.incus4j.api.intern
 s/\bio\.github\.incus4j\.api\.spi\.NamesTest\b/io.github.incus4j.api.internal.config.NameRulesTest/g
 s/\bio\.github\.incus4j\.api\.spi\.ImageTarFieldsTest\b/io.github.incus4j.api.internal.image.ImageTarFieldsTest/g
 s/\bio\.github\.incus4j\.api\.spi\.ImageTarTest\b/io.github.incus4j.api.internal.image.ImageTarTest/g
+s/\bio\.github\.incus4j\.api\.spi\.ImageSourcesTest\b/io.github.incus4j.api.internal.image.ImageSourcesTest/g
 s/\bio\.github\.incus4j\.api\.spi\.ImageTemplatesTest\b/io.github.incus4j.api.internal.image.ImageTemplatesTest/g
 s/\bio\.github\.incus4j\.api\.spi\.ImageTemplatesValuesTest\b/io.github.incus4j.api.internal.image.ImageTemplatesValuesTest/g
 s/\bio\.github\.incus4j\.api\.spi\.ImagesTest\b/io.github.incus4j.api.internal.image.ImageLayoutTest/g
@@ -68,6 +71,8 @@ s/\bspi\.DeviceRules\b/config.DeviceRules/g
 s/\bspi\.Numbers\b/config.ConfigNumbers/g
 s/\bspi\.Idmaps\b/config.VolatileIdmaps/g
 s/\bspi\.ImageTar\b/image.ImageTar/g
+s/\bspi\.ImageSources\b/image.ImageSources/g
+s/\bspi\.Squashfs\b/image.Squashfs/g
 s/\bspi\.ImageTemplates\b/image.ImageTemplates/g
 s/\bspi\.Images\b/image.ImageLayout/g
 s/\bspi\.ImageFiles\b/image.ImageFiles/g

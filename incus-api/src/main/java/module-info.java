@@ -10,6 +10,10 @@ module io.github.incus4j.api {
     requires com.fasterxml.jackson.dataformat.yaml;
     requires com.fasterxml.jackson.datatype.jsr310;
     requires static transitive org.apiguardian.api;
+    // Image archives: Commons Compress needs XZ for Java and zstd-jni on the module path (it requires them static).
+    requires org.apache.commons.compress;
+    requires org.tukaani.xz;
+    requires com.github.luben.zstd_jni;
 
     exports io.github.incus4j.api;
     exports io.github.incus4j.api.cgroup;

@@ -136,6 +136,37 @@ public interface Instance extends ConfigReader {
     ImageMetadata export(OutputStream meta, OutputStream rootfs, Map<String, String> properties, Instant expiration,
             ProgressTracker tracker);
 
+    /**
+     * {@link #export(OutputStream, OutputStream, Map, Instant, ProgressTracker)} with the tarballs compressed as
+     * {@code incus publish --compression} does: the unified tarball, or a split image's metadata tarball and
+     * root filesystem tarball (a VM's root filesystem, its qcow2 disk, is written as it is). Nothing is written when
+     * the export is refused; when it fails part way, the compressed stream is left unfinished, so that it cannot be
+     * taken for a complete image. The caller's streams stay open.
+     *
+     * @param compression the compression; {@code null} for Incus's default, {@link ImageCompression#GZIP}
+     */
+    default ImageMetadata export(OutputStream meta, OutputStream rootfs, ImageCompression compression,
+            Map<String, String> properties, Instant expiration, ProgressTracker tracker) {
+        ImageCompression c = compression == null ? ImageCompression.GZIP : compression;
+        if (meta == null) {
+            throw new InvalidArgumentException("No output stream for the image");
+        }
+        OutputStream m = io.github.incus4j.api.internal.image.ImageTar.compressing(meta, c);
+        OutputStream r = rootfs == null ? null : type() == InstanceType.VM ? rootfs
+                : io.github.incus4j.api.internal.image.ImageTar.compressing(rootfs, c);
+        ImageMetadata written = export(m, r, properties, expiration, tracker);
+        try {
+            m.close();
+            if (r != null && r != rootfs) {
+                r.close();
+            }
+        } catch (java.io.IOException e) {
+            throw new IncusException("Cannot finish the " + c.value() + " compression of the image: "
+                    + e.getMessage(), e);
+        }
+        return written;
+    }
+
     // ---- Live configuration -----------------------------------------------------------------------------------
 
     /** The instance's cgroup ({@link NotSupportedException} for VMs, as Incus). */

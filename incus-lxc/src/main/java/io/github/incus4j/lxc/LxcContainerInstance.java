@@ -47,6 +47,7 @@ import io.github.incus4j.api.spi.FileBackend;
 import io.github.incus4j.api.internal.config.VolatileIdmaps;
 import io.github.incus4j.api.internal.image.ImageTar;
 import io.github.incus4j.api.internal.image.ImageFiles;
+import io.github.incus4j.api.internal.image.ImageSources;
 import io.github.incus4j.api.internal.image.ImageTemplates;
 import io.github.incus4j.api.internal.image.ImageLayout;
 import io.github.incus4j.api.spi.InstanceRecord;
@@ -59,7 +60,6 @@ import io.github.incus4j.lxc.binding.Freezer;
 import io.github.incus4j.lxc.binding.LxcContainer;
 import io.github.incus4j.lxc.binding.LxcTool;
 import io.github.incus4j.lxc.binding.RootDirectory;
-import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -170,8 +170,8 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
         } else if (source instanceof InstanceSource.RootfsDirectory d) {
             Trees.copy(d.directory().toAbsolutePath(), rootfsPath());
             base = GENERIC_BASE;
-        } else if (source instanceof InstanceSource.ImageTarball i) {
-            imageConfig = unpackImage(i.tarball(), map.orElse(null));
+        } else if (ImageSources.isImage(source)) {
+            imageConfig = unpackImage(source, map.orElse(null));
             base = GENERIC_BASE;
         } else if (source instanceof InstanceSource.None) {
             // An empty container, e.g. the target of a migration, which brings the root filesystem.
@@ -184,7 +184,7 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
         } else {
             throw new IllegalStateException("Unchecked source " + source);
         }
-        if (!(source instanceof InstanceSource.ImageTarball)) {
+        if (!ImageSources.isImage(source)) {
             map.ifPresent(m -> Trees.shift(rootfsPath(), m, true)); // an image's entries are shifted as unpacked
         }
         try {
@@ -205,32 +205,23 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
     }
 
     /**
-     * Unpacks a unified image tarball into the root filesystem (owners shifted by {@code map}), keeps its
-     * {@code metadata.yaml} in {@link #path()} and its templates in {@link #templatesPath()}, and returns the config
-     * Incus sets from it: {@code image.*} from the properties, {@code volatile.base_image} (the fingerprint), and
-     * {@code volatile.apply_template=create} so that the create templates apply at first start.
+     * Unpacks an image (unified or split, checked by {@link ImageSources#check} before) into the root filesystem
+     * (owners shifted by {@code map}), keeps its {@code metadata.yaml} in {@link #path()} and its templates in
+     * {@link #templatesPath()}, and returns the config Incus sets from it: {@code image.*} from the properties,
+     * {@code volatile.base_image} (the fingerprint), and {@code volatile.apply_template=create} so that the create
+     * templates apply at first start. A squashfs image is unpacked in a scratch directory under {@link #path()}.
      */
-    private Map<String, String> unpackImage(Path tarball, IdmapSet map) {
-        byte[] bytes;
+    private Map<String, String> unpackImage(InstanceSource source, IdmapSet map) {
         try {
-            bytes = Files.readAllBytes(tarball);
             Files.createDirectories(rootfsPath());
         } catch (IOException e) {
-            throw new UncheckedIOException("Cannot read the image " + tarball, e);
+            throw new UncheckedIOException("Cannot create " + rootfsPath(), e);
         }
-        Map<String, byte[]> templates = new TreeMap<>();
-        ImageMetadata metadata;
-        try {
-            metadata = ImageLayout.readUnified(new ByteArrayInputStream(bytes), templates,
-                    ImageRootfs.unpacker(rootfsPath(), map));
-        } catch (InvalidArgumentException e) {
-            throw new InvalidArgumentException("Invalid image " + ErrorTexts.quote(tarball.toString()) + ": "
-                    + e.getMessage(), e);
-        }
-        ImageFiles.keep(path(), templatesPath(), metadata, templates);
+        ImageSources.Image image = ImageSources.unpackRootfs(source, ImageRootfs.unpacker(rootfsPath(), map), path());
+        ImageFiles.keep(path(), templatesPath(), image.metadata(), image.templates());
         Map<String, String> config = new HashMap<>();
-        metadata.properties().forEach((k, v) -> config.put("image." + k, v));
-        config.put("volatile.base_image", ImageLayout.fingerprint(bytes));
+        image.metadata().properties().forEach((k, v) -> config.put("image." + k, v));
+        config.put("volatile.base_image", image.fingerprint());
         config.put("volatile.apply_template", TemplateTrigger.CREATE.value());
         return config;
     }
@@ -801,7 +792,9 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
                     Trees.shift(rootfsPath(), map, true);
                 }
             } else {
-                Map<String, String> config = unpackImage(image.source(), map);
+                InstanceSource source = InstanceSource.image(image.source());
+                ImageSources.check(false, source);
+                Map<String, String> config = unpackImage(source, map);
                 volatileSetInternal(Map.of("volatile.apply_template", config.get("volatile.apply_template")), false);
             }
         } catch (IOException | RuntimeException e) {

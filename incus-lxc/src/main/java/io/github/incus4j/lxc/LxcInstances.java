@@ -4,20 +4,18 @@ import static org.apiguardian.api.API.Status.EXPERIMENTAL;
 
 import io.github.incus4j.api.Info;
 import io.github.incus4j.api.InstanceSource;
-import io.github.incus4j.api.InvalidArgumentException;
 import io.github.incus4j.api.InstanceType;
 import io.github.incus4j.api.NotFoundException;
 import io.github.incus4j.api.NotSupportedException;
 import io.github.incus4j.api.model.IdmapEntry;
 import io.github.incus4j.api.model.IdmapSet;
 import io.github.incus4j.api.spi.AbstractInstances;
-import io.github.incus4j.api.internal.image.ImageLayout;
+import io.github.incus4j.api.internal.image.ImageSources;
 import io.github.incus4j.api.spi.InstanceRecord;
 import io.github.incus4j.api.spi.OperationLocks;
 import io.github.incus4j.api.internal.text.ErrorTexts;
 import io.github.incus4j.lxc.binding.Liblxc;
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -146,21 +144,10 @@ public final class LxcInstances extends AbstractInstances<LxcContainerInstance> 
                 throw new NotFoundException("Root filesystem directory " + ErrorTexts.quote(d.directory().toString())
                         + " not found");
             }
-        } else if (source instanceof InstanceSource.ImageTarball i) {
-            if (!Files.isRegularFile(i.tarball())) {
-                throw new NotFoundException("Image tarball " + ErrorTexts.quote(i.tarball().toString()) + " not found");
-            }
-            // A first pass that writes nothing: a corrupt tarball or one without metadata.yaml is refused before
-            // the instance's directories exist.
-            try (InputStream in = Files.newInputStream(i.tarball())) {
-                ImageLayout.readUnified(in, null, null);
-            } catch (IOException | InvalidArgumentException e) {
-                throw new InvalidArgumentException("Invalid image " + ErrorTexts.quote(i.tarball().toString()) + ": "
-                        + e.getMessage(), e);
-            }
-        } else if (!(source instanceof InstanceSource.None)) {
+        } else if (!ImageSources.isImage(source) && !(source instanceof InstanceSource.None)) {
+            // Images (unified or split, any format) are checked by the base class, as for every driver.
             throw new NotSupportedException("The lxc driver creates containers from the busybox template, an image"
-                    + " tarball, a rootfs directory or nothing (an empty container), not from " + source);
+                    + ", a rootfs directory or nothing (an empty container), not from " + source);
         }
     }
 

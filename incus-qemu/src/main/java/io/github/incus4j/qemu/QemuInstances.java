@@ -5,15 +5,13 @@ import static org.apiguardian.api.API.Status.EXPERIMENTAL;
 import io.github.incus4j.api.Info;
 import io.github.incus4j.api.InstanceSource;
 import io.github.incus4j.api.InstanceType;
-import io.github.incus4j.api.InvalidArgumentException;
 import io.github.incus4j.api.NotFoundException;
 import io.github.incus4j.api.NotSupportedException;
 import io.github.incus4j.api.spi.AbstractInstances;
+import io.github.incus4j.api.internal.image.ImageSources;
 import io.github.incus4j.api.spi.InstanceRecord;
 import io.github.incus4j.api.spi.OperationLocks;
 import io.github.incus4j.api.internal.text.ErrorTexts;
-import java.io.IOException;
-import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
@@ -68,18 +66,9 @@ public final class QemuInstances extends AbstractInstances<QemuVm> {
         if (source == null || source instanceof InstanceSource.None) {
             return;
         }
-        if (source instanceof InstanceSource.ImageTarball i) {
-            if (!Files.isRegularFile(i.tarball())) {
-                throw new NotFoundException("Image tarball " + ErrorTexts.quote(i.tarball().toString()) + " not found");
-            }
-            // A first pass that writes nothing: a corrupt tarball, or one without metadata.yaml or rootfs.img, is
-            // refused before the instance's directories exist.
-            try (InputStream in = Files.newInputStream(i.tarball())) {
-                VmImage.check(in);
-            } catch (IOException | InvalidArgumentException e) {
-                throw new InvalidArgumentException("Invalid image " + ErrorTexts.quote(i.tarball().toString()) + ": "
-                        + e.getMessage(), e);
-            }
+        if (ImageSources.isImage(source)) {
+            // Checked by the base class as for every driver: metadata.yaml and the disk must be there.
+            return;
         } else if (source instanceof InstanceSource.Template t) {
             // Unknown like any template name on the other drivers (Incus's 404 for an image alias it lacks).
             throw new NotFoundException("Unknown template " + ErrorTexts.quote(t.name())
@@ -90,7 +79,7 @@ public final class QemuInstances extends AbstractInstances<QemuVm> {
                         + " not found: the qemu driver takes a disk image file (qcow2 or raw) as root filesystem");
             }
         } else {
-            throw new NotSupportedException("The qemu driver creates VMs from an image tarball, a disk image or an"
+            throw new NotSupportedException("The qemu driver creates VMs from an image, a disk image or an"
                     + " empty disk, not from " + source);
         }
     }

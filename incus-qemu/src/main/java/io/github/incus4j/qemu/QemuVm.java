@@ -36,6 +36,7 @@ import io.github.incus4j.api.spi.AbstractInstance;
 import io.github.incus4j.api.spi.AbstractInstances;
 import io.github.incus4j.api.internal.config.ConfigKeys;
 import io.github.incus4j.api.internal.image.ImageFiles;
+import io.github.incus4j.api.internal.image.ImageSources;
 import io.github.incus4j.api.internal.image.ImageTar;
 import io.github.incus4j.api.internal.image.ImageLayout;
 import io.github.incus4j.api.spi.InstanceRecord;
@@ -66,7 +67,6 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
-import java.util.TreeMap;
 import java.util.UUID;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
@@ -136,10 +136,9 @@ public final class QemuVm extends AbstractInstance implements VM {
         Path disk = disk();
         try {
             PrivateFiles.createDirectories(path());
-            if (source instanceof InstanceSource.ImageTarball i) {
-                Map<String, byte[]> templates = new TreeMap<>();
-                VmImage.Unpacked u = unpackDisk(i.tarball(), disk, templates);
-                keepImageFiles(u.metadata(), templates);
+            if (ImageSources.isImage(source)) {
+                ImageSources.Image u = unpackDisk(source, disk);
+                keepImageFiles(u.metadata(), u.templates());
                 mutate(a -> {
                     Map<String, String> c = new HashMap<>(a.config());
                     u.metadata().properties().forEach((k, v) -> c.putIfAbsent("image." + k, v));
@@ -167,11 +166,14 @@ public final class QemuVm extends AbstractInstance implements VM {
         }
     }
 
-    /** Unpacks an image tarball's disk into {@code disk} (qcow2) and its templates into {@code templates}. */
-    private VmImage.Unpacked unpackDisk(Path tarball, Path disk, Map<String, byte[]> templates) throws IOException {
+    /**
+     * Unpacks an image's disk (unified or split, checked by {@link ImageSources#check} before) into {@code disk}
+     * (qcow2).
+     */
+    private ImageSources.Image unpackDisk(InstanceSource source, Path disk) throws IOException {
         Path raw = disk.resolveSibling(disk.getFileName() + ".unpacking");
         try {
-            VmImage.Unpacked u = VmImage.unpack(tarball, raw, templates);
+            ImageSources.Image u = ImageSources.unpackDisk(source, in -> PrivateFiles.copy(in, raw), path());
             toQcow2(raw, disk);
             return u;
         } finally {
@@ -794,14 +796,18 @@ public final class QemuVm extends AbstractInstance implements VM {
                     + " has no tarball to unpack");
         }
         Path staging = disk().resolveSibling(DISK + ".rebuilding");
-        Map<String, byte[]> templates = new TreeMap<>();
+        Map<String, byte[]> templates = Map.of();
         try {
             Files.deleteIfExists(staging);
             ImageMetadata md = null;
             if (image == null) {
                 blankDisk(staging);
             } else {
-                md = unpackDisk(image.source(), staging, templates).metadata();
+                InstanceSource source = InstanceSource.image(image.source());
+                ImageSources.check(true, source);
+                ImageSources.Image u = unpackDisk(source, staging);
+                md = u.metadata();
+                templates = u.templates();
             }
             Files.move(staging, disk(), StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
             Files.deleteIfExists(path().resolve(ImageFiles.METADATA));

@@ -13,6 +13,7 @@ import io.github.incus4j.api.InvalidArgumentException;
 import io.github.incus4j.api.internal.config.ConfigKeys;
 import io.github.incus4j.api.internal.config.DeviceRules;
 import io.github.incus4j.api.internal.config.NameRules;
+import io.github.incus4j.api.internal.image.ImageSources;
 import io.github.incus4j.api.internal.store.BackupYaml;
 import io.github.incus4j.api.internal.store.RecordStore;
 import io.github.incus4j.api.internal.text.ErrorTexts;
@@ -103,6 +104,15 @@ public abstract class AbstractInstances<I extends AbstractInstance> implements I
     }
 
     /**
+     * Whether an image for an instance of {@code type} carries a disk ({@code rootfs.img}, a qcow2 root filesystem
+     * file) rather than a root filesystem tree; the default says so for VMs. Image sources are checked against it
+     * ({@link ImageSources#check}) before anything is written.
+     */
+    protected boolean diskImage(InstanceType type) {
+        return type == InstanceType.VM;
+    }
+
+    /**
      * Creates the new instance's storage from {@code source}. On failure the base class removes the instance's
      * directories, so the driver may simply throw.
      */
@@ -157,6 +167,9 @@ public abstract class AbstractInstances<I extends AbstractInstance> implements I
         ensureOpen();
         InstanceArgs filled = validateNew(args);
         checkSource(filled.type(), source);
+        // Every driver's images are read the same way: an incomplete or corrupt one is refused here, before the
+        // instance's directories exist.
+        ImageSources.check(diskImage(filled.type()), source);
         String key = key(filled.project(), filled.name());
         if (instances.containsKey(key)) {
             throw new BusyException(ErrorTexts.instanceExists(filled.name()));

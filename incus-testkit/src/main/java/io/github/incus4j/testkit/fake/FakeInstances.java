@@ -10,17 +10,14 @@ import io.github.incus4j.api.InstanceType;
 import io.github.incus4j.api.InvalidArgumentException;
 import io.github.incus4j.api.NotFoundException;
 import io.github.incus4j.api.TemplateTrigger;
-import io.github.incus4j.api.model.ImageMetadata;
 import io.github.incus4j.api.model.Project;
 import io.github.incus4j.api.spi.AbstractInstances;
-import io.github.incus4j.api.internal.image.ImageLayout;
+import io.github.incus4j.api.internal.image.ImageSources;
 import io.github.incus4j.api.spi.InstanceRecord;
 import io.github.incus4j.api.spi.OperationLocks;
 import io.github.incus4j.api.internal.text.ErrorTexts;
 import io.github.incus4j.testkit.fake.MemFs.Dir;
-import java.io.ByteArrayInputStream;
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.nio.file.FileVisitResult;
 import java.nio.file.Files;
@@ -121,6 +118,12 @@ public final class FakeInstances extends AbstractInstances<FakeInstance> {
         return false;
     }
 
+    /** The fake's VMs hold a file tree like its containers: their images carry {@code rootfs/}, not a disk. */
+    @Override
+    protected boolean diskImage(InstanceType type) {
+        return false;
+    }
+
     @Override
     protected void checkSource(InstanceType type, InstanceSource source) {
         if (source == null || source instanceof InstanceSource.None) {
@@ -147,8 +150,8 @@ public final class FakeInstances extends AbstractInstances<FakeInstance> {
     protected void createStorage(FakeInstance instance, InstanceSource source) {
         faults.hit("create");
         long now = clock().millis();
-        if (source instanceof InstanceSource.ImageTarball i) {
-            Unpacked u = unpack(i.tarball());
+        if (ImageSources.isImage(source)) {
+            Unpacked u = unpack(source);
             Map<String, String> config = new HashMap<>();
             u.files().metadata().properties().forEach((k, v) -> config.put("image." + k, v));
             config.put("volatile.base_image", u.fingerprint());
@@ -181,30 +184,21 @@ public final class FakeInstances extends AbstractInstances<FakeInstance> {
     record Unpacked(Dir tree, FakeInstance.ImageFiles files, String fingerprint) {
     }
 
-    /** Reads an Incus image tarball (gzip-compressed or not). */
-    Unpacked unpack(Path tarball) {
-        byte[] bytes;
-        try {
-            bytes = Files.readAllBytes(tarball);
-        } catch (IOException e) {
-            throw new IncusException("Cannot read the image " + tarball, e);
-        }
-        Map<String, byte[]> templates = new TreeMap<>();
-        MemFs.Builder b = new MemFs.Builder(0755, 0, 0, clock().millis());
-        ImageMetadata md;
-        try {
-            md = readImage(new ByteArrayInputStream(bytes), templates, b);
-        } catch (IOException | RuntimeException e) {
-            throw new InvalidArgumentException("Invalid image " + ErrorTexts.quote(tarball.toString()) + ": "
-                    + e.getMessage(), e);
-        }
-        Dir tree = (Dir) MemFs.share(MemFs.share(b.build(), MemFs.BUSYBOX), MemFs.MINIMAL);
-        return new Unpacked(tree, new FakeInstance.ImageFiles(md, templates), ImageLayout.fingerprint(bytes));
+    /** Reads a unified Incus image (any compression, or squashfs), refusing an incomplete one. */
+    Unpacked unpack(Path image) {
+        InstanceSource source = InstanceSource.image(image);
+        ImageSources.check(false, source);
+        return unpack(source);
     }
 
-    private static ImageMetadata readImage(InputStream in, Map<String, byte[]> templates, MemFs.Builder b)
-            throws IOException {
-        return ImageLayout.readUnified(in, templates, (e, content) -> FsTar.add(b, e.name(), e, content));
+    /** Reads an image source (unified or split), checked by {@link ImageSources#check} before. */
+    Unpacked unpack(InstanceSource source) {
+        MemFs.Builder b = new MemFs.Builder(0755, 0, 0, clock().millis());
+        ImageSources.Image image = ImageSources.unpackRootfs(source, (e, content) -> FsTar.add(b, e.name(), e, content),
+                null);
+        Dir tree = (Dir) MemFs.share(MemFs.share(b.build(), MemFs.BUSYBOX), MemFs.MINIMAL);
+        return new Unpacked(tree, new FakeInstance.ImageFiles(image.metadata(), new TreeMap<>(image.templates())),
+                image.fingerprint());
     }
 
     /** Copies a host directory tree (files, directories, symlinks; owners and modes kept where readable). */

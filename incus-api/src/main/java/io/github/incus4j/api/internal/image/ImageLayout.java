@@ -32,7 +32,8 @@ import org.apiguardian.api.API;
  * </ul>
  *
  * <p>Entries are written in that order: metadata, then templates, then the root filesystem, so that a streaming
- * reader knows the templates before it unpacks anything. Nothing here closes the caller's streams.
+ * reader knows the templates before it unpacks anything. Nothing here closes the caller's streams. Images on disk in
+ * every format (squashfs too) are read through {@link ImageSources}.
  */
 @API(status = INTERNAL)
 public final class ImageLayout {
@@ -77,8 +78,8 @@ public final class ImageLayout {
     }
 
     /**
-     * Writes a unified image tarball to {@code out} (uncompressed; the caller may wrap a {@code GZIPOutputStream}
-     * and finish it): {@code metadata.yaml}, {@code templates/<name>} for each template file, then whatever
+     * Writes a unified image tarball to {@code out} (uncompressed; the caller may compress it through
+     * {@link ImageTar#compressing}): {@code metadata.yaml}, {@code templates/<name>} for each template file, then whatever
      * {@code rootfs} adds with the prefix {@code "rootfs/"}. {@code tracker} (may be null) counts the bytes written.
      * Bad template file names are refused before anything is written.
      */
@@ -111,7 +112,7 @@ public final class ImageLayout {
     }
 
     /**
-     * Reads a unified image tarball (gzip-compressed or not): returns its {@code metadata.yaml} ("Missing
+     * Reads a unified image tarball (uncompressed or in any compression {@link ImageTar#read} detects): returns its {@code metadata.yaml} ("Missing
      * metadata.yaml in image" when absent), puts each {@code templates/<name>} file's bytes in
      * {@code templateFiles} (may be null), and hands every entry under {@code rootfs/} to {@code rootfsVisitor}
      * (may be null) with that prefix removed from its name and from hard link targets; the {@code rootfs}

@@ -3,52 +3,64 @@ package io.github.incus4j.api.internal.image;
 import static java.nio.charset.StandardCharsets.UTF_8;
 import static org.apiguardian.api.API.Status.INTERNAL;
 
+import io.github.incus4j.api.ImageCompression;
 import io.github.incus4j.api.IncusException;
 import io.github.incus4j.api.InvalidArgumentException;
 import java.io.BufferedInputStream;
 import java.io.ByteArrayInputStream;
 import java.io.Closeable;
-import java.io.EOFException;
+import java.io.FilterInputStream;
+import java.io.FilterOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
-import java.math.BigDecimal;
-import java.math.RoundingMode;
-import java.time.DateTimeException;
+import java.nio.file.attribute.FileTime;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.HashMap;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.zip.GZIPInputStream;
-import java.util.zip.ZipException;
 import org.apiguardian.api.API;
+import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
+import org.apache.commons.compress.archivers.tar.TarArchiveInputStream;
+import org.apache.commons.compress.archivers.tar.TarArchiveOutputStream;
+import org.apache.commons.compress.archivers.tar.TarConstants;
+import org.apache.commons.compress.archivers.tar.TarUtils;
+import org.apache.commons.compress.compressors.bzip2.BZip2CompressorInputStream;
+import org.apache.commons.compress.compressors.bzip2.BZip2CompressorOutputStream;
+import org.apache.commons.compress.compressors.gzip.GzipCompressorInputStream;
+import org.apache.commons.compress.compressors.gzip.GzipCompressorOutputStream;
+import org.apache.commons.compress.compressors.lzma.LZMACompressorInputStream;
+import org.apache.commons.compress.compressors.lzma.LZMACompressorOutputStream;
+import org.apache.commons.compress.compressors.xz.XZCompressorInputStream;
+import org.apache.commons.compress.compressors.xz.XZCompressorOutputStream;
+import org.apache.commons.compress.compressors.zstandard.ZstdCompressorInputStream;
+import org.apache.commons.compress.compressors.zstandard.ZstdCompressorOutputStream;
 
 /**
- * The tar format of Incus images, written and read without a third-party library.
+ * The tar format of Incus images and the compressions Incus writes around it, through Apache Commons Compress
+ * (tar, gzip, bzip2), XZ for Java (xz, lzma) and zstd-jni (zstd).
  *
- * <p>Writing produces POSIX ustar headers; whatever ustar cannot hold (names or link targets over 100 bytes or not
- * ASCII, sizes of 8 GiB and more, ids above 2097151, sub-second or pre-1970 times) goes in a PAX extended header
- * ({@code x}) before the entry, as Incus's Go writer and GNU tar {@code --format=posix} do: PAX is the one extension
- * every tar reader understands and it carries exact values, where ustar's name prefix split would still fail on
- * long file names. Output is uncompressed; wrap the stream in a {@code GZIPOutputStream} for a {@code .tar.gz}.
+ * <p>Writing produces POSIX ustar headers, with a PAX extended header for whatever ustar cannot hold (long or
+ * non-ASCII names and link targets, sizes of 8 GiB and more, large ids, sub-second times), as Incus's Go writer and
+ * GNU tar {@code --format=posix} do. Sub-second times are kept to 100 ns (Commons Compress writes seven fractional
+ * digits, the precision of the file times of most file systems' tools).
  *
- * <p>Reading accepts ustar, PAX (local and global headers) and GNU archives (long names {@code L}/{@code K}, base-256
- * numbers), gzip-compressed or not (detected by the magic bytes {@code 1f 8b}). Character and block devices and
- * FIFOs are skipped (an image carries no device nodes; sockets cannot be archived at all); GNU sparse files and
- * unknown entry types are refused rather than unpacked wrongly. Every bad archive is an
- * {@link InvalidArgumentException} naming the problem. Not thread-safe.
+ * <p>Reading accepts ustar, PAX and GNU archives, uncompressed or compressed with gzip, bzip2, xz, lzma or zstd:
+ * the compression is told by the stream's magic bytes, never by a file name. On top of the library it keeps this
+ * code's guarantees: every header's checksum is verified, an archive must end with its end-of-archive marker (a
+ * truncated one is refused), extended headers (PAX, GNU long names) are bounded in size, names are normalised and
+ * {@code ..} refused (also in hard link targets). Character and block devices and FIFOs are skipped (an image
+ * carries no device nodes); sparse files and unknown entry types are refused rather than unpacked wrongly. Every bad
+ * archive is an {@link InvalidArgumentException} naming the problem. Not thread-safe.
  */
 @API(status = INTERNAL)
 public final class ImageTar {
     private static final int BLOCK = 512;
-    /** The largest value of a 12-byte octal field (size, mtime): 11 digits. */
-    private static final long MAX_OCTAL_12 = 077777777777L;
-    /** The largest value of an 8-byte octal field (mode, uid, gid): 7 digits. */
-    private static final long MAX_OCTAL_8 = 07777777L;
     /** PAX and GNU long-name payloads are held in memory: a bound keeps a corrupt header from exhausting it. */
     private static final int MAX_META_SIZE = 1 << 20;
+    private static final int BUFFER = 64 * 1024;
+    private static final String NOT_TAR = "it is not a tar archive, nor one compressed with gzip, bzip2, xz, lzma or"
+            + " zstd, nor a squashfs image";
 
     private ImageTar() {
     }
@@ -84,13 +96,19 @@ public final class ImageTar {
     /** Writes entries in order; {@link #finish()} ends the archive. */
     public static final class Writer implements Closeable {
         private final OutputStream out;
-        private final byte[] buffer = new byte[64 * 1024];
+        private final TarArchiveOutputStream tar;
+        private final byte[] buffer = new byte[BUFFER];
         private boolean finished;
         /** Set when an entry was cut short: the archive is unusable, so no end marker may make it look complete. */
         private boolean broken;
 
         private Writer(OutputStream out) {
             this.out = out;
+            // Records of one block: no padding of the end to GNU tar's 10 KiB, as Incus's Go writer.
+            this.tar = new TarArchiveOutputStream(new NonClosing(out), BLOCK);
+            tar.setLongFileMode(TarArchiveOutputStream.LONGFILE_POSIX);
+            tar.setBigNumberMode(TarArchiveOutputStream.BIGNUMBER_POSIX);
+            tar.setAddPaxHeadersForNonAsciiNames(true);
         }
 
         /**
@@ -105,21 +123,43 @@ public final class ImageTar {
                 throw new InvalidArgumentException("Invalid tar entry: " + e);
             }
             String name = normalise(e.name());
-            String link = e.linkTarget();
             validate(e, name);
-            if (e.kind() == Kind.HARDLINK) {
-                link = normalise(link);
-            }
+            String link = e.kind() == Kind.HARDLINK ? normalise(e.linkTarget()) : e.linkTarget();
             long size = e.kind() == Kind.FILE ? e.size() : 0;
+            if (size > 0 && content == null) {
+                throw new InvalidArgumentException("No content for tar entry " + name + " of " + size + " bytes");
+            }
             String headerName = name.isEmpty() ? "./" : e.kind() == Kind.DIRECTORY ? name + "/" : name;
+            byte flag = switch (e.kind()) {
+                case FILE -> TarConstants.LF_NORMAL;
+                case HARDLINK -> TarConstants.LF_LINK;
+                case SYMLINK -> TarConstants.LF_SYMLINK;
+                case DIRECTORY -> TarConstants.LF_DIR;
+            };
+            // preserveAbsolutePath keeps "./" for the root: the name is already normalised above.
+            TarArchiveEntry t = new TarArchiveEntry(headerName, flag, true);
+            t.setMode(e.mode());
+            t.setUserId(e.uid());
+            t.setGroupId(e.gid());
+            t.setUserName("");
+            t.setGroupName("");
+            t.setLastModifiedTime(FileTime.from(e.modified()));
+
+            t.setSize(size);
+            if (!link.isEmpty()) {
+                t.setLinkName(link);
+            }
             try {
-                writeHeaders(headerName, e, size, link);
+                tar.putArchiveEntry(t);
                 if (size > 0) {
                     copy(content, size, name);
                 }
-                pad(size);
-            } catch (IOException ex) {
+                tar.closeArchiveEntry();
+            } catch (IOException | RuntimeException ex) {
                 broken = true;
+                if (ex instanceof IncusException ie) {
+                    throw ie;
+                }
                 throw new IncusException("Failed to write tar entry " + name + ": " + ex.getMessage(), ex);
             }
         }
@@ -145,8 +185,8 @@ public final class ImageTar {
                 throw new IncusException("The tar archive is incomplete: an entry failed to write");
             }
             try {
-                out.write(new byte[2 * BLOCK]);
-                out.flush();
+                tar.finish();
+                tar.flush();
                 finished = true;
             } catch (IOException e) {
                 broken = true;
@@ -165,15 +205,11 @@ public final class ImageTar {
                     finish();
                 }
             } finally {
-                closeStream();
-            }
-        }
-
-        private void closeStream() {
-            try {
-                out.close();
-            } catch (IOException e) {
-                throw new IncusException("Failed to close the tar archive: " + e.getMessage(), e);
+                try {
+                    out.close();
+                } catch (IOException e) {
+                    throw new IncusException("Failed to close the tar archive: " + e.getMessage(), e);
+                }
             }
         }
 
@@ -213,72 +249,22 @@ public final class ImageTar {
             }
         }
 
-        private void writeHeaders(String name, Entry e, long size, String link) throws IOException {
-            Instant t = e.modified();
-            Map<String, String> pax = new LinkedHashMap<>();
-            if (!fitsUstar(name)) {
-                pax.put("path", name);
-            }
-            if (!fitsUstar(link)) {
-                pax.put("linkpath", link);
-            }
-            if (size > MAX_OCTAL_12) {
-                pax.put("size", Long.toString(size));
-            }
-            if (e.uid() > MAX_OCTAL_8) {
-                pax.put("uid", Long.toString(e.uid()));
-            }
-            if (e.gid() > MAX_OCTAL_8) {
-                pax.put("gid", Long.toString(e.gid()));
-            }
-            long seconds = Math.max(0, Math.min(MAX_OCTAL_12, t.getEpochSecond()));
-            if (t.getNano() != 0 || seconds != t.getEpochSecond()) {
-                pax.put("mtime", formatPaxTime(t));
-            }
-            if (!pax.isEmpty()) {
-                byte[] data = paxData(pax);
-                String paxName = "PaxHeaders/" + baseName(name);
-                out.write(header(paxName, 'x', 0644, 0, 0, seconds, data.length, ""));
-                out.write(data);
-                pad(data.length);
-            }
-            char type = switch (e.kind()) {
-                case FILE -> '0';
-                case HARDLINK -> '1';
-                case SYMLINK -> '2';
-                case DIRECTORY -> '5';
-            };
-            out.write(header(name, type, e.mode(), e.uid(), e.gid(), seconds, size, link));
-        }
-
         private void copy(InputStream content, long size, String name) throws IOException {
-            if (content == null) {
-                throw new InvalidArgumentException("No content for tar entry " + name + " of " + size + " bytes");
-            }
             long left = size;
             while (left > 0) {
                 int n;
                 try {
                     n = content.read(buffer, 0, (int) Math.min(buffer.length, left));
                 } catch (IOException e) {
-                    broken = true;
                     throw new IncusException(
                             "Failed to read the content of tar entry " + name + ": " + e.getMessage(), e);
                 }
                 if (n < 0) {
-                    broken = true;
                     throw new IncusException("Short content for tar entry " + name + ": expected " + size
                             + " bytes, got " + (size - left));
                 }
-                out.write(buffer, 0, n);
+                tar.write(buffer, 0, n);
                 left -= n;
-            }
-        }
-
-        private void pad(long size) throws IOException {
-            int rest = (int) (size % BLOCK);
-            if (rest != 0) {
-                out.write(new byte[BLOCK - rest]);
             }
         }
     }
@@ -290,131 +276,284 @@ public final class ImageTar {
     }
 
     /**
-     * Reads every entry of a tar archive (gzip-compressed or not) up to its end-of-archive marker; what the visitor
-     * leaves unread of an entry is skipped. Names are normalised (leading {@code ./} and {@code /}, empty and
-     * {@code .} segments removed; the root directory has the empty name); an entry whose name, or whose hard link
-     * target, escapes the archive root through {@code ..} is refused with an {@link InvalidArgumentException} naming
-     * it, as are truncated or corrupt archives. The stream is not closed.
+     * Reads every entry of a tar archive (uncompressed, or compressed with any {@link ImageCompression}, told by
+     * its magic bytes) up to its end-of-archive marker; what the visitor leaves unread of an entry is skipped. Names
+     * are normalised (leading {@code ./} and {@code /}, empty and {@code .} segments removed; the root directory has
+     * the empty name); an entry whose name, or whose hard link target, escapes the archive root through {@code ..}
+     * is refused with an {@link InvalidArgumentException} naming it, as are truncated or corrupt archives and
+     * squashfs images (which are no stream: see {@link Squashfs}). The stream is not closed.
      */
     public static void read(InputStream in, Visitor visitor) {
         if (in == null || visitor == null) {
             throw new InvalidArgumentException("No input stream or visitor for the tar archive");
         }
+        Source source = new Source(in);
+        BufferedInputStream buffered = new BufferedInputStream(source, BUFFER);
+        ImageCompression compression = ImageCompression.NONE;
         try {
-            BufferedInputStream buffered = new BufferedInputStream(in, 64 * 1024);
-            buffered.mark(2);
-            int b1 = buffered.read();
-            int b2 = buffered.read();
-            buffered.reset();
-            if (b1 == 0x1f && b2 == 0x8b) {
-                GZIPInputStream gzip = new GZIPInputStream(buffered, 64 * 1024);
-                new Reader(gzip).run(visitor);
-                // Reading the gzip stream to its end verifies its CRC: corruption inside the tar padding or
-                // trailer would otherwise go unnoticed.
-                byte[] scratch = new byte[8192];
-                while (gzip.read(scratch) >= 0) {
-                    // drain
-                }
-            } else {
-                new Reader(buffered).run(visitor);
+            compression = detect(buffered);
+            InputStream plain = decompress(buffered, compression);
+            new Reader(plain).run(visitor);
+            if (compression != ImageCompression.NONE) {
+                // Reading the compressed stream to its end verifies its checksum: corruption inside the tar padding
+                // or trailer would otherwise go unnoticed. An uncompressed archive is left at its end marker, as
+                // before: a stream (migration) may stay open after it.
+                plain.transferTo(OutputStream.nullOutputStream());
             }
-        } catch (ZipException | EOFException e) {
-            throw new InvalidArgumentException("Invalid tar archive: corrupt gzip stream: " + e.getMessage(), e);
         } catch (IOException e) {
-            throw new IncusException("Failed to read the tar archive: " + e.getMessage(), e);
+            if (source.failure != null) {
+                throw new IncusException("Failed to read the tar archive: " + source.failure.getMessage(),
+                        source.failure);
+            }
+            throw new InvalidArgumentException(compression == ImageCompression.NONE
+                    ? "Invalid tar archive: " + e.getMessage()
+                    : "Invalid tar archive: corrupt " + compression.value() + " stream: " + e.getMessage(), e);
         }
     }
 
+    // ---- Compression ------------------------------------------------------------------------------------------
+
+    /** The squashfs superblock's magic ({@code hsqs}): a squashfs image, which is read from a file, not a stream. */
+    static boolean isSquashfs(byte[] head, int n) {
+        return n >= 4 && head[0] == 'h' && head[1] == 's' && head[2] == 'q' && head[3] == 's';
+    }
+
+    /**
+     * The compression of the stream, told by its first bytes ({@link ImageCompression#NONE} for anything else);
+     * the stream must support mark/reset and is left at its start. A squashfs image is refused.
+     */
+    static ImageCompression detect(InputStream in) throws IOException {
+        byte[] head = new byte[6];
+        in.mark(head.length);
+        int n = in.readNBytes(head, 0, head.length);
+        in.reset();
+        if (isSquashfs(head, n)) {
+            throw new InvalidArgumentException("Invalid tar archive: it is a squashfs image, which is read from a"
+                    + " file, not from a stream");
+        }
+        if (GzipCompressorInputStream.matches(head, n)) {
+            return ImageCompression.GZIP;
+        }
+        if (BZip2CompressorInputStream.matches(head, n)) {
+            return ImageCompression.BZIP2;
+        }
+        if (XZCompressorInputStream.matches(head, n)) {
+            return ImageCompression.XZ;
+        }
+        if (n >= 4 && (head[0] & 0xff) == 0x28 && (head[1] & 0xff) == 0xb5 && (head[2] & 0xff) == 0x2f
+                && (head[3] & 0xff) == 0xfd) {
+            return ImageCompression.ZSTD;
+        }
+        // The legacy .lzma format has no magic; its header starts with the properties byte 0x5d and a dictionary
+        // size, which is what xz --format=lzma (Incus's lzma) writes. Checked last: it is the weakest signature.
+        if (LZMACompressorInputStream.matches(head, n)) {
+            return ImageCompression.LZMA;
+        }
+        return ImageCompression.NONE;
+    }
+
+    /** The decompressed content of {@code in}, compressed with {@code c}; concatenated streams are read whole. */
+    @SuppressWarnings("deprecation") // the builders replacing these constructors take commons-io types
+    static InputStream decompress(InputStream in, ImageCompression c) throws IOException {
+        return switch (c) {
+            case NONE -> in;
+            case GZIP -> new GzipCompressorInputStream(in, true);
+            case BZIP2 -> new BZip2CompressorInputStream(in, true);
+            case XZ -> new XZCompressorInputStream(in, true);
+            case LZMA -> new LZMACompressorInputStream(in);
+            case ZSTD -> new ZstdCompressorInputStream(in);
+        };
+    }
+
+    /**
+     * A stream compressing into {@code out} with {@code c} ({@link ImageCompression#NONE}: written as is); closing
+     * it finishes the compressed stream and flushes {@code out}, which stays open. The compressor starts at the
+     * first byte written: nothing at all reaches {@code out} when nothing is written (gzip, xz and zstd would
+     * otherwise write a header at once).
+     */
+    public static OutputStream compressing(OutputStream out, ImageCompression c) {
+        if (out == null || c == null) {
+            throw new InvalidArgumentException("No output stream or compression for the image");
+        }
+        return new Compressing(out, c);
+    }
+
+    /** Starts its compressor at the first write. */
+    private static final class Compressing extends OutputStream {
+        private final OutputStream target;
+        private final ImageCompression compression;
+        private OutputStream out;
+        private boolean closed;
+
+        Compressing(OutputStream target, ImageCompression compression) {
+            this.target = target;
+            this.compression = compression;
+        }
+
+        private OutputStream started() throws IOException {
+            if (closed) {
+                throw new IOException("The " + compression.value() + " stream is closed");
+            }
+            if (out == null) {
+                OutputStream shield = new NonClosing(target);
+                out = switch (compression) {
+                    case NONE -> shield;
+                    case GZIP -> new GzipCompressorOutputStream(shield);
+                    case BZIP2 -> new BZip2CompressorOutputStream(shield);
+                    case XZ -> new XZCompressorOutputStream(shield);
+                    case LZMA -> new LZMACompressorOutputStream(shield);
+                    case ZSTD -> new ZstdCompressorOutputStream(shield);
+                };
+            }
+            return out;
+        }
+
+        @Override
+        public void write(int b) throws IOException {
+            started().write(b);
+        }
+
+        @Override
+        public void write(byte[] b, int off, int len) throws IOException {
+            if (len > 0) {
+                started().write(b, off, len);
+            }
+        }
+
+        @Override
+        public void flush() throws IOException {
+            if (out != null) {
+                out.flush();
+            }
+        }
+
+        @Override
+        public void close() throws IOException {
+            if (closed) {
+                return;
+            }
+            closed = true;
+            if (out != null) {
+                out.close();
+            }
+        }
+    }
+
+    /** Flushes instead of closing: the caller's stream outlives the archive or compressor written into it. */
+    private static final class NonClosing extends FilterOutputStream {
+        NonClosing(OutputStream out) {
+            super(out);
+        }
+
+        @Override
+        public void write(byte[] b, int off, int len) throws IOException {
+            out.write(b, off, len);
+        }
+
+        @Override
+        public void close() throws IOException {
+            out.flush();
+        }
+    }
+
+    /** The caller's stream: remembers its own failures, so that they are not mistaken for a corrupt archive. */
+    private static final class Source extends FilterInputStream {
+        IOException failure;
+
+        Source(InputStream in) {
+            super(in);
+        }
+
+        @Override
+        public int read() throws IOException {
+            try {
+                return in.read();
+            } catch (IOException e) {
+                failure = e;
+                throw e;
+            }
+        }
+
+        @Override
+        public int read(byte[] b, int off, int len) throws IOException {
+            try {
+                return in.read(b, off, len);
+            } catch (IOException e) {
+                failure = e;
+                throw e;
+            }
+        }
+
+        @Override
+        public void close() {
+            // The caller's stream stays open.
+        }
+    }
+
+    // ---- Reading ----------------------------------------------------------------------------------------------
+
     /** One pass over an uncompressed archive. */
     private static final class Reader {
-        private final InputStream in;
-        private final byte[] scratch = new byte[64 * 1024];
-        private long position;
+        private final Watch watch;
+        private final Tar tar;
 
         Reader(InputStream in) {
-            this.in = in;
+            this.watch = new Watch(in);
+            this.tar = new Tar(watch);
         }
 
         void run(Visitor visitor) throws IOException {
-            byte[] header = new byte[BLOCK];
-            Map<String, String> global = new HashMap<>();
-            Map<String, String> local = new HashMap<>();
-            String longName = null;
-            String longLink = null;
+            boolean any = false;
             while (true) {
-                long at = position;
-                if (!readBlock(header)) {
-                    throw new InvalidArgumentException(at == 0 ? "Invalid tar archive: it is empty"
-                            : "Invalid tar archive: truncated at offset " + at + " (no end-of-archive marker)");
+                TarArchiveEntry t;
+                try {
+                    t = tar.getNextEntry();
+                } catch (IllegalArgumentException e) {
+                    throw new IOException(e.getMessage(), e);
                 }
-                if (isZero(header)) {
-                    return;
+                if (t == null) {
+                    break;
                 }
-                verifyChecksum(header, at);
-                char type = (char) header[156];
-                String headerName = ustarName(header);
-                long size = number(header, 124, 12, "size", headerName);
-                switch (type) {
-                    case 'x' -> {
-                        local.putAll(parsePax(readPayload(size, headerName), headerName));
-                        continue;
-                    }
-                    case 'g' -> {
-                        global.putAll(parsePax(readPayload(size, headerName), headerName));
-                        continue;
-                    }
-                    case 'L' -> {
-                        longName = cString(readPayload(size, headerName));
-                        continue;
-                    }
-                    case 'K' -> {
-                        longLink = cString(readPayload(size, headerName));
-                        continue;
-                    }
-                    default -> {
-                        // An actual entry: handled below.
-                    }
-                }
-                Map<String, String> pax = new HashMap<>(global);
-                pax.putAll(local);
-                local.clear();
-                String rawName = firstNonEmpty(paxValue(pax, "path"), longName, headerName);
-                String rawLink = firstNonEmpty(paxValue(pax, "linkpath"), longLink, cString(header, 157, 100));
-                longName = null;
-                longLink = null;
-                if (paxValue(pax, "size") != null) {
-                    size = paxNumber(paxValue(pax, "size"), "size", rawName);
-                }
-                Kind kind = kind(type, rawName, pax);
+                any = true;
+                String rawName = t.getName();
+                Kind kind = kind(t, rawName);
+                // Where the next header (or the end marker) must start: after this entry's data and its padding.
+                long dataEnd = watch.count + roundUp(t.getSize());
                 if (kind == null) {
-                    skip(size, rawName);
+                    watch.expectEndAt(dataEnd);
                     continue;
                 }
                 String name = normalise(rawName);
-                String link = kind == Kind.HARDLINK ? normalise(rawLink)
-                        : kind == Kind.SYMLINK ? rawLink : "";
-                long uid = paxValue(pax, "uid") != null
-                        ? paxNumber(paxValue(pax, "uid"), "uid", name) : number(header, 108, 8, "uid", name);
-                long gid = paxValue(pax, "gid") != null
-                        ? paxNumber(paxValue(pax, "gid"), "gid", name) : number(header, 116, 8, "gid", name);
-                Instant mtime = paxValue(pax, "mtime") != null
-                        ? parsePaxTime(paxValue(pax, "mtime"), name)
-                        : Instant.ofEpochSecond(number(header, 136, 12, "mtime", name));
-                int mode = (int) (number(header, 100, 8, "mode", name) & 07777);
-                long contentSize = kind == Kind.FILE ? size : 0;
-                Content content = new Content(contentSize, name);
-                visitor.entry(new Entry(name, kind, mode, uid, gid, mtime, contentSize, link), content);
-                // Non-files normally carry no data, but a header may still declare some: skip it all.
-                skip(content.remaining + (size - contentSize), name);
+                String link = kind == Kind.HARDLINK ? normalise(t.getLinkName())
+                        : kind == Kind.SYMLINK ? t.getLinkName() : "";
+                long size = kind == Kind.FILE ? t.getSize() : 0;
+                Instant mtime = t.getLastModifiedTime() == null ? Instant.EPOCH
+                        : t.getLastModifiedTime().toInstant();
+                watch.expectEndAt(dataEnd);
+                if (t.getLongUserId() < 0 || t.getLongGroupId() < 0) {
+                    // A PAX uid of -1 parses; chown would read it as "leave unchanged".
+                    throw new IOException("bad owner " + t.getLongUserId() + ":" + t.getLongGroupId() + " of " + name);
+                }
+                Entry e = new Entry(name, kind, t.getMode() & 07777, t.getLongUserId(), t.getLongGroupId(), mtime,
+                        size, link);
+                visitor.entry(e, new Content(tar, size));
+            }
+            if (!any && watch.count == 0) {
+                throw new IOException("it is empty");
+            }
+            if (!any && !watch.endSeen()) {
+                throw new IOException(NOT_TAR + " (" + watch.count + " bytes, no tar header)");
+            }
+            if (!watch.endSeen()) {
+                throw new IOException("truncated at offset " + watch.count + " (no end-of-archive marker)");
             }
         }
 
-        private Kind kind(char type, String name, Map<String, String> pax) {
-            for (String key : pax.keySet()) {
-                if (key.startsWith("GNU.sparse.")) {
-                    throw new InvalidArgumentException("Unsupported tar entry " + name + ": GNU sparse file");
-                }
+        private static Kind kind(TarArchiveEntry t, String name) throws IOException {
+            if (t.isSparse()) {
+                throw new InvalidArgumentException("Unsupported tar entry " + name + ": sparse file");
             }
+            char type = (char) t.getLinkFlag();
             return switch (type) {
                 // Pre-POSIX archives mark directories with a trailing slash on a regular-file entry.
                 case '0', '\0', '7' -> name.endsWith("/") ? Kind.DIRECTORY : Kind.FILE;
@@ -422,358 +561,174 @@ public final class ImageTar {
                 case '2' -> Kind.SYMLINK;
                 case '5', 'D' -> Kind.DIRECTORY;
                 case '3', '4', '6', 'V' -> null;
-                case 'S' -> throw new InvalidArgumentException("Unsupported tar entry " + name + ": GNU sparse file");
                 default -> throw new InvalidArgumentException(
                         "Unsupported tar entry " + name + ": unknown type '" + printable(type) + "'");
             };
         }
+    }
 
-        /** Reads one block; false at a clean end of stream, an exception when the stream ends inside it. */
-        private boolean readBlock(byte[] block) throws IOException {
-            int got = 0;
-            while (got < BLOCK) {
-                int n = in.read(block, got, BLOCK - got);
-                if (n < 0) {
-                    if (got == 0) {
-                        return false;
+    /**
+     * Commons Compress's reader with the checks it leaves to the caller: every header's checksum, and a bound on
+     * the extended headers it reads into memory.
+     */
+    private static final class Tar extends TarArchiveInputStream {
+        private final Watch watch;
+
+        Tar(Watch in) {
+            super(in, BLOCK);
+            this.watch = in;
+        }
+
+        @Override
+        protected byte[] readRecord() throws IOException {
+            long at = watch.count;
+            byte[] record = super.readRecord();
+            if (record == null || record.length < BLOCK || isEOFRecord(record)) {
+                return record;
+            }
+            if (!TarUtils.verifyCheckSum(record)) {
+                // At the start: the data is no tar at all, e.g. an unknown compression.
+                throw new IOException(at == 0 ? NOT_TAR + " (bad header checksum at offset 0)"
+                        : "bad header checksum at offset " + at);
+            }
+            char type = (char) record[TarConstants.LF_OFFSET];
+            if (type == 'x' || type == 'g' || type == 'L' || type == 'K') {
+                long size;
+                try {
+                    size = TarUtils.parseOctalOrBinary(record, TarConstants.NAMELEN + TarConstants.MODELEN
+                            + TarConstants.UIDLEN + TarConstants.GIDLEN, TarConstants.SIZELEN);
+                } catch (IllegalArgumentException e) {
+                    throw new IOException("bad size field in the header at offset " + at, e);
+                }
+                if (size < 0 || size > MAX_META_SIZE) {
+                    throw new IOException("extended header of " + size + " bytes at offset " + at
+                            + " is too large");
+                }
+            }
+            return record;
+        }
+    }
+
+    /**
+     * Counts the bytes of the uncompressed archive and watches one block: the one where, after the last entry, the
+     * end-of-archive marker must be. Commons Compress treats a stream ending at an entry boundary as a complete
+     * archive; an image cut there is not.
+     */
+    private static final class Watch extends FilterInputStream {
+        long count;
+        private long endAt;
+        private boolean endZero = true;
+        private boolean endComplete;
+
+        Watch(InputStream in) {
+            super(in);
+        }
+
+        void expectEndAt(long offset) {
+            endAt = offset;
+            endZero = true;
+            endComplete = false;
+        }
+
+        boolean endSeen() {
+            return endComplete && endZero;
+        }
+
+        @Override
+        public int read() throws IOException {
+            byte[] one = new byte[1];
+            return read(one, 0, 1) < 0 ? -1 : one[0] & 0xff;
+        }
+
+        @Override
+        public int read(byte[] b, int off, int len) throws IOException {
+            int n = in.read(b, off, len);
+            if (n > 0) {
+                long from = Math.max(count, endAt);
+                long to = Math.min(count + n, endAt + BLOCK);
+                for (long p = from; p < to; p++) {
+                    if (b[off + (int) (p - count)] != 0) {
+                        endZero = false;
                     }
-                    throw truncated("a header");
                 }
-                got += n;
+                count += n;
+                if (count >= endAt + BLOCK) {
+                    endComplete = true;
+                }
             }
-            position += BLOCK;
-            return true;
+            return n;
         }
 
-        private byte[] readPayload(long size, String name) throws IOException {
-            if (size < 0 || size > MAX_META_SIZE) {
-                throw new InvalidArgumentException("Invalid tar archive: extended header of " + size
-                        + " bytes before " + name + " is too large");
-            }
-            byte[] data = new byte[(int) size];
-            int got = 0;
-            while (got < data.length) {
-                int n = in.read(data, got, data.length - got);
-                if (n < 0) {
-                    throw truncated("the extended header before " + name);
-                }
-                got += n;
-            }
-            position += size;
-            skip(0, name);
-            return data;
-        }
-
-        /** Skips {@code n} bytes of entry data and the block padding after it. */
-        private void skip(long n, String name) throws IOException {
-            // Entry data starts block-aligned; the padding after its last byte rounds up to the next block.
-            long left = n + padding(position + n);
+        @Override
+        public long skip(long n) throws IOException {
+            // Read rather than skip, so that the watched block is seen.
+            long left = n;
+            byte[] scratch = new byte[(int) Math.min(BUFFER, Math.max(1, n))];
             while (left > 0) {
-                int r = in.read(scratch, 0, (int) Math.min(scratch.length, left));
+                int r = read(scratch, 0, (int) Math.min(scratch.length, left));
                 if (r < 0) {
-                    throw truncated("the data of " + name);
+                    break;
                 }
                 left -= r;
-                position += r;
             }
+            return n - left;
         }
 
-        private InvalidArgumentException truncated(String what) {
-            return new InvalidArgumentException("Invalid tar archive: truncated in " + what + " at offset " + position);
-        }
-
-        /** An entry's data: at most {@code remaining} bytes; closing it does nothing (the reader skips the rest). */
-        private final class Content extends InputStream {
-            long remaining;
-            private final String name;
-
-            Content(long size, String name) {
-                this.remaining = size;
-                this.name = name;
-            }
-
-            @Override
-            public int read() throws IOException {
-                byte[] one = new byte[1];
-                return read(one, 0, 1) < 0 ? -1 : one[0] & 0xff;
-            }
-
-            @Override
-            public int read(byte[] b, int off, int len) throws IOException {
-                if (remaining == 0) {
-                    return -1;
-                }
-                if (len == 0) {
-                    return 0;
-                }
-                int n = in.read(b, off, (int) Math.min(len, remaining));
-                if (n < 0) {
-                    throw truncated("the data of " + name);
-                }
-                remaining -= n;
-                position += n;
-                return n;
-            }
-
-            @Override
-            public int available() throws IOException {
-                return (int) Math.min(Math.min(remaining, Integer.MAX_VALUE), in.available());
-            }
-        }
-    }
-
-    // ---- Header encoding --------------------------------------------------------------------------------------
-
-    private static byte[] header(String name, char type, long mode, long uid, long gid, long mtime, long size,
-            String link) {
-        byte[] h = new byte[BLOCK];
-        putString(h, 0, 100, name);
-        putOctal(h, 100, 8, mode);
-        putOctal(h, 108, 8, Math.min(uid, MAX_OCTAL_8));
-        putOctal(h, 116, 8, Math.min(gid, MAX_OCTAL_8));
-        putOctal(h, 124, 12, Math.min(size, MAX_OCTAL_12));
-        putOctal(h, 136, 12, mtime);
-        h[156] = (byte) type;
-        putString(h, 157, 100, link);
-        System.arraycopy("ustar\0".getBytes(UTF_8), 0, h, 257, 6);
-        h[263] = '0';
-        h[264] = '0';
-        // Devices are never written: devmajor/devminor stay zero like GNU tar leaves them for other types.
-        putOctal(h, 329, 8, 0);
-        putOctal(h, 337, 8, 0);
-        for (int i = 148; i < 156; i++) {
-            h[i] = ' ';
-        }
-        long sum = 0;
-        for (byte b : h) {
-            sum += b & 0xff;
-        }
-        byte[] digits = String.format("%06o", sum).getBytes(UTF_8);
-        System.arraycopy(digits, 0, h, 148, 6);
-        h[154] = 0;
-        h[155] = ' ';
-        return h;
-    }
-
-    /** A ustar text field holds the string when it is ASCII and fits (the PAX header carries it otherwise). */
-    private static boolean fitsUstar(String s) {
-        if (s.length() > 100) {
+        @Override
+        public boolean markSupported() {
             return false;
         }
-        for (int i = 0; i < s.length(); i++) {
-            char c = s.charAt(i);
-            if (c == 0 || c > 0x7e) {
-                return false;
+    }
+
+    /** An entry's data: at most {@code size} bytes; closing it does nothing (the reader skips the rest). */
+    private static final class Content extends InputStream {
+        private final InputStream tar;
+        private long remaining;
+
+        Content(InputStream tar, long size) {
+            this.tar = tar;
+            this.remaining = size;
+        }
+
+        @Override
+        public int read() throws IOException {
+            byte[] one = new byte[1];
+            return read(one, 0, 1) < 0 ? -1 : one[0] & 0xff;
+        }
+
+        @Override
+        public int read(byte[] b, int off, int len) throws IOException {
+            if (remaining == 0) {
+                return -1;
             }
-        }
-        return true;
-    }
-
-    /** Writes an ASCII rendering of {@code s}, cut to the field: only a fallback when a PAX record holds the value. */
-    private static void putString(byte[] h, int off, int len, String s) {
-        for (int i = 0; i < Math.min(len, s.length()); i++) {
-            char c = s.charAt(i);
-            h[off + i] = (byte) (c > 0 && c <= 0x7e ? c : '_');
-        }
-    }
-
-    private static void putOctal(byte[] h, int off, int len, long value) {
-        String digits = Long.toOctalString(value);
-        int width = len - 1;
-        for (int i = 0; i < width; i++) {
-            int from = digits.length() - width + i;
-            h[off + i] = (byte) (from < 0 ? '0' : digits.charAt(from));
-        }
-        h[off + width] = 0;
-    }
-
-    private static byte[] paxData(Map<String, String> records) {
-        StringBuilder all = new StringBuilder();
-        for (Map.Entry<String, String> r : records.entrySet()) {
-            // "<length> <key>=<value>\n" where length counts itself: grow it until the digit count is stable.
-            String body = " " + r.getKey() + "=" + r.getValue() + "\n";
-            int bodyLength = body.getBytes(UTF_8).length;
-            int length = bodyLength + 1;
-            while (length != bodyLength + Integer.toString(length).length()) {
-                length = bodyLength + Integer.toString(length).length();
+            if (len == 0) {
+                return 0;
             }
-            all.append(length).append(body);
-        }
-        return all.toString().getBytes(UTF_8);
-    }
-
-    private static String formatPaxTime(Instant t) {
-        return new BigDecimal(t.getEpochSecond()).add(BigDecimal.valueOf(t.getNano(), 9))
-                .stripTrailingZeros().toPlainString();
-    }
-
-    private static String baseName(String name) {
-        String n = name.endsWith("/") ? name.substring(0, name.length() - 1) : name;
-        return n.substring(n.lastIndexOf('/') + 1);
-    }
-
-    private static Instant nowSeconds() {
-        return Instant.ofEpochSecond(Instant.now().getEpochSecond());
-    }
-
-    // ---- Header decoding --------------------------------------------------------------------------------------
-
-    private static void verifyChecksum(byte[] h, long at) {
-        long stored = number(h, 148, 8, "checksum", "header at offset " + at);
-        long unsigned = 0;
-        long signed = 0;
-        for (int i = 0; i < BLOCK; i++) {
-            int b = i >= 148 && i < 156 ? ' ' : h[i];
-            unsigned += b & 0xff;
-            signed += b;
-        }
-        // Some historic writers summed signed bytes; both are accepted, as GNU tar does.
-        if (stored != unsigned && stored != signed) {
-            throw new InvalidArgumentException("Invalid tar archive: bad header checksum at offset " + at);
-        }
-    }
-
-    private static String ustarName(byte[] h) {
-        String name = cString(h, 0, 100);
-        // Only POSIX ustar has a name prefix; GNU archives keep other fields at those bytes.
-        boolean posix = h[257] == 'u' && h[258] == 's' && h[259] == 't' && h[260] == 'a' && h[261] == 'r'
-                && h[262] == 0;
-        String prefix = posix ? cString(h, 345, 155) : "";
-        return prefix.isEmpty() ? name : prefix + "/" + name;
-    }
-
-    private static String cString(byte[] h, int off, int len) {
-        int end = off;
-        while (end < off + len && h[end] != 0) {
-            end++;
-        }
-        return new String(h, off, end - off, UTF_8);
-    }
-
-    private static String cString(byte[] data) {
-        return cString(data, 0, data.length);
-    }
-
-    /** A numeric field: octal text (space or NUL padded), or GNU's base-256 when the high bit is set. */
-    private static long number(byte[] h, int off, int len, String field, String name) {
-        if ((h[off] & 0x80) != 0) {
-            if ((h[off] & 0x40) != 0) {
-                throw badField(field, name);
+            int n = tar.read(b, off, (int) Math.min(len, remaining));
+            if (n < 0) {
+                throw new IOException("Truncated TAR archive");
             }
-            long v = h[off] & 0x3f;
-            for (int i = 1; i < len; i++) {
-                if ((v >>> 55) != 0) {
-                    throw badField(field, name);
-                }
-                v = (v << 8) | (h[off + i] & 0xff);
-            }
-            return v;
+            remaining -= n;
+            return n;
         }
-        int i = off;
-        int end = off + len;
-        while (i < end && (h[i] == ' ' || h[i] == 0)) {
-            i++;
-        }
-        long v = 0;
-        while (i < end && h[i] >= '0' && h[i] <= '7') {
-            if ((v >>> 60) != 0) {
-                throw badField(field, name);
-            }
-            v = v * 8 + (h[i] - '0');
-            i++;
-        }
-        while (i < end) {
-            if (h[i] != ' ' && h[i] != 0) {
-                throw badField(field, name);
-            }
-            i++;
-        }
-        return v;
-    }
 
-    private static InvalidArgumentException badField(String field, String name) {
-        return new InvalidArgumentException("Invalid tar archive: bad " + field + " field in " + name);
-    }
-
-    private static Map<String, String> parsePax(byte[] data, String name) {
-        Map<String, String> records = new HashMap<>();
-        int i = 0;
-        while (i < data.length && data[i] != 0) {
-            int space = i;
-            while (space < data.length && data[space] >= '0' && data[space] <= '9' && space - i < 9) {
-                space++;
-            }
-            int length = space > i && space < data.length && data[space] == ' '
-                    ? Integer.parseInt(new String(data, i, space - i, UTF_8)) : -1;
-            if (length <= space - i || i + length > data.length || data[i + length - 1] != '\n') {
-                throw new InvalidArgumentException("Invalid tar archive: malformed PAX header " + name);
-            }
-            String record = new String(data, space + 1, i + length - 1 - (space + 1), UTF_8);
-            int eq = record.indexOf('=');
-            if (eq <= 0) {
-                throw new InvalidArgumentException("Invalid tar archive: malformed PAX record in " + name);
-            }
-            // An empty value deletes the keyword: kept as "" so that it overrides a global value (see paxValue).
-            records.put(record.substring(0, eq), record.substring(eq + 1));
-            i += length;
-        }
-        return records;
-    }
-
-    /** A PAX record's value; an empty value deletes the keyword (POSIX), so it counts as absent. */
-    private static String paxValue(Map<String, String> pax, String key) {
-        String v = pax.get(key);
-        return v == null || v.isEmpty() ? null : v;
-    }
-
-    private static long paxNumber(String value, String field, String name) {
-        try {
-            long v = Long.parseLong(value);
-            if (v >= 0) {
-                return v;
-            }
-        } catch (NumberFormatException e) {
-            // reported below
-        }
-        throw new InvalidArgumentException("Invalid tar archive: bad PAX " + field + " \"" + value + "\" for " + name);
-    }
-
-    private static Instant parsePaxTime(String value, String name) {
-        try {
-            BigDecimal t = new BigDecimal(value);
-            BigDecimal seconds = t.setScale(0, RoundingMode.FLOOR);
-            int nanos = t.subtract(seconds).movePointRight(9).setScale(0, RoundingMode.DOWN).intValueExact();
-            return Instant.ofEpochSecond(seconds.longValueExact(), nanos);
-        } catch (NumberFormatException | ArithmeticException | DateTimeException e) {
-            throw new InvalidArgumentException("Invalid tar archive: bad PAX mtime \"" + value + "\" for " + name, e);
+        @Override
+        public int available() throws IOException {
+            return (int) Math.min(remaining, tar.available());
         }
     }
 
-    private static boolean isZero(byte[] block) {
-        for (byte b : block) {
-            if (b != 0) {
-                return false;
-            }
-        }
-        return true;
-    }
-
-    private static long padding(long offset) {
-        long rest = offset % BLOCK;
-        return rest == 0 ? 0 : BLOCK - rest;
-    }
-
-    private static String firstNonEmpty(String... values) {
-        for (String v : values) {
-            if (v != null && !v.isEmpty()) {
-                return v;
-            }
-        }
-        return "";
+    private static long roundUp(long size) {
+        long rest = size % BLOCK;
+        return rest == 0 ? size : size + BLOCK - rest;
     }
 
     private static String printable(char c) {
         return c >= 0x20 && c < 0x7f ? String.valueOf(c) : String.format("\\x%02x", (int) c);
+    }
+
+    private static Instant nowSeconds() {
+        return Instant.ofEpochSecond(Instant.now().getEpochSecond());
     }
 
     /**

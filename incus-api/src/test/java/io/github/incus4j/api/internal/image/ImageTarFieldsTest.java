@@ -4,6 +4,7 @@ import static java.nio.charset.StandardCharsets.UTF_8;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.github.incus4j.api.InvalidArgumentException;
 import io.github.incus4j.api.internal.image.ImageTar.Entry;
@@ -70,9 +71,16 @@ class ImageTarFieldsTest {
         return out;
     }
 
-    private static void refused(byte[] tar, String message) {
+    /**
+     * Refused as a bad archive. The wording below the prefix is Commons Compress's, except where this code adds a
+     * check of its own ({@code fragment}, may be null).
+     */
+    private static void refused(byte[] tar, String fragment) {
         InvalidArgumentException e = assertThrows(InvalidArgumentException.class, () -> read(tar));
-        assertEquals(message, e.getMessage());
+        assertTrue(e.getMessage().startsWith("Invalid tar archive: "), e.getMessage());
+        if (fragment != null) {
+            assertTrue(e.getMessage().contains(fragment), e.getMessage());
+        }
     }
 
     @Test
@@ -92,10 +100,10 @@ class ImageTarFieldsTest {
     void badOctalIsRefused() {
         byte[] h = header("f", 5);
         put(h, 124, "0000000008\0\0");
-        refused(archive(sum(h, false), FIVE), "Invalid tar archive: bad size field in f");
+        refused(archive(sum(h, false), FIVE), null);
         byte[] g = header("g", 5);
         put(g, 108, "00 7\0\0\0\0");
-        refused(archive(sum(g, false), FIVE), "Invalid tar archive: bad uid field in g");
+        refused(archive(sum(g, false), FIVE), null);
     }
 
     @Test
@@ -116,11 +124,11 @@ class ImageTarFieldsTest {
     void negativeOrOverlongBase256NumbersAreRefused() {
         byte[] h = header("neg", 0);
         Arrays.fill(h, 124, 136, (byte) 0xff);
-        refused(archive(sum(h, false)), "Invalid tar archive: bad size field in neg");
+        refused(archive(sum(h, false)), null);
         byte[] big = header("huge", 0);
         Arrays.fill(big, 136, 148, (byte) 0x3f);
         big[136] = (byte) 0xbf; // base-256, positive, 94 significant bits: beyond a long
-        refused(archive(sum(big, false)), "Invalid tar archive: bad mtime field in huge");
+        refused(archive(sum(big, false)), null);
     }
 
     @Test
@@ -131,15 +139,9 @@ class ImageTarFieldsTest {
 
         byte[] gnu = header("name", 5);
         put(gnu, 257, "ustar  \0");
-        put(gnu, 345, "atime-bytes");
+        put(gnu, 345, "14672357000"); // GNU keeps atime there (octal), no name prefix
         assertEquals("name", read(archive(sum(gnu, false), FIVE)).get(0).entry().name());
-
-        for (int i = 257; i <= 262; i++) {
-            byte[] other = header("name", 5);
-            put(other, 345, "some/dir");
-            other[i] = 'X';
-            assertEquals("name", read(archive(sum(other, false), FIVE)).get(0).entry().name(), "magic byte " + i);
-        }
+        // Headers with another magic (pre-POSIX archives have none) are Commons Compress's to interpret.
     }
 
     @Test
@@ -149,10 +151,10 @@ class ImageTarFieldsTest {
         assertEquals(name, read(archive(sum(header(name, 5), false), FIVE)).get(0).entry().name());
         byte[] h = sum(header(name, 5), false);
         h[0] ^= 1; // one bit off: neither sum matches
-        refused(archive(h, FIVE), "Invalid tar archive: bad header checksum at offset 0");
+        refused(archive(h, FIVE), "bad header checksum at offset 0");
         byte[] k = sum(header("k", 5), false);
         k[300] = 1; // a byte the checksum covers beyond the fields read
-        refused(archive(k, FIVE), "Invalid tar archive: bad header checksum at offset 0");
+        refused(archive(k, FIVE), "bad header checksum at offset 0");
     }
 
     private static byte[] paxHeader(String body) {
@@ -171,6 +173,26 @@ class ImageTarFieldsTest {
     }
 
     @Test
+    void extendedHeadersHeldInMemoryAreBounded() {
+        // PAX and GNU long-name payloads are read into memory: one of 1 MiB + 1 byte is refused before it is read.
+        for (char type : new char[] {'x', 'g', 'L', 'K'}) {
+            byte[] h = header("././@LongLink", (1 << 20) + 1);
+            h[156] = (byte) type;
+            refused(archive(sum(h, false), new byte[1024]), "is too large");
+        }
+        // At the bound it is read.
+        byte[] data = new byte[1 << 20];
+        byte[] name = "1048576 path=".getBytes(UTF_8);
+        System.arraycopy(name, 0, data, 0, name.length);
+        Arrays.fill(data, name.length, data.length - 1, (byte) 'n');
+        data[data.length - 1] = '\n';
+        byte[] pax = header("PaxHeaders/f", data.length);
+        pax[156] = 'x';
+        List<Read> got = read(archive(sum(pax, false), data, sum(header("f", 5), false), FIVE));
+        assertEquals(data.length - name.length - 1, got.get(0).entry().name().length());
+    }
+
+    @Test
     void paxRecordsOverrideTheHeader() {
         List<Read> got = read(withPax("15 path=longer\n12 uid=4242\n"));
         assertEquals("longer", got.get(0).entry().name());
@@ -183,15 +205,16 @@ class ImageTarFieldsTest {
 
     @Test
     void malformedPaxRecordsAreRefused() {
-        String header = "Invalid tar archive: malformed PAX header PaxHeaders/f";
+        String header = null; // Commons Compress's wording
         refused(withPax("14 path=longer\n"), header); // length one short
         refused(withPax("16 path=longer\n"), header); // length past the data
         refused(withPax("15 path=longerX"), header); // no newline
         refused(withPax("x6 path=longer\n"), header);
         refused(withPax("16path=longerXX\n"), header);
-        refused(withPax("2 \n"), header);
-        refused(withPax("11 noequal\n"), "Invalid tar archive: malformed PAX record in PaxHeaders/f");
-        refused(withPax("10 =value\n"), "Invalid tar archive: malformed PAX record in PaxHeaders/f");
-        refused(withPax("10 uid=-1\n"), "Invalid tar archive: bad PAX uid \"-1\" for f");
+        // "2 \n" (an empty record) Commons Compress skips as a blank line: harmless, so not refused here.
+        // A record without a keyword is skipped by Commons Compress; the entry keeps its header's values.
+        assertEquals("f", read(withPax("11 noequal\n")).get(0).entry().name());
+        assertEquals("f", read(withPax("10 =value\n")).get(0).entry().name());
+        refused(withPax("10 uid=-1\n"), null);
     }
 }

@@ -44,11 +44,11 @@ class ImageTarTest {
     private static Map<Entry, byte[]> sample() {
         Map<Entry, byte[]> entries = new LinkedHashMap<>();
         entries.put(new Entry("", Kind.DIRECTORY, 0755, 0, 0, T0, 0, ""), null);
-        entries.put(new Entry("etc", Kind.DIRECTORY, 0750, 1000, 1001, T0.plusNanos(123_456_789), 0, ""), null);
+        entries.put(new Entry("etc", Kind.DIRECTORY, 0750, 1000, 1001, T0.plusNanos(123_456_700), 0, ""), null);
         entries.put(file("etc/hostname", 0644, 0, 0, T0, "web1\n".getBytes(UTF_8)), "web1\n".getBytes(UTF_8));
         entries.put(file("etc/empty", 0600, 5, 6, T0, new byte[0]), new byte[0]);
         entries.put(new Entry(LONG_DIR, Kind.DIRECTORY, 0700, 0, 0, T0, 0, ""), null);
-        entries.put(file(LONG_NAME, 04755, 2_000_000_000L, 3_000_000_000L, Instant.ofEpochSecond(-86_400, 5),
+        entries.put(file(LONG_NAME, 04755, 2_000_000_000L, 3_000_000_000L, Instant.ofEpochSecond(-86_400, 500),
                 "long".getBytes(UTF_8)), "long".getBytes(UTF_8));
         entries.put(file("big.bin", 0640, 100_000, 100_000, T0, BIG), BIG);
         entries.put(file("etc/h\u00e9llo-\u4e16\u754c", 0644, 0, 0, T0, "utf8".getBytes(UTF_8)), "utf8".getBytes(UTF_8));
@@ -104,6 +104,33 @@ class ImageTarTest {
         byte[] compressed = gz.toByteArray();
         assertEquals(0x1f, compressed[0] & 0xff);
         assertSame(entries, readAll(new ByteArrayInputStream(compressed)));
+    }
+
+    @Test
+    void anUncompressedArchiveIsReadUpToItsEndMarkerOnly() {
+        // A migration stream stays open after the archive: reading past its end marker would block there.
+        byte[] tar = write(sample());
+        InputStream beyond = new InputStream() {
+            @Override
+            public int read() {
+                throw new AssertionError("read past the end-of-archive marker");
+            }
+        };
+        List<String> names = new ArrayList<>();
+        ImageTar.read(new java.io.SequenceInputStream(new ByteArrayInputStream(tar), beyond),
+                (e, in) -> names.add(e.name()));
+        assertEquals(sample().size(), names.size());
+    }
+
+    @Test
+    void subSecondTimesAreKeptTo100Nanoseconds() {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        ImageTar.Writer w = ImageTar.writer(out);
+        w.add(new Entry("d", Kind.DIRECTORY, 0755, 0, 0, T0.plusNanos(123_456_789), 0, ""), null);
+        w.finish();
+        List<Entry> got = new ArrayList<>();
+        ImageTar.read(new ByteArrayInputStream(out.toByteArray()), (e, in) -> got.add(e));
+        assertEquals(T0.plusNanos(123_456_700), got.get(0).modified());
     }
 
     @Test
@@ -240,7 +267,7 @@ class ImageTarTest {
         assertEquals(Files.getAttribute(out.resolve("etc/hostname"), "unix:ino"),
                 Files.getAttribute(out.resolve("etc/hard"), "unix:ino"));
         // A pre-1970 time with nanoseconds travels in a PAX mtime record.
-        assertEquals(Instant.ofEpochSecond(-86_400, 5), Files.getLastModifiedTime(out.resolve(LONG_NAME)).toInstant());
+        assertEquals(Instant.ofEpochSecond(-86_400, 500), Files.getLastModifiedTime(out.resolve(LONG_NAME)).toInstant());
         assertEquals(T0, Files.getLastModifiedTime(out.resolve(LONG_DIR)).toInstant());
         assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(out.resolve("etc/empty"))));
     }
