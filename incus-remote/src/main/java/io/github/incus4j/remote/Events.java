@@ -98,7 +98,7 @@ final class Events implements AutoCloseable {
             } catch (InterruptedException e) {
                 return;
             } catch (RuntimeException e) {
-                LOG.log(System.Logger.Level.DEBUG, "events subscription failed: {0}", e.getMessage());
+                LOG.log(System.Logger.Level.WARNING, "events subscription failed: {0}", e.getMessage());
             } finally {
                 disconnected();
                 firstAttempt.countDown();
@@ -174,7 +174,7 @@ final class Events implements AutoCloseable {
         disconnected();
     }
 
-    private final class Listener implements Session.Listener.AutoDemanding {
+    public final class Listener implements Session.Listener.AutoDemanding {
         private final CountDownLatch ended;
 
         Listener(CountDownLatch ended) {

@@ -168,8 +168,8 @@ final class IncusExec implements Cmd {
             try {
                 Transport.Reply w = session.transport().send("GET", "/1.0/operations/" + IncusInstances.seg(opId)
                         + "/wait?timeout=30", null, Map.of(), Duration.ofSeconds(35));
-                if (w.status() >= 400) {
-                    exit.completeExceptionally(Errors.map(w.status(), w.body().path("error").asText("")));
+                if (w.status() >= 400 || "error".equals(w.body().path("type").asText())) {
+                    exit.completeExceptionally(Errors.map(0, w.body().path("error").asText("exec failed")));
                     return;
                 }
                 if (w.metadata().path("status_code").asInt() >= 200) {
@@ -272,8 +272,8 @@ final class IncusExec implements Cmd {
         }
     }
 
-    /** Writes what a websocket brings to {@code out}; the barrier (empty text) or a close ends it. */
-    private static final class Sink implements Session.Listener.AutoDemanding {
+    /** (Public for Jetty, which invokes listeners through public lookups; unreachable from outside.) Writes what a websocket brings to {@code out}; the barrier (empty text) or a close ends it. */
+    public static final class Sink implements Session.Listener.AutoDemanding {
         private final OutputStream out;
         private final CompletableFuture<Void> done;
 

@@ -185,10 +185,17 @@ final class IncusInstances implements Instances {
         }
         if (done == null) {
             long left = Math.max(1, TimeUnit.NANOSECONDS.toSeconds(deadline - System.nanoTime()));
-            Transport.Reply w = transport.send("GET", "/1.0/operations/" + seg(id) + "/wait?timeout=" + left, null,
-                    Map.of(), Duration.ofSeconds(left + 5));
-            if (w.status() >= 400) {
-                throw Errors.map(w.status(), w.body().path("error").asText("operation " + id + " failed"));
+            Transport.Reply w;
+            try {
+                w = transport.send("GET", "/1.0/operations/" + seg(id) + "/wait?timeout=" + left, null, Map.of(),
+                        Duration.ofSeconds(left + 2));
+            } catch (OperationTimeoutException e) {
+                cancel(id);
+                throw new OperationTimeoutException("Operation " + id + " did not end within " + limit, e);
+            }
+            if (w.status() >= 400 || "error".equals(w.body().path("type").asText())) {
+                // A failed operation's /wait answers with its error (error_code 500 for any failure): map the text.
+                throw Errors.map(0, w.body().path("error").asText("Operation " + id + " failed"));
             }
             done = w.metadata();
             if (done.path("status_code").asInt() < 200) {
