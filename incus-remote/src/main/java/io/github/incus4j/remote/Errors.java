@@ -20,7 +20,12 @@ final class Errors {
             + "|^instance is running|^instance is frozen|running instance|must be stopped|is stopped"
             + "|has (startup|delete) protection|cannot export a running|can't set cgroups on a stopped).*");
     private static final Pattern BUSY = Pattern.compile(
-            "(?i).*(already exists|already in use|is busy|name in use|already being migrated).*");
+            "(?i).*(already exists|already in use|is busy|name in use|already being migrated"
+            + "|UNIQUE constraint failed).*");
+    /** Validation failures reported inside an operation (no HTTP status to go by). */
+    private static final Pattern INVALID = Pattern.compile(
+            "(?i).*(invalid|unknown configuration key|not provided|cannot contain|may not|must not"
+            + "|can only contain|is reserved|cannot be).*");
     private static final Pattern NOT_FOUND = Pattern.compile("(?i).*(not found|no such).*");
 
     private Errors() {
@@ -40,7 +45,7 @@ final class Errors {
         if (WRONG_STATE.matcher(message).matches()) {
             return new InstanceStateException(message, null);
         }
-        if (code == 400) {
+        if (code == 400 || (code == 0 && INVALID.matcher(message).matches())) {
             return new InvalidArgumentException(message);
         }
         return new IncusException(message);

@@ -49,6 +49,7 @@ import io.github.incus4j.api.rest.ApiInstanceState;
 import io.github.incus4j.api.rest.ApiRenderable;
 import io.github.incus4j.api.rest.Render;
 import io.github.incus4j.api.rest.RestJson;
+import io.github.incus4j.api.spi.Texts;
 import io.github.incus4j.api.spi.WireSftpClient;
 import java.io.IOException;
 import java.io.InputStream;
@@ -127,7 +128,7 @@ class IncusInstance implements Instance {
 
     private void requireInstance(String what) {
         if (isSnapshot()) {
-            throw new InvalidArgumentException("Cannot " + what + " a snapshot: " + name);
+            throw new InvalidArgumentException("Snapshots cannot be used for " + what + ": " + Texts.quote(name));
         }
     }
 
@@ -151,7 +152,11 @@ class IncusInstance implements Instance {
     }
 
     private void changeState(String action, Duration timeout, boolean force, boolean stateful) {
-        requireInstance(action);
+        changeState(action, action, timeout, force, stateful);
+    }
+
+    private void changeState(String what, String action, Duration timeout, boolean force, boolean stateful) {
+        requireInstance(what);
         ObjectNode body = Transport.JSON.createObjectNode();
         body.put("action", action);
         body.put("timeout", timeout == null ? -1 : (int) Math.max(0, timeout.toSeconds()));
@@ -188,7 +193,7 @@ class IncusInstance implements Instance {
     @Override
     public void shutdown(Duration timeout) {
         try {
-            changeState("stop", timeout, false, false);
+            changeState("shutdown", "stop", timeout, false, false);
         } catch (IncusException e) {
             // Incus fails a clean stop that ran out of time with its own text; ours is a timeout while still running.
             if (!(e instanceof InstanceStateException) && isRunning()) {
@@ -357,6 +362,12 @@ class IncusInstance implements Instance {
 
     @Override
     public void delete(boolean force) {
+        if (force && !isSnapshot() && "true".equals(expandedConfig().get("security.protection.delete"))) {
+            // Incus's own Delete(force) skips the protection check; its REST DELETE never forces, so lift it first.
+            ObjectNode patch = Transport.JSON.createObjectNode();
+            patch.putObject("config").put("security.protection.delete", "false");
+            transport().call("PATCH", path(""), patch);
+        }
         async("DELETE", path(""), null, timeout());
         session.events().forget(project, name);
     }
@@ -374,7 +385,7 @@ class IncusInstance implements Instance {
 
     @Override
     public void volatileSet(Map<String, String> changes) {
-        requireInstance("change");
+        requireInstance("volatileSet");
         for (String k : changes.keySet()) {
             if (!k.startsWith("volatile.")) {
                 throw new InvalidArgumentException("Only volatile keys can be modified with VolatileSet");
@@ -403,7 +414,7 @@ class IncusInstance implements Instance {
 
     @Override
     public Connection fileSftpConn() {
-        requireInstance("open files of");
+        requireInstance("files");
         return transport().upgrade(path("/sftp"), "sftp");
     }
 
@@ -429,12 +440,12 @@ class IncusInstance implements Instance {
 
     @Override
     public Cmd exec(ExecRequest request, InputStream stdin, OutputStream stdout, OutputStream stderr) {
-        requireInstance("exec in");
+        requireInstance("exec");
         return IncusExec.start(this, request, stdin, stdout, stderr);
     }
 
     public String consoleLog(ConsoleLogOptions options) {
-        requireInstance("read the console of");
+        requireInstance("console");
         String log = options.readLog() ? transport().text(path("/console")) : "";
         if (options.clearLog()) {
             transport().call("DELETE", path("/console"), null);
@@ -481,7 +492,7 @@ class IncusInstance implements Instance {
 
     @Override
     public ApiInstanceState renderState(List<NetworkInterface> hostInterfaces) {
-        requireInstance("render the state of");
+        requireInstance("render");
         return RestJson.fromJson(transport().call("GET", path("/state"), null).metadata().toString(),
                 ApiInstanceState.class);
     }
@@ -720,8 +731,23 @@ class IncusInstance implements Instance {
 
     @Override
     public MetricSet metrics(List<NetworkInterface> hostInterfaces) {
-        requireInstance("read metrics of");
+        requireInstance("metrics");
+        if (!isRunning()) {
+            throw new InstanceStateException(Texts.ALREADY_STOPPED, statusCode());
+        }
+        // incusd serves /1.0/metrics from a cache refreshed every few seconds: a just-started instance is missing
+        // from it for a while. Wait (bounded) for the first refresh that has it.
+        long deadline = System.nanoTime() + timeout().toNanos();
         String text = transport().text("/1.0/metrics?" + IncusInstances.projectQuery(project));
+        while (!text.contains("name=\"" + name + "\"") && System.nanoTime() < deadline) {
+            try {
+                Thread.sleep(250);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IncusException("Interrupted while waiting for metrics of " + name, e);
+            }
+            text = transport().text("/1.0/metrics?" + IncusInstances.projectQuery(project));
+        }
         MetricSet result = MetricSet.forInstance(project, name, type.apiName());
         String nameLabel = "name=\"" + name + "\"";
         String projectLabel = "project=\"" + project + "\"";

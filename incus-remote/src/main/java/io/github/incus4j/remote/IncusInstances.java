@@ -7,6 +7,8 @@ import io.github.incus4j.api.Info;
 import io.github.incus4j.api.Instance;
 import io.github.incus4j.api.InstanceSource;
 import io.github.incus4j.api.InstanceType;
+import io.github.incus4j.api.InvalidArgumentException;
+import io.github.incus4j.api.spi.Texts;
 import io.github.incus4j.api.Instances;
 import io.github.incus4j.api.NotFoundException;
 import io.github.incus4j.api.NotSupportedException;
@@ -78,9 +80,20 @@ final class IncusInstances implements Instances {
 
     @Override
     public Instance create(InstanceArgs args, InstanceSource source) {
+        // The REST API fills in what instance.Create refuses (a random name, a container for "any type"); our
+        // API is instance.Create's, so those are refused here with its texts before anything reaches the server.
+        if (args.type() == InstanceType.ANY) {
+            throw new InvalidArgumentException(Texts.INVALID_INSTANCE_TYPE);
+        }
+        if (args.snapshot()) {
+            throw new InvalidArgumentException("Snapshots are created with Instance.snapshot, not Instances.create");
+        }
+        if (args.name().isEmpty()) {
+            throw new InvalidArgumentException("Invalid instance name: Name must be 1-63 characters long");
+        }
         ObjectNode body = Transport.JSON.createObjectNode();
         body.put("name", args.name());
-        body.put("type", args.type() == InstanceType.ANY ? InstanceType.CONTAINER.apiName() : args.type().apiName());
+        body.put("type", args.type().apiName());
         body.set("config", Transport.JSON.valueToTree(args.config()));
         body.set("devices", Transport.JSON.valueToTree(args.devices()));
         if (!args.profiles().isEmpty()) {

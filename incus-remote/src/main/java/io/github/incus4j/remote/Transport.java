@@ -60,7 +60,7 @@ final class Transport implements AutoCloseable {
     Transport(Path socket, Duration timeout) {
         this.socket = socket;
         this.timeout = timeout;
-        QueuedThreadPool pool = new QueuedThreadPool(16, 2);
+        QueuedThreadPool pool = new QueuedThreadPool(64, 2);
         pool.setName("incus4j-remote-http");
         pool.setDaemon(true);
         ClientConnector connector = new ClientConnector();

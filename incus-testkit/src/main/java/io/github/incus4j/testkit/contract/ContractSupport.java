@@ -37,6 +37,7 @@ import java.util.stream.Collectors;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.TestInfo;
 import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.extension.ExtensionContext;
 import org.junit.jupiter.api.extension.TestInstances;
@@ -102,6 +103,14 @@ public abstract class ContractSupport {
     final void freshRoot(@TempDir Path dir) {
         base = dir;
         current = null;
+    }
+
+    /** Skips a test the driver declares as a divergence ({@link DriverUnderTest#divergences()}), with the reason. */
+    @BeforeEach
+    final void skipDeclaredDivergence(TestInfo info) {
+        String method = info.getTestMethod().map(java.lang.reflect.Method::getName).orElse("");
+        String reason = dut().divergences().get(method);
+        assumeTrue(reason == null, () -> "declared divergence of " + driverName() + ": " + reason);
     }
 
     @AfterEach
