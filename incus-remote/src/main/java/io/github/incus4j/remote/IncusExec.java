@@ -228,7 +228,12 @@ final class IncusExec implements Cmd {
     @Override
     public int waitFor(Duration timeout) {
         long deadline = System.nanoTime() + timeout.toNanos();
-        int code = await(exit, timeout, "the command");
+        int code;
+        try {
+            code = await(exit, timeout, "the command");
+        } catch (OperationTimeoutException e) {
+            throw new OperationTimeoutException(io.github.incus4j.api.spi.Texts.commandStillRunning(timeout), e);
+        }
         long left = Math.max(0, deadline - System.nanoTime());
         // The exit status is known; the output still in flight must be delivered before we return.
         await(CompletableFuture.allOf(drained.toArray(CompletableFuture[]::new)), Duration.ofNanos(left)

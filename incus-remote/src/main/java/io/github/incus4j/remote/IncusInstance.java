@@ -170,6 +170,15 @@ class IncusInstance implements Instance {
         }
     }
 
+    /** A wait of {@code action}: zero means none, a negative one is a caller's mistake (the shared text). */
+    private static void requireNonNegative(Duration timeout, String action) {
+        java.util.Objects.requireNonNull(timeout, "timeout");
+        if (timeout.isNegative()) {
+            throw new InvalidArgumentException("Invalid " + action + " timeout " + timeout.toMillis()
+                    + " ms: must be zero or more");
+        }
+    }
+
     private StatusCode statusCodeQuietly() {
         try {
             return statusCode();
@@ -192,6 +201,7 @@ class IncusInstance implements Instance {
 
     @Override
     public void shutdown(Duration timeout) {
+        requireNonNegative(timeout, "shutdown");
         try {
             changeState("shutdown", "stop", timeout, false, false);
         } catch (IncusException e) {
@@ -215,6 +225,7 @@ class IncusInstance implements Instance {
 
     @Override
     public void restart(Duration timeout) {
+        requireNonNegative(timeout, "restart");
         changeState("restart", timeout.isZero() ? null : timeout, timeout.isZero(), false);
     }
 
@@ -259,8 +270,11 @@ class IncusInstance implements Instance {
         requireInstance("restore");
         String snap = source.name();
         int slash = snap.indexOf('/');
-        if (slash < 0 || !snap.substring(0, slash).equals(parentName())) {
-            throw new InvalidArgumentException("Not a snapshot of " + name + ": " + snap);
+        if (slash < 0 || !snap.substring(0, slash).equals(parentName())
+                || !project.equals(source.project().name())) {
+            // The REST restore names a snapshot of this instance only: another's would restore a namesake.
+            throw new io.github.incus4j.api.NotFoundException("Snapshot " + Texts.quote(snap) + " of instance "
+                    + Texts.quote(name) + " not found");
         }
         ObjectNode body = Transport.JSON.createObjectNode();
         body.put("restore", snap.substring(slash + 1));
@@ -271,6 +285,9 @@ class IncusInstance implements Instance {
     @Override
     public void snapshot(String snap, Instant expiry, boolean stateful) {
         requireInstance("snapshot");
+        // Incus 6.0.4 accepts snapshot names such as "..", "-x" or "a$" (a ".." snapshot's delete removed the
+        // pool's snapshot directory): the shared, safe name rules apply before the request is sent.
+        io.github.incus4j.api.spi.Names.validateSnapshotName(snap);
         ObjectNode body = Transport.JSON.createObjectNode();
         body.put("name", snap);
         body.put("stateful", stateful);
@@ -360,9 +377,17 @@ class IncusInstance implements Instance {
         return names;
     }
 
+    /** Incus's {@code util.IsTrue}. */
+    static boolean isTrue(String v) {
+        return v != null && switch (v.toLowerCase(java.util.Locale.ROOT)) {
+            case "true", "1", "yes", "on" -> true;
+            default -> false;
+        };
+    }
+
     @Override
     public void delete(boolean force) {
-        if (force && !isSnapshot() && "true".equals(expandedConfig().get("security.protection.delete"))) {
+        if (force && !isSnapshot() && isTrue(expandedConfig().get("security.protection.delete"))) {
             // Incus's own Delete(force) skips the protection check; its REST DELETE never forces, so lift it first.
             ObjectNode patch = Transport.JSON.createObjectNode();
             patch.putObject("config").put("security.protection.delete", "false");
@@ -435,6 +460,7 @@ class IncusInstance implements Instance {
 
     @Override
     public ConsoleSession console(String protocol) {
+        requireInstance("console");
         throw new NotSupportedException("The console is not implemented by the incus driver yet");
     }
 
@@ -476,7 +502,10 @@ class IncusInstance implements Instance {
 
     @Override
     public Render<ApiInstanceFull> renderFull(List<NetworkInterface> hostInterfaces) {
-        requireInstance("render");
+        if (isSnapshot()) {
+            throw new InvalidArgumentException(type == InstanceType.VM ? "RenderFull doesn't work with snapshots"
+                    : "RenderFull only works with containers");
+        }
         Transport.Reply r = transport().call("GET", path("?recursion=1"), null);
         JsonNode md = r.metadata();
         ApiInstance inst = RestJson.fromJson(md.toString(), ApiInstance.class);
@@ -698,7 +727,7 @@ class IncusInstance implements Instance {
 
     @Override
     public String canMigrate() {
-        return canLiveMigrate() ? "live-migrate" : "migrate";
+        return type == InstanceType.VM && canLiveMigrate() ? "live-migrate" : "migrate";
     }
 
     @Override
