@@ -331,7 +331,7 @@ class IncusInstance implements Instance {
 
     @Override
     public boolean canLiveMigrate() {
-        return "true".equals(expandedConfig().get("migration.stateful"));
+        return isTrue(expandedConfig().get("migration.stateful"));
     }
 
     // ---- config -------------------------------------------------------------------------------------------------
@@ -410,7 +410,9 @@ class IncusInstance implements Instance {
 
     @Override
     public void volatileSet(Map<String, String> changes) {
-        requireInstance("volatileSet");
+        if (isSnapshot()) {
+            throw new InvalidArgumentException("Snapshots cannot be modified");
+        }
         for (String k : changes.keySet()) {
             if (!k.startsWith("volatile.")) {
                 throw new InvalidArgumentException("Only volatile keys can be modified with VolatileSet");
@@ -727,7 +729,13 @@ class IncusInstance implements Instance {
 
     @Override
     public String canMigrate() {
-        return type == InstanceType.VM && canLiveMigrate() ? "live-migrate" : "migrate";
+        // Incus's CanMigrate: cluster.evacuate decides when set, else live migration for stateful VMs.
+        Map<String, String> config = expandedConfig();
+        String evacuate = config.getOrDefault("cluster.evacuate", "auto");
+        if (evacuate.equals("stop") || evacuate.equals("migrate") || evacuate.equals("live-migrate")) {
+            return evacuate;
+        }
+        return type == InstanceType.VM && isTrue(config.get("migration.stateful")) ? "live-migrate" : "migrate";
     }
 
     @Override

@@ -47,6 +47,7 @@ final class Transport implements AutoCloseable {
     private final Duration timeout;
     private final HttpClient http;
     private final WebSocketClient ws;
+    private final java.util.concurrent.Semaphore handshakes = new java.util.concurrent.Semaphore(1);
 
     /** A reply: HTTP status, the JSON envelope and the ETag header (or null). */
     record Reply(int status, JsonNode body, String etag) {
@@ -78,8 +79,12 @@ final class Transport implements AutoCloseable {
             }
         };
         http.setExecutor(pool);
-        // Below incusd's 30 s idle timeout, so that a pooled connection is never reused just as the server drops it.
-        http.setIdleTimeout(20_000);
+        // incusd's unix listener peeks at the first bytes of every new connection inside its accept loop, without a
+        // deadline: one connected-but-silent client stalls the whole daemon (checked on 6.0.4; LXD fixed it in
+        // canonical/lxd#18705). So no connection may sit unused: every request closes its connection (no spare
+        // ones from a pool racing a release), and a connection idle for a second (one opened for a request that
+        // gave up meanwhile) is closed. Requests set their own idle timeout for long waits.
+        http.setIdleTimeout(1_000);
         http.setUserAgentField(new org.eclipse.jetty.http.HttpField("User-Agent", "incus4j"));
         http.setFollowRedirects(false);
         this.ws = new WebSocketClient(http);
@@ -106,9 +111,16 @@ final class Transport implements AutoCloseable {
         return URI.create(scheme + "://incus" + pathAndQuery);
     }
 
+    private Request request(String method, String path, Duration limit) {
+        return http.newRequest(uri("http", path)).method(method)
+                .timeout(limit.toMillis(), TimeUnit.MILLISECONDS)
+                .idleTimeout(limit.toMillis() + 1000, TimeUnit.MILLISECONDS)
+                .headers(h -> h.put(org.eclipse.jetty.http.HttpHeader.CONNECTION, "close"));
+    }
+
     /** Sends a request and returns the reply whatever its status; only transport failures throw. */
     Reply send(String method, String path, Object body, Map<String, String> headers, Duration limit) {
-        Request r = http.newRequest(uri("http", path)).method(method).timeout(limit.toMillis(), TimeUnit.MILLISECONDS);
+        Request r = request(method, path, limit);
         headers.forEach((k, v) -> r.headers(h -> h.put(k, v)));
         if (body != null) {
             try {
@@ -163,8 +175,7 @@ final class Transport implements AutoCloseable {
 
     /** Raw bytes of a GET (console log, metrics); a server error is mapped as for {@link #call}. */
     String text(String path) {
-        Request r = http.newRequest(uri("http", path)).method("GET").timeout(timeout.toMillis(),
-                TimeUnit.MILLISECONDS);
+        Request r = request("GET", path, timeout);
         ContentResponse resp;
         try {
             resp = r.send();
@@ -192,6 +203,26 @@ final class Transport implements AutoCloseable {
 
     /** Opens a websocket at {@code path}, bounded by {@code limit}. */
     Session websocket(String path, Session.Listener listener, Duration limit) {
+        // One handshake at a time: concurrent upgrades were seen to stall incusd's accept loop (see the idle-timeout
+        // note above); each handshake is short, and the wait for the turn counts against the same limit.
+        long deadline = System.nanoTime() + limit.toNanos();
+        try {
+            if (!handshakes.tryAcquire(limit.toMillis(), TimeUnit.MILLISECONDS)) {
+                throw new OperationTimeoutException("The websocket " + stripSecret(path) + " did not connect within "
+                        + limit);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IncusException("Interrupted while connecting " + stripSecret(path), e);
+        }
+        try {
+            return handshake(path, listener, Duration.ofNanos(Math.max(1, deadline - System.nanoTime())));
+        } finally {
+            handshakes.release();
+        }
+    }
+
+    private Session handshake(String path, Session.Listener listener, Duration limit) {
         CompletableFuture<Session> f;
         try {
             f = ws.connect(listener, uri("ws", path));

@@ -20,6 +20,7 @@ import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
@@ -106,6 +107,32 @@ class IncusDriverTest {
             assertEquals(0, cmd.waitFor(Duration.ofSeconds(30)));
         }
         assertEquals("hello\n", out.toString(StandardCharsets.UTF_8));
+    }
+
+    @Test
+    void parallelExecsEachGetTheirOwnOutput() throws Exception {
+        Instance i = create();
+        i.start(false);
+        int n = 8;
+        java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(n);
+        try {
+            List<java.util.concurrent.Future<String>> outs = new java.util.ArrayList<>();
+            for (int k = 0; k < n; k++) {
+                int index = k;
+                outs.add(pool.submit(() -> {
+                    ByteArrayOutputStream out = new ByteArrayOutputStream();
+                    try (Cmd cmd = i.exec(ExecRequest.of("echo", "out-" + index), null, out, null)) {
+                        assertEquals(0, cmd.waitFor(Duration.ofSeconds(30)));
+                    }
+                    return out.toString(StandardCharsets.UTF_8);
+                }));
+            }
+            for (int k = 0; k < n; k++) {
+                assertEquals("out-" + k + "\n", outs.get(k).get(60, TimeUnit.SECONDS));
+            }
+        } finally {
+            pool.shutdownNow();
+        }
     }
 
     @Test

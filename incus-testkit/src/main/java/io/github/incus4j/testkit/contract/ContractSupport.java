@@ -37,7 +37,6 @@ import java.util.stream.Collectors;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
-import org.junit.jupiter.api.TestInfo;
 import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.extension.ExtensionContext;
 import org.junit.jupiter.api.extension.TestInstances;
@@ -55,6 +54,7 @@ import org.junit.jupiter.api.parallel.ExecutionMode;
  * runs); tests of one class therefore run one at a time.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
+@org.junit.jupiter.api.extension.ExtendWith(DivergenceCondition.class)
 @Execution(ExecutionMode.SAME_THREAD)
 public abstract class ContractSupport {
     private static final AtomicInteger NAMES = new AtomicInteger();
@@ -103,14 +103,6 @@ public abstract class ContractSupport {
     final void freshRoot(@TempDir Path dir) {
         base = dir;
         current = null;
-    }
-
-    /** Skips a test the driver declares as a divergence ({@link DriverUnderTest#divergences()}), with the reason. */
-    @BeforeEach
-    final void skipDeclaredDivergence(TestInfo info) {
-        String method = info.getTestMethod().map(java.lang.reflect.Method::getName).orElse("");
-        String reason = dut().divergences().get(method);
-        assumeTrue(reason == null, () -> "declared divergence of " + driverName() + ": " + reason);
     }
 
     @AfterEach
