@@ -70,6 +70,9 @@ class IncusContractTest extends InstanceDriverContract {
             Map.entry("concurrentSnapshotsAreAllKept", "[incus-unsafe] concurrent snapshots of one instance fail in "
                     + "Incus 6.0.4 with \"Instance snapshot record count doesn't match instance snapshot volume record "
                     + "count\""),
+            Map.entry("mixedActionsOnSharedInstancesLoseNothing", "[incus-unsafe] under concurrent renames, "
+                    + "deletes and snapshots Incus 6.0.4 fails with internal storage races (e.g. \"Rename instance: "
+                    + "Storage volume not found\", \"Instance snapshot record count doesn't match ...\")"),
             Map.entry("duplicateCreateIsBusy", "[incus-unsafe] Incus 6.0.4 reports a duplicate create as a database "
                     + "error (\"... UNIQUE constraint failed: ...\"), still mapped to BusyException"),
             Map.entry("duplicateSnapshotNameIsRefused", "[incus-unsafe] a database error text (UNIQUE constraint), "
@@ -101,6 +104,10 @@ class IncusContractTest extends InstanceDriverContract {
             Map.entry("booleanKeysAcceptIncusSpellings", "[incus-right] Incus's text is \"Instance is protected\""),
             Map.entry("idmapKeysCannotBeDeletedByUsers", "[remote] every REST update is a user request: "
                     + "update(args, false) cannot lift the check"),
+            Map.entry("shutdownStopsCleanly", "[incus-right] Incus sends SIGPWR once; right after a start, the "
+                    + "busybox image's init may not handle it yet and the clean stop waits out its timeout (flaky)"),
+            Map.entry("restartWithTimeoutKeepsItRunning", "[incus-right] as shutdownStopsCleanly: one SIGPWR, "
+                    + "lost when sent right after the start (flaky)"),
             Map.entry("stopEndsRunningCommands", "[incus-right] Incus fails the exec operation (\"Failed to "
                     + "retrieve PID of executing child process\") instead of giving an exit status"),
             Map.entry("deleteProtectionNeedsForce", "[incus-right] Incus's text is \"Instance is protected\""),
