@@ -266,6 +266,16 @@ final class IncusExec implements Cmd {
 
     @Override
     public void close() {
+        // incusd kills a command whose control websocket closes; Cmd.close must not, so a running command's
+        // websockets are closed when it ends (the server closes them then anyway).
+        if (!exit.isDone()) {
+            exit.whenComplete((code, e) -> closeSockets());
+            return;
+        }
+        closeSockets();
+    }
+
+    private void closeSockets() {
         synchronized (sockets) {
             for (Session s : sockets) {
                 try {

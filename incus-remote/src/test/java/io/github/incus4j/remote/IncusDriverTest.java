@@ -136,6 +136,24 @@ class IncusDriverTest {
     }
 
     @Test
+    void closingACommandDoesNotKillIt() {
+        Instance i = create();
+        i.start(false);
+        Cmd cmd = i.exec(ExecRequest.of("sh", "-c", "sleep 1; echo done > /tmp/closed-but-ran"), null, null, null);
+        cmd.close();
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+        String seen = "";
+        while (!seen.equals("done\n") && System.nanoTime() < deadline) {
+            ByteArrayOutputStream out = new ByteArrayOutputStream();
+            try (Cmd cat = i.exec(ExecRequest.of("cat", "/tmp/closed-but-ran"), null, out, null)) {
+                cat.waitFor(Duration.ofSeconds(10));
+            }
+            seen = out.toString(StandardCharsets.UTF_8);
+        }
+        assertEquals("done\n", seen, "the closed command ran to its end");
+    }
+
+    @Test
     void serverTextsArePassedThrough() {
         Instance i = create();
         InstanceStateException e = assertThrows(InstanceStateException.class, () -> i.stop(false));
