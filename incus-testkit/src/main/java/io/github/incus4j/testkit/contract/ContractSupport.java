@@ -57,6 +57,7 @@ import org.junit.jupiter.api.parallel.ExecutionMode;
  */
 @API(status = EXPERIMENTAL)
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
+@org.junit.jupiter.api.extension.ExtendWith(DivergenceCondition.class)
 @Execution(ExecutionMode.SAME_THREAD)
 public abstract class ContractSupport {
     private static final AtomicInteger NAMES = new AtomicInteger();

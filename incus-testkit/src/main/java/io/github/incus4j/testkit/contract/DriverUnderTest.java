@@ -73,6 +73,15 @@ public interface DriverUnderTest {
     record SoakLoad(int threads, int operationsPerThread, int names) {
     }
 
+    /**
+     * Contract tests this driver fails because what it drives (a real Incus server) behaves otherwise, by test method
+     * name, each with its reason; by default none. Each is reported as skipped with the message
+     * {@code declared divergence of <driver>: <reason>} (CI accepts only skips of that form), never as passed.
+     */
+    default Map<String, String> divergences() {
+        return Map.of();
+    }
+
     /** The bound of every wait in the contract (exec, shutdown, migration); be generous for real drivers. */
     default Duration timeout() {
         return Duration.ofSeconds(30);

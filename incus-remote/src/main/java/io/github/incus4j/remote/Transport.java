@@ -1,0 +1,447 @@
+package io.github.incus4j.remote;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.NullNode;
+import io.github.incus4j.api.IncusException;
+import io.github.incus4j.api.OperationTimeoutException;
+import io.github.incus4j.api.io.Connection;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.URI;
+import java.net.UnixDomainSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import org.eclipse.jetty.client.ContentResponse;
+import org.eclipse.jetty.client.HttpClient;
+import org.eclipse.jetty.client.Origin;
+import org.eclipse.jetty.client.Request;
+import org.eclipse.jetty.client.StringRequestContent;
+import org.eclipse.jetty.client.transport.HttpClientTransportOverHTTP;
+import org.eclipse.jetty.io.ClientConnector;
+import org.eclipse.jetty.util.thread.QueuedThreadPool;
+import org.eclipse.jetty.util.thread.ScheduledExecutorScheduler;
+import org.eclipse.jetty.websocket.api.Session;
+import org.eclipse.jetty.websocket.client.WebSocketClient;
+
+/**
+ * HTTP/1.1 and WebSocket to incusd over its unix socket (Jetty), plus the raw {@code Upgrade: sftp} connection. Every
+ * call is bounded by a timeout; failures become {@link IncusException}s carrying the server's own text.
+ */
+final class Transport implements AutoCloseable {
+    static final ObjectMapper JSON = new ObjectMapper();
+    private static final System.Logger LOG = System.getLogger(Transport.class.getName());
+
+    private final Path socket;
+    private final Duration timeout;
+    private final HttpClient http;
+    private final WebSocketClient ws;
+    private final java.util.concurrent.Semaphore handshakes = new java.util.concurrent.Semaphore(1);
+
+    /** A reply: HTTP status, the JSON envelope and the ETag header (or null). */
+    record Reply(int status, JsonNode body, String etag) {
+        JsonNode metadata() {
+            JsonNode m = body.get("metadata");
+            return m == null ? NullNode.getInstance() : m;
+        }
+    }
+
+    @SuppressWarnings("try") // HttpClient's close() is never called: stop() is.
+    Transport(Path socket, Duration timeout) {
+        this.socket = socket;
+        this.timeout = timeout;
+        QueuedThreadPool pool = new QueuedThreadPool(64, 2);
+        pool.setName("incus4j-remote-http");
+        pool.setDaemon(true);
+        ClientConnector connector = new ClientConnector();
+        connector.setExecutor(pool);
+        connector.setScheduler(new ScheduledExecutorScheduler("incus4j-remote-scheduler", true));
+        connector.setConnectTimeout(timeout);
+        org.eclipse.jetty.io.Transport unix = new org.eclipse.jetty.io.Transport.TCPUnix(socket);
+        // WebSocketClient has no per-upgrade transport setting: every origin this client creates goes over the
+        // unix socket, which makes the websocket upgrades take it too.
+        this.http = new HttpClient(new HttpClientTransportOverHTTP(connector)) {
+            @Override
+            public Origin createOrigin(Request request, Origin.Protocol protocol) {
+                Origin o = super.createOrigin(request, protocol);
+                return new Origin(o.getScheme(), o.getAddress(), o.getTag(), o.getProtocol(), unix);
+            }
+        };
+        http.setExecutor(pool);
+        // incusd's unix listener peeks at the first bytes of every new connection inside its accept loop, without a
+        // deadline: one connected-but-silent client stalls the whole daemon (checked on 6.0.4; LXD fixed it in
+        // canonical/lxd#18705). So no connection may sit unused: every request closes its connection (no spare
+        // ones from a pool racing a release), and a connection idle for a second (one opened for a request that
+        // gave up meanwhile) is closed. Requests set their own idle timeout for long waits.
+        http.setIdleTimeout(1_000);
+        http.setUserAgentField(new org.eclipse.jetty.http.HttpField("User-Agent", "incus4j"));
+        http.setFollowRedirects(false);
+        this.ws = new WebSocketClient(http);
+        ws.setIdleTimeout(Duration.ZERO);
+        ws.setConnectTimeout(timeout.toMillis());
+        try {
+            http.start();
+            ws.start();
+        } catch (Exception e) {
+            close();
+            throw new IncusException("Cannot start the HTTP client for " + socket + ": " + e.getMessage(), e);
+        }
+    }
+
+    Path socket() {
+        return socket;
+    }
+
+    Duration timeout() {
+        return timeout;
+    }
+
+    static URI uri(String scheme, String pathAndQuery) {
+        return URI.create(scheme + "://incus" + pathAndQuery);
+    }
+
+    private Request request(String method, String path, Duration limit) {
+        return http.newRequest(uri("http", path)).method(method)
+                .timeout(limit.toMillis(), TimeUnit.MILLISECONDS)
+                .idleTimeout(limit.toMillis() + 1000, TimeUnit.MILLISECONDS)
+                .headers(h -> h.put(org.eclipse.jetty.http.HttpHeader.CONNECTION, "close"));
+    }
+
+    /** Sends a request and returns the reply whatever its status; only transport failures throw. */
+    Reply send(String method, String path, Object body, Map<String, String> headers, Duration limit) {
+        Request r = request(method, path, limit);
+        headers.forEach((k, v) -> r.headers(h -> h.put(k, v)));
+        if (body != null) {
+            try {
+                r.body(new StringRequestContent("application/json", JSON.writeValueAsString(body)));
+            } catch (JsonProcessingException e) {
+                throw new IncusException("Cannot encode the request to " + path + ": " + e.getOriginalMessage(), e);
+            }
+        }
+        ContentResponse resp;
+        try {
+            resp = r.send();
+        } catch (TimeoutException e) {
+            throw new OperationTimeoutException(method + " " + path + " got no reply from incusd within " + limit, e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IncusException("Interrupted during " + method + " " + path, e);
+        } catch (ExecutionException e) {
+            Throwable c = e.getCause() == null ? e : e.getCause();
+            if (c instanceof TimeoutException) {
+                throw new OperationTimeoutException(method + " " + path + " got no reply from incusd within " + limit,
+                        c);
+            }
+            throw new IncusException("Connection to incusd at " + socket + " failed during " + method + " " + path
+                    + ": " + describe(c), c);
+        }
+        String text = resp.getContentAsString();
+        JsonNode json;
+        try {
+            json = text == null || text.isBlank() ? NullNode.getInstance() : JSON.readTree(text);
+        } catch (JsonProcessingException e) {
+            throw new IncusException("incusd answered " + method + " " + path + " with status " + resp.getStatus()
+                    + " and no JSON: " + abbreviate(text), e);
+        }
+        return new Reply(resp.getStatus(), json, resp.getHeaders().get("ETag"));
+    }
+
+    /** A request whose reply must be a success; the server's error becomes our exception with its text. */
+    Reply call(String method, String path, Object body) {
+        return call(method, path, body, Map.of());
+    }
+
+    Reply call(String method, String path, Object body, Map<String, String> headers) {
+        Reply reply = send(method, path, body, headers, timeout);
+        if (reply.status() >= 400 || "error".equals(reply.body().path("type").asText())) {
+            int code = reply.body().path("error_code").asInt(reply.status());
+            String message = reply.body().path("error").asText("");
+            throw Errors.map(code, message.isEmpty() ? "incusd answered " + reply.status() + " to " + method + " "
+                    + path : message);
+        }
+        return reply;
+    }
+
+    /** Raw bytes of a GET (console log, metrics); a server error is mapped as for {@link #call}. */
+    String text(String path) {
+        Request r = request("GET", path, timeout);
+        ContentResponse resp;
+        try {
+            resp = r.send();
+        } catch (TimeoutException e) {
+            throw new OperationTimeoutException("GET " + path + " got no reply from incusd within " + timeout, e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IncusException("Interrupted during GET " + path, e);
+        } catch (ExecutionException e) {
+            throw new IncusException("Connection to incusd at " + socket + " failed during GET " + path + ": "
+                    + describe(e.getCause()), e.getCause());
+        }
+        String body = resp.getContentAsString();
+        if (resp.getStatus() >= 400) {
+            String message = body;
+            try {
+                message = JSON.readTree(body).path("error").asText(body);
+            } catch (JsonProcessingException e) {
+                // Not JSON: the body is the message.
+            }
+            throw Errors.map(resp.getStatus(), message);
+        }
+        return body;
+    }
+
+    /** Opens a websocket at {@code path}, bounded by {@code limit}. */
+    Session websocket(String path, Session.Listener listener, Duration limit) {
+        // One handshake at a time: concurrent upgrades were seen to stall incusd's accept loop (see the idle-timeout
+        // note above); each handshake is short, and the wait for the turn counts against the same limit.
+        long deadline = System.nanoTime() + limit.toNanos();
+        try {
+            if (!handshakes.tryAcquire(limit.toMillis(), TimeUnit.MILLISECONDS)) {
+                throw new OperationTimeoutException("The websocket " + stripSecret(path) + " did not connect within "
+                        + limit);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IncusException("Interrupted while connecting " + stripSecret(path), e);
+        }
+        try {
+            return handshake(path, listener, Duration.ofNanos(Math.max(1, deadline - System.nanoTime())));
+        } finally {
+            handshakes.release();
+        }
+    }
+
+    private Session handshake(String path, Session.Listener listener, Duration limit) {
+        CompletableFuture<Session> f;
+        try {
+            f = ws.connect(listener, uri("ws", path));
+        } catch (IOException e) {
+            throw new IncusException("Cannot open the websocket " + path + ": " + describe(e), e);
+        }
+        try {
+            return f.get(limit.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (TimeoutException e) {
+            f.cancel(true);
+            throw new OperationTimeoutException("The websocket " + stripSecret(path) + " did not connect within "
+                    + limit, e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            f.cancel(true);
+            throw new IncusException("Interrupted while connecting " + stripSecret(path), e);
+        } catch (ExecutionException e) {
+            throw new IncusException("The websocket " + stripSecret(path) + " failed: " + describe(e.getCause()),
+                    e.getCause());
+        }
+    }
+
+    /**
+     * A raw connection after {@code GET path} with {@code Upgrade: <protocol>} answered 101 (Incus's {@code /sftp}).
+     * Jetty's upgrade hands over a non-blocking endpoint only; the SFTP client wants blocking streams, so this one
+     * request goes over a JDK unix-domain channel of its own.
+     */
+    Connection upgrade(String path, String protocol) {
+        SocketChannel ch;
+        try {
+            ch = SocketChannel.open(UnixDomainSocketAddress.of(socket));
+        } catch (IOException e) {
+            throw new IncusException("Cannot connect to incusd at " + socket + ": " + describe(e), e);
+        }
+        // The handshake is bounded: a watchdog closes the channel, which ends a blocked read.
+        CompletableFuture<Void> handshake = new CompletableFuture<>();
+        handshake.orTimeout(timeout.toMillis(), TimeUnit.MILLISECONDS).whenComplete((v, e) -> {
+            if (e != null) {
+                closeQuietly(ch);
+            }
+        });
+        try {
+            String req = "GET " + path + " HTTP/1.1\r\nHost: incus\r\nUser-Agent: incus4j\r\nUpgrade: " + protocol
+                    + "\r\nConnection: Upgrade\r\n\r\n";
+            ByteBuffer out = ByteBuffer.wrap(req.getBytes(StandardCharsets.US_ASCII));
+            while (out.hasRemaining()) {
+                ch.write(out);
+            }
+            InputStream in = new ChannelInput(ch);
+            String head = readHead(in);
+            String statusLine = head.lines().findFirst().orElse("");
+            String[] parts = statusLine.split(" ", 3);
+            int status = parts.length > 1 ? Integer.parseInt(parts[1]) : 0;
+            if (status != 101) {
+                int length = 0;
+                for (String line : head.lines().toList()) {
+                    if (line.toLowerCase(Locale.ROOT).startsWith("content-length:")) {
+                        length = Integer.parseInt(line.substring(15).trim());
+                    }
+                }
+                byte[] body = in.readNBytes(Math.min(length, 65536));
+                handshake.complete(null);
+                closeQuietly(ch);
+                String text = new String(body, StandardCharsets.UTF_8);
+                String message = text;
+                try {
+                    message = JSON.readTree(text).path("error").asText(text);
+                } catch (JsonProcessingException e) {
+                    // Not JSON: keep the body.
+                }
+                throw Errors.map(status, message.isEmpty() ? statusLine : message);
+            }
+            handshake.complete(null);
+            return new ChannelConnection(ch, in);
+        } catch (IOException | NumberFormatException e) {
+            closeQuietly(ch);
+            if (handshake.isCompletedExceptionally()) {
+                throw new OperationTimeoutException("incusd did not answer the " + protocol + " upgrade of " + path
+                        + " within " + timeout, e);
+            }
+            throw new IncusException("The " + protocol + " upgrade of " + path + " failed: " + describe(e), e);
+        } finally {
+            handshake.complete(null);
+        }
+    }
+
+    private static String readHead(InputStream in) throws IOException {
+        StringBuilder sb = new StringBuilder();
+        while (sb.length() < 4 || !sb.substring(sb.length() - 4).equals("\r\n\r\n")) {
+            int b = in.read();
+            if (b < 0) {
+                throw new IOException("connection closed before the end of the reply's header");
+            }
+            sb.append((char) b);
+            if (sb.length() > 16384) {
+                throw new IOException("reply header too long");
+            }
+        }
+        return sb.toString();
+    }
+
+    private static void closeQuietly(SocketChannel ch) {
+        try {
+            ch.close();
+        } catch (IOException e) {
+            LOG.log(System.Logger.Level.DEBUG, "closing the upgrade channel", e);
+        }
+    }
+
+    static String describe(Throwable t) {
+        if (t == null) {
+            return "unknown error";
+        }
+        String m = t.getMessage();
+        return m == null || m.isEmpty() ? t.getClass().getSimpleName() : m;
+    }
+
+    static String stripSecret(String path) {
+        int q = path.indexOf("secret=");
+        return q < 0 ? path : path.substring(0, q) + "secret=...";
+    }
+
+    private static String abbreviate(String s) {
+        return s == null ? "" : s.length() > 200 ? s.substring(0, 200) + "..." : s;
+    }
+
+    @Override
+    public void close() {
+        try {
+            ws.stop();
+        } catch (Exception e) {
+            LOG.log(System.Logger.Level.DEBUG, "stopping the websocket client", e);
+        }
+        try {
+            http.stop();
+        } catch (Exception e) {
+            LOG.log(System.Logger.Level.DEBUG, "stopping the HTTP client", e);
+        }
+    }
+
+    /**
+     * Reads straight from the channel: {@code Channels.newInputStream} would hold the channel's blocking lock during
+     * a read and so stall concurrent writes, which a full-duplex SFTP session needs.
+     */
+    private static final class ChannelInput extends InputStream {
+        private final SocketChannel ch;
+
+        ChannelInput(SocketChannel ch) {
+            this.ch = ch;
+        }
+
+        @Override
+        public int read() throws IOException {
+            byte[] one = new byte[1];
+            int n = read(one, 0, 1);
+            return n < 0 ? -1 : one[0] & 0xff;
+        }
+
+        @Override
+        public int read(byte[] b, int off, int len) throws IOException {
+            if (len == 0) {
+                return 0;
+            }
+            int n;
+            do {
+                n = ch.read(ByteBuffer.wrap(b, off, len));
+            } while (n == 0);
+            return n;
+        }
+
+        @Override
+        public void close() throws IOException {
+            ch.close();
+        }
+    }
+
+    /** The upgraded connection; closing it closes the channel (no half-close: incusd cancels on it). */
+    private static final class ChannelConnection implements Connection {
+        private final SocketChannel ch;
+        private final InputStream in;
+        private final OutputStream out;
+
+        ChannelConnection(SocketChannel ch, InputStream in) {
+            this.ch = ch;
+            this.in = in;
+            this.out = new OutputStream() {
+                @Override
+                public void write(int b) throws IOException {
+                    write(new byte[] {(byte) b}, 0, 1);
+                }
+
+                @Override
+                public void write(byte[] b, int off, int len) throws IOException {
+                    ByteBuffer buf = ByteBuffer.wrap(b, off, len);
+                    while (buf.hasRemaining()) {
+                        ch.write(buf);
+                    }
+                }
+
+                @Override
+                public void close() throws IOException {
+                    ch.close();
+                }
+            };
+        }
+
+        @Override
+        public InputStream input() {
+            return in;
+        }
+
+        @Override
+        public OutputStream output() {
+            return out;
+        }
+
+        @Override
+        public void close() throws IOException {
+            ch.close();
+        }
+    }
+}

@@ -1,0 +1,164 @@
+package io.github.incus4j.remote;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import io.github.incus4j.api.Instance;
+import io.github.incus4j.api.InstanceSource;
+import io.github.incus4j.api.InstanceStateException;
+import io.github.incus4j.api.NotFoundException;
+import io.github.incus4j.api.StatusCode;
+import io.github.incus4j.api.exec.Cmd;
+import io.github.incus4j.api.exec.ExecRequest;
+import io.github.incus4j.api.model.InstanceArgs;
+import io.github.incus4j.api.spi.Applicability;
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The driver's own machinery against a real incusd: the event subscription, the status cache, exec draining. */
+class IncusDriverTest {
+    private IncusInstances incus;
+    private Instance instance;
+
+    @BeforeEach
+    void open(@TempDir Path root) {
+        Applicability a = new IncusDriver().applicability();
+        assumeTrue(a.applicable(), () -> "no trusted incusd here (.ci/incusd start runs one): " + a.reason());
+        incus = (IncusInstances) new IncusDriver().open(root, IncusDriver.findSocket(), Duration.ofSeconds(30));
+    }
+
+    @AfterEach
+    void close() {
+        if (instance != null) {
+            try {
+                instance.stop(false);
+            } catch (InstanceStateException e) {
+                // already stopped
+            }
+            instance.delete(true);
+        }
+        if (incus != null) {
+            incus.close();
+        }
+    }
+
+    private Instance create() {
+        instance = incus.create(InstanceArgs.builder("drv-" + ProcessHandle.current().pid() + "-"
+                + System.nanoTime() % 100000).build(), InstanceSource.template("busybox", Map.of()));
+        return instance;
+    }
+
+    @Test
+    void eventsAreSubscribedWhenTheSessionOpens() {
+        assertTrue(incus.events().connected(), "the /1.0/events subscription is up");
+    }
+
+    @Test
+    void statusComesFromEventsWithoutARoundTrip() throws Exception {
+        Instance i = create();
+        i.start(false);
+        assertEquals(StatusCode.RUNNING, i.statusCode());
+        // An action by another client (the CLI) reaches the cache through the event stream.
+        Process p = new ProcessBuilder("incus", "stop", "--force", i.name()).inheritIO().start();
+        assertTrue(p.waitFor(30, TimeUnit.SECONDS) && p.exitValue() == 0, "incus stop");
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+        while (incus.events().status("default", i.name()) != StatusCode.STOPPED && System.nanoTime() < deadline) {
+            Thread.sleep(10);
+        }
+        assertEquals(StatusCode.STOPPED, incus.events().status("default", i.name()), "cached from the event");
+        assertEquals(StatusCode.STOPPED, i.statusCode());
+    }
+
+    @Test
+    void execDrainsAllOutputBeforeReturning() {
+        Instance i = create();
+        i.start(false);
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        // 1 MiB on stdout, then a line on stderr and exit 3: all of it must be there when waitFor returns.
+        try (Cmd cmd = i.exec(ExecRequest.of("sh", "-c", "head -c 1048576 /dev/zero; echo bye >&2; exit 3"),
+                null, out, err)) {
+            assertEquals(3, cmd.waitFor(Duration.ofSeconds(30)));
+        }
+        assertEquals(1048576, out.size());
+        assertEquals("bye\n", err.toString(StandardCharsets.UTF_8));
+    }
+
+    @Test
+    void stdinReachesTheCommandAndEndsIt() {
+        Instance i = create();
+        i.start(false);
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        try (Cmd cmd = i.exec(ExecRequest.of("cat"), new ByteArrayInputStream("hello\n".getBytes(
+                StandardCharsets.UTF_8)), out, null)) {
+            assertEquals(0, cmd.waitFor(Duration.ofSeconds(30)));
+        }
+        assertEquals("hello\n", out.toString(StandardCharsets.UTF_8));
+    }
+
+    @Test
+    void parallelExecsEachGetTheirOwnOutput() throws Exception {
+        Instance i = create();
+        i.start(false);
+        int n = 8;
+        java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(n);
+        try {
+            List<java.util.concurrent.Future<String>> outs = new java.util.ArrayList<>();
+            for (int k = 0; k < n; k++) {
+                int index = k;
+                outs.add(pool.submit(() -> {
+                    ByteArrayOutputStream out = new ByteArrayOutputStream();
+                    try (Cmd cmd = i.exec(ExecRequest.of("echo", "out-" + index), null, out, null)) {
+                        assertEquals(0, cmd.waitFor(Duration.ofSeconds(30)));
+                    }
+                    return out.toString(StandardCharsets.UTF_8);
+                }));
+            }
+            for (int k = 0; k < n; k++) {
+                assertEquals("out-" + k + "\n", outs.get(k).get(60, TimeUnit.SECONDS));
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+    }
+
+    @Test
+    void closingACommandDoesNotKillIt() {
+        Instance i = create();
+        i.start(false);
+        Cmd cmd = i.exec(ExecRequest.of("sh", "-c", "sleep 1; echo done > /tmp/closed-but-ran"), null, null, null);
+        cmd.close();
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+        String seen = "";
+        while (!seen.equals("done\n") && System.nanoTime() < deadline) {
+            ByteArrayOutputStream out = new ByteArrayOutputStream();
+            try (Cmd cat = i.exec(ExecRequest.of("cat", "/tmp/closed-but-ran"), null, out, null)) {
+                cat.waitFor(Duration.ofSeconds(10));
+            }
+            seen = out.toString(StandardCharsets.UTF_8);
+        }
+        assertEquals("done\n", seen, "the closed command ran to its end");
+    }
+
+    @Test
+    void serverTextsArePassedThrough() {
+        Instance i = create();
+        InstanceStateException e = assertThrows(InstanceStateException.class, () -> i.stop(false));
+        assertEquals("The instance is already stopped", e.getMessage());
+        assertThrows(NotFoundException.class, () -> incus.load("no-such-instance-here"));
+        assertFalse(incus.find("default", "no-such-instance-here").isPresent());
+    }
+}
