@@ -23,7 +23,6 @@ import io.github.incus4j.api.exec.ConsoleSession;
 import io.github.incus4j.api.io.NativeFd;
 import io.github.incus4j.api.operation.Operation;
 import io.github.incus4j.api.operation.ProgressTracker;
-import io.github.incus4j.api.file.SftpClient;
 import io.github.incus4j.api.metrics.MetricSet;
 import io.github.incus4j.api.metrics.MetricType;
 import io.github.incus4j.api.metrics.Sample;
@@ -1047,12 +1046,6 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
     @Override
     protected Connection doFileSftpConn() {
         return SftpServer.open(new RootDirectory(rootfsPath(), diskIdmap().orElse(null)), driver::execute);
-    }
-
-    /** sshj's SFTP client over {@link #doFileSftpConn()}, as Incus runs {@code sftp.NewClientPipe(conn, conn)}. */
-    @Override
-    protected SftpClient doFileSftp() {
-        return SshjSftpClient.open(doFileSftpConn());
     }
 
     // ---- migration ----------------------------------------------------------------------------------------------

@@ -21,7 +21,6 @@ import io.github.incus4j.api.exec.ConsoleSession;
 import io.github.incus4j.api.operation.InstanceOperation;
 import io.github.incus4j.api.operation.Operation;
 import io.github.incus4j.api.operation.ProgressTracker;
-import io.github.incus4j.api.file.SftpClient;
 import io.github.incus4j.api.metrics.MetricSet;
 import io.github.incus4j.api.metrics.MetricType;
 import io.github.incus4j.api.metrics.Sample;
@@ -1090,11 +1089,6 @@ public final class QemuVm extends AbstractInstance implements VM {
     protected Connection doFileSftpConn() {
         Machine m = requireMachine();
         return SftpServer.open(new AgentFiles(() -> m.agent(driver.settings().agentWait())), driver::execute);
-    }
-
-    @Override
-    protected SftpClient doFileSftp() {
-        return io.github.incus4j.api.internal.sftp.WireSftpClient.open(doFileSftpConn());
     }
 
     /**

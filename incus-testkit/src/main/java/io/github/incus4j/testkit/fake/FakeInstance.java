@@ -20,7 +20,6 @@ import io.github.incus4j.api.io.Connection;
 import io.github.incus4j.api.exec.ConsoleSession;
 import io.github.incus4j.api.operation.Operation;
 import io.github.incus4j.api.operation.ProgressTracker;
-import io.github.incus4j.api.file.SftpClient;
 import io.github.incus4j.api.metrics.MetricSet;
 import io.github.incus4j.api.model.Device;
 import io.github.incus4j.api.exec.ExecRequest;
@@ -573,14 +572,9 @@ public abstract sealed class FakeInstance extends AbstractInstance permits FakeC
         };
     }
 
-    @Override
-    protected SftpClient doFileSftp() {
-        return new MemSftp(fsView(), "/", 0, 0);
-    }
-
     /**
      * A raw SFTP connection: one end of an in-memory pipe pair whose other end {@link SftpServer} serves, over the
-     * same tree as {@link #fileSftp()}, on a driver thread. The session (and its thread) ends when the caller closes
+     * instance's tree, on a driver thread; {@link #fileSftp()} is the SDK's SFTP client over it, as in every driver. The session (and its thread) ends when the caller closes
      * the connection, or with the driver.
      */
     @Override
