@@ -266,13 +266,7 @@ public final class QemuVm extends AbstractInstance implements VM {
             return (int) n;
         }
         // A CPU set: one vCPU per host CPU listed (pinning itself is not done).
-        int n = 0;
-        for (String part : v.split(",")) {
-            String[] r = part.split("-");
-            n += r.length == 2 ? Math.max(0, ConfigNumbers.parseIntClamped("limits.cpu", r[1], 0, ConfigKeys.MAX_CPUS)
-                    - ConfigNumbers.parseIntClamped("limits.cpu", r[0], 0, ConfigKeys.MAX_CPUS) + 1) : 1;
-        }
-        return Math.max(1, Math.min(ConfigKeys.MAX_CPUS, n));
+        return ConfigNumbers.cpuSetSize(v);
     }
 
     private String hwaddr() {

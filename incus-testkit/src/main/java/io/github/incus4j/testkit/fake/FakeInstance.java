@@ -1034,13 +1034,7 @@ public abstract sealed class FakeInstance extends AbstractInstance permits FakeC
             if (v.matches("\\d+")) {
                 return ConfigNumbers.parseIntClamped("limits.cpu", v, 1, ConfigKeys.MAX_CPUS);
             }
-            int n = 0;
-            for (String part : v.split(",")) {
-                String[] r = part.split("-");
-                n += r.length == 2 ? Math.max(0, ConfigNumbers.parseIntClamped("limits.cpu", r[1], 0, ConfigKeys.MAX_CPUS)
-                        - ConfigNumbers.parseIntClamped("limits.cpu", r[0], 0, ConfigKeys.MAX_CPUS) + 1) : 1;
-            }
-            return Math.max(1, Math.min(ConfigKeys.MAX_CPUS, n));
+            return ConfigNumbers.cpuSetSize(v);
         } catch (InvalidArgumentException e) {
             return HOST_CPUS;
         }
