@@ -7,8 +7,6 @@ module io.github.incus4j.lxc {
     requires transitive io.github.incus4j.api;
     requires org.jnrproject.ffi;
     requires static org.apiguardian.api;
-    // sshj (an automatic module) is the SFTP client of fileSftp(), as issue 4 asks.
-    requires com.hierynomus.sshj;
     // jnr-ffi is an automatic module and cannot declare that it needs ASM (explicit modules) to generate its
     // bindings; requiring them here puts them in the module graph without --add-modules.
     requires org.objectweb.asm;

@@ -20,15 +20,12 @@ import io.github.incus4j.api.cgroup.CGroup;
 import io.github.incus4j.api.exec.Cmd;
 import io.github.incus4j.api.io.Connection;
 import io.github.incus4j.api.exec.ConsoleSession;
-import io.github.incus4j.api.io.NativeFd;
 import io.github.incus4j.api.operation.Operation;
 import io.github.incus4j.api.operation.ProgressTracker;
-import io.github.incus4j.api.file.SftpClient;
 import io.github.incus4j.api.metrics.MetricSet;
 import io.github.incus4j.api.metrics.MetricType;
 import io.github.incus4j.api.metrics.Sample;
 import io.github.incus4j.api.model.ConsoleLogOptions;
-import io.github.incus4j.api.model.Device;
 import io.github.incus4j.api.exec.ExecRequest;
 import io.github.incus4j.api.model.IdmapEntry;
 import io.github.incus4j.api.model.IdmapSet;
@@ -37,12 +34,12 @@ import io.github.incus4j.api.model.ImageMetadata;
 import io.github.incus4j.api.model.InstanceArgs;
 import io.github.incus4j.api.model.Profile;
 import io.github.incus4j.api.model.Project;
-import io.github.incus4j.api.model.StorageType;
 import io.github.incus4j.api.rest.ApiInstanceState;
 import io.github.incus4j.api.rest.RestJson;
 import io.github.incus4j.api.spi.AbstractInstance;
 import io.github.incus4j.api.spi.AbstractInstances;
 import io.github.incus4j.api.internal.config.ConfigKeys;
+import io.github.incus4j.api.spi.ContainerDefaults;
 import io.github.incus4j.api.spi.FileBackend;
 import io.github.incus4j.api.internal.config.VolatileIdmaps;
 import io.github.incus4j.api.internal.image.ImageTar;
@@ -94,7 +91,7 @@ import org.apiguardian.api.API;
  * unprivileged container).
  */
 @API(status = EXPERIMENTAL)
-public final class LxcContainerInstance extends AbstractInstance implements Container {
+public final class LxcContainerInstance extends AbstractInstance implements ContainerDefaults {
     private static final System.Logger LOG = System.getLogger(LxcContainerInstance.class.getName());
 
     /** The running container's freezer, with the init pid it was found for. */
@@ -1042,12 +1039,6 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
         return SftpServer.open(new RootDirectory(rootfsPath(), diskIdmap().orElse(null)), driver::execute);
     }
 
-    /** sshj's SFTP client over {@link #doFileSftpConn()}, as Incus runs {@code sftp.NewClientPipe(conn, conn)}. */
-    @Override
-    protected SftpClient doFileSftp() {
-        return SshjSftpClient.open(doFileSftpConn());
-    }
-
     // ---- migration ----------------------------------------------------------------------------------------------
 
     /**
@@ -1113,7 +1104,7 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
     private final class Received implements MigrationWire.Receiver {
         private final Path staging;
         private final Map<String, ImageTar.Visitor> unpackers = new HashMap<>();
-        private final List<String> snapshotNames = new ArrayList<>();
+        private List<String> snapshotNames = List.of();
         private InstanceRecord record;
         private IdmapSet map;
         private String base;
@@ -1126,7 +1117,7 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
         @Override
         public void header(MigrationMessage header) {
             record = MigrationWire.check(header, type(), LxcDriver.NAME, null);
-            record.snapshots().forEach(snap -> snapshotNames.add(NameRules.snapshotPart(snap.name())));
+            snapshotNames = MigrationWire.snapshotNames(record);
             if (!ConfigKeys.isTrue(record.instance().config().get("security.privileged"))) {
                 map = driver.allocation().orElseThrow(() -> new InvalidArgumentException(NO_ALLOCATION));
             }
@@ -1224,22 +1215,7 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
         return a.toBuilder().config(c).build();
     }
 
-    // ---- Container ----------------------------------------------------------------------------------------------
-
-    @Override
-    public Optional<IdmapSet> currentIdmap() {
-        return VolatileIdmaps.current(localConfig());
-    }
-
-    @Override
-    public Optional<IdmapSet> diskIdmap() {
-        return VolatileIdmaps.disk(localConfig());
-    }
-
-    @Override
-    public Optional<IdmapSet> nextIdmap() {
-        return VolatileIdmaps.next(localConfig());
-    }
+    // ---- Container (id maps, seccomp devices, devpts and idmapped storage: ContainerDefaults) ----------------------
 
     /**
      * The running container's console ring buffer ({@code lxc.console.buffer.size} of the config), through liblxc.
@@ -1265,22 +1241,6 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
             }
         }
         return msg;
-    }
-
-    @Override
-    public void insertSeccompUnixDevice(String prefix, Device device, int pid) {
-        throw new NotSupportedException(NotSupportedException.NOT_IMPLEMENTED);
-    }
-
-    @Override
-    public NativeFd devptsFd() {
-        throw new NotSupportedException(NotSupportedException.NOT_IMPLEMENTED);
-    }
-
-    @Override
-    public StorageType idmappedStorage(Path path, String fstype) {
-        Objects.requireNonNull(path, "path");
-        return StorageType.NONE;
     }
 
     @Override

@@ -38,7 +38,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * {@link SftpServer} over {@link RootDirectory}, as {@code fileSftpConn()} serves a container's root filesystem, with
- * our {@link WireSftpClient} and with sshj ({@link SshjSftpClient}, what {@code fileSftp()} returns) as clients.
+ * our {@link WireSftpClient} (what {@code fileSftp()} returns) as client. sshj's SFTP engine, a third-party client,
+ * is run against the same server in the testkit's {@code FakeSftpSshjTest}.
  */
 class RootDirectorySftpTest {
     @TempDir
@@ -241,28 +242,28 @@ class RootDirectorySftpTest {
     }
 
     @Test
-    void sshjOverTheRootDirectory() throws Exception {
-        try (SftpClient c = SshjSftpClient.open(serve(backend()))) {
-            c.mkdirs("/srv/sshj", 0755);
+    void aLargeFileAndSymlinksOverTheRootDirectory() throws Exception {
+        try (SftpClient c = connect(backend())) {
+            c.mkdirs("/srv/big", 0755);
             byte[] data = new byte[500_000];
             new Random(7).nextBytes(data);
-            c.write("/srv/sshj/f", data);
-            assertArrayEquals(data, c.readAllBytes("/srv/sshj/f"));
-            c.rename("/srv/sshj/f", "/srv/sshj/moved");
-            c.symlink("/srv/sshj/moved", "/srv/sshj/link");
-            assertEquals("/srv/sshj/moved", c.readlink("/srv/sshj/link"));
-            assertTrue(c.lstat("/srv/sshj/link").isSymlink());
-            c.remove("/srv/sshj/link");
-            assertEquals(List.of("moved"), c.list("/srv/sshj").stream().map(SftpClient.Entry::name).toList());
+            c.write("/srv/big/f", data);
+            assertArrayEquals(data, c.readAllBytes("/srv/big/f"));
+            c.rename("/srv/big/f", "/srv/big/moved");
+            c.symlink("/srv/big/moved", "/srv/big/link");
+            assertEquals("/srv/big/moved", c.readlink("/srv/big/link"));
+            assertTrue(c.lstat("/srv/big/link").isSymlink());
+            c.remove("/srv/big/link");
+            assertEquals(List.of("moved"), c.list("/srv/big").stream().map(SftpClient.Entry::name).toList());
         }
-        assertEquals(500_000, Files.size(root.resolve("srv/sshj/moved")));
+        assertEquals(500_000, Files.size(root.resolve("srv/big/moved")));
     }
 
     @Test
     void aFifoFailsFastOverTheWire() throws Exception {
         Process p = new ProcessBuilder("mkfifo", root.resolve("fifo").toString()).redirectErrorStream(true).start();
         assumeTrue(p.waitFor(10, TimeUnit.SECONDS) && p.exitValue() == 0, "mkfifo is not available");
-        try (SftpClient c = SshjSftpClient.open(serve(backend()))) {
+        try (SftpClient c = connect(backend())) {
             for (int i = 0; i < 20; i++) {
                 InvalidArgumentException e = assertTimeoutPreemptively(Duration.ofSeconds(5),
                         () -> assertThrows(InvalidArgumentException.class, () -> c.readAllBytes("/fifo")));

@@ -12,7 +12,6 @@ import io.github.incus4j.api.migration.MigrateSendArgs;
 import io.github.incus4j.api.migration.MigrationMessage;
 import io.github.incus4j.api.model.ImageMetadata;
 import io.github.incus4j.api.model.InstanceArgs;
-import io.github.incus4j.api.rest.RestJson;
 import io.github.incus4j.api.spi.AbstractInstances;
 import io.github.incus4j.api.internal.image.ImageFiles;
 import io.github.incus4j.api.internal.image.ImageTar;
@@ -29,7 +28,6 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -146,11 +144,27 @@ final class QemuMigration {
         private final Path staging;
         private final Consumer<InstanceRecord> adopt;
         private final Runnable startFromState;
-        private final List<String> snapshotNames = new ArrayList<>();
+        private List<String> snapshotNames = List.of();
         private InstanceRecord record;
-        private final Map<String, byte[]> templates = new TreeMap<>();
         private boolean live;
-        private ImageMetadata metadata;
+        /** The stream's image files, kept for the commit; only the disks are staged on disk. */
+        private final MigrationWire.ImageFilesKept tree = new MigrationWire.ImageFilesKept() {
+            @Override
+            public void entry(String snapshot, ImageTar.Entry e, InputStream content) {
+                throw new IncusException("Unexpected container filesystem entry " + ErrorTexts.quote(e.name())
+                        + " in the migration of a VM");
+            }
+
+            @Override
+            public void file(String snapshot, ImageTar.Entry e, InputStream content) throws IOException {
+                Path dir = snapshot == null ? staging : staging.resolve("snapshots").resolve(snapshot);
+                if (snapshot == null && !e.name().equals(DISK_ENTRY)) {
+                    return;
+                }
+                PrivateFiles.createDirectories(dir);
+                PrivateFiles.copy(content, dir.resolve(e.name()));
+            }
+        };
 
         Received(QemuVm vm, Path staging, Consumer<InstanceRecord> adopt, Runnable startFromState) {
             this.vm = vm;
@@ -162,7 +176,7 @@ final class QemuMigration {
         @Override
         public void header(MigrationMessage header) {
             record = MigrationWire.check(header, vm.type(), QemuDriver.NAME, STATE_FORMAT);
-            record.snapshots().forEach(s -> snapshotNames.add(NameRules.snapshotPart(s.name())));
+            snapshotNames = MigrationWire.snapshotNames(record);
             live = MigrationWire.isLive(header);
             AbstractInstances.deleteTree(staging);
         }
@@ -170,33 +184,7 @@ final class QemuMigration {
         @Override
         public void filesystem(InputStream in) throws IOException {
             PrivateFiles.createDirectories(staging);
-            MigrationWire.readTree(in, snapshotNames, new MigrationWire.TreeReader() {
-                @Override
-                public void metadata(ImageMetadata md) {
-                    metadata = md;
-                }
-
-                @Override
-                public void template(String name, byte[] content) {
-                    templates.put(name, content);
-                }
-
-                @Override
-                public void entry(String snapshot, ImageTar.Entry e, InputStream content) {
-                    throw new IncusException("Unexpected container filesystem entry " + ErrorTexts.quote(e.name())
-                            + " in the migration of a VM");
-                }
-
-                @Override
-                public void file(String snapshot, ImageTar.Entry e, InputStream content) throws IOException {
-                    Path dir = snapshot == null ? staging : staging.resolve("snapshots").resolve(snapshot);
-                    if (snapshot == null && !e.name().equals(DISK_ENTRY)) {
-                        return;
-                    }
-                    PrivateFiles.createDirectories(dir);
-                    PrivateFiles.copy(content, dir.resolve(e.name()));
-                }
-            });
+            MigrationWire.readTree(in, snapshotNames, tree);
             if (!Files.isRegularFile(staging.resolve(DISK_ENTRY))) {
                 throw new IncusException("The migration stream holds no " + DISK_ENTRY + ": the source sent no VM"
                         + " disk");
@@ -217,8 +205,8 @@ final class QemuMigration {
                 Files.move(staging.resolve(DISK_ENTRY), vm.disk(), StandardCopyOption.REPLACE_EXISTING);
                 Files.deleteIfExists(vm.path().resolve(ImageFiles.METADATA));
                 AbstractInstances.deleteTree(vm.templatesPath());
-                if (metadata != null) {
-                    ImageFiles.keep(vm.path(), vm.templatesPath(), metadata, templates);
+                if (tree.metadata() != null) {
+                    ImageFiles.keep(vm.path(), vm.templatesPath(), tree.metadata(), tree.templates());
                 }
                 adopt.accept(record);
                 Set<String> tags = new HashSet<>();

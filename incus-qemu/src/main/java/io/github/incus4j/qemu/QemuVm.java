@@ -21,7 +21,6 @@ import io.github.incus4j.api.exec.ConsoleSession;
 import io.github.incus4j.api.operation.InstanceOperation;
 import io.github.incus4j.api.operation.Operation;
 import io.github.incus4j.api.operation.ProgressTracker;
-import io.github.incus4j.api.file.SftpClient;
 import io.github.incus4j.api.metrics.MetricSet;
 import io.github.incus4j.api.metrics.MetricType;
 import io.github.incus4j.api.metrics.Sample;
@@ -269,13 +268,7 @@ public final class QemuVm extends AbstractInstance implements VM {
             return (int) n;
         }
         // A CPU set: one vCPU per host CPU listed (pinning itself is not done).
-        int n = 0;
-        for (String part : v.split(",")) {
-            String[] r = part.split("-");
-            n += r.length == 2 ? Math.max(0, ConfigNumbers.parseIntClamped("limits.cpu", r[1], 0, ConfigKeys.MAX_CPUS)
-                    - ConfigNumbers.parseIntClamped("limits.cpu", r[0], 0, ConfigKeys.MAX_CPUS) + 1) : 1;
-        }
-        return Math.max(1, Math.min(ConfigKeys.MAX_CPUS, n));
+        return ConfigNumbers.cpuSetSize(v);
     }
 
     private String hwaddr() {
@@ -1096,11 +1089,6 @@ public final class QemuVm extends AbstractInstance implements VM {
     protected Connection doFileSftpConn() {
         Machine m = requireMachine();
         return SftpServer.open(new AgentFiles(() -> m.agent(driver.settings().agentWait())), driver::execute);
-    }
-
-    @Override
-    protected SftpClient doFileSftp() {
-        return io.github.incus4j.api.internal.sftp.WireSftpClient.open(doFileSftpConn());
     }
 
     /**

@@ -16,6 +16,7 @@ import io.github.incus4j.api.internal.config.NameRules;
 import io.github.incus4j.api.internal.store.BackupYaml;
 import io.github.incus4j.api.internal.store.RecordStore;
 import io.github.incus4j.api.internal.store.StorageFiles;
+import io.github.incus4j.api.internal.sftp.WireSftpClient;
 import io.github.incus4j.api.internal.text.ErrorTexts;
 import io.github.incus4j.api.migration.MigrateReceiveArgs;
 import io.github.incus4j.api.migration.MigrateSendArgs;
@@ -203,9 +204,11 @@ public abstract class AbstractInstance implements Instance {
     /** The instance's cgroup. */
     protected abstract CGroup doCgroup();
 
+    /**
+     * A raw SFTP connection to the instance's files ({@code fileSftpConn()}); {@code fileSftp()} runs the SDK's own
+     * SFTP client over it, so that every driver's files behave alike on the client side.
+     */
     protected abstract Connection doFileSftpConn();
-
-    protected abstract SftpClient doFileSftp();
 
     /** Sends the instance over {@code args}' connections (the migrate lock is held). */
     protected abstract void doMigrateSend(MigrateSendArgs args);
@@ -1179,7 +1182,7 @@ public abstract class AbstractInstance implements Instance {
         if (type() == InstanceType.VM && !isRunning()) {
             throw new InstanceStateException(ErrorTexts.INSTANCE_NOT_RUNNING, statusCode());
         }
-        return doFileSftp();
+        return WireSftpClient.open(doFileSftpConn());
     }
 
     @Override

@@ -2,15 +2,11 @@ package io.github.incus4j.testkit.fake;
 
 import static org.apiguardian.api.API.Status.EXPERIMENTAL;
 
-import io.github.incus4j.api.Container;
-import io.github.incus4j.api.InvalidArgumentException;
-import io.github.incus4j.api.NotSupportedException;
-import io.github.incus4j.api.io.NativeFd;
 import io.github.incus4j.api.model.ConsoleLogOptions;
-import io.github.incus4j.api.model.Device;
 import io.github.incus4j.api.model.IdmapSet;
 import io.github.incus4j.api.model.InstanceArgs;
 import io.github.incus4j.api.model.StorageType;
+import io.github.incus4j.api.spi.ContainerDefaults;
 import io.github.incus4j.api.internal.config.VolatileIdmaps;
 import io.github.incus4j.api.internal.config.ConfigKeys;
 import io.github.incus4j.api.spi.InstanceRecord;
@@ -22,7 +18,6 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.Map;
 import java.util.Objects;
-import java.util.Optional;
 import org.apiguardian.api.API;
 
 /**
@@ -33,7 +28,7 @@ import org.apiguardian.api.API;
  * ({@link #idmappedStorage} is {@link StorageType#NONE}).
  */
 @API(status = EXPERIMENTAL)
-public final class FakeContainer extends FakeInstance implements Container {
+public final class FakeContainer extends FakeInstance implements ContainerDefaults {
     /** The first host id of the default unprivileged map. */
     public static final long IDMAP_BASE = 1_000_000;
     /** The size of the default unprivileged map. */
@@ -72,21 +67,6 @@ public final class FakeContainer extends FakeInstance implements Container {
         }
     }
 
-    @Override
-    public Optional<IdmapSet> currentIdmap() {
-        return VolatileIdmaps.current(localConfig());
-    }
-
-    @Override
-    public Optional<IdmapSet> diskIdmap() {
-        return VolatileIdmaps.disk(localConfig());
-    }
-
-    @Override
-    public Optional<IdmapSet> nextIdmap() {
-        return VolatileIdmaps.next(localConfig());
-    }
-
     /**
      * Reads (and optionally clears) the console ring buffer as liblxc does for Incus: a read returns what was
      * written since the previous read (up to {@code readMax} bytes) and consumes it; with {@code writeToLogFile},
@@ -110,37 +90,6 @@ public final class FakeContainer extends FakeInstance implements Container {
             }
         }
         return text;
-    }
-
-    /**
-     * Not simulated: there is no kernel to create the device node in.
-     *
-     * @throws InvalidArgumentException {@code Invalid request PID specified} for a negative pid
-     * @throws NotSupportedException {@code Not implemented} otherwise
-     */
-    @Override
-    public void insertSeccompUnixDevice(String prefix, Device device, int pid) {
-        if (pid < 0) {
-            throw new InvalidArgumentException("Invalid request PID specified");
-        }
-        throw new NotSupportedException(NotSupportedException.NOT_IMPLEMENTED);
-    }
-
-    /**
-     * Not simulated: the fake has no {@code /dev/pts} to open.
-     *
-     * @throws NotSupportedException {@code Not implemented}
-     */
-    @Override
-    public NativeFd devptsFd() {
-        throw new NotSupportedException(NotSupportedException.NOT_IMPLEMENTED);
-    }
-
-    /** {@link StorageType#NONE}: the memory filesystem stores ids as the container sees them, nothing to shift. */
-    @Override
-    public StorageType idmappedStorage(Path path, String fstype) {
-        Objects.requireNonNull(path, "path");
-        return StorageType.NONE;
     }
 
     @Override

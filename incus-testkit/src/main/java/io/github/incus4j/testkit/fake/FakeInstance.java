@@ -20,7 +20,6 @@ import io.github.incus4j.api.io.Connection;
 import io.github.incus4j.api.exec.ConsoleSession;
 import io.github.incus4j.api.operation.Operation;
 import io.github.incus4j.api.operation.ProgressTracker;
-import io.github.incus4j.api.file.SftpClient;
 import io.github.incus4j.api.metrics.MetricSet;
 import io.github.incus4j.api.model.Device;
 import io.github.incus4j.api.exec.ExecRequest;
@@ -573,14 +572,9 @@ public abstract sealed class FakeInstance extends AbstractInstance permits FakeC
         };
     }
 
-    @Override
-    protected SftpClient doFileSftp() {
-        return new MemSftp(fsView(), "/", 0, 0);
-    }
-
     /**
      * A raw SFTP connection: one end of an in-memory pipe pair whose other end {@link SftpServer} serves, over the
-     * same tree as {@link #fileSftp()}, on a driver thread. The session (and its thread) ends when the caller closes
+     * instance's tree, on a driver thread; {@link #fileSftp()} is the SDK's SFTP client over it, as in every driver. The session (and its thread) ends when the caller closes
      * the connection, or with the driver.
      */
     @Override
@@ -1040,13 +1034,7 @@ public abstract sealed class FakeInstance extends AbstractInstance permits FakeC
             if (v.matches("\\d+")) {
                 return ConfigNumbers.parseIntClamped("limits.cpu", v, 1, ConfigKeys.MAX_CPUS);
             }
-            int n = 0;
-            for (String part : v.split(",")) {
-                String[] r = part.split("-");
-                n += r.length == 2 ? Math.max(0, ConfigNumbers.parseIntClamped("limits.cpu", r[1], 0, ConfigKeys.MAX_CPUS)
-                        - ConfigNumbers.parseIntClamped("limits.cpu", r[0], 0, ConfigKeys.MAX_CPUS) + 1) : 1;
-            }
-            return Math.max(1, Math.min(ConfigKeys.MAX_CPUS, n));
+            return ConfigNumbers.cpuSetSize(v);
         } catch (InvalidArgumentException e) {
             return HOST_CPUS;
         }

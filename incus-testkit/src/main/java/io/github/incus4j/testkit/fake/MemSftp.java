@@ -20,8 +20,8 @@ import java.util.Objects;
 import java.util.function.UnaryOperator;
 
 /**
- * {@link SftpClient} over an instance's {@link MemFs} tree: what {@code fileSftp()} returns, and the file access of
- * simulated processes. Every change is an atomic swap of the instance's root, so concurrent clients never see a torn
+ * {@link SftpClient} over an instance's {@link MemFs} tree: the backend {@code fileSftpConn()} serves, and the file
+ * access of simulated processes. Every change is an atomic swap of the instance's root, so concurrent clients never see a torn
  * tree. Permissions are not enforced (the client acts as root whatever its uid); new files belong to its uid/gid.
  */
 final class MemSftp implements SftpClient {

@@ -4,7 +4,6 @@ import io.github.incus4j.api.migration.MigrateArgs;
 import io.github.incus4j.api.migration.MigrateReceiveArgs;
 import io.github.incus4j.api.migration.MigrateSendArgs;
 import io.github.incus4j.api.migration.MigrationMessage;
-import io.github.incus4j.api.model.ImageMetadata;
 import io.github.incus4j.api.model.InstanceArgs;
 import io.github.incus4j.api.internal.image.ImageTar;
 import io.github.incus4j.api.internal.image.ImageLayout;
@@ -17,7 +16,6 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -72,11 +70,18 @@ final class Migration {
                 new MigrationWire.Receiver() {
                     private final MemFs.Builder root = new MemFs.Builder(0755, 0, 0, MemFs.BASE_MTIME);
                     private final Map<String, MemFs.Builder> snapshots = new TreeMap<>();
-                    private final Map<String, byte[]> templates = new TreeMap<>();
-                    private ImageMetadata metadata;
                     private InstanceRecord record;
                     private MigrationMessage header;
                     private SavedState state;
+                    private final MigrationWire.ImageFilesKept tree = new MigrationWire.ImageFilesKept() {
+                        @Override
+                        public void entry(String snapshot, ImageTar.Entry e, InputStream content)
+                                throws IOException {
+                            MemFs.Builder b = snapshot == null ? root : snapshots.computeIfAbsent(snapshot,
+                                    k -> new MemFs.Builder(0755, 0, 0, MemFs.BASE_MTIME));
+                            FsTar.add(b, e.name(), e, content);
+                        }
+                    };
 
                     @Override
                     public void header(MigrationMessage h) {
@@ -86,27 +91,7 @@ final class Migration {
 
                     @Override
                     public void filesystem(InputStream in) throws IOException {
-                        List<String> names = new ArrayList<>();
-                        record.snapshots().forEach(s -> names.add(NameRules.snapshotPart(s.name())));
-                        MigrationWire.readTree(in, names, new MigrationWire.TreeReader() {
-                            @Override
-                            public void metadata(ImageMetadata md) {
-                                metadata = md;
-                            }
-
-                            @Override
-                            public void template(String name, byte[] content) {
-                                templates.put(name, content);
-                            }
-
-                            @Override
-                            public void entry(String snapshot, ImageTar.Entry e,
-                                    InputStream content) throws IOException {
-                                MemFs.Builder b = snapshot == null ? root : snapshots.computeIfAbsent(snapshot,
-                                        k -> new MemFs.Builder(0755, 0, 0, MemFs.BASE_MTIME));
-                                FsTar.add(b, e.name(), e, content);
-                            }
-                        });
+                        MigrationWire.readTree(in, MigrationWire.snapshotNames(record), tree);
                     }
 
                     @Override
@@ -123,8 +108,9 @@ final class Migration {
                             snapTrees.put(shortName, b == null ? MemFs.MINIMAL : share(b.build()));
                         }
                         dst.adopt(record);
-                        dst.installMigrated(share(root.build()), snapTrees, metadata == null
-                                ? FakeInstance.ImageFiles.NONE : new FakeInstance.ImageFiles(metadata, templates));
+                        dst.installMigrated(share(root.build()), snapTrees, tree.metadata() == null
+                                ? FakeInstance.ImageFiles.NONE
+                                : new FakeInstance.ImageFiles(tree.metadata(), tree.templates()));
                         if (MigrationWire.isLive(header)) {
                             dst.startMigrated(state);
                         }

@@ -32,8 +32,8 @@ import org.junit.jupiter.api.Test;
 
 /**
  * sshj's SFTP engine, a third-party client, against our {@link SftpServer} over the fake's {@code fileSftpConn()}
- * (the lxc driver's tests run it over a container's root directory too). sshj needs an SSH session only for the
- * subsystem's two streams, so a {@link Proxy} session hands it the connection's.
+ * (proof that a third-party client interoperates with the server every driver runs). sshj needs an SSH session
+ * only for the subsystem's two streams, so a {@link Proxy} session hands it the connection's.
  */
 class FakeSftpSshjTest extends FakeFixture {
 

@@ -50,4 +50,20 @@ public final class ConfigNumbers {
         }
         return r;
     }
+
+    /**
+     * How many CPUs a {@code limits.cpu} CPU set such as {@code 0-3,6} names: a range counts its members (none when
+     * reversed), anything else one; between 1 and {@link ConfigKeys#MAX_CPUS}.
+     *
+     * @throws InvalidArgumentException a range bound is not a number
+     */
+    public static int cpuSetSize(String set) {
+        int n = 0;
+        for (String part : set.split(",")) {
+            String[] r = part.split("-");
+            n += r.length == 2 ? Math.max(0, parseIntClamped("limits.cpu", r[1], 0, ConfigKeys.MAX_CPUS)
+                    - parseIntClamped("limits.cpu", r[0], 0, ConfigKeys.MAX_CPUS) + 1) : 1;
+        }
+        return Math.max(1, Math.min(ConfigKeys.MAX_CPUS, n));
+    }
 }

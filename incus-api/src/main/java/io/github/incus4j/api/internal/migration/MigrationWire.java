@@ -30,6 +30,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.TreeMap;
 import org.apiguardian.api.API;
 
 /**
@@ -178,6 +179,42 @@ public final class MigrationWire {
          */
         default void file(String snapshot, ImageTar.Entry e, InputStream content) throws IOException {
         }
+    }
+
+    /**
+     * A {@link TreeReader} that keeps the image metadata and the templates in memory, for a receiver that installs
+     * them at commit; the subclass takes the filesystem entries.
+     */
+    public abstract static class ImageFilesKept implements TreeReader {
+        private ImageMetadata metadata;
+        private final Map<String, byte[]> templates = new TreeMap<>();
+
+        @Override
+        public final void metadata(ImageMetadata md) {
+            metadata = md;
+        }
+
+        @Override
+        public final void template(String name, byte[] content) {
+            templates.put(name, content);
+        }
+
+        /** The metadata read, {@code null} when the stream had none. */
+        public final ImageMetadata metadata() {
+            return metadata;
+        }
+
+        /** The templates read, by name. */
+        public final Map<String, byte[]> templates() {
+            return templates;
+        }
+    }
+
+    /** The short names of {@code record}'s snapshots, the list {@link #readTree} accepts entries of. */
+    public static List<String> snapshotNames(InstanceRecord record) {
+        List<String> names = new ArrayList<>();
+        record.snapshots().forEach(s -> names.add(NameRules.snapshotPart(s.name())));
+        return names;
     }
 
     /**

@@ -38,7 +38,8 @@ import org.apiguardian.api.API;
  * read on pipes and sockets) and the call fails with {@link OperationTimeoutException}, the session being over.
  * Failures map to the API's exceptions as the SFTP status says ({@code NO_SUCH_FILE} is
  * {@link NotFoundException}, {@code PERMISSION_DENIED} {@link PermissionDeniedException}, {@code OP_UNSUPPORTED}
- * {@link NotSupportedException}); a broken connection is an {@link IncusException}.
+ * {@link NotSupportedException}); a broken connection is an {@link IncusException}, a call after {@link #close()}
+ * an {@link IllegalStateException}.
  */
 @API(status = INTERNAL)
 public final class WireSftpClient implements SftpClient {
@@ -56,6 +57,8 @@ public final class WireSftpClient implements SftpClient {
     private final Duration replyTimeout;
     private int nextId;
     private boolean closed;
+    /** Closed by {@link #close()}, not by a timeout: a later call is the caller's mistake. */
+    private boolean closedByCaller;
 
     private WireSftpClient(Connection conn, Duration replyTimeout) {
         this.conn = conn;
@@ -379,6 +382,7 @@ public final class WireSftpClient implements SftpClient {
                 return;
             }
             closed = true;
+            closedByCaller = true;
         }
         try {
             conn.close();
@@ -411,7 +415,11 @@ public final class WireSftpClient implements SftpClient {
      */
     private synchronized Reader call(Writer request, String path) {
         if (closed) {
-            // An IncusException, not an IllegalStateException: a timeout closes the session under the caller.
+            if (closedByCaller) {
+                // Use after close(): a programming error, as with any closed handle.
+                throw new IllegalStateException("This file session was closed");
+            }
+            // An IncusException: a timeout closed the session under the caller.
             throw new IncusException("This file session was closed");
         }
         Reader r;
@@ -472,7 +480,7 @@ public final class WireSftpClient implements SftpClient {
         if (msg.startsWith("Is a directory") || msg.startsWith("Not a directory")
                 || msg.startsWith("Directory not empty") || msg.startsWith("Not a symbolic link")
                 || msg.startsWith("Too many levels") || msg.startsWith("Not a regular file")
-                || msg.startsWith("A path ending in")) {
+                || msg.startsWith("A path ending in") || msg.startsWith("Snapshots cannot be modified")) {
             return new InvalidArgumentException(msg);
         }
         return new IncusException(msg.isEmpty() || msg.equals("Failure") ? "SFTP failure on " + q : msg);

@@ -130,8 +130,40 @@ class SftpServerTest {
                 Duration.ofSeconds(1)));
     }
 
+    @Test
+    void failuresKeepTheirKindAndAClosedClientIsAMistake() throws Exception {
+        Duplex d = new Duplex();
+        FileBackend readOnly = new NoFiles() {
+            @Override
+            public void mkdir(String path, int mode) {
+                throw new InvalidArgumentException("Snapshots cannot be modified");
+            }
+
+            @Override
+            public void remove(String path) {
+                throw new io.github.incus4j.api.BusyException("File exists: " + ErrorTexts.quote(path));
+            }
+        };
+        CompletableFuture<Void> server = CompletableFuture.runAsync(() -> {
+            try {
+                SftpServer.serve(d.server, readOnly);
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        });
+        WireSftpClient c = WireSftpClient.open(d.client);
+        InvalidArgumentException e = assertThrows(InvalidArgumentException.class, () -> c.mkdir("/x", 0755));
+        assertEquals("Snapshots cannot be modified", e.getMessage());
+        assertThrows(io.github.incus4j.api.BusyException.class, () -> c.remove("/x"));
+        assertThrows(NotFoundException.class, () -> c.stat("/x"));
+        c.close();
+        IllegalStateException closed = assertThrows(IllegalStateException.class, () -> c.stat("/"));
+        assertEquals("This file session was closed", closed.getMessage());
+        server.get(10, TimeUnit.SECONDS);
+    }
+
     /** A backend with nothing in it: the protocol tests never reach a file. */
-    private static final class NoFiles implements FileBackend {
+    private static class NoFiles implements FileBackend {
         private static NotFoundException none(String path) {
             return new NotFoundException("No such file or directory: " + ErrorTexts.quote(path));
         }
