@@ -2844,6 +2844,84 @@ public abstract class InstanceDriverContract extends ContractSupport {
             assertTrue(i.isRunning());
         }
 
+        /**
+         * A start that comes while another start runs: it waits for that start and shares its outcome, or is refused
+         * as Incus refuses it, but it never boots the instance a second time, and it never returns before the
+         * instance runs. The driver's start is slowed down (where it can be) so that the two overlap for certain.
+         */
+        @ForEachInstanceType
+        void aStartDuringAStartWaitsAndBootsOnce(InstanceType type) {
+            Instance i = create(type);
+            dut().slowDown(instances(), "start", Duration.ofMillis(1500));
+            try {
+                int[] pids = new int[2];
+                boolean[] runningOnReturn = new boolean[2];
+                List<Throwable> outcomes = inParallel(2, n -> {
+                    if (n == 1) {
+                        try {
+                            Thread.sleep(400); // the first start is under way
+                        } catch (InterruptedException e) {
+                            Thread.currentThread().interrupt();
+                            return;
+                        }
+                    }
+                    i.start(false);
+                    runningOnReturn[n] = i.isRunning();
+                    pids[n] = i.initPid();
+                });
+                assertNull(outcomes.get(0), "the first start succeeds: " + outcomes);
+                Throwable second = outcomes.get(1);
+                if (second != null) {
+                    // operationlock.go: the lock was not found waitable; driver_common.go: the first had finished.
+                    assertRefusedAs(second,
+                            new Refusal(BusyException.class, "Instance is busy running a \"start\" operation"),
+                            new Refusal(InstanceStateException.class, "The instance is already running"));
+                } else {
+                    assertTrue(runningOnReturn[1], "a start that shared another's success returned before the"
+                            + " instance ran");
+                    assertEquals(pids[0], pids[1], "the second start booted the instance again: "
+                            + Arrays.toString(pids));
+                }
+                assertTrue(runningOnReturn[0]);
+                assertEquals(pids[0], i.initPid(), "one boot only");
+            } finally {
+                dut().slowDown(instances(), "start", Duration.ZERO);
+            }
+        }
+
+        /**
+         * A snapshot that comes while another snapshot of the same name is being taken: the snapshot queue makes it
+         * wait and find the name taken, so one snapshot of that name exists, in memory and on disk. Snapshots are
+         * slowed down (where the driver can be) so that the two overlap for certain.
+         */
+        @ForEachInstanceType
+        void aSnapshotDuringASnapshotOfTheSameNameIsRefused(InstanceType type) {
+            Instance i = create(type);
+            dut().slowDown(instances(), "snapshot", Duration.ofMillis(1500));
+            try {
+                List<Throwable> outcomes = inParallel(2, n -> {
+                    if (n == 1) {
+                        try {
+                            Thread.sleep(400); // the first snapshot is under way
+                        } catch (InterruptedException e) {
+                            Thread.currentThread().interrupt();
+                            return;
+                        }
+                    }
+                    i.snapshot("same", null, false);
+                });
+                assertNull(outcomes.get(0), "the first snapshot succeeds: " + outcomes);
+                assertNotNull(outcomes.get(1), "two snapshots named \"same\" were taken");
+                assertRefusedAs(outcomes.get(1),
+                        new Refusal(BusyException.class, "Snapshot \"" + i.name() + "/same\" already exists"),
+                        new Refusal(BusyException.class, "Instance is busy running a \"create\" operation"));
+            } finally {
+                dut().slowDown(instances(), "snapshot", Duration.ZERO);
+            }
+            assertEquals(List.of(i.name() + "/same"), snapshotNames(i));
+            assertEquals(List.of(i.name() + "/same"), snapshotNames(reopen().load(i.name())), "one snapshot on disk");
+        }
+
         @ForEachInstanceType
         void concurrentCreatesWithUniqueNames(InstanceType type) {
             List<String> names = new ArrayList<>();
