@@ -66,6 +66,7 @@ import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.OptionalInt;
 import java.util.Random;
 import java.util.Set;
@@ -2869,21 +2870,20 @@ public abstract class InstanceDriverContract extends ContractSupport {
                     runningOnReturn[n] = i.isRunning();
                     pids[n] = i.initPid();
                 });
-                assertNull(outcomes.get(0), "the first start succeeds: " + outcomes);
-                Throwable second = outcomes.get(1);
-                if (second != null) {
-                    // operationlock.go: the lock was not found waitable; driver_common.go: the first had finished.
-                    assertRefusedAs(second,
-                            new Refusal(BusyException.class, "Instance is busy running a \"start\" operation"),
-                            new Refusal(InstanceStateException.class, "The instance is already running"));
-                } else {
-                    assertTrue(runningOnReturn[1], "a start that shared another's success returned before the"
-                            + " instance ran");
-                    assertEquals(pids[0], pids[1], "the second start booted the instance again: "
-                            + Arrays.toString(pids));
+                // Whichever start won (the second may, on a loaded host), the other waited and shared or was refused.
+                assertTrue(outcomes.contains(null), "one start must win: " + outcomes);
+                int pid = i.initPid();
+                for (int n = 0; n < 2; n++) {
+                    if (outcomes.get(n) == null) {
+                        assertTrue(runningOnReturn[n], "a start returned before the instance ran");
+                        assertEquals(pid, pids[n], "a start booted the instance again: " + Arrays.toString(pids));
+                    } else {
+                        // operationlock.go: the lock was not waitable; driver_common.go: the other had finished.
+                        assertRefusedAs(outcomes.get(n),
+                                new Refusal(BusyException.class, "Instance is busy running a \"start\" operation"),
+                                new Refusal(InstanceStateException.class, "The instance is already running"));
+                    }
                 }
-                assertTrue(runningOnReturn[0]);
-                assertEquals(pids[0], i.initPid(), "one boot only");
             } finally {
                 dut().slowDown(instances(), "start", Duration.ZERO);
             }
@@ -2910,9 +2910,10 @@ public abstract class InstanceDriverContract extends ContractSupport {
                     }
                     i.snapshot("same", null, false);
                 });
-                assertNull(outcomes.get(0), "the first snapshot succeeds: " + outcomes);
-                assertNotNull(outcomes.get(1), "two snapshots named \"same\" were taken");
-                assertRefusedAs(outcomes.get(1),
+                assertEquals(1, outcomes.stream().filter(Objects::isNull).count(),
+                        "exactly one snapshot named \"same\" is taken: " + outcomes);
+                Throwable refused = outcomes.get(0) != null ? outcomes.get(0) : outcomes.get(1);
+                assertRefusedAs(refused,
                         new Refusal(BusyException.class, "Snapshot \"" + i.name() + "/same\" already exists"),
                         new Refusal(BusyException.class, "Instance is busy running a \"create\" operation"));
             } finally {
