@@ -55,6 +55,12 @@ s/\bio\.github\.incus4j\.api\.spi\.ImagesTest\b/io.github.incus4j.api.internal.i
 s/\bio\.github\.incus4j\.api\.spi\.Duplex\b/io.github.incus4j.api.internal.sftp.Duplex/g
 s/\bio\.github\.incus4j\.api\.spi\.SftpServerTest\b/io.github.incus4j.api.internal.sftp.SftpServerTest/g
 s/\bio\.github\.incus4j\.api\.spi\.OpenSshInteropTest\b/io.github.incus4j.api.internal.sftp.OpenSshInteropTest/g
+s/\bio\.github\.incus4j\.api\.spi\.BackupYamlProfilesTest\b/io.github.incus4j.api.internal.store.BackupYamlProfilesTest/g
+s/\bio\.github\.incus4j\.api\.spi\.ConfigKeysBoundsTest\b/io.github.incus4j.api.internal.config.ConfigKeysBoundsTest/g
+s/\bio\.github\.incus4j\.api\.spi\.DeviceRulesEdgesTest\b/io.github.incus4j.api.internal.config.DeviceRulesEdgesTest/g
+s/\bio\.github\.incus4j\.api\.spi\.ImageTemplatesGrammarTest\b/io.github.incus4j.api.internal.image.ImageTemplatesGrammarTest/g
+s/\bio\.github\.incus4j\.api\.spi\.ImagesArgumentsTest\b/io.github.incus4j.api.internal.image.ImageLayoutArgumentsTest/g
+s/\bio\.github\.incus4j\.api\.spi\.NamesBoundsTest\b/io.github.incus4j.api.internal.config.NameRulesBoundsTest/g
 s/\bio\.Cmd\b/exec.Cmd/g
 s/\bio\.ConsoleSession\b/exec.ConsoleSession/g
 s/\bmodel\.ExecRequest\b/exec.ExecRequest/g
@@ -111,3 +117,9 @@ s/{@link\(plain\)\? NamesTest\b/{@link\1 NameRulesTest/g
 s/\bImagesTest\([.#:(;,)}`]\)/ImageLayoutTest\1/g
 s/\b\(class\|interface\|record\|enum\) ImagesTest\b/\1 ImageLayoutTest/g
 s/{@link\(plain\)\? ImagesTest\b/{@link\1 ImageLayoutTest/g
+s/\bImagesArgumentsTest\([.#:(;,)}`]\)/ImageLayoutArgumentsTest\1/g
+s/\b\(class\|interface\|record\|enum\) ImagesArgumentsTest\b/\1 ImageLayoutArgumentsTest/g
+s/{@link\(plain\)\? ImagesArgumentsTest\b/{@link\1 ImageLayoutArgumentsTest/g
+s/\bNamesBoundsTest\([.#:(;,)}`]\)/NameRulesBoundsTest\1/g
+s/\b\(class\|interface\|record\|enum\) NamesBoundsTest\b/\1 NameRulesBoundsTest/g
+s/{@link\(plain\)\? NamesBoundsTest\b/{@link\1 NameRulesBoundsTest/g

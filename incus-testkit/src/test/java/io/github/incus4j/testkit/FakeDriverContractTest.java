@@ -8,6 +8,7 @@ import io.github.incus4j.testkit.contract.DriverUnderTest;
 import io.github.incus4j.testkit.contract.InstanceDriverContract;
 import io.github.incus4j.testkit.contract.MigrationPipe;
 import io.github.incus4j.testkit.fake.FakeDriver;
+import io.github.incus4j.testkit.fake.FakeInstances;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.EnumSet;
@@ -63,6 +64,11 @@ class FakeDriverContractTest extends InstanceDriverContract {
         @Override
         public SoakLoad soakLoad() {
             return new SoakLoad(16, 10_000, 20);
+        }
+
+        @Override
+        public void slowDown(Instances instances, String action, Duration delay) {
+            ((FakeInstances) instances).faults().delay(action, delay);
         }
 
         @Override

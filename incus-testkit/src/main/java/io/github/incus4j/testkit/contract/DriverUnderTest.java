@@ -82,6 +82,14 @@ public interface DriverUnderTest {
         return Map.of();
     }
 
+    /**
+     * Makes {@code action} ({@code start}, ...) of the driver opened as {@code instances} take {@code delay} longer,
+     * {@link Duration#ZERO} undoing it, so that the concurrency tests can overlap two actions for certain. By default
+     * nothing: a real driver's start takes real time anyway. The fake slows its actions down here.
+     */
+    default void slowDown(Instances instances, String action, Duration delay) {
+    }
+
     /** The bound of every wait in the contract (exec, shutdown, migration); be generous for real drivers. */
     default Duration timeout() {
         return Duration.ofSeconds(30);

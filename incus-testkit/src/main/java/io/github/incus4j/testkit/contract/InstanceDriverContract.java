@@ -70,6 +70,7 @@ import java.util.HashMap;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.OptionalInt;
 import java.util.Random;
 import java.util.Set;
@@ -3094,6 +3095,84 @@ public abstract class InstanceDriverContract extends ContractSupport {
             assertEquals(StatusCode.STOPPED, i.statusCode(), "the instance still stops cleanly");
             i.start(false);
             assertTrue(i.isRunning());
+        }
+
+        /**
+         * A start that comes while another start runs: it waits for that start and shares its outcome, or is refused
+         * as Incus refuses it, but it never boots the instance a second time, and it never returns before the
+         * instance runs. The driver's start is slowed down (where it can be) so that the two overlap for certain.
+         */
+        @ForEachInstanceType
+        void aStartDuringAStartWaitsAndBootsOnce(InstanceType type) {
+            Instance i = create(type);
+            dut().slowDown(instances(), "start", Duration.ofMillis(1500));
+            try {
+                int[] pids = new int[2];
+                boolean[] runningOnReturn = new boolean[2];
+                List<Throwable> outcomes = inParallel(2, n -> {
+                    if (n == 1) {
+                        try {
+                            Thread.sleep(400); // the first start is under way
+                        } catch (InterruptedException e) {
+                            Thread.currentThread().interrupt();
+                            return;
+                        }
+                    }
+                    i.start(false);
+                    runningOnReturn[n] = i.isRunning();
+                    pids[n] = i.initPid();
+                });
+                // Whichever start won (the second may, on a loaded host), the other waited and shared or was refused.
+                assertTrue(outcomes.contains(null), "one start must win: " + outcomes);
+                int pid = i.initPid();
+                for (int n = 0; n < 2; n++) {
+                    if (outcomes.get(n) == null) {
+                        assertTrue(runningOnReturn[n], "a start returned before the instance ran");
+                        assertEquals(pid, pids[n], "a start booted the instance again: " + Arrays.toString(pids));
+                    } else {
+                        // operationlock.go: the lock was not waitable; driver_common.go: the other had finished.
+                        assertRefusedAs(outcomes.get(n),
+                                new Refusal(BusyException.class, "Instance is busy running a \"start\" operation"),
+                                new Refusal(InstanceStateException.class, "The instance is already running"));
+                    }
+                }
+            } finally {
+                dut().slowDown(instances(), "start", Duration.ZERO);
+            }
+        }
+
+        /**
+         * A snapshot that comes while another snapshot of the same name is being taken: the snapshot queue makes it
+         * wait and find the name taken, so one snapshot of that name exists, in memory and on disk. Snapshots are
+         * slowed down (where the driver can be) so that the two overlap for certain.
+         */
+        @ForEachInstanceType
+        void aSnapshotDuringASnapshotOfTheSameNameIsRefused(InstanceType type) {
+            Instance i = create(type);
+            dut().slowDown(instances(), "snapshot", Duration.ofMillis(1500));
+            try {
+                List<Throwable> outcomes = inParallel(2, n -> {
+                    if (n == 1) {
+                        try {
+                            Thread.sleep(400); // the first snapshot is under way
+                        } catch (InterruptedException e) {
+                            Thread.currentThread().interrupt();
+                            return;
+                        }
+                    }
+                    i.snapshot("same", null, false);
+                });
+                assertEquals(1, outcomes.stream().filter(Objects::isNull).count(),
+                        "exactly one snapshot named \"same\" is taken: " + outcomes);
+                Throwable refused = outcomes.get(0) != null ? outcomes.get(0) : outcomes.get(1);
+                assertRefusedAs(refused,
+                        new Refusal(BusyException.class, "Snapshot \"" + i.name() + "/same\" already exists"),
+                        new Refusal(BusyException.class, "Instance is busy running a \"create\" operation"));
+            } finally {
+                dut().slowDown(instances(), "snapshot", Duration.ZERO);
+            }
+            assertEquals(List.of(i.name() + "/same"), snapshotNames(i));
+            assertEquals(List.of(i.name() + "/same"), snapshotNames(reopen().load(i.name())), "one snapshot on disk");
         }
 
         @ForEachInstanceType
