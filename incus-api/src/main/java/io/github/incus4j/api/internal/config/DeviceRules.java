@@ -134,6 +134,13 @@ public final class DeviceRules {
         if (devices == null) {
             return;
         }
+        // A TreeMap refuses a null key with a raw NullPointerException: refuse it as Incus refuses an empty name.
+        for (String name : devices.keySet()) {
+            if (name == null) {
+                throw new InvalidArgumentException("Invalid devices: Device validation failed for \"\": "
+                        + NameRules.deviceNameError(""));
+            }
+        }
         Map<String, Device> sorted = new TreeMap<>(devices);
         for (Map.Entry<String, Device> e : sorted.entrySet()) {
             String name = e.getKey();

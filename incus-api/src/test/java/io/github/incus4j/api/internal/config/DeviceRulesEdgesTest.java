@@ -34,6 +34,13 @@ class DeviceRulesEdgesTest {
     }
 
     @Test
+    void aDeviceWithoutANameIsRefusedAsAnEmptyName() {
+        Map<String, Device> devices = new HashMap<>();
+        devices.put(null, Device.of("type", "none"));
+        assertEquals(refusal(Map.of("", Device.of("type", "none"))), refusal(devices));
+    }
+
+    @Test
     void unpairedSurrogatesInAnOptionAreRefused() {
         String inKey = refusal(Map.of("d", Device.of("type", "disk", "path", "/mnt", "source", "/srv",
                 "user.\ud800", "x")));
