@@ -75,6 +75,8 @@ class IncusContractTest extends InstanceDriverContract {
                     + "Storage volume not found\", \"Instance snapshot record count doesn't match ...\")"),
             Map.entry("duplicateCreateIsBusy", "[incus-unsafe] Incus 6.0.4 reports a duplicate create as a database "
                     + "error (\"... UNIQUE constraint failed: ...\"), still mapped to BusyException"),
+            Map.entry("aSnapshotDuringASnapshotOfTheSameNameIsRefused", "[incus-unsafe] as "
+                    + "duplicateSnapshotNameIsRefused: the second snapshot fails on the database's UNIQUE constraint"),
             Map.entry("duplicateSnapshotNameIsRefused", "[incus-unsafe] a database error text (UNIQUE constraint), "
                     + "still mapped to BusyException"),
             // ---- Incus is the reference: the shared semantics must change
