@@ -23,6 +23,7 @@ import java.util.concurrent.ThreadFactory;
 final class Machine implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger(Machine.class.getName());
     private static final Duration AGENT_PROBE = Duration.ofSeconds(2);
+    private static final Duration AGENT_RETRY = Duration.ofMillis(250);
     private static final Duration EXIT_WAIT = Duration.ofSeconds(1);
     /** The error of a command whose QEMU died under it (Incus's text for a lost exec session, and why). */
     static final String COMMAND_LOST_VM_DIED = ErrorTexts.COMMAND_LOST_VM_DIED;
@@ -42,13 +43,24 @@ final class Machine implements AutoCloseable {
     private GuestAgentClient agent;
     private GuestSsh ssh;
     private boolean closed;
+    /** When the guest last began to run: the start, or the resume after a stateful start loaded its RAM. */
+    private volatile Instant runningSince;
 
     Machine(QemuProcess process, QmpClient qmp, RunDir run, Instant startedAt, ThreadFactory threads) {
         this.process = process;
         this.qmp = qmp;
         this.run = run;
         this.startedAt = startedAt;
+        this.runningSince = startedAt;
         this.threads = threads;
+    }
+
+    /**
+     * The guest runs from now on: loading a saved state can take long, and the agent's grace period counts from the
+     * moment the guest runs again, not from QEMU's launch.
+     */
+    void resumed() {
+        runningSince = Instant.now();
     }
 
     /**
@@ -68,17 +80,34 @@ final class Machine implements AutoCloseable {
             agent.close();
             agent = null;
         }
-        Instant deadline = startedAt.plus(wait);
-        Duration budget = Duration.between(Instant.now(), deadline);
-        if (budget.compareTo(AGENT_PROBE) < 0) {
-            budget = AGENT_PROBE;
+        Instant deadline = runningSince.plus(wait);
+        Instant lastTry = Instant.now().plus(AGENT_PROBE);
+        if (lastTry.isAfter(deadline)) {
+            deadline = lastTry;
         }
-        try {
-            agent = GuestAgentClient.connect(run.agent(), budget, threads);
-            return agent;
-        } catch (IncusException e) {
-            LOG.log(System.Logger.Level.DEBUG, "Agent unreachable: {0}", e.getMessage());
-            throw new InstanceStateException(ErrorTexts.VM_AGENT_OFFLINE, StatusCode.RUNNING);
+        // A guest's agent that is not yet (or, after a restored state, no longer) attached to its port makes QEMU
+        // drop the connection at once: try again until the deadline rather than answer "not running" early.
+        while (true) {
+            if (closed) {
+                throw new InstanceStateException(ErrorTexts.INSTANCE_NOT_RUNNING, StatusCode.STOPPED);
+            }
+            Duration budget = Duration.between(Instant.now(), deadline);
+            try {
+                agent = GuestAgentClient.connect(run.agent(), budget, threads);
+                return agent;
+            } catch (IncusException e) {
+                if (Duration.between(Instant.now(), deadline).compareTo(AGENT_RETRY) <= 0) {
+                    LOG.log(System.Logger.Level.DEBUG, "Agent unreachable: {0}", e.getMessage());
+                    throw new InstanceStateException(ErrorTexts.VM_AGENT_OFFLINE, StatusCode.RUNNING);
+                }
+                LOG.log(System.Logger.Level.DEBUG, "Agent not answering yet ({0}), trying again", e.getMessage());
+                try {
+                    wait(AGENT_RETRY.toMillis()); // releases the lock, so that close() can end the loop
+                } catch (InterruptedException ie) {
+                    Thread.currentThread().interrupt();
+                    throw new InstanceStateException(ErrorTexts.VM_AGENT_OFFLINE, StatusCode.RUNNING);
+                }
+            }
         }
     }
 
@@ -120,6 +149,7 @@ final class Machine implements AutoCloseable {
     @Override
     public synchronized void close() {
         closed = true;
+        notifyAll();
         if (ssh != null) {
             ssh.close();
             ssh = null;

@@ -473,6 +473,7 @@ public final class QemuVm extends AbstractInstance implements VM {
                 QemuState.load(qmp, state);
             }
             qmp.execute("cont");
+            m.resumed();
             // The saved state is consumed by a stateful start and discarded by a plain one, as Incus does.
             deleteQuietly(state);
         } catch (RuntimeException e) {
