@@ -209,9 +209,14 @@ public interface Instance extends ConfigReader {
     ApiInstanceState renderState(List<NetworkInterface> hostInterfaces);
 
     /** Anything but Stopped or Error. */
-    boolean isRunning();
+    default boolean isRunning() {
+        return statusCode().isRunning();
+    }
 
-    boolean isFrozen();
+    /** Whether the instance is frozen (paused). */
+    default boolean isFrozen() {
+        return statusCode() == StatusCode.FROZEN;
+    }
 
     boolean isEphemeral();
 

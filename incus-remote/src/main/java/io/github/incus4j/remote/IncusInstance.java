@@ -529,16 +529,6 @@ class IncusInstance implements Instance {
     }
 
     @Override
-    public boolean isRunning() {
-        return statusCode().isRunning();
-    }
-
-    @Override
-    public boolean isFrozen() {
-        return statusCode() == StatusCode.FROZEN;
-    }
-
-    @Override
     public boolean isEphemeral() {
         return get().path("ephemeral").asBoolean();
     }

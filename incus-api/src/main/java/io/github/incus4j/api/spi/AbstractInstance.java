@@ -469,16 +469,6 @@ public abstract class AbstractInstance implements Instance {
     }
 
     @Override
-    public boolean isRunning() {
-        return statusCode().isRunning();
-    }
-
-    @Override
-    public boolean isFrozen() {
-        return statusCode() == StatusCode.FROZEN;
-    }
-
-    @Override
     public int initPid() {
         return isSnapshot() ? -1 : driverInitPid();
     }
