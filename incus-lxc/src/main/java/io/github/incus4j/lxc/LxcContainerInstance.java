@@ -96,6 +96,10 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
 
     /** The running container's freezer, with the init pid it was found for. */
     private volatile PidFreezer freezer;
+    /** The status the driver's {@link StatusWatcher} keeps current; null when it does not (ask liblxc). */
+    volatile StatusCode watchedStatus;
+    /** Serializes status queries with their recording, so that an older answer never replaces a newer one. */
+    final Object statusLock = new Object();
     private static final Duration START_TIMEOUT = Duration.ofSeconds(30);
     private static final int STOP_WAIT_SECONDS = 10;
     private static final Duration FREEZE_TIMEOUT = Duration.ofSeconds(10);
@@ -439,10 +443,36 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
         return driverStatus() == StatusCode.STOPPED && stoppedByItself();
     }
 
+    /** From memory while the driver's watcher keeps it (see {@link StatusWatcher}), else asked of liblxc. */
     @Override
     protected StatusCode driverStatus() {
-        if (isSnapshot() || !Files.exists(lxcDir().resolve("config"))) {
+        StatusCode known = watchedStatus;
+        if (known != null) {
+            return known;
+        }
+        if (isSnapshot()) {
             return StatusCode.STOPPED;
+        }
+        return driver.statusWatcher().refresh(this);
+    }
+
+    /** The state renders what liblxc says now, not what the watcher last saw. */
+    @Override
+    public ApiInstanceState renderState(List<NetworkInterface> hostInterfaces) {
+        if (!isSnapshot()) {
+            driver.statusWatcher().refresh(this);
+        }
+        return super.renderState(hostInterfaces);
+    }
+
+    /** A status asked of liblxc, with init's pid; {@code defined} is false when liblxc has no such container. */
+    record Fresh(StatusCode status, int pid, boolean defined) {
+    }
+
+    /** Asks liblxc (and the freezer) for the status now. */
+    Fresh queryStatus() {
+        if (isSnapshot() || !Files.exists(lxcDir().resolve("config"))) {
+            return new Fresh(StatusCode.STOPPED, -1, false);
         }
         String state;
         int pid;
@@ -450,26 +480,43 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
             state = c.state();
             pid = c.initPid();
         }
-        switch (state) {
-            case "STOPPED":
-                return StatusCode.STOPPED;
-            case "STARTING":
-                return StatusCode.STARTING;
-            case "STOPPING":
-                return StatusCode.STOPPING;
-            case "ABORTING":
-                return StatusCode.ABORTING;
-            case "FREEZING":
-                return StatusCode.FREEZING;
-            case "FROZEN":
-                return StatusCode.FROZEN;
-            case "THAWED":
-                return StatusCode.THAWED;
-            case "RUNNING":
-                // liblxc keeps saying RUNNING for a container frozen through its cgroup: ask the freezer.
-                return frozen(pid) ? StatusCode.FROZEN : StatusCode.RUNNING;
-            default:
-                return StatusCode.ERROR;
+        StatusCode status = switch (state) {
+            case "STOPPED" -> StatusCode.STOPPED;
+            case "STARTING" -> StatusCode.STARTING;
+            case "STOPPING" -> StatusCode.STOPPING;
+            case "ABORTING" -> StatusCode.ABORTING;
+            case "FREEZING" -> StatusCode.FREEZING;
+            case "FROZEN" -> StatusCode.FROZEN;
+            case "THAWED" -> StatusCode.THAWED;
+            // liblxc keeps saying RUNNING for a container frozen through its cgroup: ask the freezer.
+            case "RUNNING" -> frozen(pid) ? StatusCode.FROZEN : StatusCode.RUNNING;
+            default -> StatusCode.ERROR;
+        };
+        return new Fresh(status, pid, true);
+    }
+
+    /** The file the kernel marks written when the container's freezer state is set. */
+    java.nio.file.Path freezerEventsFile(int pid) {
+        Freezer f = freezer(pid);
+        return f.directory().resolve(f.isV2() ? "cgroup.events" : "freezer.state");
+    }
+
+    /** What the freezer of the container whose init is {@code pid} says: Frozen, Freezing or Running. */
+    StatusCode freezerStatus(int pid) {
+        return switch (freezer(pid).state()) {
+            case "FROZEN" -> StatusCode.FROZEN;
+            case "FREEZING" -> StatusCode.FREEZING;
+            default -> StatusCode.RUNNING;
+        };
+    }
+
+    /** After an operation of ours: the kept status is the state it left. */
+    private void statusChanged() {
+        try {
+            driver.statusWatcher().refresh(this);
+        } catch (IncusException e) {
+            driver.statusWatcher().forget(this);
+            LOG.log(System.Logger.Level.DEBUG, "Status of {0} not refreshed: {1}", name(), e.getMessage());
         }
     }
 
@@ -521,6 +568,7 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
         } else {
             LxcTool.start(driver.lxcpath(), lxcName(), START_TIMEOUT);
         }
+        statusChanged();
         driver.watchForStop(this);
         // The saved state is used once: a plain start discards it, as a stateful one consumes it.
         AbstractInstances.deleteTree(statePath());
@@ -553,6 +601,14 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
 
     @Override
     protected void doStop(boolean stateful) {
+        try {
+            stopContainer(stateful);
+        } finally {
+            statusChanged();
+        }
+    }
+
+    private void stopContainer(boolean stateful) {
         if (stateful) {
             Criu.host().require("Unable to perform container live migration");
             dump(statePath(), true);
@@ -599,6 +655,14 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
      */
     @Override
     protected boolean doShutdown(Duration timeout) {
+        try {
+            return shutdownContainer(timeout);
+        } finally {
+            statusChanged();
+        }
+    }
+
+    private boolean shutdownContainer(Duration timeout) {
         driver.unwatchForStop(this);
         long deadline = System.nanoTime() + timeout.toNanos();
         try (LxcContainer c = open()) {
@@ -618,6 +682,14 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
 
     @Override
     protected void doFreeze() {
+        try {
+            freezeContainer();
+        } finally {
+            statusChanged();
+        }
+    }
+
+    private void freezeContainer() {
         try (LxcContainer c = open()) {
             freezer(c.initPid()).freeze(FREEZE_TIMEOUT);
             // Frozen already, so liblxc's freeze returns at once; it makes the monitor (lxc-info, lxc-ls) say FROZEN.
@@ -630,6 +702,14 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
 
     @Override
     protected void doUnfreeze() {
+        try {
+            unfreezeContainer();
+        } finally {
+            statusChanged();
+        }
+    }
+
+    private void unfreezeContainer() {
         try (LxcContainer c = open()) {
             freezer(c.initPid()).unfreeze(FREEZE_TIMEOUT);
             if (!c.unfreeze()) {
@@ -723,11 +803,13 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
 
     @Override
     protected void doDelete() {
+        driver.statusWatcher().forget(this);
         AbstractInstances.deleteTree(lxcDir());
     }
 
     @Override
     protected void doRename(String oldFullName, String newFullName) {
+        driver.statusWatcher().forget(this); // tracked under the old name until now
         super.doRename(oldFullName, newFullName);
         io.github.incus4j.api.internal.store.StorageFiles.moveIfExists(driver.lxcpath().resolve(oldFullName),
                 driver.lxcpath().resolve(newFullName));

@@ -46,6 +46,7 @@ public final class LxcInstances extends AbstractInstances<LxcContainerInstance> 
     private final Path lxcpath;
     private final Optional<IdmapSet> allocation;
     private final Duration lockWait;
+    private final StatusWatcher statusWatcher;
 
     LxcInstances(Info info, Liblxc liblxc, Path root, Duration lockWait, Optional<IdmapSet> allocation) {
         super(info, root, new OperationLocks(lockWait), Clock.systemUTC());
@@ -59,6 +60,7 @@ public final class LxcInstances extends AbstractInstances<LxcContainerInstance> 
             throw new UncheckedIOException("Cannot create the lxcpath " + lxcpath, e);
         }
         loadExisting();
+        this.statusWatcher = new StatusWatcher(threadFactory("status")); // last: nothing after it fails
         for (LxcContainerInstance i : instances()) {
             if (i.isRunning()) {
                 watchForStop(i);
@@ -78,6 +80,16 @@ public final class LxcInstances extends AbstractInstances<LxcContainerInstance> 
 
     Liblxc liblxc() {
         return liblxc;
+    }
+
+    /** The watcher keeping the containers' statuses in memory. */
+    StatusWatcher statusWatcher() {
+        return statusWatcher;
+    }
+
+    @Override
+    protected void closeDriver() {
+        statusWatcher.close();
     }
 
     /** The host ids unprivileged containers map to, from {@code /etc/subuid} and {@code /etc/subgid}. */

@@ -37,6 +37,13 @@ final class Machine implements AutoCloseable {
     final Instant startedAt;
     /** Set while the driver stops or shuts down the VM, so that the exit is not taken for a guest's own. */
     volatile boolean stopping;
+    /**
+     * The run state as of QEMU's last run-state event (see {@code QemuVm.watch}); null when not known (before the
+     * first query, after the monitor went away): then QEMU is asked.
+     */
+    volatile StatusCode status;
+    /** Serializes a status query with its recording, so that an older answer never replaces a newer one. */
+    final Object statusLock = new Object();
     /** Whether a console session holds the serial port. */
     final java.util.concurrent.atomic.AtomicBoolean consoleAttached = new java.util.concurrent.atomic.AtomicBoolean();
     private final ThreadFactory threads;

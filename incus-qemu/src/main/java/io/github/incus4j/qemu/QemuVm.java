@@ -376,6 +376,13 @@ public final class QemuVm extends AbstractInstance implements VM {
 
     @Override
     protected StatusCode driverStatus() {
+        Machine current = machine;
+        if (current != null) {
+            StatusCode known = current.status;
+            if (known != null) {
+                return known; // kept by QMP's run-state events: no round trip
+            }
+        }
         Optional<Machine> m;
         try {
             m = machine();
@@ -394,6 +401,27 @@ public final class QemuVm extends AbstractInstance implements VM {
         } catch (IncusException e) {
             return StatusCode.ERROR;
         }
+    }
+
+    /** The state renders what QEMU says now, not what the last event said. */
+    @Override
+    public ApiInstanceState renderState(List<NetworkInterface> hostInterfaces) {
+        Machine m = machine;
+        if (m != null) {
+            refreshStatus(m);
+        }
+        return super.renderState(hostInterfaces);
+    }
+
+    /** The status kept from QMP's events, null when none is (stopped, monitor gone): for tests. */
+    StatusCode keptStatus() {
+        Machine m = machine;
+        return m == null ? null : m.status;
+    }
+
+    /** The current machine (null when stopped): for tests. */
+    Machine machineForTest() {
+        return machine;
     }
 
     /** Incus's mapping of QMP's run states. */
@@ -474,6 +502,7 @@ public final class QemuVm extends AbstractInstance implements VM {
             }
             qmp.execute("cont");
             m.resumed();
+            refreshStatus(m);
             // The saved state is consumed by a stateful start and discarded by a plain one, as Incus does.
             deleteQuietly(state);
         } catch (RuntimeException e) {
@@ -489,9 +518,46 @@ public final class QemuVm extends AbstractInstance implements VM {
         }
     }
 
-    /** Notices QEMU's end: a disconnected monitor means QEMU quit (or died). */
+    /**
+     * Notices QEMU's end (a disconnected monitor means QEMU quit or died) and keeps the VM's status from QMP's
+     * run-state events, so that {@code statusCode()} needs no round trip and sees a {@code stop} or {@code cont} from
+     * anyone within an event's delivery.
+     */
     private void watch(Machine m) {
-        m.qmp.disconnected().whenComplete((v, t) -> driver.execute(() -> onDisconnect(m)));
+        m.qmp.onEvent(e -> {
+            if (RUN_STATE_EVENTS.contains(e.name())) {
+                refreshStatus(m);
+            }
+        });
+        m.qmp.disconnected().whenComplete((v, t) -> {
+            m.status = null; // gone, or going: ask (the process) again
+            driver.execute(() -> onDisconnect(m));
+        });
+        refreshStatus(m);
+    }
+
+    /** The QMP events after which the run state may differ. */
+    private static final java.util.Set<String> RUN_STATE_EVENTS = java.util.Set.of("STOP", "RESUME", "SUSPEND",
+            "SUSPEND_DISK", "WAKEUP", "RESET", "SHUTDOWN", "POWERDOWN", "GUEST_PANICKED", "GUEST_CRASHLOADED",
+            "MIGRATION");
+
+    /** Asks QEMU for the run state and keeps it (unknown when the monitor is gone). */
+    private void refreshStatus(Machine m) {
+        synchronized (m.statusLock) {
+            if (!m.qmp.isConnected()) {
+                m.status = null;
+                return;
+            }
+            try {
+                m.status = statusOf(m.qmp.execute("query-status").path("status").asText());
+            } catch (IncusException e) {
+                m.status = null;
+                LOG.log(System.Logger.Level.DEBUG, "query-status of {0}: {1}", name(), e.getMessage());
+            }
+            if (!m.qmp.isConnected()) {
+                m.status = null; // the disconnect may have completed between the check and the answer
+            }
+        }
     }
 
     /**
@@ -687,12 +753,16 @@ public final class QemuVm extends AbstractInstance implements VM {
 
     @Override
     protected void doFreeze() {
-        requireMachine().qmp.execute("stop");
+        Machine m = requireMachine();
+        m.qmp.execute("stop");
+        refreshStatus(m); // the STOP event's listener may not have run yet
     }
 
     @Override
     protected void doUnfreeze() {
-        requireMachine().qmp.execute("cont");
+        Machine m = requireMachine();
+        m.qmp.execute("cont");
+        refreshStatus(m);
     }
 
     // ---- snapshots, restore, delete, rename -----------------------------------------------------------------

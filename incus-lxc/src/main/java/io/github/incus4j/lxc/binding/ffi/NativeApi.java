@@ -112,6 +112,42 @@ public final class NativeApi {
     }
 
     /**
+     * The libc calls of {@code StatusEvents}: a pidfd per container init, inotify for the freezer files, an eventfd
+     * to wake the poller, and {@code poll} over all of them. Results are {@code -1} with errno saved on failure.
+     */
+    public interface LibcEvents {
+        /** {@code syscall(SYS_pidfd_open, pid, flags)}: glibc 2.36 has no wrapper everywhere. */
+        @SaveError
+        @Variadic(fixedCount = 1)
+        long syscall(long number, long pid, long flags);
+
+        @SaveError
+        int inotify_init1(int flags);
+
+        @SaveError
+        int inotify_add_watch(int fd, @In byte[] path, int mask);
+
+        @SaveError
+        int inotify_rm_watch(int fd, int wd);
+
+        @SaveError
+        int eventfd(int initval, int flags);
+
+        @SaveError
+        long read(int fd, @Out byte[] buffer, @size_t long count);
+
+        @SaveError
+        long write(int fd, @In byte[] buffer, @size_t long count);
+
+        @SaveError
+        int close(int fd);
+
+        /** {@code poll} over {@code struct pollfd}s, each one little-endian {@code long} as in {@link LibLxc}. */
+        @SaveError
+        int poll(@In @Out long[] pollfds, long count, int timeoutMillis);
+    }
+
+    /**
      * The libc calls of {@code RootDirectory}: every path is resolved relative to a descriptor, paths are
      * NUL-terminated UTF-8 byte arrays, results are {@code -1} with errno saved on failure. Flags and struct layouts
      * are x86-64 Linux's.
