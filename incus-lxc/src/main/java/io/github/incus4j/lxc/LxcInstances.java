@@ -2,6 +2,8 @@ package io.github.incus4j.lxc;
 
 import static org.apiguardian.api.API.Status.EXPERIMENTAL;
 
+import io.github.incus4j.api.BusyException;
+import io.github.incus4j.api.IncusException;
 import io.github.incus4j.api.Info;
 import io.github.incus4j.api.InstanceSource;
 import io.github.incus4j.api.InstanceType;
@@ -23,7 +25,9 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Optional;
+import java.util.TreeMap;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -46,6 +50,8 @@ public final class LxcInstances extends AbstractInstances<LxcContainerInstance> 
     private final Path lxcpath;
     private final Optional<IdmapSet> allocation;
     private final Duration lockWait;
+    /** The managed networks declared since open, by name; guarded by itself. */
+    private final Map<String, ManagedNetwork> networks = new TreeMap<>();
 
     LxcInstances(Info info, Liblxc liblxc, Path root, Duration lockWait, Optional<IdmapSet> allocation) {
         super(info, root, new OperationLocks(lockWait), Clock.systemUTC());
@@ -69,6 +75,89 @@ public final class LxcInstances extends AbstractInstances<LxcContainerInstance> 
     /** The private lxcpath ({@code -P} of the lxc tools). */
     public Path lxcpath() {
         return lxcpath;
+    }
+
+    /**
+     * Declares a network this driver manages, as Incus's {@code incus network create <name> <config>} for a
+     * {@code bridge} network: a bridge named {@code name} with the host address of {@code ipv4.address}, DHCP and DNS
+     * from a {@code dnsmasq} the driver runs, and with {@code ipv4.nat=true} a masquerade rule (nftables table
+     * {@code ip incus4j_<name>}). A container's {@code nic} device reaches it with {@code network=<name>} (or
+     * {@code nictype=bridged, parent=<name>}), and may ask for a static {@code ipv4.address} in its subnet.
+     *
+     * <p>Keys (Incus's): {@code ipv4.address} (required, e.g. {@code 10.214.1.1/24}), {@code ipv4.nat} (default
+     * false), {@code ipv4.dhcp} (default true), {@code ipv4.dhcp.ranges}, {@code dns.domain} (default
+     * {@code incus}), {@code bridge.mtu}, {@code user.*}. The definition lasts until {@link #deleteNetwork} or
+     * {@link #close()}, which remove the bridge (declare it again after each open); its leases and static allocations
+     * stay in {@code <root>/networks/<name>/}. Needs root, {@code ip} (iproute2), {@code dnsmasq} (Debian's
+     * {@code dnsmasq-base}) and, for NAT, {@code nft}.
+     *
+     * @throws io.github.incus4j.api.InvalidArgumentException for a bad name, an unknown key or a bad value
+     * @throws io.github.incus4j.api.BusyException when a network of that name is declared already
+     * @throws io.github.incus4j.api.IncusException when the bridge, dnsmasq or the rules cannot be set up
+     */
+    public void createNetwork(String name, Map<String, String> config) {
+        Objects.requireNonNull(config, "config");
+        requireOpen();
+        synchronized (networks) {
+            if (networks.containsKey(name)) {
+                throw new BusyException("The network already exists");
+            }
+            networks.put(name, ManagedNetwork.start(name, config, paths().root().resolve("networks").resolve(
+                    String.valueOf(name))));
+        }
+    }
+
+    /**
+     * Removes a managed network: stops its dnsmasq, removes its NAT rules and its bridge. Running containers attached
+     * to it lose their link.
+     *
+     * @throws NotFoundException when no network of that name is declared
+     */
+    public void deleteNetwork(String name) {
+        ManagedNetwork n;
+        synchronized (networks) {
+            n = networks.remove(name);
+        }
+        if (n == null) {
+            throw new NotFoundException("Network not found");
+        }
+        n.close();
+    }
+
+    /** The managed networks' definitions by name. */
+    public Map<String, Map<String, String>> networks() {
+        synchronized (networks) {
+            Map<String, Map<String, String>> out = new TreeMap<>();
+            networks.forEach((k, v) -> out.put(k, v.config()));
+            return Map.copyOf(out);
+        }
+    }
+
+    /** A declared managed network, null when none has that name. */
+    ManagedNetwork network(String name) {
+        synchronized (networks) {
+            return networks.get(name);
+        }
+    }
+
+    private void requireOpen() {
+        if (isClosed()) {
+            throw new IncusException("This lxc driver was closed");
+        }
+    }
+
+    /** Stops the managed networks. */
+    @Override
+    protected void closeDriver() {
+        List<ManagedNetwork> all;
+        synchronized (networks) {
+            all = List.copyOf(networks.values());
+            networks.clear();
+        }
+        for (ManagedNetwork n : all) {
+            n.close();
+        }
+        super.closeDriver();
     }
 
     /** The bound of each wait of a migration (a message, a full pipe): the driver's lock wait. */
@@ -155,6 +244,7 @@ public final class LxcInstances extends AbstractInstances<LxcContainerInstance> 
     protected void createStorage(LxcContainerInstance instance, InstanceSource source) {
         // Before anything is made: the base class has validated the config as Incus does, these are the driver's.
         LxcContainerInstance.checkDefinition(Map.of(), instance.profiles(), instance.localConfig(), true);
+        LxcNics.check(instance.expandedDevices());
         instance.createStorage(source);
     }
 
