@@ -1,7 +1,14 @@
 package io.github.incus4j.lxc;
 
 import io.github.incus4j.api.rest.ApiInstanceState;
+import io.github.incus4j.lxc.binding.Netns;
 import java.io.IOException;
+import java.net.Inet4Address;
+import java.net.InterfaceAddress;
+import java.net.NetworkInterface;
+import java.net.SocketException;
+import java.time.Duration;
+import java.util.Enumeration;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -14,10 +21,13 @@ import java.util.TreeMap;
  * The interfaces of a process's network namespace as Incus reports them in an instance's state, read from the host
  * without entering the namespace (no fork, no {@code setns}): {@code /proc/<pid>/net/dev} (names, counters),
  * {@code /proc/<pid>/net/if_inet6} (IPv6 addresses), {@code /proc/<pid>/net/fib_trie} and {@code route} (IPv4
- * addresses, matched to the interface of their connected route), and the container's own sysfs,
+ * addresses, matched to the interface of their connected route, when the namespace cannot be entered; otherwise asked
+ * of the kernel from a thread inside it, see {@link Netns}), and the container's own sysfs,
  * {@code /proc/<pid>/root/sys/class/net/<if>/} (hwaddr, mtu, flags), which shows the namespace it was mounted in.
  */
 final class NetnsState {
+    private static final System.Logger LOG = System.getLogger(NetnsState.class.getName());
+    private static final Duration SETNS_TIMEOUT = Duration.ofSeconds(5);
     private static final int IFF_UP = 0x1;
     private static final int IFF_LOOPBACK = 0x8;
     private static final int IFF_POINTOPOINT = 0x10;
@@ -53,7 +63,15 @@ final class NetnsState {
      */
     static Map<String, ApiInstanceState.Network> read(Path procPid, Map<String, String> hostNames) {
         Map<String, List<ApiInstanceState.NetworkAddress>> addresses = new LinkedHashMap<>();
-        ipv4(procPid, addresses);
+        try {
+            int pid = Integer.parseInt(procPid.getFileName().toString());
+            addresses.putAll(Netns.call(pid, SETNS_TIMEOUT, NetnsState::ipv4Here));
+        } catch (RuntimeException e) {
+            // /proc/self, or setns refused: the routes tell which interface holds an address but for shared subnets.
+            LOG.log(System.Logger.Level.DEBUG, "IPv4 addresses of " + procPid + " from its routes: " + e);
+            addresses.clear();
+            ipv4(procPid, addresses);
+        }
         ipv6(procPid, addresses);
         Map<String, ApiInstanceState.Network> out = new TreeMap<>();
         for (Map.Entry<String, long[]> e : netDev(procPid).entrySet()) {
@@ -74,7 +92,42 @@ final class NetnsState {
     }
 
     /**
-     * IPv4: the local addresses ({@code /32 host LOCAL} leaves of {@code fib_trie}), each given to the interface of
+     * IPv4 addresses of the calling thread's network namespace: the kernel's {@code SIOCGIFCONF}, which the JDK's
+     * {@link NetworkInterface} asks on a socket of the calling thread (its IPv6 part reads {@code /proc/net}, the
+     * process's namespace, so only IPv4 is taken from it). Alias labels ({@code eth0:1}) count for their interface.
+     */
+    private static Map<String, List<ApiInstanceState.NetworkAddress>> ipv4Here() throws SocketException {
+        Map<String, List<ApiInstanceState.NetworkAddress>> out = new LinkedHashMap<>();
+        Enumeration<NetworkInterface> all = NetworkInterface.getNetworkInterfaces();
+        List<NetworkInterface> ifs = new ArrayList<>();
+        while (all != null && all.hasMoreElements()) {
+            NetworkInterface i = all.nextElement();
+            ifs.add(i);
+            i.subInterfaces().forEach(ifs::add);
+        }
+        for (NetworkInterface i : ifs) {
+            String name = i.getName();
+            int colon = name.indexOf(':');
+            String dev = colon < 0 ? name : name.substring(0, colon);
+            for (InterfaceAddress ia : i.getInterfaceAddresses()) {
+                if (ia.getAddress() instanceof Inet4Address a) {
+                    byte[] b = a.getAddress();
+                    int v = ((b[0] & 255) << 24) | ((b[1] & 255) << 16) | ((b[2] & 255) << 8) | (b[3] & 255);
+                    String scope = (v >>> 24) == 127 ? "local" : (v >>> 16) == ((169 << 8) | 254) ? "link" : "global";
+                    List<ApiInstanceState.NetworkAddress> l = out.computeIfAbsent(dev, k -> new ArrayList<>());
+                    ApiInstanceState.NetworkAddress na = new ApiInstanceState.NetworkAddress("inet",
+                            a.getHostAddress(), Short.toString(ia.getNetworkPrefixLength()), scope);
+                    if (!l.contains(na)) {
+                        l.add(na);
+                    }
+                }
+            }
+        }
+        return out;
+    }
+
+    /**
+     * IPv4 without entering the namespace: the local addresses ({@code /32 host LOCAL} leaves of {@code fib_trie}), each given to the interface of
      * the longest connected route ({@code route}, no gateway) that holds it, with that route's prefix; loopback
      * addresses go to {@code lo} with {@code /8}.
      */
