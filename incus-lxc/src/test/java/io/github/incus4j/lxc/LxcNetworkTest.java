@@ -13,6 +13,8 @@ import io.github.incus4j.api.InvalidArgumentException;
 import io.github.incus4j.api.NotFoundException;
 import io.github.incus4j.api.exec.Cmd;
 import io.github.incus4j.api.exec.ExecRequest;
+import io.github.incus4j.api.metrics.MetricSet;
+import io.github.incus4j.api.metrics.MetricType;
 import io.github.incus4j.api.model.Device;
 import io.github.incus4j.api.model.InstanceArgs;
 import io.github.incus4j.api.rest.ApiInstanceState;
@@ -316,6 +318,13 @@ class LxcNetworkTest {
         assertEquals(inet6, p2p.addresses().stream().filter(a -> a.family().equals("inet6")).count(),
                 "IPv6 as the container lists it: " + p2p.addresses());
         assertEquals(Set.of("lo", "lan0", p2pName), c.renderState(List.of()).network().keySet());
+        // The metrics' network families follow the same interfaces and counters.
+        MetricSet m = c.metrics(List.of());
+        Set<String> devices = new java.util.TreeSet<>();
+        m.samples(MetricType.NETWORK_RECEIVE_BYTES_TOTAL).forEach(x -> devices.add(x.labels().get("device")));
+        assertEquals(Set.of("lo", "lan0", p2pName), devices);
+        long rx = (long) m.find(MetricType.NETWORK_RECEIVE_PACKETS_TOTAL, "device", "lan0").value();
+        assertTrue(rx >= lan.counters().packetsReceived() && rx > 0, rx + " vs " + lan.counters());
         c.stop(false);
         assertFalse(Files.exists(Path.of("/sys/class/net", peer)), "p2p host side gone at stop");
     }
