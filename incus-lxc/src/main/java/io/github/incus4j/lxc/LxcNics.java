@@ -2,7 +2,6 @@ package io.github.incus4j.lxc;
 
 import io.github.incus4j.api.InvalidArgumentException;
 import io.github.incus4j.api.NotFoundException;
-import io.github.incus4j.api.NotSupportedException;
 import io.github.incus4j.api.internal.text.ErrorTexts;
 import io.github.incus4j.api.model.Device;
 import io.github.incus4j.api.model.Devices;
@@ -27,15 +26,15 @@ import java.util.regex.Pattern;
  * {@code nic_bridged} and {@code nic_macvlan} do: a veth pair (host side {@code host_name}, or Incus's generated
  * {@code veth<8 hex>}) standing alone ({@code p2p}) or attached to a bridge ({@code bridged}: {@code parent}, or
  * {@code network}, a network the driver manages), or a macvlan on {@code parent}. Interfaces come up with
- * {@code flags=up} as Incus sets it. The volatile keys are Incus's: {@code volatile.<dev>.hwaddr} ({@code 00:16:3e}
+ * {@code flags=up} as Incus sets it. The volatile keys are Incus's: {@code volatile.<dev>.hwaddr} ({@code 10:66:6a}
  * prefix) and {@code volatile.<dev>.name} when the device has none, {@code volatile.<dev>.host_name} while running.
  *
  * <p>liblxc makes and removes the interfaces (the container's end goes with its network namespace), so nothing is left
  * on the host after the container stops, even when the JVM died meanwhile.
  */
 final class LxcNics {
-    /** Incus's default {@code network.hwaddr_pattern} prefix. */
-    static final String HWADDR_PREFIX = "00:16:3e:";
+    /** Incus 6.0's default {@code network.hwaddr_pattern} prefix. */
+    static final String HWADDR_PREFIX = "10:66:6a:";
     private static final Set<String> NIC_TYPES = Set.of("p2p", "bridged", "macvlan");
     private static final Set<String> COMMON_KEYS = Set.of("type", "nictype", "name", "hwaddr", "mtu");
     private static final Map<String, Set<String>> KEYS = Map.of(
@@ -66,7 +65,7 @@ final class LxcNics {
      * Refuses the {@code nic} devices this driver cannot apply (other NIC types, keys it would drop), naming the
      * device and the key; devices of other types are not looked at.
      *
-     * @throws NotSupportedException naming the device and the unsupported NIC type or key
+     * @throws InvalidArgumentException naming the device and the unsupported NIC type or key
      */
     static void check(Devices devices) {
         for (Map.Entry<String, Device> e : devices.map().entrySet()) {
@@ -76,7 +75,7 @@ final class LxcNics {
             }
             String nicType = nicType(d);
             if (!NIC_TYPES.contains(nicType)) {
-                throw new NotSupportedException("Device " + ErrorTexts.quote(e.getKey()) + ": NIC type "
+                throw new InvalidArgumentException("Device " + ErrorTexts.quote(e.getKey()) + ": NIC type "
                         + ErrorTexts.quote(nicType) + " is not supported by the lxc driver (it supports p2p, bridged"
                         + " and macvlan)");
             }
@@ -86,7 +85,7 @@ final class LxcNics {
                         || COMMON_KEYS.contains(k) || KEYS.get(nicType).contains(k)) {
                     continue;
                 }
-                throw new NotSupportedException("Device " + ErrorTexts.quote(e.getKey()) + ": NIC option "
+                throw new InvalidArgumentException("Device " + ErrorTexts.quote(e.getKey()) + ": NIC option "
                         + ErrorTexts.quote(k) + " is not supported by the lxc driver for nictype "
                         + ErrorTexts.quote(nicType));
             }
@@ -176,7 +175,7 @@ final class LxcNics {
             String address = d.get("ipv4.address");
             if (address != null && !address.isEmpty()) {
                 if (network == null) {
-                    throw new NotSupportedException("Device " + ErrorTexts.quote(dev)
+                    throw new InvalidArgumentException("Device " + ErrorTexts.quote(dev)
                             + ": \"ipv4.address\" needs a network managed by the driver (\"network\" property)");
                 }
                 network.checkStaticAddress(address);
@@ -245,7 +244,7 @@ final class LxcNics {
         return Files.exists(Path.of("/sys/class/net", name));
     }
 
-    /** A MAC address with Incus's default pattern {@code 00:16:3e:xx:xx:xx}. */
+    /** A MAC address with Incus's default pattern {@code 10:66:6a:xx:xx:xx}. */
     static String randomHwaddr() {
         byte[] b = randomBytes(3);
         return HWADDR_PREFIX + HexFormat.ofDelimiter(":").formatHex(b);

@@ -193,7 +193,7 @@ class LxcNetworkTest {
         c.start(false);
         String hwaddr = c.localConfig().get("volatile.eth0.hwaddr");
         String host = c.localConfig().get("volatile.eth0.host_name");
-        assertTrue(hwaddr != null && hwaddr.startsWith("00:16:3e:"), c.localConfig().toString());
+        assertTrue(hwaddr != null && hwaddr.startsWith("10:66:6a:"), c.localConfig().toString());
         assertTrue(host != null && host.matches("veth[0-9a-f]{8}"), c.localConfig().toString());
         LINKS.add(host);
         assertEquals(net, Path.of("/sys/class/net", host, "master").toRealPath().getFileName().toString(),
