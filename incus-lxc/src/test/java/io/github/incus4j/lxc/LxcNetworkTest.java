@@ -73,13 +73,24 @@ class LxcNetworkTest {
 
     @AfterAll
     static void sweep() throws Exception {
-        for (long pid : PIDS) {
-            ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly);
+        for (long pid : List.copyOf(PIDS)) {
+            PIDS.remove(pid);
+            // Only a dnsmasq of a test network: a pid may have been reused since.
+            String cmdline;
+            try {
+                cmdline = Files.readString(Path.of("/proc", Long.toString(pid), "cmdline")).replace('\0', ' ');
+            } catch (IOException gone) {
+                continue;
+            }
+            if (cmdline.startsWith("dnsmasq ") && cmdline.contains(" --interface=i4jn")) {
+                ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly);
+            }
         }
-        for (String link : LINKS) {
+        for (String link : List.copyOf(LINKS)) {
             if (Files.exists(Path.of("/sys/class/net", link))) {
                 sh("ip", "link", "del", link);
             }
+            LINKS.remove(link);
         }
     }
 
