@@ -540,23 +540,12 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
 
     /**
      * Plans the NICs of a start (see {@link LxcNics}): records their volatile keys before any interface exists (as
-     * Incus, so that an unclean stop cannot leak one whose name was never written), removes a stale host interface an
-     * unclean stop left under a recorded host name, writes the static DHCP allocations, and returns liblxc's lines.
+     * Incus does), writes the static DHCP allocations, and returns liblxc's lines.
      */
     private List<String> startNics() {
         LxcNics.Plan plan = LxcNics.plan(expandedDevices(), localConfig(), driver::network,
                 LxcNics::hostInterfaceExists);
         volatileSetInternal(plan.volatiles(), true);
-        plan.volatiles().forEach((k, v) -> {
-            if (k.endsWith(".host_name") && LxcNics.hostInterfaceExists(v)) {
-                LxcTool.Output out = LxcTool.exec(List.of("ip", "link", "del", v), Duration.ofSeconds(10),
-                        "remove stale interface " + ErrorTexts.quote(v));
-                if (out.exitCode() != 0) {
-                    throw new IncusException("Failed to remove stale interface " + ErrorTexts.quote(v) + ": "
-                            + out.text());
-                }
-            }
-        });
         for (LxcNics.StaticLease l : plan.leases()) {
             l.network().writeStaticLease(fullName(), l.device(), l.hwaddr(), l.address());
         }
@@ -782,11 +771,13 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
     @Override
     protected void doDelete() {
         AbstractInstances.deleteTree(lxcDir());
+        driver.forgetStaticLeases(lxcName());
     }
 
     @Override
     protected void doRename(String oldFullName, String newFullName) {
         super.doRename(oldFullName, newFullName);
+        driver.forgetStaticLeases(oldFullName);
         io.github.incus4j.api.internal.store.StorageFiles.moveIfExists(driver.lxcpath().resolve(oldFullName),
                 driver.lxcpath().resolve(newFullName));
         // The config names the old paths and name: it is written again, for the new name, at the next start.

@@ -5,6 +5,7 @@ import static org.apiguardian.api.API.Status.EXPERIMENTAL;
 import io.github.incus4j.api.BusyException;
 import io.github.incus4j.api.IncusException;
 import io.github.incus4j.api.Info;
+import io.github.incus4j.api.InvalidArgumentException;
 import io.github.incus4j.api.InstanceSource;
 import io.github.incus4j.api.InstanceType;
 import io.github.incus4j.api.NotFoundException;
@@ -25,7 +26,6 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
-import java.util.Objects;
 import java.util.Optional;
 import java.util.TreeMap;
 import java.util.Set;
@@ -96,7 +96,9 @@ public final class LxcInstances extends AbstractInstances<LxcContainerInstance> 
      * @throws io.github.incus4j.api.IncusException when the bridge, dnsmasq or the rules cannot be set up
      */
     public void createNetwork(String name, Map<String, String> config) {
-        Objects.requireNonNull(config, "config");
+        if (name == null || config == null) {
+            throw new InvalidArgumentException("A network needs a name and a config (" + name + ", " + config + ")");
+        }
         requireOpen();
         synchronized (networks) {
             if (networks.containsKey(name)) {
@@ -137,6 +139,41 @@ public final class LxcInstances extends AbstractInstances<LxcContainerInstance> 
     ManagedNetwork network(String name) {
         synchronized (networks) {
             return networks.get(name);
+        }
+    }
+
+    /**
+     * Removes the static DHCP allocations of a container's NICs (a deleted or renamed container: a start writes them
+     * again under the new name) from every network directory, and has a running dnsmasq forget them (SIGHUP).
+     */
+    void forgetStaticLeases(String fullName) {
+        Path dir = paths().root().resolve("networks");
+        if (!Files.isDirectory(dir)) {
+            return;
+        }
+        try (var nets = Files.list(dir)) {
+            for (Path net : nets.toList()) {
+                Path hosts = net.resolve("dnsmasq.hosts");
+                if (!Files.isDirectory(hosts)) {
+                    continue;
+                }
+                boolean removed = false;
+                try (var files = Files.list(hosts)) {
+                    for (Path f : files.toList()) {
+                        // Instance names have no dots: "<fullName>." cannot be another instance's prefix.
+                        if (f.getFileName().toString().startsWith(fullName + ".")) {
+                            Files.deleteIfExists(f);
+                            removed = true;
+                        }
+                    }
+                }
+                ManagedNetwork n = network(net.getFileName().toString());
+                if (removed && n != null) {
+                    n.reload();
+                }
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("Cannot remove the static DHCP allocations of " + fullName, e);
         }
     }
 

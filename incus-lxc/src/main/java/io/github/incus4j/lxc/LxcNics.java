@@ -1,5 +1,6 @@
 package io.github.incus4j.lxc;
 
+import io.github.incus4j.api.IncusException;
 import io.github.incus4j.api.InvalidArgumentException;
 import io.github.incus4j.api.NotFoundException;
 import io.github.incus4j.api.internal.text.ErrorTexts;
@@ -27,7 +28,8 @@ import java.util.regex.Pattern;
  * {@code veth<8 hex>}) standing alone ({@code p2p}) or attached to a bridge ({@code bridged}: {@code parent}, or
  * {@code network}, a network the driver manages), or a macvlan on {@code parent}. Interfaces come up with
  * {@code flags=up} as Incus sets it. The volatile keys are Incus's: {@code volatile.<dev>.hwaddr} ({@code 10:66:6a}
- * prefix) and {@code volatile.<dev>.name} when the device has none, {@code volatile.<dev>.host_name} while running.
+ * prefix) and {@code volatile.<dev>.name} when the device has none, {@code volatile.<dev>.host_name} while running
+ * (a recorded name another interface now has is replaced, never removed: liblxc's interfaces cannot go stale).
  *
  * <p>liblxc makes and removes the interfaces (the container's end goes with its network namespace), so nothing is left
  * on the host after the container stops, even when the JVM died meanwhile.
@@ -135,6 +137,7 @@ final class LxcNics {
             return new Plan(lines, volatiles, leases);
         }
         int n = 0;
+        Set<String> usedHostNames = new HashSet<>();
         for (Map.Entry<String, Device> e : nics) {
             String dev = e.getKey();
             Device d = e.getValue();
@@ -188,10 +191,22 @@ final class LxcNics {
                     lines.add(prefix + "link = " + parent);
                 }
                 default -> {
-                    String hostName = nonEmpty(d.get("host_name"), local.get("volatile." + dev + ".host_name"));
-                    if (hostName == null) {
-                        hostName = "veth" + HexFormat.of().formatHex(randomBytes(4));
+                    String hostName = d.get("host_name");
+                    if (hostName != null && !hostName.isEmpty()) {
+                        if (interfaceExists.test(hostName)) {
+                            throw new IncusException("Failed to start device " + ErrorTexts.quote(dev)
+                                    + ": host interface " + ErrorTexts.quote(hostName) + " already exists");
+                        }
+                    } else {
+                        // A recorded name in use belongs to someone else (the interfaces go with the container's
+                        // namespace, so none of ours is ever stale): a copy of a running container carries one.
+                        hostName = local.get("volatile." + dev + ".host_name");
+                        while (hostName == null || hostName.isEmpty() || interfaceExists.test(hostName)
+                                || usedHostNames.contains(hostName)) {
+                            hostName = "veth" + HexFormat.of().formatHex(randomBytes(4));
+                        }
                     }
+                    usedHostNames.add(hostName);
                     volatiles.put("volatile." + dev + ".host_name", hostName);
                     lines.add(prefix + "type = veth");
                     lines.add(prefix + "veth.pair = " + hostName);

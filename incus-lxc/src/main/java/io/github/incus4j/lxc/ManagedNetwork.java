@@ -190,6 +190,11 @@ final class ManagedNetwork implements AutoCloseable {
         }
     }
 
+    /** Has dnsmasq read its static allocations again (SIGHUP, as Incus): it keeps removed ones until then. */
+    void reload() {
+        dnsmasqPid().ifPresent(pid -> quietTool("kill", "-s", "HUP", Long.toString(pid)));
+    }
+
     /** The lease dnsmasq gave {@code hwaddr}, from its leases file, if any. */
     Optional<String> leasedAddress(String hwaddr) {
         try {

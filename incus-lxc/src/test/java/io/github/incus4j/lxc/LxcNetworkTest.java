@@ -247,6 +247,11 @@ class LxcNetworkTest {
         assertThrows(NotFoundException.class, () -> lxc.deleteNetwork(net));
         NotFoundException undeclared = assertThrows(NotFoundException.class, () -> c.start(false));
         assertEquals("Error loading network config for \"" + net + "\": Network not found", undeclared.getMessage());
+        Path allocation = dir.resolve("root/networks").resolve(net).resolve("dnsmasq.hosts").resolve(c.name()
+                + ".eth0");
+        assertEquals(hwaddr + "," + s + ".50," + c.name(), Files.readString(allocation).strip());
+        c.delete(true);
+        assertFalse(Files.exists(allocation), "static allocation forgotten with the container");
     }
 
     @Test

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.github.incus4j.api.IncusException;
 import io.github.incus4j.api.InvalidArgumentException;
 import io.github.incus4j.api.NotFoundException;
 import io.github.incus4j.api.model.Device;
@@ -59,6 +60,20 @@ class LxcNicsTest {
         assertTrue(!p.volatiles().containsKey("volatile.b.host_name"), "liblxc names a macvlan itself");
         assertEquals(Map.of("volatile.a.host_name", ""), LxcNics.stopVolatiles(Map.of("volatile.a.host_name",
                 "veth1", "volatile.a.hwaddr", "x")));
+    }
+
+    @Test
+    void aHostNameInUseIsNeverTakenOver() {
+        Devices d = new Devices(Map.of("eth0", Device.of("type", "nic", "nictype", "bridged", "parent", "br0")));
+        // As a copy of a running container carries it: the recorded name is someone else's now.
+        LxcNics.Plan p = plan(d, Map.of("volatile.eth0.host_name", "dummy0"));
+        String host = p.volatiles().get("volatile.eth0.host_name");
+        assertTrue(host.matches("veth[0-9a-f]{8}"), host);
+        assertEquals("veth12345678", plan(d, Map.of("volatile.eth0.host_name", "veth12345678"))
+                .volatiles().get("volatile.eth0.host_name"), "a free recorded name is kept");
+        IncusException taken = assertThrows(IncusException.class, () -> plan(new Devices(Map.of("eth0",
+                Device.of("type", "nic", "nictype", "p2p", "host_name", "br0"))), Map.of()));
+        assertEquals("Failed to start device \"eth0\": host interface \"br0\" already exists", taken.getMessage());
     }
 
     @Test
