@@ -334,6 +334,24 @@ class LxcNetworkTest {
         assertEquals(inet6, p2p.addresses().stream().filter(a -> a.family().equals("inet6")).count(),
                 "IPv6 as the container lists it: " + p2p.addresses());
         assertEquals(Set.of("lo", "lan0", p2pName), c.renderState(List.of()).network().keySet());
+        // What a state read costs with two NICs (a thread entering the namespace included).
+        int reads = 50;
+        long t0 = System.nanoTime();
+        for (int k = 0; k < reads; k++) {
+            c.renderState(List.of());
+        }
+        double ms = (System.nanoTime() - t0) / 1e6 / reads;
+        java.nio.file.Path proc = Path.of("/proc", Integer.toString(c.initPid()));
+        long t1 = System.nanoTime();
+        for (int k = 0; k < reads; k++) {
+            NetnsState.read(proc, Map.of());
+        }
+        double netMs = (System.nanoTime() - t1) / 1e6 / reads;
+        System.getLogger(LxcNetworkTest.class.getName()).log(System.Logger.Level.INFO,
+                String.format("NetnsState.read: %.2f ms per call", netMs));
+        System.getLogger(LxcNetworkTest.class.getName()).log(System.Logger.Level.INFO,
+                String.format("renderState with 2 NICs: %.2f ms per call (%d calls)", ms, reads));
+        assertTrue(ms < 500, ms + " ms per renderState");
         // The metrics' network families follow the same interfaces and counters.
         MetricSet m = c.metrics(List.of());
         Set<String> devices = new java.util.TreeSet<>();
