@@ -26,6 +26,7 @@ import io.github.incus4j.api.metrics.MetricSet;
 import io.github.incus4j.api.metrics.MetricType;
 import io.github.incus4j.api.metrics.Sample;
 import io.github.incus4j.api.model.ConsoleLogOptions;
+import io.github.incus4j.api.model.Device;
 import io.github.incus4j.api.exec.ExecRequest;
 import io.github.incus4j.api.model.IdmapEntry;
 import io.github.incus4j.api.model.IdmapSet;
@@ -550,6 +551,58 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
             l.network().writeStaticLease(fullName(), l.device(), l.hwaddr(), l.address());
         }
         return plan.lines();
+    }
+
+    /**
+     * Adds the expanded device {@code dev} (a {@code nic}) to the running container, as Incus hot-plugs a NIC: planned
+     * as at start (the other NICs' names stay taken), its volatile keys recorded first, its static allocation written,
+     * then made by {@link LxcNicHotplug}. For the device hooks of {@code update}.
+     *
+     * @throws InstanceStateException when the container is not running
+     * @throws NotFoundException when the device is not one of the container's
+     */
+    void attachNic(String dev) {
+        Device d = expandedDevices().get(dev);
+        if (d == null || !"nic".equals(d.type())) {
+            throw new NotFoundException("Device " + ErrorTexts.quote(dev) + " not found");
+        }
+        int pid = driverInitPid();
+        if (pid <= 0) {
+            throw new InstanceStateException("Instance is not running", statusCode());
+        }
+        LxcNics.Plan plan = LxcNics.plan(expandedDevices(), localConfig(), driver::network,
+                LxcNics::hostInterfaceExists);
+        LxcNics.Nic nic = plan.nics().stream().filter(n -> n.device().equals(dev)).findFirst().orElseThrow();
+        Map<String, String> mine = new HashMap<>();
+        plan.volatiles().forEach((k, v) -> {
+            if (k.startsWith("volatile." + dev + ".")) {
+                mine.put(k, v);
+            }
+        });
+        volatileSetInternal(mine, true);
+        for (LxcNics.StaticLease l : plan.leases()) {
+            if (l.device().equals(dev)) {
+                l.network().writeStaticLease(fullName(), l.device(), l.hwaddr(), l.address());
+            }
+        }
+        try {
+            LxcNicHotplug.add(nic, pid);
+        } catch (RuntimeException e) {
+            volatileSetInternal(Map.of("volatile." + dev + ".host_name", ""), false);
+            throw e;
+        }
+    }
+
+    /**
+     * Removes NIC {@code dev} (as it was, {@code old}) from the running container and clears its host name. For the
+     * device hooks of {@code update}.
+     */
+    void detachNic(String dev, Device old) {
+        String name = old.get("name") != null && !old.get("name").isEmpty() ? old.get("name")
+                : localConfig().get("volatile." + dev + ".name");
+        LxcNicHotplug.remove(dev, LxcNics.nicType(old), name, localConfig().get("volatile." + dev + ".host_name"),
+                driverInitPid());
+        volatileSetInternal(Map.of("volatile." + dev + ".host_name", ""), false);
     }
 
     /** Clears the volatile keys a running container's NICs have (their host names), at stop or a failed start. */

@@ -51,7 +51,14 @@ final class LxcNics {
     }
 
     /** What a start applies: the liblxc lines, the volatile keys to set, the static DHCP leases to write. */
-    record Plan(List<String> lines, Map<String, String> volatiles, List<StaticLease> leases) {
+    record Plan(List<String> lines, Map<String, String> volatiles, List<StaticLease> leases, List<Nic> nics) {
+    }
+
+    /**
+     * One NIC as applied: its type, the container-side name, hwaddr and mtu (null: the kernel's), the host side
+     * ({@code null} for a macvlan) and the link (bridge or macvlan parent, null for p2p).
+     */
+    record Nic(String device, String type, String name, String hwaddr, String mtu, String hostName, String link) {
     }
 
     /** A {@code ipv4.address} on a managed network: dnsmasq's {@code dhcp-host} for the NIC's hwaddr. */
@@ -134,8 +141,9 @@ final class LxcNics {
         }
         if (nics.isEmpty()) {
             lines.add("lxc.net.0.type = empty");
-            return new Plan(lines, volatiles, leases);
+            return new Plan(lines, volatiles, leases, List.of());
         }
+        List<Nic> planned = new ArrayList<>();
         int n = 0;
         Set<String> usedHostNames = new HashSet<>();
         for (Map.Entry<String, Device> e : nics) {
@@ -184,6 +192,7 @@ final class LxcNics {
                 network.checkStaticAddress(address);
                 leases.add(new StaticLease(network, dev, hwaddr, address));
             }
+            String hostSide = null;
             switch (type) {
                 case "macvlan" -> {
                     lines.add(prefix + "type = macvlan");
@@ -207,6 +216,7 @@ final class LxcNics {
                         }
                     }
                     usedHostNames.add(hostName);
+                    hostSide = hostName;
                     volatiles.put("volatile." + dev + ".host_name", hostName);
                     lines.add(prefix + "type = veth");
                     lines.add(prefix + "veth.pair = " + hostName);
@@ -221,8 +231,10 @@ final class LxcNics {
                 lines.add(prefix + "mtu = " + mtu);
             }
             lines.add(prefix + "flags = up");
+            planned.add(new Nic(dev, type, name, hwaddr, mtu == null || mtu.isEmpty() ? null : mtu, hostSide,
+                    parent));
         }
-        return new Plan(lines, volatiles, leases);
+        return new Plan(lines, volatiles, leases, planned);
     }
 
     /** The volatile keys a stop clears: each NIC's {@code host_name} (its interface is gone with the container). */

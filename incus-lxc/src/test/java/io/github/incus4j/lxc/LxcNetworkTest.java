@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.github.incus4j.api.BusyException;
+import io.github.incus4j.api.IncusException;
 import io.github.incus4j.api.Instance;
 import io.github.incus4j.api.InstanceSource;
 import io.github.incus4j.api.InvalidArgumentException;
@@ -361,6 +362,51 @@ class LxcNetworkTest {
         assertTrue(rx >= lan.counters().packetsReceived() && rx > 0, rx + " vs " + lan.counters());
         c.stop(false);
         assertFalse(Files.exists(Path.of("/sys/class/net", peer)), "p2p host side gone at stop");
+    }
+
+    @Test
+    void nicsAreHotPluggedAndUnplugged() throws Exception {
+        String bridge = link("h");
+        String parent = link("m");
+        String s = subnet();
+        shOk("ip", "link", "add", bridge, "type", "bridge");
+        shOk("ip", "addr", "add", s + ".1/24", "dev", bridge);
+        shOk("ip", "link", "set", bridge, "up");
+        shOk("ip", "link", "add", parent, "type", "veth", "peer", "name", link("q"));
+        shOk("ip", "link", "set", parent, "up");
+        assertRoutedTo(s + ".3", bridge);
+        LxcContainerInstance c = (LxcContainerInstance) container(Map.of());
+        c.start(false);
+        assertEquals(Set.of("lo"), c.renderState(List.of()).network().keySet());
+        c.update(InstanceArgs.builder(c.name()).config(c.localConfig()).devices(c.localDevices()
+                .with("hot", Device.of("type", "nic", "nictype", "bridged", "parent", bridge, "mtu", "1400"))
+                .with("mv", Device.of("type", "nic", "nictype", "macvlan", "parent", parent)))
+                .profiles(c.profiles()).build(), true);
+        c.attachNic("hot");
+        c.attachNic("mv");
+        String host = c.localConfig().get("volatile.hot.host_name");
+        LINKS.add(host);
+        assertEquals(bridge, Path.of("/sys/class/net", host, "master").toRealPath().getFileName().toString());
+        assertEquals("eth0", c.localConfig().get("volatile.hot.name"));
+        assertEquals("eth1", c.localConfig().get("volatile.mv.name"));
+        run(c, "ip", "addr", "add", s + ".3/24", "dev", "eth0");
+        run(c, "ping", "-c", "1", "-W", "5", s + ".1");
+        Map<String, ApiInstanceState.Network> net = c.renderState(List.of()).network();
+        assertEquals(Set.of("lo", "eth0", "eth1"), net.keySet());
+        assertEquals(c.localConfig().get("volatile.hot.hwaddr"), net.get("eth0").hwaddr());
+        assertEquals(1400, net.get("eth0").mtu());
+        assertEquals("up", net.get("eth0").state());
+        assertEquals(host, net.get("eth0").hostName());
+        assertTrue(hasInet(net.get("eth0"), s + ".3", "24"), net.get("eth0").addresses().toString());
+        assertEquals(c.localConfig().get("volatile.mv.hwaddr"), net.get("eth1").hwaddr());
+
+        c.detachNic("hot", c.expandedDevices().get("hot"));
+        c.detachNic("mv", c.expandedDevices().get("mv"));
+        assertFalse(Files.exists(Path.of("/sys/class/net", host)), "host side removed");
+        assertFalse(c.localConfig().containsKey("volatile.hot.host_name"));
+        assertEquals(Set.of("lo"), c.renderState(List.of()).network().keySet());
+        IncusException missing = assertThrows(NotFoundException.class, () -> c.attachNic("nope"));
+        assertEquals("Device \"nope\" not found", missing.getMessage());
     }
 
     @Test
