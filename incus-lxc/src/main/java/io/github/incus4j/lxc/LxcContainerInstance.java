@@ -26,6 +26,7 @@ import io.github.incus4j.api.metrics.MetricSet;
 import io.github.incus4j.api.metrics.MetricType;
 import io.github.incus4j.api.metrics.Sample;
 import io.github.incus4j.api.model.ConsoleLogOptions;
+import io.github.incus4j.api.model.Device;
 import io.github.incus4j.api.exec.ExecRequest;
 import io.github.incus4j.api.model.IdmapEntry;
 import io.github.incus4j.api.model.IdmapSet;
@@ -313,13 +314,18 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
         }
     }
 
-    /** Writes liblxc's {@code config} for the current definition. */
+    /** Writes liblxc's {@code config} for the current definition, without network (a start writes its NICs). */
     private void writeConfig() {
+        writeConfig(List.of("lxc.net.0.type = empty"));
+    }
+
+    /** Writes liblxc's {@code config} for the current definition with {@code netLines}, the NICs' settings. */
+    private void writeConfig(List<String> netLines) {
         List<String> lines = new ArrayList<>();
         lines.add("lxc.include = " + lxcDir().resolve("base.conf"));
         lines.add("lxc.uts.name = " + name());
         lines.add("lxc.rootfs.path = dir:" + rootfsPath());
-        lines.add("lxc.net.0.type = empty");
+        lines.addAll(netLines);
         // No ttys besides the console, as Incus: their ptys' masters are the monitor's, which CRIU cannot dump.
         lines.add("lxc.tty.max = 0");
         // Only where AppArmor is on (as Incus): liblxc hands the profile to CRIU's restore, which refuses an AppArmor
@@ -415,6 +421,7 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
     public void update(InstanceArgs newArgs, boolean userRequested) {
         if (newArgs != null && !isSnapshot()) {
             checkDefinition(localConfig(), newArgs.profiles(), newArgs.config(), userRequested);
+            LxcNics.check(ConfigKeys.expandDevices(newArgs.profiles(), newArgs.devices()));
         }
         super.update(newArgs, userRequested);
     }
@@ -440,7 +447,13 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
      * hook has run for it (not while an operation holds the instance).
      */
     boolean stoppedOnItsOwn() {
-        return driverStatus() == StatusCode.STOPPED && stoppedByItself();
+        if (driverStatus() == StatusCode.STOPPED && stoppedByItself()) {
+            if (!isEphemeral()) { // an ephemeral one is gone
+                clearNicVolatiles();
+            }
+            return true;
+        }
+        return false;
     }
 
     /** From memory while the driver's watcher keeps it (see {@link StatusWatcher}), else asked of liblxc. */
@@ -552,12 +565,103 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
         if (!stateful) {
             applyTemplatesAtStart();
         }
-        writeConfig();
+        writeConfig(startNics());
         try {
             Files.createDirectories(logPath());
         } catch (IOException e) {
             throw new UncheckedIOException("Cannot create " + logPath(), e);
         }
+        try {
+            launch(stateful);
+        } catch (RuntimeException e) {
+            clearNicVolatiles();
+            throw e;
+        }
+        statusChanged();
+        driver.watchForStop(this);
+        // The saved state is used once: a plain start discards it, as a stateful one consumes it.
+        AbstractInstances.deleteTree(statePath());
+        String next = localConfig().get("volatile.idmap.next");
+        if (next != null && !next.equals(localConfig().get("volatile.idmap.current"))) {
+            volatileSetInternal(Map.of("volatile.idmap.current", next, "volatile.last_state.idmap", next), false);
+        }
+    }
+
+    /**
+     * Plans the NICs of a start (see {@link LxcNics}): records their volatile keys before any interface exists (as
+     * Incus does), writes the static DHCP allocations, and returns liblxc's lines.
+     */
+    private List<String> startNics() {
+        LxcNics.Plan plan = LxcNics.plan(expandedDevices(), localConfig(), driver::network,
+                LxcNics::hostInterfaceExists);
+        volatileSetInternal(plan.volatiles(), true);
+        for (LxcNics.StaticLease l : plan.leases()) {
+            l.network().writeStaticLease(fullName(), l.device(), l.hwaddr(), l.address());
+        }
+        return plan.lines();
+    }
+
+    /**
+     * Adds the expanded device {@code dev} (a {@code nic}) to the running container, as Incus hot-plugs a NIC: planned
+     * as at start (the other NICs' names stay taken), its volatile keys recorded first, its static allocation written,
+     * then made by {@link LxcNicHotplug}. For the device hooks of {@code update}.
+     *
+     * @throws InstanceStateException when the container is not running
+     * @throws NotFoundException when the device is not one of the container's
+     */
+    void attachNic(String dev) {
+        Device d = expandedDevices().get(dev);
+        if (d == null || !"nic".equals(d.type())) {
+            throw new NotFoundException("Device " + ErrorTexts.quote(dev) + " not found");
+        }
+        int pid = driverInitPid();
+        if (pid <= 0) {
+            throw new InstanceStateException("Instance is not running", statusCode());
+        }
+        LxcNics.Plan plan = LxcNics.plan(expandedDevices(), localConfig(), driver::network,
+                LxcNics::hostInterfaceExists);
+        LxcNics.Nic nic = plan.nics().stream().filter(n -> n.device().equals(dev)).findFirst().orElseThrow();
+        Map<String, String> mine = new HashMap<>();
+        plan.volatiles().forEach((k, v) -> {
+            if (k.startsWith("volatile." + dev + ".")) {
+                mine.put(k, v);
+            }
+        });
+        volatileSetInternal(mine, true);
+        for (LxcNics.StaticLease l : plan.leases()) {
+            if (l.device().equals(dev)) {
+                l.network().writeStaticLease(fullName(), l.device(), l.hwaddr(), l.address());
+            }
+        }
+        try {
+            LxcNicHotplug.add(nic, pid);
+        } catch (RuntimeException e) {
+            volatileSetInternal(Map.of("volatile." + dev + ".host_name", ""), false);
+            throw e;
+        }
+    }
+
+    /**
+     * Removes NIC {@code dev} (as it was, {@code old}) from the running container and clears its host name. For the
+     * device hooks of {@code update}.
+     */
+    void detachNic(String dev, Device old) {
+        String name = old.get("name") != null && !old.get("name").isEmpty() ? old.get("name")
+                : localConfig().get("volatile." + dev + ".name");
+        LxcNicHotplug.remove(dev, LxcNics.nicType(old), name, localConfig().get("volatile." + dev + ".host_name"),
+                driverInitPid());
+        volatileSetInternal(Map.of("volatile." + dev + ".host_name", ""), false);
+    }
+
+    /** Clears the volatile keys a running container's NICs have (their host names), at stop or a failed start. */
+    private void clearNicVolatiles() {
+        Map<String, String> clear = LxcNics.stopVolatiles(localConfig());
+        if (!clear.isEmpty()) {
+            volatileSetInternal(clear, false);
+        }
+    }
+
+    private void launch(boolean stateful) {
         if (stateful) {
             try {
                 LxcTool.restore(driver.lxcpath(), lxcName(), statePath(), CRIU_TIMEOUT,
@@ -567,14 +671,6 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
             }
         } else {
             LxcTool.start(driver.lxcpath(), lxcName(), START_TIMEOUT);
-        }
-        statusChanged();
-        driver.watchForStop(this);
-        // The saved state is used once: a plain start discards it, as a stateful one consumes it.
-        AbstractInstances.deleteTree(statePath());
-        String next = localConfig().get("volatile.idmap.next");
-        if (next != null && !next.equals(localConfig().get("volatile.idmap.current"))) {
-            volatileSetInternal(Map.of("volatile.idmap.current", next, "volatile.last_state.idmap", next), false);
         }
     }
 
@@ -604,7 +700,15 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
         try {
             stopContainer(stateful);
         } finally {
-            statusChanged();
+            stoppedByUs();
+        }
+    }
+
+    /** After a stop or shutdown of ours: the status is asked anew, and a stopped container's NICs are gone. */
+    private void stoppedByUs() {
+        statusChanged();
+        if (driverStatus() == StatusCode.STOPPED) {
+            clearNicVolatiles();
         }
     }
 
@@ -658,7 +762,7 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
         try {
             return shutdownContainer(timeout);
         } finally {
-            statusChanged();
+            stoppedByUs();
         }
     }
 
@@ -805,12 +909,14 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
     protected void doDelete() {
         driver.statusWatcher().forget(this);
         AbstractInstances.deleteTree(lxcDir());
+        driver.forgetStaticLeases(lxcName());
     }
 
     @Override
     protected void doRename(String oldFullName, String newFullName) {
         driver.statusWatcher().forget(this); // tracked under the old name until now
         super.doRename(oldFullName, newFullName);
+        driver.forgetStaticLeases(oldFullName);
         io.github.incus4j.api.internal.store.StorageFiles.moveIfExists(driver.lxcpath().resolve(oldFullName),
                 driver.lxcpath().resolve(newFullName));
         // The config names the old paths and name: it is written again, for the new name, at the next start.
@@ -978,7 +1084,9 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
         ApiInstanceState.Memory memory = new ApiInstanceState.Memory(usage, peak,
                 limit > 0 ? limit : hostMemory(), 0, 0);
         ApiInstanceState.Cpu cpu = new ApiInstanceState.Cpu(cpuNanos(), 0);
-        return new ApiInstanceState(status.text(), status.code(), Map.of(), memory, network(pid), pid,
+        return new ApiInstanceState(status.text(), status.code(), Map.of(), memory,
+                NetnsState.read(Path.of("/proc", Integer.toString(pid)), LxcNics.hostNames(expandedDevices(),
+                        localConfig())), pid,
                 safeLong(cg::processes), cpu, startedAt(pid), null);
     }
 
@@ -1021,43 +1129,6 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
         }
     }
 
-    /**
-     * The counters of every interface of {@code pid}'s network namespace, from {@code /proc/<pid>/net/dev}: 16 numbers
-     * per device (receive bytes, packets, errs, drop, fifo, frame, compressed, multicast, then the same 8 transmitted).
-     */
-    private static Map<String, long[]> netDev(int pid) {
-        Map<String, long[]> out = new TreeMap<>();
-        for (String line : Trees.lines(Path.of("/proc", Integer.toString(pid), "net", "dev"))) {
-            int colon = line.indexOf(':');
-            String[] f = colon < 0 ? new String[0] : line.substring(colon + 1).trim().split("\\s+");
-            if (f.length < 16) {
-                continue; // the two header lines
-            }
-            long[] n = new long[16];
-            for (int k = 0; k < 16; k++) {
-                n[k] = Long.parseLong(f[k]);
-            }
-            out.put(line.substring(0, colon).trim(), n);
-        }
-        return out;
-    }
-
-    /** The network part of the state: the namespace's interfaces (only {@code lo} while lxc.net is empty). */
-    private static Map<String, ApiInstanceState.Network> network(int pid) {
-        Map<String, ApiInstanceState.Network> out = new TreeMap<>();
-        for (Map.Entry<String, long[]> e : netDev(pid).entrySet()) {
-            long[] f = e.getValue();
-            boolean lo = e.getKey().equals("lo");
-            List<ApiInstanceState.NetworkAddress> addresses = lo ? List.of(
-                    new ApiInstanceState.NetworkAddress("inet", "127.0.0.1", "8", "local"),
-                    new ApiInstanceState.NetworkAddress("inet6", "::1", "128", "local")) : List.of();
-            out.put(e.getKey(), new ApiInstanceState.Network(addresses, new ApiInstanceState.NetworkCounters(f[0],
-                    f[8], f[1], f[9], f[2], f[10], f[11], f[3]), "", "", lo ? 65536 : 1500, "up",
-                    lo ? "loopback" : "broadcast"));
-        }
-        return out;
-    }
-
     /** When the process {@code pid} started: boot time plus its start tick from {@code /proc/<pid>/stat}. */
     private static Instant startedAt(int pid) {
         try {
@@ -1091,7 +1162,7 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
         CGroup cg = doCgroup();
         long limit = parseOrZero(safeGet(cg, "memory.max"));
         new LxcMetrics(this).collect(set, limit > 0 ? limit : hostMemory(), safeLong(cg::memoryUsage));
-        for (Map.Entry<String, long[]> e : netDev(pid).entrySet()) {
+        for (Map.Entry<String, long[]> e : NetnsState.netDev(Path.of("/proc", Integer.toString(pid))).entrySet()) {
             String dev = e.getKey();
             long[] f = e.getValue();
             set.add(MetricType.NETWORK_RECEIVE_BYTES_TOTAL, Sample.of(f[0], "device", dev));

@@ -2,7 +2,10 @@ package io.github.incus4j.lxc;
 
 import static org.apiguardian.api.API.Status.EXPERIMENTAL;
 
+import io.github.incus4j.api.BusyException;
+import io.github.incus4j.api.IncusException;
 import io.github.incus4j.api.Info;
+import io.github.incus4j.api.InvalidArgumentException;
 import io.github.incus4j.api.InstanceSource;
 import io.github.incus4j.api.InstanceType;
 import io.github.incus4j.api.NotFoundException;
@@ -24,6 +27,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.TreeMap;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -47,6 +51,8 @@ public final class LxcInstances extends AbstractInstances<LxcContainerInstance> 
     private final Optional<IdmapSet> allocation;
     private final Duration lockWait;
     private final StatusWatcher statusWatcher;
+    /** The managed networks declared since open, by name; guarded by itself. */
+    private final Map<String, ManagedNetwork> networks = new TreeMap<>();
 
     LxcInstances(Info info, Liblxc liblxc, Path root, Duration lockWait, Optional<IdmapSet> allocation) {
         super(info, root, new OperationLocks(lockWait), Clock.systemUTC());
@@ -73,6 +79,127 @@ public final class LxcInstances extends AbstractInstances<LxcContainerInstance> 
         return lxcpath;
     }
 
+    /**
+     * Declares a network this driver manages, as Incus's {@code incus network create <name> <config>} for a
+     * {@code bridge} network: a bridge named {@code name} with the host address of {@code ipv4.address}, DHCP and DNS
+     * from a {@code dnsmasq} the driver runs, and with {@code ipv4.nat=true} a masquerade rule (nftables table
+     * {@code ip incus4j_<name>}). A container's {@code nic} device reaches it with {@code network=<name>} (or
+     * {@code nictype=bridged, parent=<name>}), and may ask for a static {@code ipv4.address} in its subnet.
+     *
+     * <p>Keys (Incus's): {@code ipv4.address} (required, e.g. {@code 10.214.1.1/24}), {@code ipv4.nat} (default
+     * false), {@code ipv4.dhcp} (default true), {@code ipv4.dhcp.ranges}, {@code dns.domain} (default
+     * {@code incus}), {@code bridge.mtu}, {@code user.*}. The definition lasts until {@link #deleteNetwork} or
+     * {@link #close()}, which remove the bridge (declare it again after each open); its leases and static allocations
+     * stay in {@code <root>/networks/<name>/}. Needs root, {@code ip} (iproute2), {@code dnsmasq} (Debian's
+     * {@code dnsmasq-base}) and, for NAT, {@code nft}.
+     *
+     * @throws io.github.incus4j.api.InvalidArgumentException for a bad name, an unknown key or a bad value
+     * @throws io.github.incus4j.api.BusyException when a network of that name is declared already
+     * @throws io.github.incus4j.api.IncusException when the bridge, dnsmasq or the rules cannot be set up
+     */
+    public void createNetwork(String name, Map<String, String> config) {
+        if (name == null || config == null) {
+            throw new InvalidArgumentException("A network needs a name and a config (" + name + ", " + config + ")");
+        }
+        requireOpen();
+        synchronized (networks) {
+            if (networks.containsKey(name)) {
+                throw new BusyException("The network already exists");
+            }
+            networks.put(name, ManagedNetwork.start(name, config, paths().root().resolve("networks").resolve(
+                    String.valueOf(name))));
+        }
+    }
+
+    /**
+     * Removes a managed network: stops its dnsmasq, removes its NAT rules and its bridge. Running containers attached
+     * to it lose their link.
+     *
+     * @throws NotFoundException when no network of that name is declared
+     */
+    public void deleteNetwork(String name) {
+        ManagedNetwork n;
+        synchronized (networks) {
+            n = networks.remove(name);
+        }
+        if (n == null) {
+            throw new NotFoundException("Network not found");
+        }
+        n.close();
+    }
+
+    /** The managed networks' definitions by name. */
+    public Map<String, Map<String, String>> networks() {
+        synchronized (networks) {
+            Map<String, Map<String, String>> out = new TreeMap<>();
+            networks.forEach((k, v) -> out.put(k, v.config()));
+            return Map.copyOf(out);
+        }
+    }
+
+    /** A declared managed network, null when none has that name. */
+    ManagedNetwork network(String name) {
+        synchronized (networks) {
+            return networks.get(name);
+        }
+    }
+
+    /**
+     * Removes the static DHCP allocations of a container's NICs (a deleted or renamed container: a start writes them
+     * again under the new name) from every network directory, and has a running dnsmasq forget them (SIGHUP).
+     */
+    void forgetStaticLeases(String fullName) {
+        Path dir = paths().root().resolve("networks");
+        if (!Files.isDirectory(dir)) {
+            return;
+        }
+        try (var nets = Files.list(dir)) {
+            for (Path net : nets.toList()) {
+                Path hosts = net.resolve("dnsmasq.hosts");
+                if (!Files.isDirectory(hosts)) {
+                    continue;
+                }
+                boolean removed = false;
+                try (var files = Files.list(hosts)) {
+                    for (Path f : files.toList()) {
+                        // Instance names have no dots: "<fullName>." cannot be another instance's prefix.
+                        if (f.getFileName().toString().startsWith(fullName + ".")) {
+                            Files.deleteIfExists(f);
+                            removed = true;
+                        }
+                    }
+                }
+                ManagedNetwork n = network(net.getFileName().toString());
+                if (removed && n != null) {
+                    n.reload();
+                }
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("Cannot remove the static DHCP allocations of " + fullName, e);
+        }
+    }
+
+    private void requireOpen() {
+        if (isClosed()) {
+            throw new IncusException("This lxc driver was closed");
+        }
+    }
+
+    /** Stops the managed networks. */
+    @Override
+    protected void closeDriver() {
+        List<ManagedNetwork> all;
+        synchronized (networks) {
+            all = List.copyOf(networks.values());
+            networks.clear();
+        }
+        for (ManagedNetwork n : all) {
+            n.close();
+        }
+        statusWatcher.close();
+        super.closeDriver();
+    }
+
     /** The bound of each wait of a migration (a message, a full pipe): the driver's lock wait. */
     Duration migrationWait() {
         return lockWait;
@@ -85,11 +212,6 @@ public final class LxcInstances extends AbstractInstances<LxcContainerInstance> 
     /** The watcher keeping the containers' statuses in memory. */
     StatusWatcher statusWatcher() {
         return statusWatcher;
-    }
-
-    @Override
-    protected void closeDriver() {
-        statusWatcher.close();
     }
 
     /** The host ids unprivileged containers map to, from {@code /etc/subuid} and {@code /etc/subgid}. */
@@ -167,6 +289,7 @@ public final class LxcInstances extends AbstractInstances<LxcContainerInstance> 
     protected void createStorage(LxcContainerInstance instance, InstanceSource source) {
         // Before anything is made: the base class has validated the config as Incus does, these are the driver's.
         LxcContainerInstance.checkDefinition(Map.of(), instance.profiles(), instance.localConfig(), true);
+        LxcNics.check(instance.expandedDevices());
         instance.createStorage(source);
     }
 
