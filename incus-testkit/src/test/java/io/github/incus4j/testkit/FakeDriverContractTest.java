@@ -1,5 +1,6 @@
 package io.github.incus4j.testkit;
 
+import io.github.incus4j.api.Instance;
 import io.github.incus4j.api.InstanceSource;
 import io.github.incus4j.api.InstanceType;
 import io.github.incus4j.api.Instances;
@@ -8,7 +9,9 @@ import io.github.incus4j.testkit.contract.DriverUnderTest;
 import io.github.incus4j.testkit.contract.InstanceDriverContract;
 import io.github.incus4j.testkit.contract.MigrationPipe;
 import io.github.incus4j.testkit.fake.FakeDriver;
+import io.github.incus4j.testkit.fake.FakeInstance;
 import io.github.incus4j.testkit.fake.FakeInstances;
+import io.github.incus4j.testkit.fake.FakeService;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.EnumSet;
@@ -69,6 +72,11 @@ class FakeDriverContractTest extends InstanceDriverContract {
         @Override
         public void slowDown(Instances instances, String action, Duration delay) {
             ((FakeInstances) instances).faults().delay(action, delay);
+        }
+
+        @Override
+        public void startHttpServer(Instance instance, int port, String body) {
+            ((FakeInstance) instance).listen(port, FakeService.http(body));
         }
 
         @Override

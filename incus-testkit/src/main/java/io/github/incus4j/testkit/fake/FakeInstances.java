@@ -123,7 +123,7 @@ public final class FakeInstances extends AbstractInstances<FakeInstance> {
     protected DeviceSupport deviceSupport(InstanceType type) {
         DeviceSupport s = DeviceSupport.rootDiskOnly(FakeDriver.NAME)
                 .with("disk", Set.of("source", "path", "readonly", "required", "optional", "shift", "propagation"))
-                .with("proxy", Set.of("listen", "connect", "bind"));
+                .with("proxy", Set.of("listen", "connect", "bind", "nat"));
         for (String nicType : List.of("bridged", "p2p", "macvlan", "physical", "ipvlan", "routed", "sriov", "ovn")) {
             s = s.with("nic:" + nicType, NIC_OPTIONS);
         }
