@@ -4,6 +4,7 @@ import io.github.incus4j.api.Instance;
 import io.github.incus4j.api.InstanceSource;
 import io.github.incus4j.api.InstanceType;
 import io.github.incus4j.api.Instances;
+import io.github.incus4j.api.model.Device;
 import io.github.incus4j.testkit.contract.Capability;
 import io.github.incus4j.testkit.contract.DriverUnderTest;
 import io.github.incus4j.testkit.contract.InstanceDriverContract;
@@ -72,6 +73,13 @@ class FakeDriverContractTest extends InstanceDriverContract {
         @Override
         public void slowDown(Instances instances, String action, Duration delay) {
             ((FakeInstances) instances).faults().delay(action, delay);
+        }
+
+        /** A bridged NIC for VMs, which Incus hot-plugs (a p2p one it does not); the fake needs no real bridge. */
+        @Override
+        public Device nicDevice(InstanceType type) {
+            return type == InstanceType.VM ? Device.of("type", "nic", "nictype", "bridged", "parent", "incusbr0")
+                    : DriverUnderTest.super.nicDevice(type);
         }
 
         @Override

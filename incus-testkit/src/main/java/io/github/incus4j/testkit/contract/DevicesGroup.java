@@ -12,6 +12,7 @@ import io.github.incus4j.api.Instance;
 import io.github.incus4j.api.InstanceType;
 import io.github.incus4j.api.InvalidArgumentException;
 import io.github.incus4j.api.NotSupportedException;
+import io.github.incus4j.api.internal.config.DeviceChanges;
 import io.github.incus4j.api.metrics.MetricType;
 import io.github.incus4j.api.metrics.Sample;
 import io.github.incus4j.api.model.Device;
@@ -36,6 +37,7 @@ import java.util.Set;
 import java.util.TreeSet;
 import java.util.regex.Pattern;
 import java.util.stream.Collectors;
+import org.junit.jupiter.api.Assumptions;
 
 /**
  * The DEVICES group of {@link InstanceDriverContract} (its nested {@code DeviceGroup} runs these): validation with
@@ -224,6 +226,9 @@ abstract class DevicesGroup {
     @ForEachInstanceType
     @RequiresCapability({Capability.NIC_DEVICES, Capability.DEVICE_HOTPLUG})
     void nicsAreAddedAndRemovedLive(InstanceType type) {
+        Assumptions.assumeTrue(DeviceChanges.canHotPlug(type, nic(type)), () -> "Incus cannot hot-plug "
+                + DeviceChanges.kind(nic(type)) + " into a running " + type.apiName() + " (nicDevice of "
+                + c.driverName() + ")");
         Instance i = c.createRunning(type);
         assertEquals(Set.of(), nonLoopback(i).keySet());
         i.update(argsOf(i).devices(i.localDevices().with("net1", nic(type))).build(), true);
@@ -310,7 +315,8 @@ abstract class DevicesGroup {
         }
         assertEquals(body, got);
         i.stop(false);
-        assertTrue(httpGet(hostPort).startsWith("!"), "nothing listens once the instance stopped");
+        // Another process of the host may take the freed port: what matters is that the page is gone.
+        assertNotEquals(body, httpGet(hostPort), "the proxy is gone once the instance stopped");
     }
 
     @ForEachInstanceType
@@ -320,7 +326,16 @@ abstract class DevicesGroup {
         String body = "live " + ContractSupport.uniqueName("page");
         c.dut().startHttpServer(i, 8081, body);
         int hostPort = freePort();
-        i.update(argsOf(i).devices(i.localDevices().with("web", proxy(type, hostPort, 8081))).build(), true);
+        Devices with = i.localDevices().with("web", proxy(type, hostPort, 8081));
+        if (type == InstanceType.VM) {
+            // Incus's proxy device cannot be hot-plugged into a VM (deviceCommon.CanHotPlug).
+            ContractSupport.assertRefused(InvalidArgumentException.class,
+                    "Failed to add device \"web\": Device cannot be added when instance is running",
+                    () -> i.update(argsOf(i).devices(with).build(), true));
+            assertNull(i.localDevices().get("web"));
+            return;
+        }
+        i.update(argsOf(i).devices(with).build(), true);
         String got = "";
         long deadline = System.nanoTime() + c.timeout().toNanos();
         while (!(got = httpGet(hostPort)).equals(body) && System.nanoTime() < deadline) {
@@ -328,7 +343,7 @@ abstract class DevicesGroup {
         }
         assertEquals(body, got);
         i.update(argsOf(i).devices(i.localDevices().with("web", null)).build(), true);
-        assertTrue(httpGet(hostPort).startsWith("!"), "the removed proxy no longer listens");
+        assertNotEquals(body, httpGet(hostPort), "the removed proxy no longer forwards");
     }
 
     // ---- shared folders ------------------------------------------------------------------------------------------

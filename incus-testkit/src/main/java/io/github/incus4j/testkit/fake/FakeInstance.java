@@ -186,6 +186,7 @@ public abstract sealed class FakeInstance extends AbstractInstance permits FakeC
             g.killAll(Cmd.exitStatusForSignal(9));
         }
         g.setFrozen(false);
+        stopDevices();
         setTree(r -> Tmpfs.unmounted(r, clockMillis()));
         FakeConsole c = console();
         c.print("Kernel panic - not syncing: Attempted to kill init! exitcode=0x00000009\r\n");

@@ -48,9 +48,13 @@ final class HostDirSftp {
 
     /** The host path of {@code rel} ({@code ""}: the directory itself), checked to stay inside the directory. */
     private Path resolve(String rel, String shown) {
-        Path p = rel.isEmpty() ? root : root.resolve(rel);
-        // The nearest existing ancestor, symlinks followed, must stay inside: a link out is an escape.
-        for (Path q = p.getParent() == null ? p : p.getParent(); q != null; q = q.getParent()) {
+        if (rel.isEmpty()) {
+            return root;
+        }
+        Path p = root.resolve(rel);
+        // The nearest existing ancestor inside the directory, symlinks followed, must stay inside: a link out is an
+        // escape.
+        for (Path q = p.getParent(); q != null && q.startsWith(root); q = q.getParent()) {
             if (Files.exists(q)) {
                 try {
                     if (!q.toRealPath().startsWith(realRoot)) {
