@@ -1107,7 +1107,8 @@ public abstract sealed class FakeInstance extends AbstractInstance permits FakeC
                 }
                 break;
             case "proxy":
-                FakeProxy p = FakeProxy.open(name(), name, d, services::get);
+                // Nothing answers inside a stopped instance, whatever a late connection finds.
+                FakeProxy p = FakeProxy.open(name(), name, d, port -> guest == null ? null : services.get(port));
                 FakeProxy old = proxies.put(name, p);
                 if (old != null) {
                     old.close();

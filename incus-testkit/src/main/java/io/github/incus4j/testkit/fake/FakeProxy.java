@@ -33,6 +33,7 @@ final class FakeProxy implements AutoCloseable {
     private final Semaphore slots = new Semaphore(MAX_CONNECTIONS);
     private final java.util.Set<Socket> open = java.util.concurrent.ConcurrentHashMap.newKeySet();
     private final String threadName;
+    private volatile boolean closed;
 
     private FakeProxy(ServerSocket server, int connectPort, IntFunction<FakeService> services, String threadName) {
         this.server = server;
@@ -119,7 +120,9 @@ final class FakeProxy implements AutoCloseable {
                 }
                 return;
             }
-            FakeService svc = services.apply(connectPort);
+            // A blocked accept(2) keeps the listener alive until the JDK's signal reaches it, so a connection can
+            // still arrive after close(): it must not be served.
+            FakeService svc = closed ? null : services.apply(connectPort);
             if (svc == null || !slots.tryAcquire()) {
                 closeQuietly(c);
                 continue;
@@ -147,6 +150,7 @@ final class FakeProxy implements AutoCloseable {
 
     @Override
     public void close() {
+        closed = true;
         closeQuietly(server);
         open.forEach(FakeProxy::closeQuietly);
     }
