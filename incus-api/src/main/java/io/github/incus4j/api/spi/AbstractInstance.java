@@ -519,6 +519,14 @@ public abstract class AbstractInstance implements Instance {
             if (current != StatusCode.STOPPED) {
                 throw new InstanceStateException(ErrorTexts.ALREADY_RUNNING, current);
             }
+            // startCommon loads every device first: a host source gone since the create fails the start.
+            for (Map.Entry<String, Device> e : devicesToStart()) {
+                String missing = DeviceChanges.missingSource(e.getKey(), e.getValue());
+                if (missing != null) {
+                    throw new IncusException("Failed start validation for device " + ErrorTexts.quote(e.getKey())
+                            + ": " + missing);
+                }
+            }
             boolean restoreState = stateful && args.stateful();
             doStart(restoreState);
             Instant now = owner.clock().instant();
@@ -1038,6 +1046,15 @@ public abstract class AbstractInstance implements Instance {
                 Devices newDevices = ConfigKeys.expandDevices(newArgs.profiles(), newArgs.devices());
                 owner.deviceSupport(type()).check(type(), newDevices);
                 DeviceChanges devChanges = DeviceChanges.between(expandedDevices, newDevices);
+                if (userRequested) {
+                    for (Map.Entry<String, Device> e : devChanges.added().entrySet()) {
+                        String missing = DeviceChanges.missingSource(e.getKey(), e.getValue());
+                        if (missing != null && DeviceChanges.appliesTo(type(), e.getValue())) {
+                            throw new InvalidArgumentException("Failed add validation for device "
+                                    + ErrorTexts.quote(e.getKey()) + ": " + missing);
+                        }
+                    }
+                }
                 Map<String, String> newConfig = new HashMap<>(newArgs.config());
                 devChanges.removed().forEach((n, d) -> DeviceChanges.volatileToClear(n, d, devChanges.added().get(n),
                         newConfig).forEach(newConfig::remove));

@@ -371,6 +371,14 @@ public abstract class AbstractInstances<I extends AbstractInstance> implements I
         }
         Devices expanded = ConfigKeys.expandDevices(args.profiles(), args.devices());
         deviceSupport(args.type()).check(args.type(), expanded);
+        // devicesAdd loads every device at create: a host source that is not there fails it.
+        for (Map.Entry<String, Device> e : expanded.sorted()) {
+            String missing = DeviceChanges.missingSource(e.getKey(), e.getValue());
+            if (missing != null && DeviceChanges.appliesTo(args.type(), e.getValue())) {
+                throw new InvalidArgumentException("Failed add validation for device "
+                        + ErrorTexts.quote(e.getKey()) + ": " + missing);
+            }
+        }
         Instant now = clock.instant();
         Map<String, String> config = new HashMap<>(args.config());
         String uuid = UUID.randomUUID().toString();

@@ -392,14 +392,26 @@ abstract class DevicesGroup {
         assertNotEquals(secret, viaDots, "\"..\" climbs in the instance, never into the host");
     }
 
+    /** Incus loads devices at create and start: a required host source that is not there fails both. */
     @ForEachInstanceType
     @RequiresCapability({Capability.DISK_DEVICES})
-    void aMissingSourceFailsTheStartWithIncusText(InstanceType type) {
+    void aMissingSourceIsRefusedWithIncusTexts(InstanceType type) throws IOException {
         String missing = "/nonexistent-incus4j-" + ContractSupport.uniqueName("src");
-        Instance i = c.create(c.args(type).device("data", Device.of("type", "disk", "source", missing,
+        ContractSupport.assertRefused(InvalidArgumentException.class, "Failed add validation for device \"data\": "
+                + "Missing source path \"" + missing + "\" for disk \"data\"",
+                () -> c.create(c.args(type).device("data", Device.of("type", "disk", "source", missing,
+                        "path", "/data")).build()));
+        Instance optional = c.create(c.args(type).device("data", Device.of("type", "disk", "source", missing,
+                "path", "/data", "required", "false")).build());
+        optional.start(false);
+        assertTrue(optional.isRunning(), "an optional disk without its source is skipped");
+        Path gone = Files.createDirectories(c.scratch().resolve(ContractSupport.uniqueName("gone")));
+        Instance i = c.create(c.args(type).device("data", Device.of("type", "disk", "source", gone.toString(),
                 "path", "/data")).build());
+        Files.delete(gone);
         IncusException e = assertThrows(IncusException.class, () -> i.start(false));
-        assertTrue(e.getMessage().contains("Missing source path \"" + missing + "\""), e.getMessage());
+        assertEquals("Failed start validation for device \"data\": Missing source path \"" + gone
+                + "\" for disk \"data\"", e.getMessage());
         assertFalse(i.isRunning());
     }
 }

@@ -162,6 +162,27 @@ public record DeviceChanges(Map<String, Device> removed, Map<String, Device> add
         return "Failed to stop device \"" + name + "\": Device cannot be stopped when instance is running";
     }
 
+    /**
+     * Incus's {@code disk.validateConfig} with an instance loaded: a required disk with a local host {@code source}
+     * (no {@code pool}, not {@code tmpfs}, {@code ceph:}, {@code cephfs:}, {@code cloud-init:} or {@code agent:}) whose
+     * path does not exist: {@code Missing source path "<src>" for disk "<dev>"}; else {@code null}.
+     */
+    public static String missingSource(String name, Device d) {
+        if (!"disk".equals(d.type()) || !blank(d.get("pool"))) {
+            return null;
+        }
+        String source = d.get("source");
+        if (blank(source) || !source.startsWith("/")) {
+            return null;
+        }
+        String req = d.get("required");
+        boolean required = blank(req) ? !ConfigKeys.isTrue(d.get("optional")) : ConfigKeys.isTrue(req);
+        if (!required || java.nio.file.Files.exists(java.nio.file.Path.of(source))) {
+            return null;
+        }
+        return "Missing source path \"" + source + "\" for disk \"" + name + "\"";
+    }
+
     // ---- volatile keys ------------------------------------------------------------------------------------------
 
     /**

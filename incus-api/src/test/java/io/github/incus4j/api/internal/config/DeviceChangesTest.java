@@ -77,6 +77,17 @@ class DeviceChangesTest {
     }
 
     @Test
+    void aMissingLocalSourceIsFoundAsIncusFindsIt() {
+        Device d = Device.of("type", "disk", "source", "/nonexistent-incus4j-x", "path", "/x");
+        assertEquals("Missing source path \"/nonexistent-incus4j-x\" for disk \"d\"", DeviceChanges.missingSource("d", d));
+        assertNull(DeviceChanges.missingSource("d", d.with("required", "false")));
+        assertNull(DeviceChanges.missingSource("d", d.with("optional", "true")));
+        assertNull(DeviceChanges.missingSource("d", d.with("source", "/")));
+        assertNull(DeviceChanges.missingSource("d", Device.of("type", "disk", "source", "vol", "pool", "p", "path", "/x")));
+        assertNull(DeviceChanges.missingSource("d", Device.of("type", "disk", "source", "tmpfs", "path", "/x")));
+    }
+
+    @Test
     void deviceSupportRefusesWhatTheDriverDoesNotApply() {
         DeviceSupport s = DeviceSupport.rootDiskOnly("x").with("nic:p2p", Set.of("name"));
         s.check(InstanceType.CONTAINER, Devices.EMPTY.with("root", Device.of("type", "disk", "path", "/", "pool",
