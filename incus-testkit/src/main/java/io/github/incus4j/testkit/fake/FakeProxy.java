@@ -26,6 +26,8 @@ final class FakeProxy implements AutoCloseable {
     static final int MAX_CONNECTIONS = 32;
     /** A peer idle for this long loses its connection. */
     private static final int READ_TIMEOUT_MILLIS = 60_000;
+    /** How long closing waits for the accepting thread to let go of the listener. */
+    private static final long CLOSE_WAIT_MILLIS = 5_000;
 
     private final ServerSocket server;
     private final int connectPort;
@@ -34,6 +36,7 @@ final class FakeProxy implements AutoCloseable {
     private final java.util.Set<Socket> open = java.util.concurrent.ConcurrentHashMap.newKeySet();
     private final String threadName;
     private volatile boolean closed;
+    private volatile Thread acceptor;
 
     private FakeProxy(ServerSocket server, int connectPort, IntFunction<FakeService> services, String threadName) {
         this.server = server;
@@ -69,6 +72,7 @@ final class FakeProxy implements AutoCloseable {
         FakeProxy p = new FakeProxy(s, connect.getPort(), services, "incus4j-fake-proxy-" + instance + "-" + name);
         Thread t = new Thread(p::acceptLoop, p.threadName);
         t.setDaemon(true);
+        p.acceptor = t;
         t.start();
         return p;
     }
@@ -153,6 +157,16 @@ final class FakeProxy implements AutoCloseable {
         closed = true;
         closeQuietly(server);
         open.forEach(FakeProxy::closeQuietly);
+        // The JDK closes a listener blocked in accept(2) only once that thread left it: wait (bounded), so that
+        // nothing listens any more when the device is gone.
+        Thread t = acceptor;
+        if (t != null && t != Thread.currentThread()) {
+            try {
+                t.join(CLOSE_WAIT_MILLIS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
     }
 
     private static void closeQuietly(java.io.Closeable c) {
