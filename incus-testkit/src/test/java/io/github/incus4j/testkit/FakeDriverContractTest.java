@@ -1,14 +1,18 @@
 package io.github.incus4j.testkit;
 
+import io.github.incus4j.api.Instance;
 import io.github.incus4j.api.InstanceSource;
 import io.github.incus4j.api.InstanceType;
 import io.github.incus4j.api.Instances;
+import io.github.incus4j.api.model.Device;
 import io.github.incus4j.testkit.contract.Capability;
 import io.github.incus4j.testkit.contract.DriverUnderTest;
 import io.github.incus4j.testkit.contract.InstanceDriverContract;
 import io.github.incus4j.testkit.contract.MigrationPipe;
 import io.github.incus4j.testkit.fake.FakeDriver;
+import io.github.incus4j.testkit.fake.FakeInstance;
 import io.github.incus4j.testkit.fake.FakeInstances;
+import io.github.incus4j.testkit.fake.FakeService;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.EnumSet;
@@ -69,6 +73,18 @@ class FakeDriverContractTest extends InstanceDriverContract {
         @Override
         public void slowDown(Instances instances, String action, Duration delay) {
             ((FakeInstances) instances).faults().delay(action, delay);
+        }
+
+        /** A bridged NIC for VMs, which Incus hot-plugs (a p2p one it does not); the fake needs no real bridge. */
+        @Override
+        public Device nicDevice(InstanceType type) {
+            return type == InstanceType.VM ? Device.of("type", "nic", "nictype", "bridged", "parent", "incusbr0")
+                    : DriverUnderTest.super.nicDevice(type);
+        }
+
+        @Override
+        public void startHttpServer(Instance instance, int port, String body) {
+            ((FakeInstance) instance).listen(port, FakeService.http(body));
         }
 
         @Override

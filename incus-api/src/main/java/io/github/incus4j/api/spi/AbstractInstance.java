@@ -12,6 +12,7 @@ import io.github.incus4j.api.InstanceStateException;
 import io.github.incus4j.api.InstanceType;
 import io.github.incus4j.api.InvalidArgumentException;
 import io.github.incus4j.api.internal.config.ConfigKeys;
+import io.github.incus4j.api.internal.config.DeviceChanges;
 import io.github.incus4j.api.internal.config.NameRules;
 import io.github.incus4j.api.internal.store.BackupYaml;
 import io.github.incus4j.api.internal.store.RecordStore;
@@ -59,7 +60,9 @@ import java.net.NetworkInterface;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Deque;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
@@ -67,8 +70,9 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
+import java.util.TreeMap;
+import java.util.TreeSet;
 import java.util.UUID;
-import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.UnaryOperator;
@@ -504,6 +508,14 @@ public abstract class AbstractInstance implements Instance {
             StatusCode current = driverStatus();
             if (current != StatusCode.STOPPED) {
                 throw new InstanceStateException(ErrorTexts.ALREADY_RUNNING, current);
+            }
+            // startCommon loads every device first: a host source gone since the create fails the start.
+            for (Map.Entry<String, Device> e : devicesToStart()) {
+                String missing = DeviceChanges.missingSource(e.getKey(), e.getValue());
+                if (missing != null) {
+                    throw new IncusException("Failed start validation for device " + ErrorTexts.quote(e.getKey())
+                            + ": " + missing);
+                }
             }
             boolean restoreState = stateful && args.stateful();
             doStart(restoreState);
@@ -1021,8 +1033,24 @@ public abstract class AbstractInstance implements Instance {
                         }
                     }
                 }
+                Devices newDevices = ConfigKeys.expandDevices(newArgs.profiles(), newArgs.devices());
+                owner.deviceSupport(type()).check(type(), newDevices);
+                DeviceChanges devChanges = DeviceChanges.between(expandedDevices, newDevices);
+                if (userRequested) {
+                    for (Map.Entry<String, Device> e : devChanges.added().entrySet()) {
+                        String missing = DeviceChanges.missingSource(e.getKey(), e.getValue());
+                        if (missing != null && DeviceChanges.appliesTo(type(), e.getValue())) {
+                            throw new InvalidArgumentException("Failed add validation for device "
+                                    + ErrorTexts.quote(e.getKey()) + ": " + missing);
+                        }
+                    }
+                }
+                Map<String, String> newConfig = new HashMap<>(newArgs.config());
+                devChanges.removed().forEach((n, d) -> DeviceChanges.volatileToClear(n, d, devChanges.added().get(n),
+                        newConfig).forEach(newConfig::remove));
+                DeviceChanges.fillVolatile(type(), newDevices, devChanges.added().keySet(), newConfig);
                 InstanceArgs updated = args.toBuilder()
-                        .config(newArgs.config())
+                        .config(newConfig)
                         .devices(newArgs.devices())
                         .profiles(newArgs.profiles())
                         .description(newArgs.description())
@@ -1041,6 +1069,7 @@ public abstract class AbstractInstance implements Instance {
                             throw new InvalidArgumentException(ConfigKeys.liveUpdateError(k));
                         }
                     }
+                    applyDeviceChanges(devChanges, newConfig);
                     applyLiveUpdate(oldExpanded, newExpanded, changed);
                 }
                 setDefinition(updated, snapshotArgs);
@@ -1216,10 +1245,150 @@ public abstract class AbstractInstance implements Instance {
                 false);
     }
 
+    /**
+     * Incus's {@code devicesUpdate} on a running instance: removes (in reverse name order), adds (in name order),
+     * then updates in place, refusing first what Incus refuses live ({@code CanHotPlug}). A failed step undoes the
+     * steps before it, best effort, and the definition stays unchanged.
+     */
+    private void applyDeviceChanges(DeviceChanges changes, Map<String, String> newConfig) {
+        for (Map.Entry<String, Device> e : changes.removed().entrySet()) {
+            if (!DeviceChanges.canHotPlug(type(), e.getValue())) {
+                throw new InvalidArgumentException(DeviceChanges.hotRemoveError(e.getKey()));
+            }
+        }
+        for (Map.Entry<String, Device> e : changes.added().entrySet()) {
+            if (!DeviceChanges.canHotPlug(type(), e.getValue())) {
+                throw new InvalidArgumentException(DeviceChanges.hotAddError(e.getKey()));
+            }
+        }
+        Deque<Runnable> undo = new ArrayDeque<>();
+        try {
+            List<String> removing = new ArrayList<>(new TreeSet<>(changes.removed().keySet()).descendingSet());
+            for (String n : removing) {
+                Device d = DeviceChanges.withVolatile(n, changes.removed().get(n), localConfig());
+                if (DeviceChanges.appliesTo(type(), d) && !"none".equals(d.type())) {
+                    deviceRemove(n, d);
+                    undo.push(() -> deviceAdd(n, d));
+                }
+            }
+            for (String n : new TreeSet<>(changes.added().keySet())) {
+                Device d = DeviceChanges.withVolatile(n, changes.added().get(n), newConfig);
+                if (DeviceChanges.appliesTo(type(), d) && !"none".equals(d.type())) {
+                    deviceAdd(n, d);
+                    undo.push(() -> deviceRemove(n, d));
+                }
+            }
+            for (String n : new TreeSet<>(changes.updated().keySet())) {
+                Device old = DeviceChanges.withVolatile(n, expandedDevices.get(n), localConfig());
+                Device d = DeviceChanges.withVolatile(n, changes.updated().get(n), newConfig);
+                if (DeviceChanges.appliesTo(type(), d)) {
+                    deviceUpdate(n, old, d);
+                    undo.push(() -> deviceUpdate(n, d, old));
+                }
+            }
+        } catch (RuntimeException e) {
+            while (!undo.isEmpty()) {
+                try {
+                    undo.pop().run();
+                } catch (RuntimeException again) {
+                    e.addSuppressed(again);
+                }
+            }
+            throw e;
+        }
+    }
+
+    /**
+     * Hot-plugs device {@code name} into this running instance (an update added it). {@code device} is the expanded
+     * config, NICs with {@code hwaddr} and {@code name} filled from their volatile keys; {@code none} devices and
+     * devices Incus skips on this instance type never come here, nor kinds {@link AbstractInstances#deviceSupport}
+     * does not declare, nor what Incus refuses live ({@code CanHotPlug}). The default refuses: a driver that
+     * applies devices at start only keeps the update from being recorded but not applied.
+     *
+     * @throws NotSupportedException by default
+     */
+    protected void deviceAdd(String name, Device device) {
+        throw new NotSupportedException("The " + ErrorTexts.quote(owner.info().name()) + " driver cannot add device "
+                + ErrorTexts.quote(name) + " to a running instance");
+    }
+
+    /**
+     * Unplugs device {@code name} from this running instance (an update removed it, or changed it in a way that
+     * is not updatable in place: then {@link #deviceAdd} follows with the new config). Arguments as for
+     * {@link #deviceAdd}; the device's volatile keys are cleared by the caller afterwards, as Incus does.
+     *
+     * @throws NotSupportedException by default
+     */
+    protected void deviceRemove(String name, Device device) {
+        throw new NotSupportedException("The " + ErrorTexts.quote(owner.info().name())
+                + " driver cannot remove device " + ErrorTexts.quote(name) + " from a running instance");
+    }
+
+    /**
+     * Applies in place a change limited to the keys Incus updates live for the device's kind (a disk's
+     * {@code limits.*}, a bridged NIC's {@code limits.*}, {@code ipv4.address}...), or re-applies an unchanged device
+     * for {@link #reloadDevice} ({@code oldDevice.equals(newDevice)}). The default accepts a reload (Incus's
+     * {@code deviceCommon.Update} does nothing) and refuses a real change.
+     *
+     * @throws NotSupportedException by default, for a real change
+     */
+    protected void deviceUpdate(String name, Device oldDevice, Device newDevice) {
+        if (!oldDevice.equals(newDevice)) {
+            throw new NotSupportedException("The " + ErrorTexts.quote(owner.info().name())
+                    + " driver cannot update device " + ErrorTexts.quote(name) + " of a running instance");
+        }
+    }
+
+    /**
+     * The devices to apply at start, in Incus's order (by name), as {@link #deviceAdd} receives them: expanded,
+     * without {@code none} and without devices Incus skips on this instance type, NICs filled from their volatile
+     * keys. Drivers start these and record {@code volatile.<dev>.host_name} and the like with
+     * {@link #deviceVolatileSet}.
+     */
+    protected final List<Map.Entry<String, Device>> devicesToStart() {
+        List<Map.Entry<String, Device>> out = new ArrayList<>();
+        Map<String, String> local = localConfig();
+        for (Map.Entry<String, Device> e : expandedDevices.sorted()) {
+            Device d = e.getValue();
+            if (d != null && !"none".equals(d.type()) && DeviceChanges.appliesTo(type(), d)) {
+                out.add(Map.entry(e.getKey(), DeviceChanges.withVolatile(e.getKey(), d, local)));
+            }
+        }
+        return List.copyOf(out);
+    }
+
+    /** A device's volatile keys without their {@code volatile.<dev>.} prefix ({@code deviceVolatileGetFunc}). */
+    protected final Map<String, String> deviceVolatile(String devName) {
+        String prefix = "volatile." + devName + ".";
+        Map<String, String> out = new TreeMap<>();
+        localConfig().forEach((k, v) -> {
+            if (k.startsWith(prefix)) {
+                out.put(k.substring(prefix.length()), v);
+            }
+        });
+        return out;
+    }
+
+    /**
+     * Saves a device's volatile keys given without prefix ({@code deviceVolatileSetFunc}); an empty value removes
+     * the key. {@code durable} writes the record now.
+     */
+    protected final void deviceVolatileSet(String devName, Map<String, String> values, boolean durable) {
+        Map<String, String> changes = new HashMap<>();
+        values.forEach((k, v) -> changes.put("volatile." + devName + "." + k, v));
+        volatileSetInternal(changes, durable);
+    }
+
     @Override
     public void reloadDevice(String devName) {
-        if (expandedDevices.get(devName) == null) {
+        Device d = expandedDevices.get(devName);
+        if (d == null) {
             throw new NotFoundException("Device " + ErrorTexts.quote(devName) + " not found");
+        }
+        // Incus's ReloadDevice: dev.Update(expandedDevices, true), the device re-applying its current config.
+        if (isRunning() && DeviceChanges.appliesTo(type(), d) && !"none".equals(d.type())) {
+            Device filled = DeviceChanges.withVolatile(devName, d, localConfig());
+            deviceUpdate(devName, filled, filled);
         }
     }
 
@@ -1259,61 +1428,21 @@ public abstract class AbstractInstance implements Instance {
 
     @Override
     public Device fillNetworkDevice(String devName, Device device) {
-        if (!"nic".equals(device.type())) {
+        if (!"nic".equals(device.type()) && !"infiniband".equals(device.type())) {
             return device;
         }
-        String nicType = device.get("nictype");
-        boolean physical = "physical".equals(nicType) || "ipvlan".equals(nicType);
-        Device out = device;
+        Map<String, String> config = new HashMap<>(localConfig());
+        DeviceChanges.fillVolatile(type(), expandedDevices.with(devName, device), Set.of(devName), config);
         Map<String, String> volatileChanges = new HashMap<>();
-        if (!physical && (out.get("hwaddr") == null || out.get("hwaddr").isEmpty())) {
-            String key = "volatile." + devName + ".hwaddr";
-            String mac = localConfig().get(key);
-            if (mac == null) {
-                mac = randomMac();
-                volatileChanges.put(key, mac);
+        config.forEach((k, v) -> {
+            if (!localConfig().containsKey(k)) {
+                volatileChanges.put(k, v);
             }
-            out = out.with("hwaddr", mac);
-        }
-        if (type() == InstanceType.CONTAINER && (out.get("name") == null || out.get("name").isEmpty())) {
-            String key = "volatile." + devName + ".name";
-            String name = localConfig().get(key);
-            if (name == null) {
-                name = nextInterfaceName(devName);
-                volatileChanges.put(key, name);
-            }
-            out = out.with("name", name);
-        }
+        });
         if (!volatileChanges.isEmpty()) {
             volatileSet(volatileChanges);
         }
-        return out;
-    }
-
-    /** Incus's default MAC pattern {@code 10:66:6a:xx:xx:xx}. */
-    private static String randomMac() {
-        ThreadLocalRandom r = ThreadLocalRandom.current();
-        return String.format("10:66:6a:%02x:%02x:%02x", r.nextInt(256), r.nextInt(256), r.nextInt(256));
-    }
-
-    private String nextInterfaceName(String devName) {
-        Set<String> used = new HashSet<>();
-        expandedDevices.map().forEach((n, d) -> {
-            if (d.get("name") != null) {
-                used.add(d.get("name"));
-            }
-        });
-        localConfig().forEach((k, v) -> {
-            if (k.startsWith("volatile.") && k.endsWith(".name") && !k.equals("volatile." + devName + ".name")) {
-                used.add(v);
-            }
-        });
-        for (int i = 0;; i++) {
-            String candidate = "eth" + i;
-            if (!used.contains(candidate)) {
-                return candidate;
-            }
-        }
+        return DeviceChanges.withVolatile(devName, device, config);
     }
 
     // =============================================================================================================

@@ -11,6 +11,7 @@ import io.github.incus4j.api.InstanceType;
 import io.github.incus4j.api.Instances;
 import io.github.incus4j.api.InvalidArgumentException;
 import io.github.incus4j.api.internal.config.ConfigKeys;
+import io.github.incus4j.api.internal.config.DeviceChanges;
 import io.github.incus4j.api.internal.config.DeviceRules;
 import io.github.incus4j.api.internal.config.NameRules;
 import io.github.incus4j.api.internal.image.ImageSources;
@@ -19,6 +20,7 @@ import io.github.incus4j.api.internal.store.RecordStore;
 import io.github.incus4j.api.internal.text.ErrorTexts;
 import io.github.incus4j.api.operation.InstanceOperation;
 import io.github.incus4j.api.model.Device;
+import io.github.incus4j.api.model.Devices;
 import io.github.incus4j.api.model.InstanceArgs;
 import io.github.incus4j.api.model.Profile;
 import io.github.incus4j.api.model.Project;
@@ -343,6 +345,15 @@ public abstract class AbstractInstances<I extends AbstractInstance> implements I
         }
     }
 
+    /**
+     * The devices this driver applies to instances of {@code type} (see {@link DeviceSupport}); anything else Incus
+     * accepts is refused at create and update with a {@link io.github.incus4j.api.NotSupportedException} naming the
+     * device and the driver. By default only the root disk and {@code none}: a driver declares what it implements.
+     */
+    protected DeviceSupport deviceSupport(InstanceType type) {
+        return DeviceSupport.rootDiskOnly(info.name());
+    }
+
     /** Validates a creation request and fills what the driver sets: dates, architecture, UUIDs. */
     private InstanceArgs validateNew(InstanceArgs args) {
         if (args.type() == InstanceType.ANY) {
@@ -358,11 +369,23 @@ public abstract class AbstractInstances<I extends AbstractInstance> implements I
             throw new InvalidArgumentException("The " + info.name() + " driver only runs " + info.type().apiName()
                     + " instances, not " + args.type().apiName());
         }
+        Devices expanded = ConfigKeys.expandDevices(args.profiles(), args.devices());
+        deviceSupport(args.type()).check(args.type(), expanded);
+        // devicesAdd loads every device at create: a host source that is not there fails it.
+        for (Map.Entry<String, Device> e : expanded.sorted()) {
+            String missing = DeviceChanges.missingSource(e.getKey(), e.getValue());
+            if (missing != null && DeviceChanges.appliesTo(args.type(), e.getValue())) {
+                throw new InvalidArgumentException("Failed add validation for device "
+                        + ErrorTexts.quote(e.getKey()) + ": " + missing);
+            }
+        }
         Instant now = clock.instant();
         Map<String, String> config = new HashMap<>(args.config());
         String uuid = UUID.randomUUID().toString();
         config.putIfAbsent("volatile.uuid", uuid);
         config.putIfAbsent("volatile.uuid.generation", config.get("volatile.uuid"));
+        // Incus loads every device when it creates an instance (devicesAdd): NICs get their volatile MAC and name.
+        DeviceChanges.fillVolatile(args.type(), expanded, null, config);
         return args.toBuilder()
                 .id(0)
                 .config(config)

@@ -46,7 +46,21 @@ public enum Capability {
     /** Freezes and unfreezes running instances. */
     FREEZE,
     /** Applies {@code limits.*} changes to a running instance. */
-    LIVE_UPDATE;
+    LIVE_UPDATE,
+    /**
+     * Applies the NIC {@link DriverUnderTest#nicDevice} gives: its volatile keys, an interface in the state and the
+     * metrics (and nothing else but {@code lo}), {@code volatile.<dev>.host_name} while running.
+     */
+    NIC_DEVICES,
+    /** Shares host directories into instances ({@code disk} devices with a host {@code source}). */
+    DISK_DEVICES,
+    /**
+     * Forwards TCP from the host into instances with {@code proxy} devices; the driver under test starts servers
+     * with {@link DriverUnderTest#startHttpServer}.
+     */
+    PROXY_DEVICES,
+    /** Adds and removes the devices it applies on running instances, where Incus allows it. */
+    DEVICE_HOTPLUG;
 
     private final InstanceType concernsOnly;
 

@@ -96,6 +96,26 @@ public interface DriverUnderTest {
     }
 
     /**
+     * A NIC device this driver applies on this machine, for the DEVICES group ({@link Capability#NIC_DEVICES}); by
+     * default a {@code p2p} NIC (a veth pair or a tap device, nothing on the host to set up). A driver whose NICs need
+     * a bridge returns one on a bridge the test set up itself.
+     */
+    default io.github.incus4j.api.model.Device nicDevice(InstanceType type) {
+        return io.github.incus4j.api.model.Device.of("type", "nic", "nictype", "p2p");
+    }
+
+    /**
+     * Starts an HTTP server on TCP {@code port} inside the running {@code instance} answering {@code GET /} with
+     * {@code body}, required with {@link Capability#PROXY_DEVICES}: real drivers run busybox {@code httpd}, the fake
+     * registers a {@code FakeService}. It may return before the server listens (the contract retries).
+     *
+     * @throws UnsupportedOperationException by default
+     */
+    default void startHttpServer(io.github.incus4j.api.Instance instance, int port, String body) {
+        throw new UnsupportedOperationException("This driver declares no way to start a server in an instance");
+    }
+
+    /**
      * A fresh pair of connected migration ends, required when {@link #capabilities()} has {@link Capability#MIGRATION}.
      * The contract sets the {@code snapshots}/{@code live} flags itself.
      *

@@ -10,6 +10,7 @@ import io.github.incus4j.api.Instance;
 import io.github.incus4j.api.InstanceType;
 import io.github.incus4j.api.Instances;
 import io.github.incus4j.api.InvalidArgumentException;
+import io.github.incus4j.api.NotSupportedException;
 import io.github.incus4j.api.model.Device;
 import io.github.incus4j.api.model.Devices;
 import io.github.incus4j.api.model.InstanceArgs;
@@ -33,7 +34,7 @@ import org.apiguardian.api.API;
  * Fuzzes every place where input enters a driver with {@link InputFuzz}'s seeded inputs (at least
  * {@value #PER_CATEGORY} per category): instance, snapshot and project names, device maps, config keys and values,
  * {@code raw.lxc}. Each input is either accepted or refused with exactly an {@link InvalidArgumentException} (Incus's
- * 400) that has a text, never another {@link IncusException} type or a raw JDK exception; a refused input leaves
+ * 400) that has a text (or, for a valid device the driver does not apply, its {@link NotSupportedException}), never another {@link IncusException} type or a raw JDK exception; a refused input leaves
  * the instance list, the instance's definition and every file under the driver root (names, sizes, dates) as they
  * were; inputs every driver must refuse ({@link InputFuzz.Input#mustRefuse()}) are.
  *
@@ -84,7 +85,11 @@ public abstract class InputValidationContract extends ContractSupport {
             tally.refused++;
             // Bad input is Incus's 400: InvalidArgumentException exactly (not a Busy or NotFound, not the root type),
             // with a text that says what is wrong.
-            if (e.getClass() != InvalidArgumentException.class || e.getMessage() == null || e.getMessage().isBlank()) {
+            // A valid device the driver does not apply is refused as such (DeviceSupport), never kept unapplied.
+            boolean unsupportedDevice = e.getClass() == NotSupportedException.class && e.getMessage() != null
+                    && e.getMessage().contains(" driver does not support ") && !input.mustRefuse();
+            if (!unsupportedDevice && (e.getClass() != InvalidArgumentException.class || e.getMessage() == null
+                    || e.getMessage().isBlank())) {
                 tally.failures.add("refused " + show(input.value()) + " with " + e.getClass().getSimpleName()
                         + " \"" + e.getMessage() + "\", not an InvalidArgumentException with a text");
             }

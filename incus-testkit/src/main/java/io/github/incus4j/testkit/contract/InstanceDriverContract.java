@@ -1079,13 +1079,14 @@ public abstract class InstanceDriverContract extends ContractSupport {
 
         @ForEachInstanceType
         void profileDevicesExpandUnderLocalDevices(InstanceType type) {
+            // none devices (with user keys to tell them apart): every driver applies them, whatever it supports.
             Profile p = Profile.of("disks", Map.of(), Devices.EMPTY
-                    .with("data", Device.of("type", "disk", "path", "/data", "source", "/srv/a"))
-                    .with("logs", Device.of("type", "disk", "path", "/logs", "source", "/srv/logs")));
+                    .with("data", Device.of("type", "none", "user.source", "/srv/a"))
+                    .with("logs", Device.of("type", "none", "user.source", "/srv/logs")));
             Instance i = create(args(type).profiles(List.of(p))
-                    .device("data", Device.of("type", "disk", "path", "/data", "source", "/srv/b")).build());
-            assertEquals("/srv/b", i.expandedDevices().get("data").get("source"), "local device wins");
-            assertEquals("/srv/logs", i.expandedDevices().get("logs").get("source"));
+                    .device("data", Device.of("type", "none", "user.source", "/srv/b")).build());
+            assertEquals("/srv/b", i.expandedDevices().get("data").get("user.source"), "local device wins");
+            assertEquals("/srv/logs", i.expandedDevices().get("logs").get("user.source"));
             assertNull(i.localDevices().get("logs"));
         }
 
@@ -3335,6 +3336,18 @@ public abstract class InstanceDriverContract extends ContractSupport {
     // =================================================================================================================
 
     /** Refusals with Incus's texts, leaving nothing behind. */
+    /**
+     * Devices: validation texts, expansion and {@code none}, volatile keys, hot plug, NIC state, proxies, shared
+     * folders. The tests live in {@link DevicesGroup}.
+     */
+    @Nested
+    @Tag("devices")
+    class DeviceGroup extends DevicesGroup {
+        DeviceGroup() {
+            super(InstanceDriverContract.this);
+        }
+    }
+
     @Nested
     @Tag("bad-input")
     class BadInput {

@@ -140,6 +140,10 @@ public abstract sealed class FakeInstance extends AbstractInstance permits FakeC
     private volatile FakeConsole console;
     private volatile ImageFiles imageFiles;
     private volatile boolean ignoreShutdown;
+    /** Servers "inside" the instance by TCP port ({@link #listen}); proxy devices forward to them. */
+    private final ConcurrentHashMap<Integer, FakeService> services = new ConcurrentHashMap<>();
+    /** Running proxy devices by device name. */
+    private final ConcurrentHashMap<String, FakeProxy> proxies = new ConcurrentHashMap<>();
 
     FakeInstance(FakeInstances owner, InstanceRecord record) {
         super(owner, record);
@@ -182,6 +186,7 @@ public abstract sealed class FakeInstance extends AbstractInstance permits FakeC
             g.killAll(Cmd.exitStatusForSignal(9));
         }
         g.setFrozen(false);
+        stopDevices();
         setTree(r -> Tmpfs.unmounted(r, clockMillis()));
         FakeConsole c = console();
         c.print("Kernel panic - not syncing: Attempted to kill init! exitcode=0x00000009\r\n");
@@ -230,6 +235,7 @@ public abstract sealed class FakeInstance extends AbstractInstance permits FakeC
         // A boot mounts an empty tmpfs; only a restored state brings its content back.
         Dir shm = restored.shm();
         setTree(r -> Tmpfs.mount(r, shm != null ? shm : Tmpfs.empty(clockMillis()), clockMillis()));
+        startDevices();
         Guest g = new Guest(driver.nextPid(), owner().clock().instant(), restored);
         g.memoryBytes = configuredMemory();
         g.cpus = cpuCount();
@@ -322,6 +328,7 @@ public abstract sealed class FakeInstance extends AbstractInstance permits FakeC
             status = StatusCode.STOPPED;
             notifyAll();
         }
+        stopDevices();
         if (g != null) {
             g.killAll(Cmd.exitStatusForSignal(9));
             g.setFrozen(false);
@@ -579,7 +586,7 @@ public abstract sealed class FakeInstance extends AbstractInstance permits FakeC
      */
     @Override
     protected Connection doFileSftpConn() {
-        return SftpServer.open(FileBackends.of(new MemSftp(fsView(), "/", 0, 0)), driver::execute);
+        return SftpServer.open(FileBackends.of(files("/", 0, 0)), driver::execute);
     }
 
     // =============================================================================================================
@@ -1038,6 +1045,180 @@ public abstract sealed class FakeInstance extends AbstractInstance permits FakeC
         } catch (InvalidArgumentException e) {
             return HOST_CPUS;
         }
+    }
+
+    // =============================================================================================================
+    // Devices
+    // =============================================================================================================
+
+    /**
+     * Registers {@code service} as the server listening on TCP {@code port} inside this instance, as a service
+     * enabled in it would (it stays across restarts); a {@code proxy} device whose {@code connect} names the port
+     * forwards its host connections to it while the instance runs. Closing the handle unregisters it.
+     *
+     * @throws InvalidArgumentException for a port outside 1-65535
+     */
+    public AutoCloseable listen(int port, FakeService service) {
+        if (port < 1 || port > 65535) {
+            throw new InvalidArgumentException("Invalid port " + port + ": must be 1-65535");
+        }
+        java.util.Objects.requireNonNull(service, "service");
+        services.put(port, service);
+        return () -> services.remove(port, service);
+    }
+
+    /**
+     * The host port a running proxy device listens on (the one the system chose when {@code listen} names port 0).
+     *
+     * @throws io.github.incus4j.api.NotFoundException when no proxy device of that name runs
+     */
+    public int proxyPort(String device) {
+        FakeProxy p = proxies.get(device);
+        if (p == null) {
+            throw new io.github.incus4j.api.NotFoundException("No running proxy device " + ErrorTexts.quote(device));
+        }
+        return p.listenPort();
+    }
+
+    /** Incus's {@code deviceStart} for every device, in name order; a failure stops those already started. */
+    private void startDevices() {
+        try {
+            for (Map.Entry<String, Device> e : devicesToStart()) {
+                startDevice(e.getKey(), e.getValue());
+            }
+        } catch (RuntimeException e) {
+            stopDevices();
+            throw e;
+        }
+    }
+
+    private void startDevice(String name, Device d) {
+        switch (d.type()) {
+            case "nic":
+                // The host side of the instance's interface, as a veth pair or a tap device gets it.
+                String prefix = type() == InstanceType.VM ? "tap" : "veth";
+                String host = d.get("host_name") != null && !d.get("host_name").isEmpty() ? d.get("host_name")
+                        : prefix + String.format("%08x", new SplittableRandom().nextInt());
+                deviceVolatileSet(name, Map.of("host_name", host), false);
+                break;
+            case "disk":
+                if (!"/".equals(d.get("path"))) {
+                    sharedFolder(name, d);
+                }
+                break;
+            case "proxy":
+                // Nothing answers inside a stopped instance, whatever a late connection finds.
+                FakeProxy p = FakeProxy.open(name(), name, d, port -> guest == null ? null : services.get(port));
+                FakeProxy old = proxies.put(name, p);
+                if (old != null) {
+                    old.close();
+                }
+                break;
+            default:
+                break;
+        }
+    }
+
+    private void stopDevice(String name, Device d) {
+        if ("proxy".equals(d.type())) {
+            FakeProxy p = proxies.remove(name);
+            if (p != null) {
+                p.close();
+            }
+        } else if ("nic".equals(d.type())) {
+            deviceVolatileSet(name, Map.of("host_name", ""), false);
+        }
+    }
+
+    private void stopDevices() {
+        proxies.values().forEach(FakeProxy::close);
+        proxies.clear();
+        Map<String, String> clear = new HashMap<>();
+        localConfig().keySet().stream().filter(k -> k.startsWith("volatile.") && k.endsWith(".host_name"))
+                .forEach(k -> clear.put(k, ""));
+        if (!clear.isEmpty() && !isSnapshot()) {
+            volatileSetInternal(clear, false);
+        }
+    }
+
+    /**
+     * A disk device's host directory, checked as Incus checks it at start ({@code Missing source path}); an
+     * optional disk whose source is missing is skipped ({@code null}).
+     */
+    private HostDirSftp sharedFolder(String name, Device d) {
+        String source = d.get("source");
+        if (d.get("pool") != null && !d.get("pool").isEmpty() || source == null || !source.startsWith("/")) {
+            throw new NotSupportedException("The \"fake\" driver shares host directories only, not "
+                    + ErrorTexts.quote(String.valueOf(source)) + " (device " + ErrorTexts.quote(name) + ")");
+        }
+        Path src = Path.of(source);
+        if (!Files.exists(src)) {
+            String req = d.get("required");
+            boolean required = !((req != null && !req.isEmpty() && ConfigKeys.isFalseOrEmpty(req))
+                    || ConfigKeys.isTrue(d.get("optional")));
+            if (!required) {
+                return null;
+            }
+            throw new InvalidArgumentException("Missing source path " + ErrorTexts.quote(source) + " for disk "
+                    + ErrorTexts.quote(name));
+        }
+        if (!Files.isDirectory(src)) {
+            throw new NotSupportedException("The \"fake\" driver shares host directories only, not the file "
+                    + ErrorTexts.quote(source) + " (device " + ErrorTexts.quote(name) + ")");
+        }
+        try {
+            return new HostDirSftp(src, ConfigKeys.isTrue(d.get("readonly")));
+        } catch (IOException e) {
+            throw HostDirSftp.map(e, source);
+        }
+    }
+
+    /** The shared folders of the running instance, by mount path (none when stopped: nothing is mounted). */
+    private List<Map.Entry<String, HostDirSftp>> mounts() {
+        if (guest == null) {
+            return List.of();
+        }
+        List<Map.Entry<String, HostDirSftp>> out = new java.util.ArrayList<>();
+        for (Map.Entry<String, Device> e : devicesToStart()) {
+            Device d = e.getValue();
+            if ("disk".equals(d.type()) && d.get("path") != null && !"/".equals(d.get("path"))) {
+                HostDirSftp dir = sharedFolder(e.getKey(), d);
+                if (dir != null) {
+                    out.add(Map.entry(MountedSftp.normalize(d.get("path")), dir));
+                }
+            }
+        }
+        return out;
+    }
+
+    /** File access as the instance's processes see it: its tree with the shared folders mounted. */
+    io.github.incus4j.api.file.SftpClient files(String cwd, int uid, int gid) {
+        MemSftp tree = new MemSftp(fsView(), cwd, uid, gid);
+        List<Map.Entry<String, HostDirSftp>> m = mounts();
+        return m.isEmpty() ? tree : new MountedSftp(tree, m);
+    }
+
+    /** The NICs the instance was given, expanded and filled from their volatile keys, in name order. */
+    List<Map.Entry<String, Device>> nics() {
+        return devicesToStart().stream().filter(e -> "nic".equals(e.getValue().type())).toList();
+    }
+
+    @Override
+    protected void deviceAdd(String name, Device device) {
+        driver.faults().hit("deviceAdd");
+        startDevice(name, device);
+    }
+
+    @Override
+    protected void deviceRemove(String name, Device device) {
+        driver.faults().hit("deviceRemove");
+        stopDevice(name, device);
+    }
+
+    @Override
+    protected void deviceUpdate(String name, Device oldDevice, Device newDevice) {
+        // What is updatable in place (limits, addresses) has no effect in the simulation beyond the new config.
+        driver.faults().hit("deviceUpdate");
     }
 
     @Override

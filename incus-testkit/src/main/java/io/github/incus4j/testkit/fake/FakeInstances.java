@@ -12,6 +12,7 @@ import io.github.incus4j.api.NotFoundException;
 import io.github.incus4j.api.TemplateTrigger;
 import io.github.incus4j.api.model.Project;
 import io.github.incus4j.api.spi.AbstractInstances;
+import io.github.incus4j.api.spi.DeviceSupport;
 import io.github.incus4j.api.internal.image.ImageSources;
 import io.github.incus4j.api.spi.InstanceRecord;
 import io.github.incus4j.api.spi.OperationLocks;
@@ -32,6 +33,7 @@ import java.time.Duration;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -113,6 +115,25 @@ public final class FakeInstances extends AbstractInstances<FakeInstance> {
     }
 
     /** Records are written atomically but not fsynced: a test fake need not survive a power cut, and is 4x faster. */
+    /**
+     * What the fake models: NICs of every type (an interface in the state and metrics, a host-side name in
+     * {@code volatile.<dev>.host_name}), disks sharing a host directory, and TCP proxies to {@link FakeService}s.
+     */
+    @Override
+    protected DeviceSupport deviceSupport(InstanceType type) {
+        DeviceSupport s = DeviceSupport.rootDiskOnly(FakeDriver.NAME)
+                .with("disk", Set.of("source", "path", "readonly", "required", "optional", "shift", "propagation"))
+                .with("proxy", Set.of("listen", "connect", "bind", "nat"));
+        for (String nicType : List.of("bridged", "p2p", "macvlan", "physical", "ipvlan", "routed", "sriov", "ovn")) {
+            s = s.with("nic:" + nicType, NIC_OPTIONS);
+        }
+        return s;
+    }
+
+    private static final Set<String> NIC_OPTIONS = Set.of("name", "hwaddr", "mtu", "parent", "network", "host_name",
+            "ipv4.address", "ipv6.address", "limits.ingress", "limits.egress", "limits.max", "limits.priority",
+            "boot.priority");
+
     @Override
     protected boolean syncRecords() {
         return false;

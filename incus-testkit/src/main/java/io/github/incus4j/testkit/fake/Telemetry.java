@@ -20,28 +20,19 @@ final class Telemetry {
     private Telemetry() {
     }
 
-    /** The guest's network interfaces: one per NIC device (name from the device or its volatile key), else eth0. */
+    /**
+     * The guest's network interfaces besides {@code lo}: one per NIC device it was given (name and MAC from the
+     * device or its volatile keys, host side from {@code volatile.<dev>.host_name}), none without a NIC.
+     */
     private static List<String[]> interfaces(FakeInstance i) {
         List<String[]> out = new ArrayList<>();
-        int n = 0;
-        for (Map.Entry<String, Device> e : i.expandedDevices().sorted()) {
+        for (Map.Entry<String, Device> e : i.nics()) {
             Device d = e.getValue();
-            if (!"nic".equals(d.type())) {
-                continue;
-            }
-            String ifname = d.get("name");
-            if (ifname == null || ifname.isEmpty()) {
-                ifname = i.localConfig().getOrDefault("volatile." + e.getKey() + ".name", "eth" + n);
-            }
-            String mac = d.get("hwaddr");
-            if (mac == null || mac.isEmpty()) {
-                mac = i.localConfig().getOrDefault("volatile." + e.getKey() + ".hwaddr", mac(i, ifname));
-            }
-            out.add(new String[] {ifname, mac});
-            n++;
-        }
-        if (out.isEmpty()) {
-            out.add(new String[] {"eth0", mac(i, "eth0")});
+            String ifname = d.get("name") == null || d.get("name").isEmpty() ? "eth" + out.size() : d.get("name");
+            String mac = d.get("hwaddr") == null || d.get("hwaddr").isEmpty() ? mac(i, ifname) : d.get("hwaddr");
+            String host = i.localConfig().getOrDefault("volatile." + e.getKey() + ".host_name", "");
+            String mtu = d.get("mtu") == null || d.get("mtu").isEmpty() ? "1500" : d.get("mtu");
+            out.add(new String[] {ifname, mac, host, mtu});
         }
         return out;
     }
@@ -70,8 +61,7 @@ final class Telemetry {
             net.put(nic[0], new ApiInstanceState.Network(List.of(
                     new ApiInstanceState.NetworkAddress("inet", "10.42." + (index + 1) + "." + h, "24", "global"),
                     new ApiInstanceState.NetworkAddress("inet6", linkLocal(nic[1]), "64", "link")),
-                    counters(rx, tx), nic[1], i.type() == InstanceType.CONTAINER ? "veth" + pidTag(g, index) : "tap"
-                    + pidTag(g, index), 1500, "up", "broadcast"));
+                    counters(rx, tx), nic[1], nic[2], (int) Math.min(Long.parseLong(nic[3]), Integer.MAX_VALUE), "up", "broadcast"));
             index++;
         }
         long lo = g.loopbackBytes();

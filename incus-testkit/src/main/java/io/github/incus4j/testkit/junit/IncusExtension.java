@@ -194,6 +194,7 @@ public final class IncusExtension implements ExecutionCondition, BeforeAllCallba
                     .type(type)
                     .ephemeral(spec.ephemeral())
                     .config(config)
+                    .devices(ForwardedPorts.devices(type, spec.forwardPorts(), where))
                     .description("Created by IncusExtension for " + context.getUniqueId())
                     .build();
             try {

@@ -43,6 +43,14 @@ public @interface IncusInstance {
     /** Create an ephemeral instance (Incus deletes it when it stops). */
     boolean ephemeral() default false;
 
+    /**
+     * Ports inside the instance to reach from the test, as Testcontainers' exposed ports: each gets a {@code proxy}
+     * device {@code port-<port>} listening on a free host port of {@code 127.0.0.1} and connecting to
+     * {@code tcp:127.0.0.1:<port>} in the instance ({@code nat=true} for a VM, as Incus requires). Read the host port
+     * with {@link ForwardedPorts#mappedPort}. The driver must apply {@code proxy} devices.
+     */
+    int[] forwardPorts() default {};
+
     /** Replaces the generated name's prefix; it is made a valid name the same way and the serial number appended. */
     String prefix() default "";
 }

@@ -61,6 +61,31 @@ class IncusExtensionTest {
         assertTrue(incus.root().getFileName().toString().startsWith("incus4j-junit-"), incus.root().toString());
     }
 
+    /** The Testcontainers getMappedPort use case: a server in the instance reached through a free host port. */
+    @Test
+    void forwardsPortsToAFreeHostPort(@IncusInstance(forwardPorts = {80, 8080}) Container web,
+            @IncusInstance(type = InstanceType.VM, forwardPorts = 80) VM vm) throws Exception {
+        for (Instance i : List.of(web, vm)) {
+            int port = ForwardedPorts.mappedPort(i, 80);
+            assertNotEquals(80, port);
+            assertEquals("tcp:127.0.0.1:80", i.localDevices().get("port-80").get("connect"));
+            ((io.github.incus4j.testkit.fake.FakeInstance) i).listen(80,
+                    io.github.incus4j.testkit.fake.FakeService.http("page of " + i.name()));
+            try (java.net.Socket s = new java.net.Socket()) {
+                s.connect(new java.net.InetSocketAddress("127.0.0.1", port), 5000);
+                s.setSoTimeout(5000);
+                s.getOutputStream().write("GET / HTTP/1.0\r\n\r\n".getBytes(StandardCharsets.ISO_8859_1));
+                String answer = new String(s.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+                assertTrue(answer.startsWith("HTTP/1.0 200 OK") && answer.endsWith("page of " + i.name()), answer);
+            }
+        }
+        assertEquals("true", vm.localDevices().get("port-80").get("nat"), "Incus allows only NAT proxies on VMs");
+        assertNotEquals(ForwardedPorts.mappedPort(web, 80), ForwardedPorts.mappedPort(web, 8080));
+        assertEquals("Port 81 of instance \"" + web.name() + "\" is not forwarded",
+                org.junit.jupiter.api.Assertions.assertThrows(io.github.incus4j.api.NotFoundException.class,
+                        () -> ForwardedPorts.mappedPort(web, 81)).getMessage());
+    }
+
     @Test
     void sharesOneDriverPerClass(Instances first, Instances second) {
         assertSame(first, second);

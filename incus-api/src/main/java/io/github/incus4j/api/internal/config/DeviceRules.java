@@ -232,7 +232,25 @@ public final class DeviceRules {
                 if (err == null) {
                     err = requiredWith(c, "listen", PROXY_ADDRESS);
                 }
-                return err == null ? requiredWith(c, "connect", PROXY_ADDRESS) : err;
+                if (err == null) {
+                    err = requiredWith(c, "connect", PROXY_ADDRESS);
+                }
+                // proxy.go validateConfig, in its order.
+                if (err == null && type == InstanceType.VM && !ConfigKeys.isTrue(c.get("nat"))) {
+                    err = "Only NAT mode is supported for proxies on VM instances";
+                }
+                if (err == null && ConfigKeys.isTrue(c.get("proxy_protocol"))
+                        && (!c.get("connect").startsWith("tcp") || ConfigKeys.isTrue(c.get("nat")))) {
+                    err = "The PROXY header can only be sent to tcp servers in non-nat mode";
+                }
+                if (err == null && (!c.get("listen").startsWith("unix:") || c.get("listen").startsWith("unix:@"))
+                        && (c.containsKey("uid") || c.containsKey("gid") || c.containsKey("mode"))) {
+                    err = "Only proxy devices for non-abstract unix sockets can carry uid, gid, or mode properties";
+                }
+                if (err == null && ConfigKeys.isTrue(c.get("nat")) && "instance".equals(c.get("bind"))) {
+                    err = "Only host-bound proxies can use NAT";
+                }
+                return err;
             }
             case "pci": {
                 if (!supported(type, InstanceType.VM)) {
