@@ -115,6 +115,10 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
     private static final boolean APPARMOR = apparmorEnabled();
 
     private final LxcInstances driver;
+    /** The running container's proxy devices (forwarders on driver threads). */
+    private final LxcProxies proxies = new LxcProxies(fullName());
+    /** Set while {@link #doStart} writes the config: devices are prepared for a start only, never at create. */
+    private volatile boolean starting;
 
     LxcContainerInstance(LxcInstances driver, InstanceRecord record) {
         super(driver, record);
@@ -331,6 +335,7 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
             }
         }
         limitLines(expandedConfig(), lines);
+        lines.addAll(deviceLines());
         // raw.lxc last, as Incus loads it over its generated configuration (validated when it was set).
         String raw = expandedConfig().get("raw.lxc");
         if (raw != null && !raw.isEmpty()) {
@@ -342,6 +347,55 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
         } catch (IOException e) {
             throw new UncheckedIOException("Cannot write the lxc configuration of " + lxcName(), e);
         }
+    }
+
+    /** The mounts and cgroup rules of the disk and unix devices, their host side prepared ({@link LxcDevices}). */
+    private List<String> deviceLines() {
+        if (isSnapshot() || !starting) {
+            return List.of();
+        }
+        return new LxcDevices(name(), rootfsPath(), path().resolve("devices"), nextIdmap().orElse(null))
+                .configLines(expandedDevices().map());
+    }
+
+    /**
+     * Applies a device added to the running container: a proxy starts forwarding; a disk or device node would need a
+     * mount injected into the running container, which this driver does not do (refused, naming the device). For the
+     * device hooks of the shared device model.
+     */
+    void deviceAdded(String devName, io.github.incus4j.api.model.Device device) {
+        switch (device.type()) {
+            case "proxy" -> proxies.start(devName, device, driverInitPid());
+            case "none" -> {
+            }
+            case "disk", "unix-char", "unix-block" -> throw new NotSupportedException("Device " + ErrorTexts.quote(
+                    devName) + " of type " + ErrorTexts.quote(device.type()) + " cannot be added to a running "
+                    + "container by the lxc driver: stop the instance, then add it");
+            default -> {
+            }
+        }
+    }
+
+    /** Removes a device from the running container: a proxy stops forwarding; disks and nodes are refused. */
+    void deviceRemoved(String devName, io.github.incus4j.api.model.Device device) {
+        switch (device.type()) {
+            case "proxy" -> proxies.stop(devName);
+            case "disk", "unix-char", "unix-block" -> throw new NotSupportedException("Device " + ErrorTexts.quote(
+                    devName) + " of type " + ErrorTexts.quote(device.type()) + " cannot be removed from a running "
+                    + "container by the lxc driver: stop the instance, then remove it");
+            default -> {
+            }
+        }
+    }
+
+    /** Stops the proxies (the container stopped, or the driver closes). */
+    void closeDevices() {
+        proxies.closeAll();
+    }
+
+    /** The names of the proxy devices forwarding now. */
+    Set<String> runningProxies() {
+        return proxies.names();
     }
 
     /** {@code limits.*} as lxc cgroup settings applied at start. */
@@ -436,7 +490,11 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
      * hook has run for it (not while an operation holds the instance).
      */
     boolean stoppedOnItsOwn() {
-        return driverStatus() == StatusCode.STOPPED && stoppedByItself();
+        if (driverStatus() != StatusCode.STOPPED) {
+            return false;
+        }
+        proxies.closeAll();
+        return stoppedByItself();
     }
 
     @Override
@@ -505,7 +563,12 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
         if (!stateful) {
             applyTemplatesAtStart();
         }
-        writeConfig();
+        starting = true;
+        try {
+            writeConfig();
+        } finally {
+            starting = false;
+        }
         try {
             Files.createDirectories(logPath());
         } catch (IOException e) {
@@ -520,6 +583,15 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
             }
         } else {
             LxcTool.start(driver.lxcpath(), lxcName(), START_TIMEOUT);
+        }
+        try {
+            proxies.startAll(expandedDevices().map(), driverInitPid());
+        } catch (RuntimeException e) {
+            // As Incus: a device that cannot start fails the start, and the container does not stay up without it.
+            try (LxcContainer c = open()) {
+                c.stop();
+            }
+            throw e;
         }
         driver.watchForStop(this);
         // The saved state is used once: a plain start discards it, as a stateful one consumes it.
@@ -560,6 +632,7 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
         driver.unwatchForStop(this);
         try (LxcContainer c = open()) {
             if (stateful && c.wait("STOPPED", STOP_WAIT_SECONDS)) {
+                proxies.closeAll();
                 return;
             }
             int pid = c.initPid();
@@ -576,6 +649,7 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
                         + STOP_WAIT_SECONDS + " s");
             }
         }
+        proxies.closeAll();
     }
 
     /** Checkpoints the running container into {@code dir} (replaced) with CRIU; {@code stop} stops it after. */
@@ -606,6 +680,7 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
                 c.shutdown(0); // 0: send the signal without waiting
                 // liblxc waits in whole seconds (so a timeout is overshot by up to one) and returns on the state.
                 if (c.wait("STOPPED", 1) || !c.isRunning()) {
+                    proxies.closeAll();
                     return true;
                 }
                 if (System.nanoTime() >= deadline) {
@@ -1241,6 +1316,24 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
             }
         }
         return msg;
+    }
+
+    /**
+     * A descriptor on the running container's {@code /dev/pts}, from liblxc's {@code devpts_fd} (the monitor passes
+     * it over its command socket); close it when done.
+     *
+     * @throws InstanceStateException when the container is not running
+     */
+    @Override
+    public io.github.incus4j.api.io.NativeFd devptsFd() {
+        int fd;
+        try (LxcContainer c = open()) {
+            if (!c.isRunning()) {
+                throw new InstanceStateException(ErrorTexts.INSTANCE_NOT_RUNNING, statusCode());
+            }
+            fd = c.devptsFd();
+        }
+        return new io.github.incus4j.lxc.binding.OwnedFd(fd);
     }
 
     @Override

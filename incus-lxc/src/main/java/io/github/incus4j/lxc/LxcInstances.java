@@ -182,4 +182,13 @@ public final class LxcInstances extends AbstractInstances<LxcContainerInstance> 
             return Optional.empty();
         }
     }
+
+    /** Stops every container's proxy forwarders: they are threads of this driver. */
+    @Override
+    protected void closeDriver() {
+        for (LxcContainerInstance i : watchedForStop) { // the running ones: list() refuses once closed
+            i.closeDevices();
+        }
+        super.closeDriver();
+    }
 }
