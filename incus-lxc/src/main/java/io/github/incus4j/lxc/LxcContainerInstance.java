@@ -358,31 +358,51 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
                 .configLines(expandedDevices().map());
     }
 
+    /** The disk and unix devices of the running container (ids shifted by the map it runs with). */
+    private LxcDevices runningDevices() {
+        return new LxcDevices(name(), rootfsPath(), path().resolve("devices"),
+                currentIdmap().or(this::nextIdmap).orElse(null));
+    }
+
     /**
-     * Applies a device added to the running container: a proxy starts forwarding; a disk or device node would need a
-     * mount injected into the running container, which this driver does not do (refused, naming the device). For the
-     * device hooks of the shared device model.
+     * Applies a device added to the running container, as Incus hot-plugs them: a proxy starts forwarding, a disk is
+     * mounted and a device node made and mounted into the container's mount namespace (with its cgroup rule). For the
+     * device hooks of the shared device model; other types are left to their owners.
      */
     void deviceAdded(String devName, io.github.incus4j.api.model.Device device) {
+        int pid = driverInitPid();
+        if (pid <= 0) {
+            throw new InstanceStateException(ErrorTexts.INSTANCE_NOT_RUNNING, statusCode());
+        }
         switch (device.type()) {
-            case "proxy" -> proxies.start(devName, device, driverInitPid());
-            case "none" -> {
+            case "proxy" -> proxies.start(devName, device, pid);
+            case "disk" -> runningDevices().hotAddDisk(devName, device, pid);
+            case "unix-char", "unix-block" -> {
+                String rule = runningDevices().hotAddUnix(devName, device, pid);
+                if (rule != null) {
+                    cgroupWrite("devices.allow", rule);
+                }
             }
-            case "disk", "unix-char", "unix-block" -> throw new NotSupportedException("Device " + ErrorTexts.quote(
-                    devName) + " of type " + ErrorTexts.quote(device.type()) + " cannot be added to a running "
-                    + "container by the lxc driver: stop the instance, then add it");
             default -> {
             }
         }
     }
 
-    /** Removes a device from the running container: a proxy stops forwarding; disks and nodes are refused. */
+    /** Removes a device from the running container: a proxy stops, a disk or device node is unmounted. */
     void deviceRemoved(String devName, io.github.incus4j.api.model.Device device) {
+        int pid = driverInitPid();
         switch (device.type()) {
             case "proxy" -> proxies.stop(devName);
-            case "disk", "unix-char", "unix-block" -> throw new NotSupportedException("Device " + ErrorTexts.quote(
-                    devName) + " of type " + ErrorTexts.quote(device.type()) + " cannot be removed from a running "
-                    + "container by the lxc driver: stop the instance, then remove it");
+            case "disk" -> {
+                if (pid > 0) {
+                    runningDevices().hotRemoveDisk(devName, device, pid);
+                }
+            }
+            case "unix-char", "unix-block" -> {
+                if (pid > 0) {
+                    runningDevices().hotRemoveUnix(devName, device, pid);
+                }
+            }
             default -> {
             }
         }
@@ -1316,6 +1336,98 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
             }
         }
         return msg;
+    }
+
+    /**
+     * Makes the device node a seccomp-intercepted {@code mknod} of process {@code pid} asked for, as Incus does: the
+     * node is made on the host with the caller's ids (shifted into the container), bind-mounted at {@code path}
+     * (relative to the caller's working directory unless absolute) in the caller's mount namespace, and the host
+     * node removed (the mount keeps it).
+     *
+     * @param device {@code type} (unix-char or unix-block), {@code major}, {@code minor}, {@code mode} (octal, file
+     *     type bits allowed), {@code path}
+     */
+    @Override
+    public void insertSeccompUnixDevice(String prefix, io.github.incus4j.api.model.Device device, int pid) {
+        if (pid < 0) {
+            throw new InvalidArgumentException("Invalid request PID specified");
+        }
+        Objects.requireNonNull(device, "device");
+        if (prefix == null || prefix.isEmpty() || prefix.contains("/")) {
+            throw new InvalidArgumentException("Invalid device prefix " + ErrorTexts.quote(String.valueOf(prefix)));
+        }
+        if (!isRunning()) {
+            throw new InstanceStateException(ErrorTexts.INSTANCE_NOT_RUNNING, statusCode());
+        }
+        Path proc = Path.of("/proc", Integer.toString(pid));
+        String path = device.get("path");
+        if (path == null || path.isEmpty()) {
+            throw new InvalidArgumentException("Missing device path");
+        }
+        long uid;
+        long gid;
+        try {
+            String root = Files.readSymbolicLink(proc.resolve("root")).toString();
+            if (!path.startsWith("/")) {
+                String cwd = Files.readSymbolicLink(proc.resolve("cwd")).toString();
+                if (cwd.startsWith(root) && !root.equals("/")) {
+                    cwd = cwd.substring(root.length());
+                }
+                path = cwd + "/" + path;
+            }
+            long[] ids = taskIds(proc);
+            uid = ids[0];
+            gid = ids[1];
+        } catch (IOException e) {
+            throw new NotFoundException("Process " + pid + " not found: " + e.getMessage());
+        }
+        IdmapSet map = currentIdmap().orElse(null);
+        Map<String, String> m = new HashMap<>(device.config());
+        m.put("path", path);
+        m.put("uid", Long.toString(map == null ? uid : fromHost(map, uid, true)));
+        m.put("gid", Long.toString(map == null ? gid : fromHost(map, gid, false)));
+        if (m.get("mode") != null) {
+            try {
+                m.put("mode", Integer.toOctalString(Integer.parseInt(m.get("mode").trim(), 8) & 07777));
+            } catch (NumberFormatException e) {
+                throw new InvalidArgumentException("Invalid device mode " + ErrorTexts.quote(m.get("mode")));
+            }
+        }
+        m.remove("source");
+        LxcDevices.Node n = runningDevices().makeNode(prefix, new io.github.incus4j.api.model.Device(m), false);
+        try {
+            io.github.incus4j.lxc.binding.MountInjector.bind(pid, n.host(), "/" + n.target(), false, false, false,
+                    null, runningDevices().creator());
+        } finally {
+            try {
+                Files.deleteIfExists(n.host());
+            } catch (IOException e) {
+                LOG.log(System.Logger.Level.WARNING, "Cannot remove " + n.host(), e);
+            }
+        }
+    }
+
+    /** The real uid and gid of a process, from its {@code status}. */
+    private static long[] taskIds(Path proc) throws IOException {
+        long[] ids = {-1, -1};
+        for (String line : Files.readAllLines(proc.resolve("status"))) {
+            if (line.startsWith("Uid:")) {
+                ids[0] = Long.parseLong(line.substring(4).trim().split("\\s+")[0]);
+            } else if (line.startsWith("Gid:")) {
+                ids[1] = Long.parseLong(line.substring(4).trim().split("\\s+")[0]);
+            }
+        }
+        return ids;
+    }
+
+    /** A host id as the container sees it (the overflow id when unmapped). */
+    private static long fromHost(IdmapSet map, long hostId, boolean uid) {
+        for (IdmapEntry e : map.entries()) {
+            if ((uid ? e.isUid() : e.isGid()) && hostId >= e.hostId() && hostId < e.hostId() + e.mapRange()) {
+                return e.nsId() + hostId - e.hostId();
+            }
+        }
+        return RootDirectory.OVERFLOW_ID;
     }
 
     /**

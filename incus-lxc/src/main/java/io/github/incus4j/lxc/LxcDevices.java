@@ -11,6 +11,7 @@ import io.github.incus4j.api.model.IdmapEntry;
 import io.github.incus4j.api.model.IdmapSet;
 import io.github.incus4j.api.spi.FileBackend;
 import io.github.incus4j.lxc.binding.DeviceNodes;
+import io.github.incus4j.lxc.binding.MountInjector;
 import io.github.incus4j.lxc.binding.RootDirectory;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -265,7 +266,25 @@ final class LxcDevices {
 
     // ---- unix-char / unix-block ---------------------------------------------------------------------------------
 
+    /** A device node made on the host for a unix device: where, what to allow, where it goes inside. */
+    record Node(Path host, String target, String rule) {
+    }
+
     private void unix(String name, Device d, List<String> lines) {
+        Node n = makeNode(name, d, true);
+        if (n == null) {
+            return;
+        }
+        lines.add(mountEntry(n.host().toString(), n.target(), "none", List.of("bind", "create=file")));
+        lines.add((LxcCgroup.isV1() ? "lxc.cgroup.devices.allow = " : "lxc.cgroup2.devices.allow = ") + n.rule());
+    }
+
+    /**
+     * Makes the host node of a unix device in the devices directory (owner shifted into the container), or returns
+     * null for a missing source that is not required. {@code checkTarget}: check and make the target in the root
+     * filesystem (at start; a running container's target is handled by {@link MountInjector}).
+     */
+    Node makeNode(String name, Device d, boolean checkTarget) {
         onlyKeys(name, d, UNIX_KEYS);
         boolean chr = d.type().equals("unix-char");
         String source = d.get("source") != null ? d.get("source") : d.get("path");
@@ -290,16 +309,22 @@ final class LxcDevices {
         }
         if (major < 0 || minor < 0) {
             if (!ConfigKeys.isTrue(d.config().getOrDefault("required", "true"))) {
-                return;
+                return null;
             }
             throw new InvalidArgumentException(failed(name,
                     "The required device path doesn't exist and the major and minor settings are not specified"));
         }
-        int perm = d.get("mode") == null ? 0660 : parseMode(name, d.get("mode"));
+        int perm = d.get("mode") == null ? 0660 : parseMode(name, d.get("mode")) & 07777;
         long uid = d.get("uid") == null ? 0 : parseUint(name, "uid", d.get("uid"));
         long gid = d.get("gid") == null ? 0 : parseUint(name, "gid", d.get("gid"));
-        String target = prepareTarget(name, dest, false);
+        String target = checkTarget ? prepareTarget(name, dest, false) : relative(name, dest);
         Path node = devicesDir.resolve("unix." + encode(name) + "." + encode(target));
+        try {
+            Files.createDirectories(devicesDir);
+            Files.deleteIfExists(node);
+        } catch (IOException e) {
+            throw new UncheckedIOException("Cannot prepare " + node, e);
+        }
         DeviceNodes.mknod(node, (chr ? S_IFCHR : S_IFBLK) | perm, major, minor);
         try {
             Files.setAttribute(node, "unix:uid", (int) hostId(uid, true), LinkOption.NOFOLLOW_LINKS);
@@ -308,9 +333,91 @@ final class LxcDevices {
         } catch (IOException e) {
             throw new UncheckedIOException("Cannot set the owner of " + node, e);
         }
-        lines.add(mountEntry(node.toString(), target, "none", List.of("bind", "create=file")));
-        String rule = (chr ? "c " : "b ") + major + ":" + minor + " rwm";
-        lines.add((LxcCgroup.isV1() ? "lxc.cgroup.devices.allow = " : "lxc.cgroup2.devices.allow = ") + rule);
+        return new Node(node, target, (chr ? "c " : "b ") + major + ":" + minor + " rwm");
+    }
+
+    /** {@code path} checked as {@link #prepareTarget} does, relative, without touching the root filesystem. */
+    private static String relative(String name, String path) {
+        if (path == null || !path.startsWith("/")) {
+            throw new InvalidArgumentException(failed(name, "the path " + ErrorTexts.quote(String.valueOf(path))
+                    + " must be absolute"));
+        }
+        List<String> parts = new ArrayList<>();
+        for (String part : path.split("/")) {
+            if (part.equals("..")) {
+                throw new InvalidArgumentException(failed(name, "the path " + ErrorTexts.quote(path)
+                        + " may not contain \"..\""));
+            }
+            if (!part.isEmpty() && !part.equals(".")) {
+                parts.add(part);
+            }
+        }
+        if (parts.isEmpty()) {
+            throw new InvalidArgumentException(failed(name, "the path " + ErrorTexts.quote(path)
+                    + " is the root directory"));
+        }
+        return String.join("/", parts);
+    }
+
+    /**
+     * Mounts a disk device into the running container whose init is {@code pid} (its target resolved inside the
+     * container, no symbolic links), as Incus's hot plug of a disk does.
+     */
+    void hotAddDisk(String name, Device d, int pid) {
+        onlyKeys(name, d, DISK_KEYS);
+        String source = d.config().getOrDefault("source", "");
+        if (d.get("pool") != null || !source.startsWith("/")) {
+            throw new NotSupportedException("Device " + ErrorTexts.quote(name) + ": only host path disks can be "
+                    + "added to a running container by the lxc driver");
+        }
+        Path host = Path.of(source);
+        if (!Files.exists(host)) {
+            if (!required(d)) {
+                return;
+            }
+            throw new InvalidArgumentException(failed(name, "Missing source path " + ErrorTexts.quote(source)));
+        }
+        if (((int) unixMode(host) & S_IFMT) == S_IFBLK) {
+            throw new NotSupportedException(failed(name, "block device sources (" + ErrorTexts.quote(source)
+                    + ") are not supported by the lxc driver yet"));
+        }
+        String target = "/" + relative(name, d.get("path"));
+        boolean shift = ConfigKeys.isTrue(d.get("shift")) && idmap != null;
+        MountInjector.bind(pid, host, target, Files.isDirectory(host), ConfigKeys.isTrue(d.get("recursive")),
+                ConfigKeys.isTrue(d.get("readonly")), shift ? Path.of("/proc", Integer.toString(pid), "ns", "user")
+                        : null, creator());
+    }
+
+    /** The host ids of the container's root, to make mount points as; null when privileged. */
+    int[] creator() {
+        return idmap == null ? null : new int[] {(int) hostId(0, true), (int) hostId(0, false)};
+    }
+
+    /** Unmounts a disk device from the running container (the mount point stays, as in Incus). */
+    void hotRemoveDisk(String name, Device d, int pid) {
+        MountInjector.unmount(pid, "/" + relative(name, d.get("path")), false);
+    }
+
+    /** Adds a unix device to the running container: its node made, mounted in place; returns its cgroup rule. */
+    String hotAddUnix(String name, Device d, int pid) {
+        Node n = makeNode(name, d, false);
+        if (n == null) {
+            return null;
+        }
+        MountInjector.bind(pid, n.host(), "/" + n.target(), false, false, false, null, creator());
+        return n.rule();
+    }
+
+    /** Removes a unix device from the running container: unmounted, its file there and its host node removed. */
+    void hotRemoveUnix(String name, Device d, int pid) {
+        String dest = d.get("path") != null ? d.get("path") : d.get("source");
+        String target = relative(name, dest);
+        MountInjector.unmount(pid, "/" + target, true);
+        try {
+            Files.deleteIfExists(devicesDir.resolve("unix." + encode(name) + "." + encode(target)));
+        } catch (IOException e) {
+            throw new UncheckedIOException("Cannot remove the device node of " + ErrorTexts.quote(name), e);
+        }
     }
 
     private static long rdev(Path p) {

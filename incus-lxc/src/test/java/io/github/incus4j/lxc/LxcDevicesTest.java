@@ -281,4 +281,51 @@ class LxcDevicesTest {
             assertTrue(target.endsWith("pts"), target);
         }
     }
+
+    @Test
+    void disksAndNodesAreAddedToAndRemovedFromARunningContainer() throws IOException {
+        Path shifted = share();
+        Path ro = share();
+        LxcContainerInstance c = (LxcContainerInstance) create(false, Map.of());
+        c.start(false);
+        Device disk = Device.of("type", "disk", "source", shifted.toString(), "path", "/mnt/hot", "shift", "true");
+        Device roDisk = Device.of("type", "disk", "source", ro.toString(), "path", "/mnt/hotro", "readonly", "true");
+        Device node = Device.of("type", "unix-char", "source", "/dev/null", "path", "/dev/hotnull", "mode", "0666");
+        c.deviceAdded("hot", disk);
+        c.deviceAdded("hotro", roDisk);
+        c.deviceAdded("hotnull", node);
+        assertEquals(new Result(0, "0 from the host"), sh(c, "echo $(stat -c %u /mnt/hot/hello) $(cat /mnt/hot/hello)"));
+        assertEquals(0, sh(c, "echo inside > /mnt/hot/new").code());
+        assertEquals(0, uid(shifted.resolve("new")), "idmapped: root inside is root outside");
+        assertEquals(new Result(0, "65534 from the host"),
+                sh(c, "echo $(stat -c %u /mnt/hotro/hello) $(cat /mnt/hotro/hello)"));
+        assertNotEquals(0, sh(c, "touch /mnt/hotro/new").code(), "read-only mount");
+        assertEquals(new Result(0, "1:3 666"), sh(c, "stat -c '%t:%T %a' /dev/hotnull"));
+        assertEquals(0, sh(c, "echo x > /dev/hotnull").code());
+
+        c.deviceRemoved("hot", disk);
+        c.deviceRemoved("hotnull", node);
+        assertEquals(new Result(1, ""), sh(c, "test -e /mnt/hot/hello"));
+        assertEquals(new Result(1, ""), sh(c, "test -e /dev/hotnull"));
+        assertTrue(Files.exists(shifted.resolve("hello")), "the host side stays");
+
+        Path outside = dir.resolve("outside");
+        Files.createDirectories(outside);
+        assertEquals(0, sh(c, "ln -s / /mnt/link").code());
+        Device escape = Device.of("type", "disk", "source", shifted.toString(), "path", "/mnt/link/tmp/x");
+        assertThrows(InvalidArgumentException.class, () -> c.deviceAdded("escape", escape));
+    }
+
+    @Test
+    void seccompDeviceInsertionMakesTheNodeForTheProcess() {
+        LxcContainerInstance c = (LxcContainerInstance) create(false, Map.of());
+        assertThrows(InvalidArgumentException.class, () -> c.insertSeccompUnixDevice("forkmknod.unix.1",
+                Device.of("type", "unix-char"), -1), "Invalid request PID specified");
+        c.start(false);
+        int pid = c.initPid();
+        c.insertSeccompUnixDevice("forkmknod.unix." + pid, Device.of("type", "unix-char", "major", "1", "minor", "3",
+                "mode", "020644", "path", "/dev/seccompnull"), pid);
+        assertEquals(new Result(0, "1:3 644 0"), sh(c, "stat -c '%t:%T %a %u' /dev/seccompnull"));
+        assertEquals(0, sh(c, "echo x > /dev/seccompnull").code());
+    }
 }
