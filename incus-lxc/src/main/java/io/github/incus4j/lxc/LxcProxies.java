@@ -9,6 +9,8 @@ import io.github.incus4j.api.internal.proxy.ProxyAddress;
 import io.github.incus4j.api.internal.text.ErrorTexts;
 import io.github.incus4j.api.model.Device;
 import io.github.incus4j.lxc.binding.NetNamespace;
+import io.github.incus4j.lxc.binding.OwnedFd;
+import io.github.incus4j.lxc.binding.ProcRoot;
 import java.io.IOException;
 import java.net.ProtocolFamily;
 import java.net.SocketAddress;
@@ -85,25 +87,34 @@ final class LxcProxies {
                     forwarders.add(Forwarder.datagram(fname, l, () -> inside(!inInstance, pid,
                             () -> DatagramChannel.open(family(to))).connect(to), MAX_CONNECTIONS));
                 } else {
-                    SocketAddress bindAt = inInstance ? inContainer(from, pid) : from;
-                    ServerSocketChannel l = inside(inInstance, pid, () -> {
-                        ServerSocketChannel s = ServerSocketChannel.open(family(bindAt));
-                        if (bindAt instanceof UnixDomainSocketAddress u) {
-                            Files.deleteIfExists(u.getPath()); // a stale socket of a previous run
-                        } else {
-                            s.socket().setReuseAddress(true);
-                        }
-                        return s.bind(bindAt);
-                    });
-                    unixPermissions(name, d, bindAt);
-                    SocketAddress target = inInstance ? to : inContainer(to, pid);
+                    ServerSocketChannel l = inInstance && from instanceof UnixDomainSocketAddress u
+                            ? listenInContainer(name, d, pid, u.getPath().toString())
+                            : inside(inInstance, pid, () -> {
+                                ServerSocketChannel s = ServerSocketChannel.open(family(from));
+                                if (from instanceof UnixDomainSocketAddress u) {
+                                    Files.deleteIfExists(u.getPath()); // a stale socket of a previous run
+                                } else {
+                                    s.socket().setReuseAddress(true);
+                                }
+                                return s.bind(from);
+                            });
+                    if (!inInstance) {
+                        unixPermissions(name, d, from);
+                    }
                     forwarders.add(Forwarder.stream(fname, l, () -> {
-                        SocketChannel c = inside(!inInstance, pid, () -> SocketChannel.open(family(target)));
+                        SocketChannel c = inside(!inInstance, pid, () -> SocketChannel.open(family(to)));
                         try {
-                            if (target instanceof UnixDomainSocketAddress) {
-                                c.connect(target);
+                            if (to instanceof UnixDomainSocketAddress u) {
+                                if (inInstance) {
+                                    c.connect(to);
+                                } else {
+                                    // The socket file opened confined to the container, connected by its descriptor.
+                                    try (OwnedFd f = ProcRoot.open(pid, u.getPath().toString(), false)) {
+                                        c.connect(UnixDomainSocketAddress.of("/proc/self/fd/" + f.fd()));
+                                    }
+                                }
                             } else {
-                                c.socket().connect(target, CONNECT_TIMEOUT_MILLIS);
+                                c.socket().connect(to, CONNECT_TIMEOUT_MILLIS);
                             }
                             return c;
                         } catch (IOException | RuntimeException e) {
@@ -165,16 +176,33 @@ final class LxcProxies {
         return "Failed to start device " + ErrorTexts.quote(name) + ": " + why;
     }
 
-    /** A unix socket path inside the container, reached from the host through its init's root. */
-    private static SocketAddress inContainer(SocketAddress a, int pid) {
-        if (a instanceof UnixDomainSocketAddress u) {
-            String p = u.getPath().toString();
-            if (!p.startsWith("/")) {
-                throw new InvalidArgumentException("Unix socket path " + ErrorTexts.quote(p) + " must be absolute");
-            }
-            return UnixDomainSocketAddress.of(Path.of("/proc", Integer.toString(pid), "root", p.substring(1)));
+    /**
+     * A unix listener inside the container: bound in its directory opened confined to the container (a link there
+     * cannot move the socket to the host), a stale socket of a previous run removed, mode and owner set through a
+     * descriptor on the new socket file.
+     */
+    private static ServerSocketChannel listenInContainer(String name, Device d, int pid, String path)
+            throws IOException {
+        if (!path.startsWith("/") || path.endsWith("/")) {
+            throw new InvalidArgumentException(failed(name, "Unix socket path " + ErrorTexts.quote(path)
+                    + " must be an absolute file path"));
         }
-        return a;
+        int slash = path.lastIndexOf('/');
+        String leaf = path.substring(slash + 1);
+        try (OwnedFd dir = ProcRoot.open(pid, slash == 0 ? "/" : path.substring(0, slash), true)) {
+            ProcRoot.unlink(dir, leaf);
+            ServerSocketChannel s = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
+            try {
+                s.bind(UnixDomainSocketAddress.of("/proc/self/fd/" + dir.fd() + "/" + leaf));
+                try (OwnedFd sock = ProcRoot.open(pid, path, false)) {
+                    unixPermissions(name, d, UnixDomainSocketAddress.of("/proc/self/fd/" + sock.fd()));
+                }
+                return s;
+            } catch (IOException | RuntimeException e) {
+                s.close();
+                throw e;
+            }
+        }
     }
 
     private static ProtocolFamily family(SocketAddress a) {

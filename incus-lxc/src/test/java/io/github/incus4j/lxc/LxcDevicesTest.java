@@ -328,4 +328,44 @@ class LxcDevicesTest {
         assertEquals(new Result(0, "1:3 644 0"), sh(c, "stat -c '%t:%T %a %u' /dev/seccompnull"));
         assertEquals(0, sh(c, "echo x > /dev/seccompnull").code());
     }
+
+    @Test
+    void unixProxiesStayInsideTheContainer() throws Exception {
+        // A host listener a symbolic link in the container points at: the proxy must not reach it.
+        Path hostSock = dir.resolve("host.sock");
+        try (java.nio.channels.ServerSocketChannel host = java.nio.channels.ServerSocketChannel.open(
+                java.net.StandardProtocolFamily.UNIX).bind(java.net.UnixDomainSocketAddress.of(hostSock));
+                ServerSocket tcpHost = new ServerSocket(0, 5, InetAddress.getLoopbackAddress())) {
+            host.configureBlocking(false);
+            int port = freePort();
+            LxcContainerInstance c = (LxcContainerInstance) create(false, Map.of(
+                    "evil", Device.of("type", "proxy", "listen", "tcp:127.0.0.1:" + port, "connect",
+                            "unix:/tmp/evil.sock"),
+                    "in", Device.of("type", "proxy", "bind", "instance", "listen", "unix:/tmp/in.sock",
+                            "connect", "tcp:127.0.0.1:" + tcpHost.getLocalPort(), "mode", "0600")));
+            c.start(false);
+            assertEquals(0, sh(c, "ln -s " + hostSock + " /tmp/evil.sock").code());
+            try (Socket s = new Socket(InetAddress.getLoopbackAddress(), port)) {
+                s.setSoTimeout(5000);
+                assertEquals(-1, s.getInputStream().read(), "closed: the link is not followed");
+            } catch (IOException reset) {
+                // a reset is the same refusal
+            }
+            assertEquals(null, host.accept(), "the host socket was never reached");
+
+            // bind=instance: the socket is made in the container's /tmp, with its mode, and leads to the host.
+            assertEquals(new Result(0, "srw-------"), sh(c, "ls -l /tmp/in.sock | cut -c1-10"));
+            Path inside = Path.of("/proc", Integer.toString(c.initPid()), "root", "tmp", "in.sock");
+            try (java.nio.channels.SocketChannel client = java.nio.channels.SocketChannel.open(
+                    java.net.UnixDomainSocketAddress.of(inside))) {
+                tcpHost.setSoTimeout(5000);
+                try (Socket accepted = tcpHost.accept()) {
+                    accepted.getOutputStream().write("hi".getBytes(StandardCharsets.US_ASCII));
+                }
+                java.nio.ByteBuffer buf = java.nio.ByteBuffer.allocate(8);
+                client.read(buf);
+                assertEquals("hi", new String(buf.array(), 0, buf.position(), StandardCharsets.US_ASCII));
+            }
+        }
+    }
 }
