@@ -74,7 +74,18 @@ final class LxcProxies {
                     + connect.protocol() + " is not supported by the lxc driver"));
         }
         if (connect.count() > 1 && connect.count() != listen.count()) {
-            throw new InvalidArgumentException(failed(name, "Cannot map a single port to multiple ports"));
+            throw new InvalidArgumentException(failed(name,
+                    "Mismatch between listen port(s) and connect port(s) count"));
+        }
+        if (!listen.protocol().equals("unix") && (d.get("uid") != null || d.get("gid") != null
+                || d.get("mode") != null)) {
+            throw new InvalidArgumentException(failed(name,
+                    "Only proxy devices for non-abstract unix sockets can carry uid, gid, or mode properties"));
+        }
+        String bind = d.config().getOrDefault("bind", "host");
+        if (!bind.equals("host") && !bind.equals("instance")) {
+            throw new InvalidArgumentException(failed(name,
+                    "Invalid binding side given. Must be \"host\" or \"instance\""));
         }
         List<Forwarder> forwarders = new ArrayList<>();
         try {

@@ -125,7 +125,8 @@ class LxcDevicesTest {
                         "shift", "true")));
         c.start(false);
         // Idmapped: host root's files are root's inside, and root's writes are host root's.
-        assertEquals(new Result(0, "0 from the host"), sh(c, "echo $(stat -c %u /mnt/shifted/hello) $(cat /mnt/shifted/hello)")
+        assertEquals(new Result(0, "0 from the host"),
+                sh(c, "echo $(stat -c %u /mnt/shifted/hello) $(cat /mnt/shifted/hello)")
 );
         assertEquals(0, sh(c, "echo inside > /mnt/shifted/new").code());
         assertEquals(0, uid(shifted.resolve("new")));
@@ -294,7 +295,8 @@ class LxcDevicesTest {
         c.deviceAdded("hot", disk);
         c.deviceAdded("hotro", roDisk);
         c.deviceAdded("hotnull", node);
-        assertEquals(new Result(0, "0 from the host"), sh(c, "echo $(stat -c %u /mnt/hot/hello) $(cat /mnt/hot/hello)"));
+        assertEquals(new Result(0, "0 from the host"),
+                sh(c, "echo $(stat -c %u /mnt/hot/hello) $(cat /mnt/hot/hello)"));
         assertEquals(0, sh(c, "echo inside > /mnt/hot/new").code());
         assertEquals(0, uid(shifted.resolve("new")), "idmapped: root inside is root outside");
         assertEquals(new Result(0, "65534 from the host"),

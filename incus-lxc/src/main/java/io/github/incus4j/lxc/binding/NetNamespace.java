@@ -115,7 +115,8 @@ public final class NetNamespace {
         Runtime rt = Runtime.getRuntime(libc);
         int home = libc.open(FdCalls.c("/proc/thread-self/ns/net"), O_RDONLY_CLOEXEC);
         if (home < 0) {
-            throw new IncusException("Cannot open this thread's network namespace, errno " + LastError.getLastError(rt));
+            throw new IncusException("Cannot open this thread's network namespace, errno "
+                    + LastError.getLastError(rt));
         }
         try {
             int target = libc.open(FdCalls.c("/proc/" + pid + "/ns/net"), O_RDONLY_CLOEXEC);

@@ -34,11 +34,14 @@ public record ProxyAddress(String protocol, String host, List<Integer> ports, St
             throw new InvalidArgumentException(bad + "Required value");
         }
         int colon = value.indexOf(':');
-        if (colon < 0) {
-            throw new InvalidArgumentException(bad + "Invalid address format " + ErrorTexts.quote(value));
+        String protocol = colon < 0 ? value : value.substring(0, colon);
+        String rest = colon < 0 ? "" : value.substring(colon + 1);
+        if (!List.of("tcp", "udp", "unix").contains(protocol)) {
+            throw new InvalidArgumentException(bad + "Unknown protocol type " + ErrorTexts.quote(protocol));
         }
-        String protocol = value.substring(0, colon);
-        String rest = value.substring(colon + 1);
+        if (rest.isEmpty()) {
+            throw new InvalidArgumentException(bad + "Missing address");
+        }
         switch (protocol) {
             case "unix": {
                 if (rest.isEmpty() || rest.startsWith("@")) {
@@ -59,7 +62,7 @@ public record ProxyAddress(String protocol, String host, List<Integer> ports, St
                 return new ProxyAddress(protocol, host, ports(bad, rest.substring(split + 1)), "");
             }
             default:
-                throw new InvalidArgumentException(bad + "Invalid address type " + ErrorTexts.quote(protocol));
+                throw new IllegalStateException(protocol);
         }
     }
 

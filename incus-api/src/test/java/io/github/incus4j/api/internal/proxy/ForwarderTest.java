@@ -35,7 +35,9 @@ class ForwarderTest {
         assertEquals("/run/x.sock", ProxyAddress.parse("listen", "unix:/run/x.sock").path());
         InvalidArgumentException e = assertThrows(InvalidArgumentException.class,
                 () -> ProxyAddress.parse("listen", "sctp:1.2.3.4:5"));
-        assertEquals("Invalid value for device option \"listen\": Invalid address type \"sctp\"", e.getMessage());
+        assertEquals("Invalid value for device option \"listen\": Unknown protocol type \"sctp\"", e.getMessage());
+        assertEquals("Invalid value for device option \"connect\": Missing address", assertThrows(
+                InvalidArgumentException.class, () -> ProxyAddress.parse("connect", "tcp:")).getMessage());
         assertThrows(InvalidArgumentException.class, () -> ProxyAddress.parse("listen", "tcp:127.0.0.1:70000"));
         assertThrows(InvalidArgumentException.class, () -> ProxyAddress.parse("listen", "tcp:127.0.0.1:9-3"));
         assertThrows(InvalidArgumentException.class, () -> ProxyAddress.parse("connect", "tcp127.0.0.1"));
