@@ -38,6 +38,8 @@ module io.github.incus4j.api {
             io.github.incus4j.testkit, io.github.incus4j.lxc, io.github.incus4j.qemu, io.github.incus4j.remote;
     exports io.github.incus4j.api.internal.sftp to
             io.github.incus4j.testkit, io.github.incus4j.lxc, io.github.incus4j.qemu, io.github.incus4j.remote;
+    exports io.github.incus4j.api.internal.proxy to
+            io.github.incus4j.testkit, io.github.incus4j.lxc, io.github.incus4j.qemu, io.github.incus4j.remote;
     exports io.github.incus4j.api.internal.store to
             io.github.incus4j.testkit, io.github.incus4j.lxc, io.github.incus4j.qemu, io.github.incus4j.remote;
 

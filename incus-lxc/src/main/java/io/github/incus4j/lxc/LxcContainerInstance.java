@@ -120,6 +120,8 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
     private static final boolean APPARMOR = apparmorEnabled();
 
     private final LxcInstances driver;
+    /** The running container's proxy devices (forwarders on driver threads). */
+    private final LxcProxies proxies = new LxcProxies(fullName());
 
     LxcContainerInstance(LxcInstances driver, InstanceRecord record) {
         super(driver, record);
@@ -314,13 +316,19 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
         }
     }
 
-    /** Writes liblxc's {@code config} for the current definition, without network (a start writes its NICs). */
+    /**
+     * Writes liblxc's {@code config} for the current definition, without network and devices (a start writes them,
+     * with their host side prepared).
+     */
     private void writeConfig() {
-        writeConfig(List.of("lxc.net.0.type = empty"));
+        writeConfig(List.of("lxc.net.0.type = empty"), List.of());
     }
 
-    /** Writes liblxc's {@code config} for the current definition with {@code netLines}, the NICs' settings. */
-    private void writeConfig(List<String> netLines) {
+    /**
+     * Writes liblxc's {@code config} for the current definition with {@code netLines}, the NICs' settings, and
+     * {@code deviceLines}, the disk and unix devices' mounts and cgroup rules.
+     */
+    private void writeConfig(List<String> netLines, List<String> deviceLines) {
         List<String> lines = new ArrayList<>();
         lines.add("lxc.include = " + lxcDir().resolve("base.conf"));
         lines.add("lxc.uts.name = " + name());
@@ -341,6 +349,7 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
             }
         }
         limitLines(expandedConfig(), lines);
+        lines.addAll(deviceLines);
         // raw.lxc last, as Incus loads it over its generated configuration (validated when it was set).
         String raw = expandedConfig().get("raw.lxc");
         if (raw != null && !raw.isEmpty()) {
@@ -352,6 +361,72 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
         } catch (IOException e) {
             throw new UncheckedIOException("Cannot write the lxc configuration of " + lxcName(), e);
         }
+    }
+
+    /** The mounts and cgroup rules of the disk and unix devices, their host side prepared ({@link LxcDevices}). */
+    private List<String> startDeviceLines() {
+        return new LxcDevices(name(), rootfsPath(), path().resolve("devices"), nextIdmap().orElse(null))
+                .configLines(expandedDevices().map());
+    }
+
+    /** The disk and unix devices of the running container (ids shifted by the map it runs with). */
+    private LxcDevices runningDevices() {
+        return new LxcDevices(name(), rootfsPath(), path().resolve("devices"),
+                currentIdmap().or(this::nextIdmap).orElse(null));
+    }
+
+    /**
+     * Applies a device added to the running container, as Incus hot-plugs them: a proxy starts forwarding, a disk is
+     * mounted and a device node made and mounted into the container's mount namespace (with its cgroup rule). For the
+     * device hooks of the shared device model; other types are left to their owners.
+     */
+    void deviceAdded(String devName, io.github.incus4j.api.model.Device device) {
+        int pid = driverInitPid();
+        if (pid <= 0) {
+            throw new InstanceStateException(ErrorTexts.INSTANCE_NOT_RUNNING, statusCode());
+        }
+        switch (device.type()) {
+            case "proxy" -> proxies.start(devName, device, pid);
+            case "disk" -> runningDevices().hotAddDisk(devName, device, pid);
+            case "unix-char", "unix-block" -> {
+                String rule = runningDevices().hotAddUnix(devName, device, pid);
+                if (rule != null) {
+                    cgroupWrite("devices.allow", rule);
+                }
+            }
+            default -> {
+            }
+        }
+    }
+
+    /** Removes a device from the running container: a proxy stops, a disk or device node is unmounted. */
+    void deviceRemoved(String devName, io.github.incus4j.api.model.Device device) {
+        int pid = driverInitPid();
+        switch (device.type()) {
+            case "proxy" -> proxies.stop(devName);
+            case "disk" -> {
+                if (pid > 0) {
+                    runningDevices().hotRemoveDisk(devName, device, pid);
+                }
+            }
+            case "unix-char", "unix-block" -> {
+                if (pid > 0) {
+                    runningDevices().hotRemoveUnix(devName, device, pid);
+                }
+            }
+            default -> {
+            }
+        }
+    }
+
+    /** Stops the proxies (the container stopped, or the driver closes). */
+    void closeDevices() {
+        proxies.closeAll();
+    }
+
+    /** The names of the proxy devices forwarding now. */
+    Set<String> runningProxies() {
+        return proxies.names();
     }
 
     /** {@code limits.*} as lxc cgroup settings applied at start. */
@@ -447,13 +522,17 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
      * hook has run for it (not while an operation holds the instance).
      */
     boolean stoppedOnItsOwn() {
-        if (driverStatus() == StatusCode.STOPPED && stoppedByItself()) {
-            if (!isEphemeral()) { // an ephemeral one is gone
-                clearNicVolatiles();
-            }
-            return true;
+        if (driverStatus() != StatusCode.STOPPED) {
+            return false;
         }
-        return false;
+        proxies.closeAll();
+        if (!stoppedByItself()) {
+            return false;
+        }
+        if (!isEphemeral()) { // an ephemeral one is gone
+            clearNicVolatiles();
+        }
+        return true;
     }
 
     /** From memory while the driver's watcher keeps it (see {@link StatusWatcher}), else asked of liblxc. */
@@ -565,7 +644,7 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
         if (!stateful) {
             applyTemplatesAtStart();
         }
-        writeConfig(startNics());
+        writeConfig(startNics(), startDeviceLines());
         try {
             Files.createDirectories(logPath());
         } catch (IOException e) {
@@ -575,6 +654,16 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
             launch(stateful);
         } catch (RuntimeException e) {
             clearNicVolatiles();
+            throw e;
+        }
+        try {
+            proxies.startAll(expandedDevices().map(), driverInitPid());
+        } catch (RuntimeException e) {
+            // As Incus: a device that cannot start fails the start, and the container does not stay up without it.
+            try (LxcContainer c = open()) {
+                c.stop();
+            }
+            stoppedByUs();
             throw e;
         }
         statusChanged();
@@ -720,6 +809,7 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
         driver.unwatchForStop(this);
         try (LxcContainer c = open()) {
             if (stateful && c.wait("STOPPED", STOP_WAIT_SECONDS)) {
+                proxies.closeAll();
                 return;
             }
             int pid = c.initPid();
@@ -736,6 +826,7 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
                         + STOP_WAIT_SECONDS + " s");
             }
         }
+        proxies.closeAll();
     }
 
     /** Checkpoints the running container into {@code dir} (replaced) with CRIU; {@code stop} stops it after. */
@@ -774,6 +865,7 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
                 c.shutdown(0); // 0: send the signal without waiting
                 // liblxc waits in whole seconds (so a timeout is overshot by up to one) and returns on the state.
                 if (c.wait("STOPPED", 1) || !c.isRunning()) {
+                    proxies.closeAll();
                     return true;
                 }
                 if (System.nanoTime() >= deadline) {
@@ -1394,6 +1486,116 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
             }
         }
         return msg;
+    }
+
+    /**
+     * Makes the device node a seccomp-intercepted {@code mknod} of process {@code pid} asked for, as Incus does: the
+     * node is made on the host with the caller's ids (shifted into the container), bind-mounted at {@code path}
+     * (relative to the caller's working directory unless absolute) in the caller's mount namespace, and the host
+     * node removed (the mount keeps it).
+     *
+     * @param device {@code type} (unix-char or unix-block), {@code major}, {@code minor}, {@code mode} (octal, file
+     *     type bits allowed), {@code path}
+     */
+    @Override
+    public void insertSeccompUnixDevice(String prefix, io.github.incus4j.api.model.Device device, int pid) {
+        if (pid < 0) {
+            throw new InvalidArgumentException("Invalid request PID specified");
+        }
+        Objects.requireNonNull(device, "device");
+        if (prefix == null || prefix.isEmpty() || prefix.contains("/")) {
+            throw new InvalidArgumentException("Invalid device prefix " + ErrorTexts.quote(String.valueOf(prefix)));
+        }
+        if (!isRunning()) {
+            throw new InstanceStateException(ErrorTexts.INSTANCE_NOT_RUNNING, statusCode());
+        }
+        Path proc = Path.of("/proc", Integer.toString(pid));
+        String path = device.get("path");
+        if (path == null || path.isEmpty()) {
+            throw new InvalidArgumentException("Missing device path");
+        }
+        long uid;
+        long gid;
+        try {
+            String root = Files.readSymbolicLink(proc.resolve("root")).toString();
+            if (!path.startsWith("/")) {
+                String cwd = Files.readSymbolicLink(proc.resolve("cwd")).toString();
+                if (cwd.startsWith(root) && !root.equals("/")) {
+                    cwd = cwd.substring(root.length());
+                }
+                path = cwd + "/" + path;
+            }
+            long[] ids = taskIds(proc);
+            uid = ids[0];
+            gid = ids[1];
+        } catch (IOException e) {
+            throw new NotFoundException("Process " + pid + " not found: " + e.getMessage());
+        }
+        IdmapSet map = currentIdmap().orElse(null);
+        Map<String, String> m = new HashMap<>(device.config());
+        m.put("path", path);
+        m.put("uid", Long.toString(map == null ? uid : fromHost(map, uid, true)));
+        m.put("gid", Long.toString(map == null ? gid : fromHost(map, gid, false)));
+        if (m.get("mode") != null) {
+            try {
+                m.put("mode", Integer.toOctalString(Integer.parseInt(m.get("mode").trim(), 8) & 07777));
+            } catch (NumberFormatException e) {
+                throw new InvalidArgumentException("Invalid device mode " + ErrorTexts.quote(m.get("mode")));
+            }
+        }
+        m.remove("source");
+        LxcDevices.Node n = runningDevices().makeNode(prefix, new io.github.incus4j.api.model.Device(m), false);
+        try {
+            io.github.incus4j.lxc.binding.MountInjector.bind(pid, n.host(), "/" + n.target(), false, false, false,
+                    null, runningDevices().creator());
+        } finally {
+            try {
+                Files.deleteIfExists(n.host());
+            } catch (IOException e) {
+                LOG.log(System.Logger.Level.WARNING, "Cannot remove " + n.host(), e);
+            }
+        }
+    }
+
+    /** The real uid and gid of a process, from its {@code status}. */
+    private static long[] taskIds(Path proc) throws IOException {
+        long[] ids = {-1, -1};
+        for (String line : Files.readAllLines(proc.resolve("status"))) {
+            if (line.startsWith("Uid:")) {
+                ids[0] = Long.parseLong(line.substring(4).trim().split("\\s+")[0]);
+            } else if (line.startsWith("Gid:")) {
+                ids[1] = Long.parseLong(line.substring(4).trim().split("\\s+")[0]);
+            }
+        }
+        return ids;
+    }
+
+    /** A host id as the container sees it (the overflow id when unmapped). */
+    private static long fromHost(IdmapSet map, long hostId, boolean uid) {
+        for (IdmapEntry e : map.entries()) {
+            if ((uid ? e.isUid() : e.isGid()) && hostId >= e.hostId() && hostId < e.hostId() + e.mapRange()) {
+                return e.nsId() + hostId - e.hostId();
+            }
+        }
+        return RootDirectory.OVERFLOW_ID;
+    }
+
+    /**
+     * A descriptor on the running container's {@code /dev/pts}, from liblxc's {@code devpts_fd} (the monitor passes
+     * it over its command socket); close it when done.
+     *
+     * @throws InstanceStateException when the container is not running
+     */
+    @Override
+    public io.github.incus4j.api.io.NativeFd devptsFd() {
+        int fd;
+        try (LxcContainer c = open()) {
+            if (!c.isRunning()) {
+                throw new InstanceStateException(ErrorTexts.INSTANCE_NOT_RUNNING, statusCode());
+            }
+            fd = c.devptsFd();
+        }
+        return new io.github.incus4j.lxc.binding.OwnedFd(fd);
     }
 
     @Override

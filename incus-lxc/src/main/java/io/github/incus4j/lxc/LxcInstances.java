@@ -188,6 +188,9 @@ public final class LxcInstances extends AbstractInstances<LxcContainerInstance> 
     /** Stops the managed networks. */
     @Override
     protected void closeDriver() {
+        for (LxcContainerInstance i : watchedForStop) { // the running ones: list() refuses once closed
+            i.closeDevices();
+        }
         List<ManagedNetwork> all;
         synchronized (networks) {
             all = List.copyOf(networks.values());

@@ -237,6 +237,22 @@ public final class LxcContainer implements AutoCloseable {
         }
     }
 
+    /**
+     * A descriptor on the running container's {@code /dev/pts} (liblxc's {@code devpts_fd}, passed by the monitor
+     * over its command socket: no fork); the caller closes it.
+     *
+     * @throws io.github.incus4j.api.NotSupportedException when liblxc lacks the {@code devpts_fd} extension
+     * @throws IncusException when the monitor has none (not running, or started without a devpts of its own)
+     */
+    public int devptsFd() {
+        int fd = lxc.slot(struct(), Slot.DEVPTS_FD).call(address);
+        if (fd < 0) {
+            throw new IncusException("Failed to get the devpts file descriptor of container \"" + name + "\": error "
+                    + -fd + lastError().describe());
+        }
+        return fd;
+    }
+
     /** The last error liblxc recorded on this handle. */
     public LxcError lastError() {
         Pointer s = struct();
