@@ -59,7 +59,12 @@ final class SealedProgram {
             if (libc.fcntl(fd, F_ADD_SEALS, SEALS) != 0 || libc.fcntl(fd, F_GET_SEALS, 0) != SEALS) {
                 throw new IOException("sealing the memfd failed, errno " + LastError.getLastError(runtime));
             }
-            return "/proc/" + ProcessHandle.current().pid() + "/fd/" + fd;
+            // The children open it through this process's /proc entry: check that /proc shows this pid namespace.
+            String path = "/proc/" + ProcessHandle.current().pid() + "/fd/" + fd;
+            if (!Files.isExecutable(Path.of(path))) {
+                throw new IOException(path + " is not reachable (is /proc another pid namespace's?)");
+            }
+            return path;
         } catch (IOException | RuntimeException e) {
             if (fd >= 0) {
                 libc.close(fd);
