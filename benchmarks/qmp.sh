@@ -1,15 +1,22 @@
 #!/usr/bin/env bash
 # Measures the QMP client of incus-qemu against a real QEMU and, in the same run on the same QEMU, a bare Python
-# socket client issuing the same commands; prints one line per metric, "name value unit", on stdout (the build and
-# QEMU's own output go to stderr). Needs qemu-system-x86_64 and python3, and
-# root for the guest image's first build. About two minutes. Usage: benchmarks/qmp.sh
+# socket client and go-qemu's qmp package (the peers' qmpbench) issuing the same commands; prints the load average and
+# a table of medians with ratios to the Python client on stdout (the builds and QEMU's own output go to stderr).
+# Needs qemu-system-x86_64 and python3, and root for the peers' build (apt) and the guest image's first build. About
+# three minutes. Usage: sudo benchmarks/qmp.sh
+#   PEERS   the peers' sources (default: ../shared/peers next to the repository; see its README.md)
+#   CACHE   where the peers' binaries are kept (default ~/.cache; never the source tree)
 #
 # The measuring code is a main in incus-qemu's test tree (io.github.incus4j.qemu.qmp.QmpBench), run on the module's
-# test classpath, where it shares the helpers the tests use. Figures are wall-clock means and 99th percentiles of
-# single calls over 10 rounds in which the two clients take turns (QEMU serves one QMP client at a time), so that
-# both see the same machine load; the JVM is warmed up first.
+# test classpath, where it shares the helpers the tests use. Each of 10 rounds runs the three clients in turn (QEMU
+# serves one QMP client at a time; the first to go rotates), so that all see the same machine load; a metric is the
+# median over the rounds of each round's mean (or 99th percentile). The JVM is warmed up first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+repo=$(pwd)
+peers_src=${PEERS:-$repo/../shared/peers}
+cache=${CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}}
+peers=$("$peers_src/build.sh" "$cache/incus4j-peers")
 
 # Compiles incus-api, incus-testkit and incus-qemu (main and tests) in the reactor and writes incus-qemu's test
 # classpath; nothing is installed.
@@ -90,7 +97,12 @@ qemu-system-x86_64 -machine q35,accel=tcg -m 64 -nodefaults -display none \
 qemu_pid=$!
 for _ in $(seq 1 200); do [ -S "$run/qmp.sock" ] && break; sleep 0.05; done
 
-java -Xmx256m -cp "$cp" io.github.incus4j.qemu.qmp.QmpBench "$run/qmp.sock" "$run/peer.py"
+load() { echo "load average $(cut -d' ' -f1-3 /proc/loadavg) ($(nproc) cores) $(date -u +%H:%M:%S) UTC"; }
+echo "qmp benchmark, 10 rounds, medians; $(date -u +%Y-%m-%d) $(uname -r)"
+echo "start: $(load)"
+java -Xmx256m -cp "$cp" io.github.incus4j.qemu.qmp.QmpBench "$run/qmp.sock" "$run/peer.py" "$peers/qmpbench"
+echo "end:   $(load)"
+echo
 
 # vm_boot_s: the test guest (built by incus-qemu/guest/build-vm-image.sh on first use, then cached) started by the
 # driver until its agent runs a command, median of 3; KVM where it works, else TCG.

@@ -27,6 +27,8 @@ import java.util.concurrent.TimeUnit;
 /**
  * A command run in a container by an {@code lxc-attach} process (spawned with posix_spawn by the JDK, so its cost does
  * not grow with the heap, and no JVM fd reaches the container), its streams pumped on the driver's daemon threads.
+ * lxc-attach runs from the sealed in-memory copy {@link Liblxc#attachProgram()} names, which spares it re-executing
+ * itself from a fresh copy every time.
  *
  * <p>{@code lxc-attach} 5.0 has no working-directory option, so the command runs through the container's
  * {@code /bin/sh}: {@code cd -- "$1" && shift && exec "$@"} — the argv itself is never parsed by a shell, and
@@ -68,9 +70,9 @@ final class AttachCmd implements Cmd {
     }
 
     /** The lxc-attach command line that runs {@code argv} as {@link #start} describes. */
-    private static List<String> attachCommand(String lxcpath, String name, List<String> argv, Map<String, String> env,
-            String cwd, int uid, int gid) {
-        List<String> command = new ArrayList<>(List.of("lxc-attach", "-P", lxcpath, "-n", name, "--clear-env",
+    private static List<String> attachCommand(String program, String lxcpath, String name, List<String> argv,
+            Map<String, String> env, String cwd, int uid, int gid) {
+        List<String> command = new ArrayList<>(List.of(program, "-P", lxcpath, "-n", name, "--clear-env",
                 "-u", Integer.toString(uid), "-g", Integer.toString(gid)));
         env.forEach((k, v) -> {
             command.add("-v");
@@ -83,11 +85,12 @@ final class AttachCmd implements Cmd {
 
     /**
      * Starts {@code argv} in the container {@code name} of {@code lxcpath} as {@code uid:gid} in {@code cwd} with
-     * exactly {@code env}.
+     * exactly {@code env}, running lxc-attach as {@code program} ({@link Liblxc#attachProgram()}).
      */
-    static AttachCmd start(String lxcpath, String name, List<String> argv, Map<String, String> env, String cwd,
-            int uid, int gid, InputStream stdin, OutputStream stdout, OutputStream stderr, Executor pumpThreads) {
-        ProcessBuilder pb = new ProcessBuilder(attachCommand(lxcpath, name, argv, env, cwd, uid, gid));
+    static AttachCmd start(String program, String lxcpath, String name, List<String> argv, Map<String, String> env,
+            String cwd, int uid, int gid, InputStream stdin, OutputStream stdout, OutputStream stderr,
+            Executor pumpThreads) {
+        ProcessBuilder pb = new ProcessBuilder(attachCommand(program, lxcpath, name, argv, env, cwd, uid, gid));
         pb.redirectInput(stdin == null ? ProcessBuilder.Redirect.from(new File("/dev/null"))
                 : ProcessBuilder.Redirect.PIPE);
         pb.redirectOutput(stdout == null ? ProcessBuilder.Redirect.DISCARD : ProcessBuilder.Redirect.PIPE);
@@ -126,7 +129,7 @@ final class AttachCmd implements Cmd {
                 pty.resize(width, height); // before lxc-attach copies it to the container's pty
             }
             List<String> command = new ArrayList<>(List.of("setsid", "-c"));
-            command.addAll(attachCommand(lxcpath, name, argv, env, cwd, uid, gid));
+            command.addAll(attachCommand(liblxc.attachProgram(), lxcpath, name, argv, env, cwd, uid, gid));
             p = pty.spawn(command);
         } catch (RuntimeException e) {
             pty.close();

@@ -940,8 +940,8 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
                     request.command(), env, cwd, request.user(), request.group(), request.width(), request.height(),
                     stdin, stdout, driver::execute);
         }
-        return AttachCmd.start(driver.lxcpath().toString(), lxcName(), request.command(), env, cwd, request.user(),
-                request.group(), stdin, stdout, stderr, driver::execute);
+        return AttachCmd.start(driver.liblxc().attachProgram(), driver.lxcpath().toString(), lxcName(),
+                request.command(), env, cwd, request.user(), request.group(), stdin, stdout, stderr, driver::execute);
     }
 
     @Override

@@ -20,9 +20,16 @@ import java.util.stream.Stream;
 
 /**
  * Not a test: the measurements of {@code benchmarks/lxc.sh} (run as root), on one busybox container it creates in a
- * temporary root and deletes. Prints {@code name value unit} lines on stdout. {@code main()} runs them all;
- * {@code main("exec")} only {@code exec_true_ms}, printed under the name given as the second argument (the script
- * runs it again in a JVM with a 4 GB pre-touched heap: spawning must not cost more with a bigger heap).
+ * temporary root and deletes. Prints {@code name value unit} lines on stdout. The first argument is the kind of
+ * container, {@code privileged} or {@code unprivileged} (the driver's id map from {@code /etc/subuid}); then
+ * <ul>
+ * <li>nothing: every metric of one run;</li>
+ * <li>{@code exec NAME}: only {@code exec_true_ms}, printed as {@code NAME} (the script runs it again in a JVM with a
+ * 4 GB pre-touched heap: spawning must not cost more with a bigger heap);</li>
+ * <li>{@code create NAME COUNT METADATA ROOTFS [NAME COUNT METADATA ROOTFS]...}: {@code create()} from each split
+ * image (metadata tarball, rootfs tarball), the mean of {@code COUNT} creations printed as {@code NAME}, after one
+ * untimed creation from the first image to warm the JVM up; each container is deleted, untimed.</li>
+ * </ul>
  *
  * <p>{@code state_query_ns} is liblxc's {@code state()} through the binding, like for like with go-lxc's
  * {@code State()}; {@code state_cached_ns} is {@code statusCode()}, answered from the status the driver's watcher
@@ -35,16 +42,27 @@ public final class LxcBench {
     }
 
     public static void main(String[] args) throws Exception {
-        boolean execOnly = args.length > 0 && args[0].equals("exec");
+        if (args.length < 1 || !(args[0].equals("privileged") || args[0].equals("unprivileged"))) {
+            throw new IllegalArgumentException("usage: LxcBench privileged|unprivileged [exec NAME"
+                    + " | create NAME COUNT METADATA ROOTFS...]");
+        }
+        boolean privileged = args[0].equals("privileged");
+        String mode = args.length > 1 ? args[1] : "all";
         Path root = Files.createTempDirectory("incus4j-lxc-bench-");
         LxcInstances lxc = new LxcDriver().open(LxcHost.searchable(root.resolve("root")), WAIT);
         Instance c = null;
         try {
-            c = lxc.create(InstanceArgs.builder("bench-" + UUID.randomUUID().toString().substring(0, 8)).build(),
-                    InstanceSource.template("busybox", Map.of()));
+            if (mode.equals("create")) {
+                lxc.create(args(privileged), image(args, 2)).delete(true); // warm-up
+                for (int i = 2; i + 3 < args.length; i += 4) {
+                    createFromImage(lxc, privileged, image(args, i), args[i], Integer.parseInt(args[i + 1]));
+                }
+                return;
+            }
+            c = lxc.create(args(privileged), InstanceSource.template("busybox", Map.of()));
             c.start(false);
-            if (execOnly) {
-                print(args.length > 1 ? args[1] : "exec_true_ms", execTrue(c), "ms");
+            if (mode.equals("exec")) {
+                print(args[2], execTrue(c), "ms");
                 return;
             }
             print("state_query_ns", stateQuery(lxc, (LxcContainerInstance) c), "ns");
@@ -67,6 +85,28 @@ public final class LxcBench {
                 files.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
             }
         }
+    }
+
+    private static InstanceArgs args(boolean privileged) {
+        InstanceArgs.Builder b = InstanceArgs.builder("bench-" + UUID.randomUUID().toString().substring(0, 8));
+        return privileged ? b.config("security.privileged", "true").build() : b.build();
+    }
+
+    private static InstanceSource image(String[] args, int group) {
+        return InstanceSource.image(Path.of(args[group + 2]), Path.of(args[group + 3]));
+    }
+
+    /** Prints the mean of {@code count} creations from {@code image}, in ms; deletion not timed. */
+    private static void createFromImage(LxcInstances lxc, boolean privileged, InstanceSource image, String name,
+            int count) {
+        long total = 0;
+        for (int i = 0; i < count; i++) {
+            long t0 = System.nanoTime();
+            Instance c = lxc.create(args(privileged), image);
+            total += System.nanoTime() - t0;
+            c.delete(true);
+        }
+        print(name, total / 1e6 / count, "ms");
     }
 
     private static void print(String name, double value, String unit) {

@@ -55,6 +55,7 @@ public final class Liblxc {
     private final LxcVersion version;
     private final Set<String> features;
     private final AtomicReferenceArray<Bound<?>> bound = new AtomicReferenceArray<>(Slot.VALUES.size());
+    private volatile String attachProgram;
 
     /** A slot's delegate and the function address it calls. */
     private record Bound<T>(long address, T delegate) {
@@ -130,6 +131,23 @@ public final class Liblxc {
         public String mapFunctionName(String functionName, Context context) {
             return functionName.startsWith("memset") ? "memset" : functionName;
         }
+    }
+
+    /**
+     * The program to spawn for {@code lxc-attach}: a sealed in-memory copy made once per process (see
+     * {@link SealedProgram}), or {@code "lxc-attach"} when the copy cannot be made.
+     */
+    public String attachProgram() {
+        String p = attachProgram;
+        if (p == null) {
+            synchronized (LOCK) {
+                if (attachProgram == null) {
+                    attachProgram = SealedProgram.copy(libc, runtime, "lxc-attach");
+                }
+                p = attachProgram;
+            }
+        }
+        return p;
     }
 
     /** The version {@code lxc_get_version()} reports, e.g. {@code "5.0.2"}. */

@@ -8,6 +8,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.github.incus4j.api.InvalidArgumentException;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Optional;
 import org.junit.jupiter.api.Test;
@@ -65,5 +68,24 @@ class LiblxcTest {
             c.close();
         }
         assertThrows(InvalidArgumentException.class, () -> lxc.open("a/b", lxcpath));
+    }
+
+    @Test
+    void lxcAttachRunsFromASealedCopyThatCannotBeWritten() throws Exception {
+        Liblxc lxc = TestLxc.requireLiblxc();
+        assumeTrue(TestLxc.onPath("lxc-attach"), "lxc-attach is not installed (package lxc)");
+        String program = lxc.attachProgram();
+        assertSame(program, lxc.attachProgram(), "one copy per process");
+        assertTrue(program.matches("/proc/" + ProcessHandle.current().pid() + "/fd/\\d+"), program);
+        // The copy is the binary, byte for byte, and its seals refuse every write.
+        Path lxcAttach = Path.of(TestLxc.run("sh", "-c", "command -v lxc-attach").strip());
+        assertTrue(java.util.Arrays.equals(Files.readAllBytes(lxcAttach), Files.readAllBytes(Path.of(program))));
+        assertThrows(IOException.class, () -> {
+            try (OutputStream out = Files.newOutputStream(Path.of(program), java.nio.file.StandardOpenOption.APPEND)) {
+                out.write(0);
+            }
+        });
+        // It runs: lxc-attach's version is liblxc's.
+        assertEquals(lxc.version(), TestLxc.run(program, "--version").strip());
     }
 }

@@ -13,21 +13,24 @@ import java.util.Map;
 
 /**
  * Not a test: the measurements of {@code benchmarks/qmp.sh}, against the QEMU the script started (monitor socket as
- * first argument), next to a bare Python socket client (the script's Python file as second argument) issuing the same
- * commands on the same QEMU. Prints {@code name value unit} lines on stdout.
+ * first argument), next to a bare Python socket client (the script's Python file as second argument) and, when a
+ * third argument names it, go-qemu's {@code qmpbench} (the peers' build), issuing the same commands on the same QEMU.
+ * Prints a table of medians with ratios to the Python client on stdout.
  *
- * <p>The two clients take turns (QEMU serves one QMP client at a time) for {@value #ROUNDS} rounds, the first to go
- * alternating, so that both see the same drift of the machine's load. In a round each client does
- * {@value #CONNECTS} connects (greeting and capabilities, then close), {@value #QUERIES} {@code query-status} with
- * the machine paused, then {@code cont} (not measured), {@value #PAIRS} {@code stop}+{@code cont} pairs and
- * {@code stop}, leaving the machine paused for the other. Means and 99th percentiles are over all the rounds' samples:
- * 100 connects, 10,000 queries, 1,000 pairs per client. The JVM is warmed up first with 20 rounds of its sequence.
+ * <p>The clients take turns (QEMU serves one QMP client at a time) for {@value #ROUNDS} rounds, the first to go
+ * rotating, so that all see the same drift of the machine's load. In a round each client does {@value #CONNECTS}
+ * connects (greeting and capabilities, then close), {@value #QUERIES} {@code query-status} with the machine paused,
+ * then {@code cont} (not measured), {@value #PAIRS} {@code stop}+{@code cont} pairs and {@code stop}, leaving the
+ * machine paused for the next. Each metric is the median over the rounds of the round's mean (or 99th percentile).
+ * The JVM is warmed up first with 20 rounds of its sequence.
  */
 public final class QmpBench {
     private static final int ROUNDS = 10;
     private static final int CONNECTS = 10;
     private static final int QUERIES = 1_000;
     private static final int PAIRS = 100;
+    private static final List<String> METRICS = List.of("qmp_connect_ms", "qmp_query_status_us",
+            "qmp_query_status_us_p99", "qmp_stop_cont_us", "qmp_stop_cont_us_p99");
 
     private QmpBench() {
     }
@@ -35,6 +38,7 @@ public final class QmpBench {
     public static void main(String[] args) throws Exception {
         Path socket = Path.of(args[0]);
         Path python = Path.of(args[1]);
+        Path go = args.length > 2 ? Path.of(args[2]) : null;
         QmpClient.Options options = QmpClient.Options.defaults(new FakePeer.Threads());
         TestQemu.connectWhenListening(socket, options).close(); // the script waited for the file, not the listen()
 
@@ -43,26 +47,74 @@ public final class QmpBench {
         for (int i = 0; i < 20; i++) {
             java(socket, options, new Samples());
         }
-        Samples java = new Samples();
-        Samples peer = new Samples();
+        List<String> clients = go == null ? List.of("incus4j", "python") : List.of("incus4j", "python", "go-qemu");
+        Map<String, Map<String, List<Double>>> rounds = new HashMap<>();
         for (int r = 0; r < ROUNDS; r++) {
-            if (r % 2 == 0) {
-                java(socket, options, java);
-                python(socket, python, peer);
-            } else {
-                python(socket, python, peer);
-                java(socket, options, java);
+            for (int k = 0; k < clients.size(); k++) {
+                String client = clients.get((r + k) % clients.size());
+                Map<String, Double> round = switch (client) {
+                    case "incus4j" -> {
+                        Samples s = new Samples();
+                        java(socket, options, s);
+                        yield s.summary();
+                    }
+                    case "python" -> {
+                        Samples s = new Samples();
+                        python(socket, python, s);
+                        yield s.summary();
+                    }
+                    default -> go(socket, go);
+                };
+                round.forEach((m, v) -> rounds.computeIfAbsent(client, c -> new HashMap<>())
+                        .computeIfAbsent(m, x -> new ArrayList<>()).add(v));
+                Thread.sleep(20); // QEMU greets the next client once it saw this one go
             }
         }
-        print("qmp_connect_ms", java.mean("connect") / 1e6, "ms");
-        print("qmp_query_status_us", java.mean("query_status") / 1e3, "us");
-        print("qmp_query_status_us_p99", java.p99("query_status") / 1e3, "us");
-        print("qmp_stop_cont_us", java.mean("stop_cont") / 1e3, "us");
-        print("qmp_stop_cont_us_p99", java.p99("stop_cont") / 1e3, "us");
-        print("peer_python_query_status_us", peer.mean("query_status") / 1e3, "us");
-        print("peer_python_query_status_us_p99", peer.p99("query_status") / 1e3, "us");
-        print("peer_python_stop_cont_us", peer.mean("stop_cont") / 1e3, "us");
-        print("peer_python_connect_ms", peer.mean("connect") / 1e6, "ms");
+        System.out.println();
+        System.out.println("| metric | bare Python socket | go-qemu | incus4j | incus4j / Python | go-qemu / Python |");
+        System.out.println("|---|---:|---:|---:|---:|---:|");
+        for (String m : METRICS) {
+            double py = median(rounds, "python", m);
+            double gq = median(rounds, "go-qemu", m);
+            double ours = median(rounds, "incus4j", m);
+            System.out.println("| " + m + " | " + fmt(py) + " | " + fmt(gq) + " | " + fmt(ours) + " | "
+                    + String.format(Locale.ROOT, "%.2f", ours / py) + " | "
+                    + (Double.isNaN(gq) ? "—" : String.format(Locale.ROOT, "%.2f", gq / py)) + " |");
+        }
+    }
+
+    private static double median(Map<String, Map<String, List<Double>>> rounds, String client, String metric) {
+        List<Double> v = rounds.getOrDefault(client, Map.of()).get(metric);
+        if (v == null || v.isEmpty()) {
+            return Double.NaN;
+        }
+        double[] sorted = v.stream().mapToDouble(Double::doubleValue).sorted().toArray();
+        int n = sorted.length;
+        return n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
+    }
+
+    private static String fmt(double v) {
+        return Double.isNaN(v) ? "—" : String.format(Locale.ROOT, v >= 100 ? "%.0f" : "%.3g", v);
+    }
+
+    /** Runs go-qemu's qmpbench on the same QEMU for one round; it prints means and 99th percentiles. */
+    private static Map<String, Double> go(Path socket, Path go) throws IOException, InterruptedException {
+        Process p = new ProcessBuilder(go.toString(), "-spawn=false", "-sock", socket.toString(),
+                "-connect", Integer.toString(CONNECTS), "-query", Integer.toString(QUERIES),
+                "-stopcont", Integer.toString(PAIRS)).redirectError(ProcessBuilder.Redirect.INHERIT).start();
+        Map<String, Double> out = new HashMap<>();
+        try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
+            for (String line; (line = r.readLine()) != null; ) {
+                String[] f = line.trim().split(" ");
+                if (f.length >= 2 && METRICS.contains(f[0])) {
+                    out.put(f[0], Double.parseDouble(f[1]));
+                }
+            }
+        }
+        if (p.waitFor() != 0) {
+            throw new IllegalStateException("go-qemu's qmpbench failed: " + p.exitValue());
+        }
+        return out;
     }
 
     /** Nanosecond samples by metric. */
@@ -80,6 +132,15 @@ public final class QmpBench {
         double p99(String name) {
             long[] sorted = byName.get(name).stream().mapToLong(Long::longValue).sorted().toArray();
             return sorted[(int) Math.ceil(sorted.length * 0.99) - 1];
+        }
+
+        /** The round's figures in the units of {@link #METRICS}. */
+        Map<String, Double> summary() {
+            return new HashMap<>(Map.of("qmp_connect_ms", mean("connect") / 1e6,
+                    "qmp_query_status_us", mean("query_status") / 1e3,
+                    "qmp_query_status_us_p99", p99("query_status") / 1e3,
+                    "qmp_stop_cont_us", mean("stop_cont") / 1e3,
+                    "qmp_stop_cont_us_p99", p99("stop_cont") / 1e3));
         }
     }
 
@@ -125,10 +186,5 @@ public final class QmpBench {
         if (p.waitFor() != 0) {
             throw new IllegalStateException("the Python peer failed: " + p.exitValue());
         }
-    }
-
-    private static void print(String name, double value, String unit) {
-        System.out.println(name + " " + String.format(Locale.ROOT, value >= 100 ? "%.0f" : "%.3g", value) + " "
-                + unit);
     }
 }

@@ -98,6 +98,16 @@ public final class NativeApi {
         @SaveError
         int poll(@In @Out long[] pollfd, long count, int timeoutMillis);
 
+        // A sealed in-memory copy of a tool (see SealedProgram).
+
+        @SaveError
+        int memfd_create(@In String name, int flags);
+
+        /** {@code fcntl(fd, cmd, int)}, e.g. {@code F_ADD_SEALS} and {@code F_GET_SEALS}. */
+        @SaveError
+        @Variadic(fixedCount = 2)
+        int fcntl(int fd, int cmd, int arg);
+
         /** {@code struct termios} is 60 bytes on Linux; callers pass a larger array. */
         @SaveError
         int tcgetattr(int fd, @Out byte[] termios);
