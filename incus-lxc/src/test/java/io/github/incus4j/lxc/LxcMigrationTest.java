@@ -267,6 +267,38 @@ class LxcMigrationTest {
     }
 
     @Test
+    void runningContainerMovesLiveWithPreDumpsAndItsCounterCountsOn() throws Exception {
+        LiveCounter.requireCriu();
+        Container src = (Container) source.create(InstanceArgs.builder(name()).config("migration.stateful", "true")
+                .config("migration.incremental.memory", "true").config("migration.incremental.memory.iterations", "4")
+                .build(), InstanceSource.template("busybox", Map.of()));
+        src.start(false);
+        LiveCounter.start(src);
+        long[] before = counterPast(src, 3, "the counter never counted");
+        Instance dst = target.create(InstanceArgs.builder(src.name()).build(), InstanceSource.none());
+        try (LiveCounter watch = LiveCounter.watch(src.rootfsPath(), dst.rootfsPath())) {
+            long t0 = System.nanoTime();
+            FakeMigration.migrate(src, dst, true, false, WAIT);
+            long total = (System.nanoTime() - t0) / 1_000_000;
+            Container moved = (Container) target.load(src.name());
+            assertEquals(StatusCode.RUNNING, moved.statusCode());
+            long[] after = counterPast(moved, before[1], "the counter did not count on after the migration");
+            watch.awaitPast(after[1] + 2, WAIT);
+            LiveCounter.Gap gap = watch.longestGap();
+            System.out.printf("ct_live_migrate_total_ms %d ms%nct_live_migrate_downtime_ms %d ms (counter stood at"
+                    + " %d)%n", total, gap.millis(), gap.at());
+            assertEquals(before[0], after[0], "the same process counts on");
+            assertTrue(gap.at() >= before[1], "the gap is the migration's: " + gap);
+            assertEquals(StatusCode.STOPPED, src.statusCode(), "the source stopped once moved");
+            assertEquals(TARGET_MAP, moved.diskIdmap().orElseThrow());
+            assertTrue(LxcHost.lxcInfo(target, moved).contains("RUNNING"));
+            assertFalse(Files.exists(moved.path().resolve(".migrating")), "no staging left");
+            assertFalse(Files.exists(src.path().resolve(".migration-state")), "no dumps left on the source");
+            assertTrue(watch.monotonic(), "the count never went back: " + watch.samples());
+        }
+    }
+
+    @Test
     void statefulOperationsFollowWhatCriuCanDoHere() throws Exception {
         Criu criu = Criu.host();
         Map<String, Object> features = new LxcDriver().info().features();
