@@ -1085,7 +1085,8 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
                     + lxcName(), e));
         }
         Map<String, String> header = MigrationWire.header(LxcDriver.NAME, type(), new InstanceRecord(args(), snaps),
-                live, CriuStream.FORMAT, Map.of(BASE_CONF_FIELD, base));
+                live, CriuStream.FORMAT, live ? Map.of(BASE_CONF_FIELD, base, MigrationWire.READY, "true")
+                        : Map.of(BASE_CONF_FIELD, base));
         ImageMetadata metadata = imageMetadata();
         Map<String, byte[]> templates = templateFiles();
         String what = "Migration of " + ErrorTexts.quote(name());
