@@ -1357,6 +1357,7 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
 
         @Override
         public void commit() {
+            InstanceRecord previous = record();
             try {
                 for (String snap : snapshotNames) {
                     Files.createDirectories(stagedRootfs(snap)); // a snapshot sent without entries is empty
@@ -1395,8 +1396,30 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
                 if (live) {
                     restoreMigrated(staging.resolve("state").resolve(CriuStream.FINAL));
                 }
+            } catch (RuntimeException e) {
+                rollBack(previous, e);
+                throw e;
             } finally {
                 AbstractInstances.deleteTree(staging);
+            }
+        }
+
+        /**
+         * The container could not be restored here: the source runs on (it restores itself), so this side goes
+         * back to what it was, an empty root filesystem and its former definition.
+         */
+        private void rollBack(InstanceRecord previous, RuntimeException failure) {
+            try {
+                for (InstanceArgs snap : snapshotArgs()) {
+                    AbstractInstances.deleteTree(snapshotRootfs(snap).getParent());
+                }
+                try (var children = Files.list(rootfsPath())) {
+                    children.forEach(AbstractInstances::deleteTree);
+                }
+                adoptDefinition(previous);
+                writeConfig();
+            } catch (IOException | RuntimeException e) {
+                failure.addSuppressed(e);
             }
         }
 

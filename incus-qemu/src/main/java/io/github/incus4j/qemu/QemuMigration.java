@@ -47,6 +47,7 @@ import java.util.stream.Stream;
  */
 final class QemuMigration {
     static final String DISK_ENTRY = "rootfs.img";
+    private static final String PREVIOUS_DISK = "previous.img";
     private static final String SNAPSHOT_DIR = "snapshots/";
     private static final Duration WAIT = Duration.ofMinutes(2);
 
@@ -165,6 +166,7 @@ final class QemuMigration {
         private InstanceRecord record;
         private boolean live;
         private boolean started;
+        private InstanceRecord previous;
         /** The stream's image files, kept for the commit; only the disks are staged on disk. */
         private final MigrationWire.ImageFilesKept tree = new MigrationWire.ImageFilesKept() {
             @Override
@@ -239,8 +241,13 @@ final class QemuMigration {
 
         private void install() {
             try {
+                previous = vm.record();
                 for (Instance old : vm.snapshots()) {
                     AbstractInstances.deleteTree(old.path());
+                }
+                if (live && Files.exists(vm.disk())) {
+                    // Kept until the migration succeeds: a failed live migration puts it back.
+                    Files.move(vm.disk(), staging.resolve(PREVIOUS_DISK), StandardCopyOption.REPLACE_EXISTING);
                 }
                 Files.move(staging.resolve(DISK_ENTRY), vm.disk(), StandardCopyOption.REPLACE_EXISTING);
                 Files.deleteIfExists(vm.path().resolve(ImageFiles.METADATA));
@@ -280,6 +287,22 @@ final class QemuMigration {
                 vm.stop(false); // a live migration that failed after its QEMU started: the source runs on
             }
             deleteQuietly(vm.disk().resolveSibling(QemuPrecopy.OVERLAY));
+            if (live && previous != null) {
+                // Back to what this side was before the live migration put the VM in place.
+                try {
+                    Files.deleteIfExists(vm.disk());
+                    if (Files.exists(staging.resolve(PREVIOUS_DISK))) {
+                        Files.move(staging.resolve(PREVIOUS_DISK), vm.disk());
+                    }
+                    for (Instance s : vm.snapshots()) {
+                        AbstractInstances.deleteTree(s.path());
+                    }
+                } catch (IOException e) {
+                    throw HostIo.failure("Cannot put back the VM " + ErrorTexts.quote(vm.name()), e);
+                } finally {
+                    adopt.accept(previous);
+                }
+            }
             AbstractInstances.deleteTree(staging);
         }
     }
