@@ -1156,7 +1156,7 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
                     CriuStream.writeManifest(d, manifest);
                     d.writeByte(CriuStream.END);
                     d.flush();
-                    LOG.log(System.Logger.Level.DEBUG, "{0}: final dump {1} ms, sent {2} ms after it", name(),
+                    LOG.log(System.Logger.Level.INFO, "{0}: final dump {1} ms, sent {2} ms after it", name(),
                             (dumped - downtimeStart[0]) / 1_000_000, (System.nanoTime() - dumped) / 1_000_000);
                 }
             });
@@ -1439,11 +1439,13 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
         } catch (IOException e) {
             throw new UncheckedIOException("Cannot create " + logPath(), e);
         }
+        long t0 = System.nanoTime();
         try {
             LxcTool.restore(driver.lxcpath(), lxcName(), fin, CRIU_TIMEOUT, Criu.host().options(fin));
         } catch (IncusException e) {
             throw Criu.failure(e, fin, "restore.log");
         }
+        LOG.log(System.Logger.Level.INFO, "{0}: restored in {1} ms", name(), (System.nanoTime() - t0) / 1_000_000);
         driver.watchForStop(this);
         Map<String, String> changes = new HashMap<>(Map.of("volatile.last_state.power", PowerState.RUNNING));
         String next = localConfig().get("volatile.idmap.next");
