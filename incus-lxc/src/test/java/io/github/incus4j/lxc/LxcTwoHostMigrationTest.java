@@ -15,6 +15,8 @@ import io.github.incus4j.api.model.IdmapEntry;
 import io.github.incus4j.api.model.IdmapSet;
 import io.github.incus4j.api.model.InstanceArgs;
 import io.github.incus4j.lxc.binding.Liblxc;
+import io.github.incus4j.testkit.net.NetnsPair;
+import io.github.incus4j.testkit.net.TcpMigration;
 import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;

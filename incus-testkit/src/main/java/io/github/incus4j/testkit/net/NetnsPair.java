@@ -1,11 +1,14 @@
-package io.github.incus4j.lxc;
+package io.github.incus4j.testkit.net;
 
+import static org.apiguardian.api.API.Status.EXPERIMENTAL;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.io.IOException;
 import java.net.InetAddress;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
@@ -14,19 +17,22 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import jnr.ffi.LibraryLoader;
+import org.apiguardian.api.API;
 
 /**
  * Two network namespaces ({@code i4jm-<id>-a}, {@code i4jm-<id>-b}) joined by a veth pair ({@code i4jm<id>a} /
  * {@code i4jm<id>b}) with the addresses of a /30, made by the test and deleted on close (also when setting up
  * fails): two "hosts" whose only link is that cable. {@link #inA}/{@link #inB} run code on a thread moved into one
- * of them (setns(2) moves only the calling thread), so the sockets it opens live there.
+ * of them (setns(2) moves only the calling thread), so the sockets it opens live there. Needs root, iproute2 and
+ * jnr-ffi on the class path (an optional dependency of the testkit).
  */
-final class NetnsPair implements AutoCloseable {
+@API(status = EXPERIMENTAL)
+public final class NetnsPair implements AutoCloseable {
     private static final int CLONE_NEWNET = 0x40000000;
     private static final int O_RDONLY = 0;
     private static final int O_CLOEXEC = 02000000;
 
-    /** libc's setns, open, close. */
+    /** libc's setns, open, close (public for jnr-ffi's proxy). */
     public interface Ns {
         int setns(int fd, int nstype);
 
@@ -35,12 +41,10 @@ final class NetnsPair implements AutoCloseable {
         int close(int fd);
     }
 
-    private static final Ns LIBC = LibraryLoader.create(Ns.class).load("c");
-
-    final String a;
-    final String b;
-    final InetAddress addressA;
-    final InetAddress addressB;
+    private final String a;
+    private final String b;
+    private final InetAddress addressA;
+    private final InetAddress addressB;
     private final String vethA;
     private final String vethB;
     private final List<String> made = new ArrayList<>();
@@ -70,8 +74,10 @@ final class NetnsPair implements AutoCloseable {
     }
 
     /** Makes the pair, or skips the test when namespaces cannot be made here (tearing down what was made). */
-    static NetnsPair create() throws IOException, InterruptedException {
-        assumeTrue(LxcDriver.onPath("ip"), "iproute2's ip is not installed");
+    public static NetnsPair create() throws IOException, InterruptedException {
+        assumeTrue(Files.isExecutable(Path.of("/usr/sbin/ip")) || Files.isExecutable(Path.of("/sbin/ip")),
+                "iproute2's ip is not installed");
+        assumeTrue("root".equals(System.getProperty("user.name")), "network namespaces need root");
         NetnsPair pair = new NetnsPair();
         try {
             pair.setUp();
@@ -86,27 +92,40 @@ final class NetnsPair implements AutoCloseable {
         }
     }
 
+    /** The address of the host side in namespace a. */
+    public InetAddress addressA() {
+        return addressA;
+    }
+
+    /** The address of the host side in namespace b. */
+    public InetAddress addressB() {
+        return addressB;
+    }
+
     /** Checks with {@code ip route get} that a reaches b through the veth (nothing leaves the two namespaces). */
-    void checkRoute() throws IOException, InterruptedException {
+    public void checkRoute() throws IOException, InterruptedException {
         String route = ip("-n", a, "route", "get", addressB.getHostAddress());
         assertTrue(route.contains("dev " + vethA), route);
     }
 
-    <T> T inA(Callable<T> task) throws Exception {
+    /** Runs {@code task} inside namespace a (on a thread of its own), e.g. to open a socket there. */
+    public <T> T inA(Callable<T> task) throws Exception {
         return in(a, task);
     }
 
-    <T> T inB(Callable<T> task) throws Exception {
+    /** Runs {@code task} inside namespace b. */
+    public <T> T inB(Callable<T> task) throws Exception {
         return in(b, task);
     }
 
     /** Runs {@code task} on a fresh thread moved into namespace {@code ns}; the thread ends with it. */
     private static <T> T in(String ns, Callable<T> task) throws Exception {
         CompletableFuture<T> result = new CompletableFuture<>();
+        Ns libc = Libc.INSTANCE;
         Thread t = new Thread(() -> {
-            int fd = LIBC.open("/run/netns/" + ns, O_RDONLY | O_CLOEXEC);
+            int fd = libc.open("/run/netns/" + ns, O_RDONLY | O_CLOEXEC);
             try {
-                if (fd < 0 || LIBC.setns(fd, CLONE_NEWNET) != 0) {
+                if (fd < 0 || libc.setns(fd, CLONE_NEWNET) != 0) {
                     throw new IllegalStateException("Cannot enter network namespace " + ns);
                 }
                 result.complete(task.call());
@@ -114,7 +133,7 @@ final class NetnsPair implements AutoCloseable {
                 result.completeExceptionally(e);
             } finally {
                 if (fd >= 0) {
-                    LIBC.close(fd);
+                    libc.close(fd);
                 }
             }
         }, "netns-" + ns);
@@ -125,6 +144,11 @@ final class NetnsPair implements AutoCloseable {
         } catch (ExecutionException e) {
             throw e.getCause() instanceof Exception x ? x : e;
         }
+    }
+
+    /** Loaded at first use: jnr-ffi is optional. */
+    private static final class Libc {
+        static final Ns INSTANCE = LibraryLoader.create(Ns.class).load("c");
     }
 
     private static String ip(String... args) throws IOException, InterruptedException {
@@ -138,14 +162,18 @@ final class NetnsPair implements AutoCloseable {
         return out;
     }
 
+    /** Deletes both namespaces (and with them the veth pair). */
     @Override
-    public void close() throws IOException, InterruptedException {
+    public void close() throws IOException {
         IOException first = null;
         for (String ns : made) {
             try {
                 ip("netns", "del", ns);
             } catch (IOException e) {
                 first = first == null ? e : first;
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                first = first == null ? new IOException("Interrupted while deleting " + ns, e) : first;
             }
         }
         if (first != null) {

@@ -1,4 +1,6 @@
-package io.github.incus4j.lxc;
+package io.github.incus4j.testkit.net;
+
+import static org.apiguardian.api.API.Status.EXPERIMENTAL;
 
 import io.github.incus4j.api.IncusException;
 import io.github.incus4j.api.OperationTimeoutException;
@@ -24,6 +26,7 @@ import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import org.apiguardian.api.API;
 
 /**
  * A migration's connections over TCP between two network namespaces of a {@link NetnsPair}, as between two hosts:
@@ -32,17 +35,18 @@ import java.util.concurrent.atomic.AtomicLong;
  * (when positive) resets every connection once the source has written that many bytes of state: a cable cut
  * mid-transfer.
  */
-final class TcpMigration implements AutoCloseable {
+@API(status = EXPERIMENTAL)
+public final class TcpMigration implements AutoCloseable {
     private static final int PORT = 8443;
     private final Socket[] sourceSockets = new Socket[3];
     private final Socket[] targetSockets = new Socket[3];
-    final MigrateArgs source;
-    final MigrateArgs target;
+    private final MigrateArgs source;
+    private final MigrateArgs target;
 
     private TcpMigration(NetnsPair net, boolean live, long cutStateAfter) throws Exception {
         ServerSocket listener = net.inB(() -> {
             ServerSocket s = new ServerSocket();
-            s.bind(new InetSocketAddress(net.addressB, PORT));
+            s.bind(new InetSocketAddress(net.addressB(), PORT));
             s.setSoTimeout(20_000);
             return s;
         });
@@ -52,15 +56,21 @@ final class TcpMigration implements AutoCloseable {
                 // Connected inside a: a Socket makes its descriptor (in the thread's namespace) when it connects.
                 sourceSockets[kind] = net.inA(() -> {
                     Socket s = new Socket();
-                    s.connect(new InetSocketAddress(net.addressB, PORT), 20_000);
+                    s.connect(new InetSocketAddress(net.addressB(), PORT), 20_000);
                     s.getOutputStream().write(k);
                     return s;
                 });
             }
             for (int i = 0; i < 3; i++) {
                 Socket s = listener.accept();
-                s.setSoTimeout(60_000);
+                s.setSoTimeout(20_000);
                 int kind = s.getInputStream().read();
+                if (kind < 0 || kind > 2) {
+                    s.close();
+                    throw new IOException("Unexpected migration connection kind " + kind);
+                }
+                // A stalled data connection fails a read after a minute; the control reader waits for messages.
+                s.setSoTimeout(kind == 0 ? 0 : 60_000);
                 targetSockets[kind] = s;
             }
         }
@@ -69,8 +79,22 @@ final class TcpMigration implements AutoCloseable {
         target = args(targetSockets, live, 0, cut, "target");
     }
 
-    static TcpMigration open(NetnsPair net, boolean live, long cutStateAfter) throws Exception {
+    /**
+     * Connects the two ends across {@code net}; {@code live} is the migration's flag (snapshots are not sent),
+     * {@code cutStateAfter} the state bytes after which every connection is reset (0: never).
+     */
+    public static TcpMigration open(NetnsPair net, boolean live, long cutStateAfter) throws Exception {
         return new TcpMigration(net, live, cutStateAfter);
+    }
+
+    /** The source's arguments (namespace a). */
+    public MigrateArgs source() {
+        return source;
+    }
+
+    /** The target's arguments (namespace b). */
+    public MigrateArgs target() {
+        return target;
     }
 
     private static MigrateArgs args(Socket[] s, boolean live, long cutStateAfter, Runnable cut, String side)
@@ -212,7 +236,7 @@ final class TcpMigration implements AutoCloseable {
     }
 
     /** Runs the target's receive on a thread and the source's send on the caller's; the first failure wins. */
-    static void migrate(io.github.incus4j.api.Instance src, io.github.incus4j.api.Instance dst, TcpMigration tcp,
+    public static void migrate(io.github.incus4j.api.Instance src, io.github.incus4j.api.Instance dst, TcpMigration tcp,
             Duration timeout) throws Exception {
         java.util.concurrent.CompletableFuture<Void> received = new java.util.concurrent.CompletableFuture<>();
         Thread t = new Thread(() -> {
@@ -245,6 +269,7 @@ final class TcpMigration implements AutoCloseable {
         }
     }
 
+    /** Closes every connection of both ends. */
     @Override
     public void close() {
         closeAll(sourceSockets);
