@@ -32,7 +32,8 @@ public final class NetnsPair implements AutoCloseable {
     private static final int O_RDONLY = 0;
     private static final int O_CLOEXEC = 02000000;
 
-    /** libc's setns, open, close (public for jnr-ffi's proxy). */
+    /** libc's setns, open, close (public for jnr-ffi's proxy, not for use). */
+    @API(status = org.apiguardian.api.API.Status.INTERNAL)
     public interface Ns {
         int setns(int fd, int nstype);
 
