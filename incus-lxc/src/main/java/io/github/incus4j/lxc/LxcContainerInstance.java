@@ -1191,10 +1191,11 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
                     + " (kernel without CONFIG_MEM_SOFT_DIRTY): the whole memory is dumped while stopped", name());
             return null;
         }
-        int iterations = Integer.parseInt(config.getOrDefault("migration.incremental.memory.iterations", "10"));
-        int goal = Integer.parseInt(config.getOrDefault("migration.incremental.memory.goal", "70"));
+        // Validated as unsigned 32-bit numbers; Incus's defaults.
+        long iterations = Long.parseLong(config.getOrDefault("migration.incremental.memory.iterations", "10"));
+        long goal = Long.parseLong(config.getOrDefault("migration.incremental.memory.goal", "70"));
         String prev = null;
-        for (int i = 0; i + 1 < iterations; i++) {
+        for (int i = 0; i + 1 < Math.min(iterations, 1000); i++) { // three-digit directory names
             Path dir = work.resolve(CriuStream.predump(i));
             Files.createDirectories(dir);
             long t0 = System.nanoTime();

@@ -99,7 +99,6 @@ final class QemuMigration {
             Map<String, byte[]> templates, Map<String, Path> snapDirs, QmpClient qmp, String what) {
         Path overlay = vm.disk().resolveSibling(QemuPrecopy.OVERLAY);
         QemuPrecopy.addOverlay(qmp, vm.disk(), overlay);
-        boolean sent = false;
         try {
             MigrationWire.send(m, header, WAIT, what, new MigrationWire.Sender() {
                 @Override
@@ -113,11 +112,13 @@ final class QemuMigration {
                     vm.lastMigration = QemuPrecopy.send(qmp, overlay, out, vm.name());
                 }
             });
-            sent = true;
-        } finally {
-            if (!sent) {
+        } catch (RuntimeException e) {
+            try {
                 QemuPrecopy.resumeAndMerge(qmp, overlay);
+            } catch (RuntimeException merge) {
+                e.addSuppressed(merge);
             }
+            throw e;
         }
         vm.stop(false); // the VM runs on the target now
         QemuPrecopy.mergeOffline(overlay);
