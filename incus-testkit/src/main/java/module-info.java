@@ -7,10 +7,13 @@ module io.github.incus4j.testkit {
     requires transitive org.junit.jupiter.api;
     requires org.junit.jupiter.params;
     requires static org.apiguardian.api;
+    // Only testkit.net's NetnsPair enters network namespaces through it: optional for every other use.
+    requires static org.jnrproject.ffi;
 
     exports io.github.incus4j.testkit.fake;
     exports io.github.incus4j.testkit.contract;
     exports io.github.incus4j.testkit.junit;
+    exports io.github.incus4j.testkit.net;
 
     opens io.github.incus4j.testkit.contract to org.junit.platform.commons;
 

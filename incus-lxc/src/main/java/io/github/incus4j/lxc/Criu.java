@@ -64,6 +64,23 @@ record Criu(boolean installed, boolean usable, String version, String reason) {
         }
     }
 
+    private static volatile Boolean dirtyTracking;
+
+    /**
+     * Whether CRIU can track the pages a process dirties ({@code criu check --feature mem_dirty_track}, what
+     * liblxc's {@code MIGRATE_FEATURE_CHECK} with {@code FEATURE_MEM_TRACK} runs), which pre-dumps need: the
+     * kernel's soft-dirty bits ({@code CONFIG_MEM_SOFT_DIRTY}). Incus migrates with a single dump without it.
+     */
+    boolean dirtyTracking() {
+        Boolean d = dirtyTracking;
+        if (d == null) {
+            d = usable && LxcTool.exec(List.of("criu", "check", "--feature", "mem_dirty_track"), CHECK_TIMEOUT,
+                    "ask CRIU whether it tracks dirty memory").exitCode() == 0;
+            dirtyTracking = d;
+        }
+        return d;
+    }
+
     /** The {@code Error} lines of CRIU's output, without their source locations, joined. */
     static String errors(String text) {
         List<String> out = new ArrayList<>();

@@ -9,14 +9,17 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.FileVisitResult;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.SimpleFileVisitor;
 import java.nio.file.attribute.BasicFileAttributeView;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.nio.file.attribute.FileTime;
+import java.time.Instant;
 import java.util.HashMap;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * A container's root filesystem to and from an image's {@code rootfs/}: ids in the image are as inside the container
@@ -37,6 +40,18 @@ final class ImageRootfs {
      * @param map the disk id map, null for a privileged container (ids as they are)
      */
     static ImageLayout.RootfsWriter writer(Path rootfs, IdmapSet map) {
+        return writer(rootfs, map, null, null);
+    }
+
+    /**
+     * {@link #writer(Path, IdmapSet)} for a live migration. With {@code changedSince} set, only what changed since
+     * then (by modification or status change time) is written, directories always (cheap, and the parents of what
+     * is); with it null, all is written and files that vanish or change size meanwhile (the container is running)
+     * are skipped or cut/padded to the size first seen: a later pass with {@code changedSince} sends them again.
+     * {@code names} (when not null) collects the name of every entry seen, written or not.
+     */
+    static ImageLayout.RootfsWriter writer(Path rootfs, IdmapSet map, Instant changedSince, Set<String> names) {
+        boolean live = names != null;
         return (out, prefix) -> {
             Map<Object, String> firstNames = new HashMap<>();
             Files.walkFileTree(rootfs, new SimpleFileVisitor<>() {
@@ -66,8 +81,42 @@ final class ImageRootfs {
                     return FileVisitResult.CONTINUE;
                 }
 
+                @Override
+                public FileVisitResult visitFileFailed(Path f, IOException e) throws IOException {
+                    if (live && e instanceof NoSuchFileException) {
+                        return FileVisitResult.CONTINUE; // deleted by the running container meanwhile
+                    }
+                    throw e;
+                }
+
                 private void add(Path p, String name, ImageTar.Kind kind, BasicFileAttributes attrs, String link)
                         throws IOException {
+                    if (live) {
+                        try {
+                            addLive(p, name, kind, attrs, link);
+                        } catch (NoSuchFileException gone) {
+                            LOG.log(System.Logger.Level.DEBUG, "Deleted while sent: {0}", p);
+                        }
+                    } else {
+                        addEntry(p, name, kind, attrs, link);
+                    }
+                }
+
+                private void addLive(Path p, String name, ImageTar.Kind kind, BasicFileAttributes attrs, String link)
+                        throws IOException {
+                    names.add(name);
+                    if (changedSince != null && kind != ImageTar.Kind.DIRECTORY) {
+                        FileTime ctime = (FileTime) Files.getAttribute(p, "unix:ctime", NOFOLLOW);
+                        if (attrs.lastModifiedTime().toInstant().isBefore(changedSince)
+                                && ctime.toInstant().isBefore(changedSince)) {
+                            return;
+                        }
+                    }
+                    addEntry(p, name, kind, attrs, link);
+                }
+
+                private void addEntry(Path p, String name, ImageTar.Kind kind, BasicFileAttributes attrs,
+                        String link) throws IOException {
                     int uid = (Integer) Files.getAttribute(p, "unix:uid", NOFOLLOW);
                     int gid = (Integer) Files.getAttribute(p, "unix:gid", NOFOLLOW);
                     int mode = (Integer) Files.getAttribute(p, "unix:mode", NOFOLLOW) & 07777;
@@ -85,13 +134,40 @@ final class ImageRootfs {
                             attrs.lastModifiedTime().toInstant(), size, link);
                     if (kind == ImageTar.Kind.FILE) {
                         try (InputStream in = Files.newInputStream(p, NOFOLLOW)) {
-                            out.add(e, in);
+                            out.add(e, live ? exactly(in, size) : in);
                         }
                     } else {
                         out.add(e, null);
                     }
                 }
             });
+        };
+    }
+
+    /** {@code in} cut or padded with zeros to {@code size} bytes: a file the running container changes meanwhile. */
+    private static InputStream exactly(InputStream in, long size) {
+        return new InputStream() {
+            private long left = size;
+
+            @Override
+            public int read() throws IOException {
+                byte[] one = new byte[1];
+                return read(one, 0, 1) < 0 ? -1 : one[0] & 0xff;
+            }
+
+            @Override
+            public int read(byte[] b, int off, int len) throws IOException {
+                if (left <= 0) {
+                    return -1;
+                }
+                int n = in.read(b, off, (int) Math.min(len, left));
+                if (n < 0) {
+                    n = (int) Math.min(len, left);
+                    java.util.Arrays.fill(b, off, off + n, (byte) 0);
+                }
+                left -= n;
+                return n;
+            }
         };
     }
 

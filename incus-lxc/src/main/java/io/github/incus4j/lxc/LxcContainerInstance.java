@@ -14,6 +14,7 @@ import io.github.incus4j.api.migration.MigrationMessage;
 import io.github.incus4j.api.NotFoundException;
 import io.github.incus4j.api.NotSupportedException;
 import io.github.incus4j.api.OperationTimeoutException;
+import io.github.incus4j.api.PowerState;
 import io.github.incus4j.api.StatusCode;
 import io.github.incus4j.api.TemplateTrigger;
 import io.github.incus4j.api.cgroup.CGroup;
@@ -58,6 +59,11 @@ import io.github.incus4j.lxc.binding.Freezer;
 import io.github.incus4j.lxc.binding.LxcContainer;
 import io.github.incus4j.lxc.binding.LxcTool;
 import io.github.incus4j.lxc.binding.RootDirectory;
+import java.io.BufferedInputStream;
+import java.io.BufferedOutputStream;
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.io.EOFException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -75,6 +81,7 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.EnumSet;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -1290,24 +1297,21 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
      * Sends the stopped container over {@link MigrationWire}: its record (with the snapshots when asked), its
      * {@code base.conf} in the header, then the root filesystem and the snapshots' with ids unshifted by the disk id
      * map (as inside the container), so that the target shifts them by its own map. A running container is sent
-     * only when {@code allowInconsistent} (its files may change meanwhile); a live migration needs CRIU.
+     * live with CRIU ({@link #sendLive}), or as it is when {@code allowInconsistent} (its files may change meanwhile).
      */
     @Override
     protected void doMigrateSend(MigrateSendArgs sendArgs) {
         MigrateArgs m = sendArgs.common();
+        boolean live = false;
         if (isRunning()) {
             if (m.live()) {
-                NotSupportedException refusal;
                 try {
                     Criu.host().require("Unable to perform container live migration");
-                    refusal = new NotSupportedException(
-                            "Live migration of a running container is not supported by the lxc driver yet");
                 } catch (NotSupportedException noCriu) {
-                    refusal = noCriu;
+                    throw MigrationWire.abandon(m, noCriu);
                 }
-                throw MigrationWire.abandon(m, refusal);
-            }
-            if (!sendArgs.allowInconsistent()) {
+                live = true;
+            } else if (!sendArgs.allowInconsistent()) {
                 throw MigrationWire.abandon(m, new InstanceStateException("Instance is running: stop it before "
                         + "migrating it, migrate it live, or allow an inconsistent copy", statusCode()));
             }
@@ -1326,12 +1330,154 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
                     + lxcName(), e));
         }
         Map<String, String> header = MigrationWire.header(LxcDriver.NAME, type(), new InstanceRecord(args(), snaps),
-                false, null, Map.of(BASE_CONF_FIELD, base));
+                live, CriuStream.FORMAT, live ? Map.of(BASE_CONF_FIELD, base, MigrationWire.READY, "true")
+                        : Map.of(BASE_CONF_FIELD, base));
         ImageMetadata metadata = imageMetadata();
         Map<String, byte[]> templates = templateFiles();
-        MigrationWire.send(m, header, driver.migrationWait(), "Migration of " + ErrorTexts.quote(name()),
+        String what = "Migration of " + ErrorTexts.quote(name());
+        if (live) {
+            sendLive(m, header, map, metadata, templates, snapTrees, what);
+            return;
+        }
+        MigrationWire.send(m, header, driver.migrationWait(), what,
                 out -> MigrationWire.writeTree(out, metadata, templates, ImageRootfs.writer(rootfsPath(), map),
                         snapTrees));
+    }
+
+    /**
+     * A live migration, as Incus's {@code migrateSendLive}: the root filesystem while the container runs; then over
+     * the state connection, when {@code migration.incremental.memory} is on, CRIU pre-dumps while it runs (each
+     * writing only the pages changed since the previous one) until one skips more than
+     * {@code migration.incremental.memory.goal} percent of the pages or
+     * {@code migration.incremental.memory.iterations} is reached; then the final dump, which stops the container,
+     * and the files changed since the first pass. The target restores the container from the final dump. The
+     * downtime runs from the final dump to the target's restore. Should anything fail after the final dump, the
+     * source is restored from its own dump, so it runs on.
+     */
+    private void sendLive(MigrateArgs m, Map<String, String> header, IdmapSet map, ImageMetadata metadata,
+            Map<String, byte[]> templates, Map<String, ImageLayout.RootfsWriter> snapTrees, String what) {
+        Path work = path().resolve(".migration-state");
+        Instant since = Instant.now().minusSeconds(1); // timestamp granularity and clock steps
+        boolean[] finalDumped = {false};
+        long[] downtimeStart = {0};
+        try {
+            AbstractInstances.deleteTree(work);
+            MigrationWire.send(m, header, driver.migrationWait(), what, new MigrationWire.Sender() {
+                @Override
+                public void filesystem(OutputStream out) throws IOException {
+                    MigrationWire.writeTree(out, metadata, templates,
+                            ImageRootfs.writer(rootfsPath(), map, null, new HashSet<>()), snapTrees);
+                }
+
+                @Override
+                public void state(OutputStream out) throws IOException {
+                    DataOutputStream d = new DataOutputStream(new BufferedOutputStream(out, 1 << 16));
+                    String prev = preDumps(work, d);
+                    Path fin = work.resolve(CriuStream.FINAL);
+                    Files.createDirectories(fin);
+                    driver.unwatchForStop(LxcContainerInstance.this);
+                    downtimeStart[0] = System.nanoTime();
+                    finalDumped[0] = true;
+                    try {
+                        LxcTool.checkpoint(driver.lxcpath(), lxcName(), fin, false, true,
+                                prev == null ? null : "../" + prev, CRIU_TIMEOUT, Criu.host().options(fin));
+                    } catch (IncusException e) {
+                        throw Criu.failure(e, fin, "dump.log");
+                    }
+                    long dumped = System.nanoTime();
+                    CriuStream.writeDir(d, fin);
+                    d.writeByte(CriuStream.TREE);
+                    Set<String> names = new HashSet<>();
+                    OutputStream chunks = CriuStream.chunked(d);
+                    MigrationWire.writeTree(chunks, null, Map.of(),
+                            ImageRootfs.writer(rootfsPath(), map, since, names), Map.of());
+                    chunks.close();
+                    List<String> manifest = new ArrayList<>();
+                    for (String n : names) {
+                        if (n.startsWith("rootfs/")) {
+                            manifest.add(n.substring("rootfs/".length()));
+                        }
+                    }
+                    CriuStream.writeManifest(d, manifest);
+                    d.writeByte(CriuStream.END);
+                    d.flush();
+                    LOG.log(System.Logger.Level.INFO, "{0}: final dump {1} ms, sent {2} ms after it", name(),
+                            (dumped - downtimeStart[0]) / 1_000_000, (System.nanoTime() - dumped) / 1_000_000);
+                }
+            });
+            LOG.log(System.Logger.Level.INFO, "Live migration of {0}: down for {1} ms (final dump to restored)",
+                    name(), (System.nanoTime() - downtimeStart[0]) / 1_000_000);
+            try (LxcContainer c = open()) {
+                c.wait("STOPPED", STOP_WAIT_SECONDS);
+            }
+            volatileSetInternal(Map.of("volatile.last_state.power", PowerState.STOPPED), false);
+        } catch (RuntimeException e) {
+            if (finalDumped[0]) {
+                restoreAfterFailedMigration(work.resolve(CriuStream.FINAL), e);
+            }
+            throw e;
+        } finally {
+            AbstractInstances.deleteTree(work);
+        }
+    }
+
+    /**
+     * The pre-dumps of a live migration into {@code work/000}, {@code work/001}, ..., each sent once written;
+     * returns the last one's name (null: none, incremental memory is off).
+     */
+    private String preDumps(Path work, DataOutputStream d) throws IOException {
+        Map<String, String> config = expandedConfig();
+        if (!ConfigKeys.isTrue(config.get("migration.incremental.memory"))) {
+            return null;
+        }
+        if (!Criu.host().dirtyTracking()) {
+            // As Incus: without CRIU's memory tracking the migration goes on with the final dump alone.
+            LOG.log(System.Logger.Level.WARNING, "{0}: no pre-dumps, CRIU cannot track dirty memory on this host"
+                    + " (kernel without CONFIG_MEM_SOFT_DIRTY): the whole memory is dumped while stopped", name());
+            return null;
+        }
+        // Validated as unsigned 32-bit numbers; Incus's defaults.
+        long iterations = Long.parseLong(config.getOrDefault("migration.incremental.memory.iterations", "10"));
+        long goal = Long.parseLong(config.getOrDefault("migration.incremental.memory.goal", "70"));
+        String prev = null;
+        for (int i = 0; i + 1 < Math.min(iterations, 1000); i++) { // three-digit directory names
+            Path dir = work.resolve(CriuStream.predump(i));
+            Files.createDirectories(dir);
+            long t0 = System.nanoTime();
+            try {
+                LxcTool.checkpoint(driver.lxcpath(), lxcName(), dir, true, false, prev == null ? null : "../" + prev,
+                        CRIU_TIMEOUT, Criu.host().options(dir));
+            } catch (IncusException e) {
+                throw Criu.failure(e, dir, "pre-dump.log");
+            }
+            CriuStream.writeDir(d, dir);
+            prev = dir.getFileName().toString();
+            long[] pages = CriuStream.pagesWrittenSkipped(dir);
+            LOG.log(System.Logger.Level.DEBUG, "{0}: pre-dump {1} in {2} ms, pages written/skipped {3}", name(), i,
+                    (System.nanoTime() - t0) / 1_000_000, pages == null ? "?" : pages[0] + "/" + pages[1]);
+            if (pages != null && pages[0] + pages[1] > 0 && 100 - (100 * pages[0]) / (pages[0] + pages[1]) > goal) {
+                break; // converged: the final dump writes little more
+            }
+        }
+        return prev;
+    }
+
+    /** Restores the source from its final dump after a live migration failed past it: it runs on, unchanged. */
+    private void restoreAfterFailedMigration(Path fin, RuntimeException failure) {
+        try (LxcContainer c = open()) {
+            c.wait("STOPPED", STOP_WAIT_SECONDS);
+        }
+        if (isRunning()) {
+            driver.watchForStop(this);
+            return;
+        }
+        try {
+            LxcTool.restore(driver.lxcpath(), lxcName(), fin, CRIU_TIMEOUT, Criu.host().options(fin));
+            driver.watchForStop(this);
+        } catch (IncusException e) {
+            failure.addSuppressed(Criu.failure(e, fin, "restore.log"));
+            volatileSetInternal(Map.of("volatile.last_state.power", PowerState.STOPPED), false);
+        }
     }
 
     /**
@@ -1354,6 +1500,9 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
         private IdmapSet map;
         private String base;
         private boolean hasMetadata;
+        private boolean live;
+        private boolean finalReceived;
+        private MigrationWire.TreeReader reader;
 
         Received(Path staging) {
             this.staging = staging;
@@ -1361,7 +1510,11 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
 
         @Override
         public void header(MigrationMessage header) {
-            record = MigrationWire.check(header, type(), LxcDriver.NAME, null);
+            record = MigrationWire.check(header, type(), LxcDriver.NAME, CriuStream.FORMAT);
+            live = MigrationWire.isLive(header);
+            if (live) {
+                Criu.host().require("Unable to perform container live migration");
+            }
             snapshotNames = MigrationWire.snapshotNames(record);
             if (!ConfigKeys.isTrue(record.instance().config().get("security.privileged"))) {
                 map = driver.allocation().orElseThrow(() -> new InvalidArgumentException(NO_ALLOCATION));
@@ -1373,7 +1526,7 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
         @Override
         public void filesystem(InputStream in) throws IOException {
             Files.createDirectories(staging.resolve("templates"));
-            MigrationWire.readTree(in, snapshotNames, new MigrationWire.TreeReader() {
+            reader = new MigrationWire.TreeReader() {
                 @Override
                 public void metadata(ImageMetadata metadata) throws IOException {
                     Files.write(staging.resolve(METADATA), RestJson.toYaml(metadata));
@@ -1396,7 +1549,51 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
                     }
                     unpacker.entry(e, content);
                 }
-            });
+            };
+            MigrationWire.readTree(in, snapshotNames, reader);
+        }
+
+        /**
+         * The {@link CriuStream} of a live migration: the CRIU image directories into {@code staging/state}, the
+         * files changed during the first pass over the staged root filesystem, and the entries gone since removed.
+         */
+        @Override
+        public void state(InputStream in) throws IOException {
+            DataInputStream d = new DataInputStream(new BufferedInputStream(in, 1 << 16));
+            Path images = staging.resolve("state");
+            Files.createDirectories(images);
+            while (true) {
+                int kind = d.read();
+                switch (kind) {
+                    case CriuStream.DIR -> finalReceived |= CriuStream.FINAL.equals(CriuStream.readDir(d, images));
+                    case CriuStream.TREE -> MigrationWire.readTree(CriuStream.unchunked(d), List.of(), reader);
+                    case CriuStream.MANIFEST -> prune(stagedRootfs(null), new HashSet<>(CriuStream.readManifest(d)));
+                    case CriuStream.END -> {
+                        if (!finalReceived) {
+                            throw new InvalidArgumentException("The live migration stream holds no final dump");
+                        }
+                        return;
+                    }
+                    case -1 -> throw new EOFException("The live migration stream ended before its end mark");
+                    default -> throw new InvalidArgumentException("Unknown live migration frame " + kind);
+                }
+            }
+        }
+
+        /** Deletes what lies under {@code root} but is not in {@code keep} (names relative to it). */
+        private void prune(Path root, Set<String> keep) throws IOException {
+            List<Path> gone = new ArrayList<>();
+            try (var walk = Files.walk(root)) {
+                walk.forEach(p -> {
+                    String rel = root.relativize(p).toString();
+                    if (!rel.isEmpty() && !keep.contains(rel)) {
+                        gone.add(p);
+                    }
+                });
+            }
+            for (Path p : gone) {
+                AbstractInstances.deleteTree(p);
+            }
         }
 
         private Path stagedRootfs(String snapshot) {
@@ -1406,6 +1603,7 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
 
         @Override
         public void commit() {
+            InstanceRecord previous = record();
             try {
                 for (String snap : snapshotNames) {
                     Files.createDirectories(stagedRootfs(snap)); // a snapshot sent without entries is empty
@@ -1440,13 +1638,68 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
             record.snapshots().forEach(snap -> snaps.add(withIdmap(snap, map)));
             adoptDefinition(new InstanceRecord(withIdmap(record.instance(), map), snaps));
             writeConfig();
-            AbstractInstances.deleteTree(staging);
+            try {
+                if (live) {
+                    restoreMigrated(staging.resolve("state").resolve(CriuStream.FINAL));
+                }
+            } catch (RuntimeException e) {
+                rollBack(previous, e);
+                throw e;
+            } finally {
+                AbstractInstances.deleteTree(staging);
+            }
+        }
+
+        /**
+         * The container could not be restored here: the source runs on (it restores itself), so this side goes
+         * back to what it was, an empty root filesystem and its former definition.
+         */
+        private void rollBack(InstanceRecord previous, RuntimeException failure) {
+            try {
+                for (InstanceArgs snap : snapshotArgs()) {
+                    AbstractInstances.deleteTree(snapshotRootfs(snap).getParent());
+                }
+                try (var children = Files.list(rootfsPath())) {
+                    children.forEach(AbstractInstances::deleteTree);
+                }
+                adoptDefinition(previous);
+                writeConfig();
+            } catch (IOException | RuntimeException e) {
+                failure.addSuppressed(e);
+            }
         }
 
         @Override
         public void abort() {
             AbstractInstances.deleteTree(staging);
         }
+    }
+
+    /** Restores a live-migrated container from the final dump received, as a stateful start does. */
+    private void restoreMigrated(Path fin) {
+        if (!privileged()) {
+            requireSearchableParents(rootfsPath());
+        }
+        try {
+            Files.createDirectories(logPath());
+        } catch (IOException e) {
+            throw new UncheckedIOException("Cannot create " + logPath(), e);
+        }
+        long t0 = System.nanoTime();
+        try {
+            LxcTool.restore(driver.lxcpath(), lxcName(), fin, CRIU_TIMEOUT, Criu.host().options(fin));
+        } catch (IncusException e) {
+            throw Criu.failure(e, fin, "restore.log");
+        }
+        LOG.log(System.Logger.Level.INFO, "{0}: restored in {1} ms", name(), (System.nanoTime() - t0) / 1_000_000);
+        driver.watchForStop(this);
+        Map<String, String> changes = new HashMap<>(Map.of("volatile.last_state.power", PowerState.RUNNING));
+        String next = localConfig().get("volatile.idmap.next");
+        if (next != null) {
+            changes.put("volatile.idmap.current", next);
+            changes.put("volatile.last_state.idmap", next);
+        }
+        volatileSetInternal(changes, true);
     }
 
     /** {@code a} with the volatile id map keys of a stopped container whose disk is shifted by {@code map}. */

@@ -214,6 +214,63 @@ class LxcMigrationTest {
         }
     }
 
+    @Test
+    void liveStreamWhoseDumpCannotBeRestoredLeavesTheTargetAsItWas() throws Exception {
+        LiveCounter.requireCriu();
+        Instance dst = target.create(InstanceArgs.builder(name()).build(), InstanceSource.none());
+        FakeMigration.Ends ends = FakeMigration.pipe(true, false, Duration.ofSeconds(20));
+        CompletableFuture<Void> received = new CompletableFuture<>();
+        Thread receiver = new Thread(() -> {
+            try {
+                dst.migrateReceive(new MigrateReceiveArgs(ends.target(), null, false, false));
+                received.complete(null);
+            } catch (Throwable t) {
+                received.completeExceptionally(t);
+            }
+        }, "lxc-migration-test-receiver");
+        receiver.start();
+        InstanceArgs sent = InstanceArgs.builder(dst.name()).config("user.sent", "yes")
+                .config("migration.stateful", "true").build();
+        Map<String, String> header = MigrationWire.header("test", InstanceType.CONTAINER,
+                new InstanceRecord(sent, List.of()), true, CriuStream.FORMAT, Map.of(MigrationWire.READY, "true"));
+        Path bogus = dir.resolve(CriuStream.FINAL);
+        Files.createDirectories(bogus);
+        Files.writeString(bogus.resolve("inventory.img"), "not a CRIU image");
+        Instant now = Instant.now();
+        IncusException e = assertThrows(IncusException.class, () -> MigrationWire.send(ends.source(), header,
+                Duration.ofSeconds(60), "test", new MigrationWire.Sender() {
+                    @Override
+                    public void filesystem(java.io.OutputStream out) {
+                        ImageTar.Writer w = ImageTar.writer(out);
+                        w.add(new ImageTar.Entry("rootfs", ImageTar.Kind.DIRECTORY, 0755, 0, 0, now, 0, ""), null);
+                        w.add(new ImageTar.Entry("rootfs/f", ImageTar.Kind.FILE, 0644, 0, 0, now, 1, ""),
+                                new java.io.ByteArrayInputStream(new byte[] {'x'}));
+                        w.finish();
+                    }
+
+                    @Override
+                    public void state(java.io.OutputStream out) throws IOException {
+                        java.io.DataOutputStream d = new java.io.DataOutputStream(out);
+                        CriuStream.writeDir(d, bogus);
+                        CriuStream.writeManifest(d, List.of("f"));
+                        d.writeByte(CriuStream.END);
+                        d.flush();
+                    }
+                }));
+        assertTrue(e.getMessage().contains("Failed to restore container"), e.getMessage());
+        ExecutionException failed = assertThrows(ExecutionException.class, () -> received.get(60, TimeUnit.SECONDS));
+        assertTrue(failed.getCause().getMessage().contains("Failed to restore container"),
+                failed.getCause().getMessage());
+        receiver.join(10_000);
+        Instance again = target.load(dst.name());
+        assertEquals(null, again.localConfig().get("user.sent"), "the former definition is back");
+        assertEquals(StatusCode.STOPPED, again.statusCode());
+        try (var list = Files.list(again.rootfsPath())) {
+            assertEquals(0, list.count(), "the empty rootfs is empty again");
+        }
+        assertFalse(Files.exists(again.path().resolve(".migrating")), "no staging left");
+    }
+
     /** Sends {@code entries} (contents: one byte each) as a migration into {@code dst}; returns its failure. */
     private Throwable receiveFrom(Instance dst, List<ImageTar.Entry> entries) throws Exception {
         FakeMigration.Ends ends = FakeMigration.pipe(false, false, Duration.ofSeconds(5));
@@ -264,6 +321,38 @@ class LxcMigrationTest {
             Thread.sleep(50);
         }
         return fail(failure + " (count " + floor + " before, now \"" + last + "\")");
+    }
+
+    @Test
+    void runningContainerMovesLiveWithPreDumpsAndItsCounterCountsOn() throws Exception {
+        LiveCounter.requireCriu();
+        Container src = (Container) source.create(InstanceArgs.builder(name()).config("migration.stateful", "true")
+                .config("migration.incremental.memory", "true").config("migration.incremental.memory.iterations", "4")
+                .build(), InstanceSource.template("busybox", Map.of()));
+        src.start(false);
+        LiveCounter.start(src);
+        long[] before = counterPast(src, 3, "the counter never counted");
+        Instance dst = target.create(InstanceArgs.builder(src.name()).build(), InstanceSource.none());
+        try (LiveCounter watch = LiveCounter.watch(src.rootfsPath(), dst.rootfsPath())) {
+            long t0 = System.nanoTime();
+            FakeMigration.migrate(src, dst, true, false, WAIT);
+            long total = (System.nanoTime() - t0) / 1_000_000;
+            Container moved = (Container) target.load(src.name());
+            assertEquals(StatusCode.RUNNING, moved.statusCode());
+            long[] after = counterPast(moved, before[1], "the counter did not count on after the migration");
+            watch.awaitPast(after[1] + 2, WAIT);
+            LiveCounter.Gap gap = watch.longestGap();
+            System.out.printf("ct_live_migrate_total_ms %d ms%nct_live_migrate_downtime_ms %d ms (counter stood at"
+                    + " %d)%n", total, gap.millis(), gap.at());
+            assertEquals(before[0], after[0], "the same process counts on");
+            assertTrue(gap.at() >= before[1], "the gap is the migration's: " + gap);
+            assertEquals(StatusCode.STOPPED, src.statusCode(), "the source stopped once moved");
+            assertEquals(TARGET_MAP, moved.diskIdmap().orElseThrow());
+            assertTrue(LxcHost.lxcInfo(target, moved).contains("RUNNING"));
+            assertFalse(Files.exists(moved.path().resolve(".migrating")), "no staging left");
+            assertFalse(Files.exists(src.path().resolve(".migration-state")), "no dumps left on the source");
+            assertTrue(watch.monotonic(), "the count never went back: " + watch.samples());
+        }
     }
 
     @Test

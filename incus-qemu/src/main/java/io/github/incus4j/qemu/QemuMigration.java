@@ -40,15 +40,14 @@ import java.util.stream.Stream;
 /**
  * Migration of a {@link QemuVm} over {@link MigrationWire}. The filesystem tar carries the qcow2 disk as
  * {@code rootfs.img} (its disk snapshots live inside it) and each snapshot's directory files (the qcow2 snapshot tag,
- * a stateful snapshot's state). A live migration of a running VM pauses it, sends the disk as of that instant and
- * its state ({@link QemuState}'s gzip-compressed migration stream, {@link #STATE_FORMAT}) over the state
- * connection; the target starts it from that state and the source stops. A running VM sent offline is paused while
- * its disk is read, so that the copy is consistent, and runs on after.
+ * a stateful snapshot's state). A live migration of a running VM is QEMU's pre-copy ({@link QemuPrecopy}): the disk
+ * travels while the guest runs (its writes kept in an overlay), then the RAM, iteratively, then the overlay and the
+ * device state while the guest is paused; the target runs it and the source stops. A running VM sent offline is
+ * paused while its disk is read, so that the copy is consistent, and runs on after.
  */
 final class QemuMigration {
-    /** The {@code state} header field of a live migration: QEMU's migration stream, gzip-compressed. */
-    static final String STATE_FORMAT = "qemu-migration-gzip";
     static final String DISK_ENTRY = "rootfs.img";
+    private static final String PREVIOUS_DISK = "previous.img";
     private static final String SNAPSHOT_DIR = "snapshots/";
     private static final Duration WAIT = Duration.ofMinutes(2);
 
@@ -68,17 +67,40 @@ final class QemuMigration {
             }
         }
         Map<String, String> header = MigrationWire.header(QemuDriver.NAME, vm.type(),
-                new InstanceRecord(record.instance(), snaps), live, STATE_FORMAT, Map.of());
+                new InstanceRecord(record.instance(), snaps), live, QemuPrecopy.STATE_FORMAT,
+                live ? Map.of(MigrationWire.READY, "true") : Map.of());
         ImageMetadata metadata = ImageFiles.metadata(vm.path());
         Map<String, byte[]> templates = ImageFiles.templates(vm.templatesPath());
+        String what = "Migration of " + ErrorTexts.quote(vm.name());
+        if (live) {
+            sendLive(vm, m, header, metadata, templates, snapDirs, qmp, what);
+            return;
+        }
         boolean resume = qmp != null && "running".equals(qmp.execute("query-status").path("status").asText());
-        boolean sent = false;
-        Path state = vm.path().resolve(".migration-state");
         try {
             if (resume) {
-                qmp.execute("stop"); // the disk is read as of one instant, and the state is of the same one
+                qmp.execute("stop"); // the disk is read as of one instant
             }
-            MigrationWire.send(m, header, WAIT, "Migration of " + ErrorTexts.quote(vm.name()), new MigrationWire.Sender() {
+            MigrationWire.send(m, header, WAIT, what, out -> MigrationWire.writeTree(out, metadata, templates,
+                    (w, prefix) -> writeDisk(w, vm.disk(), snapDirs), Map.of()));
+        } finally {
+            if (resume) {
+                qmp.execute("cont");
+            }
+        }
+    }
+
+    /**
+     * A live migration ({@link QemuPrecopy}): the overlay over the disk, the disk while the guest runs, the pre-copy
+     * over the state connection; the source stops once the target runs and merges the overlay into its disk. On
+     * failure the guest runs on here.
+     */
+    private static void sendLive(QemuVm vm, MigrateArgs m, Map<String, String> header, ImageMetadata metadata,
+            Map<String, byte[]> templates, Map<String, Path> snapDirs, QmpClient qmp, String what) {
+        Path overlay = vm.disk().resolveSibling(QemuPrecopy.OVERLAY);
+        QemuPrecopy.addOverlay(qmp, vm.disk(), overlay);
+        try {
+            MigrationWire.send(m, header, WAIT, what, new MigrationWire.Sender() {
                 @Override
                 public void filesystem(OutputStream out) throws IOException {
                     MigrationWire.writeTree(out, metadata, templates, (w, prefix) -> writeDisk(w, vm.disk(),
@@ -87,20 +109,19 @@ final class QemuMigration {
 
                 @Override
                 public void state(OutputStream out) throws IOException {
-                    QemuState.save(qmp, state);
-                    Files.copy(state, out);
+                    vm.lastMigration = QemuPrecopy.send(qmp, overlay, out, vm.name());
                 }
             });
-            sent = true;
-        } finally {
-            deleteQuietly(state);
-            if (resume && !(sent && live)) {
-                qmp.execute("cont");
+        } catch (RuntimeException e) {
+            try {
+                QemuPrecopy.resumeAndMerge(qmp, overlay);
+            } catch (RuntimeException merge) {
+                e.addSuppressed(merge);
             }
+            throw e;
         }
-        if (live) {
-            vm.stop(false); // the VM runs on the target now
-        }
+        vm.stop(false); // the VM runs on the target now
+        QemuPrecopy.mergeOffline(overlay);
     }
 
     /** The VM's disk as {@code rootfs.img}, then each snapshot directory's files (the prefix is not used). */
@@ -130,23 +151,23 @@ final class QemuMigration {
 
     /**
      * The target's side: everything is staged in {@code Path()/.migrating} and moved in place once the source
-     * reports success; {@code adopt} takes over the received definition, {@code startFromState} starts the VM from
-     * {@code StatePath()} (a live migration).
+     * reports success (a live migration's VM is put in place and started before, to take the pre-copy);
+     * {@code adopt} takes over the received definition.
      */
-    static void receive(QemuVm vm, MigrateReceiveArgs receiveArgs, Consumer<InstanceRecord> adopt,
-            Runnable startFromState) {
+    static void receive(QemuVm vm, MigrateReceiveArgs receiveArgs, Consumer<InstanceRecord> adopt) {
         MigrationWire.receive(receiveArgs.common(), WAIT, "Migration into " + ErrorTexts.quote(vm.name()),
-                new Received(vm, vm.path().resolve(".migrating"), adopt, startFromState));
+                new Received(vm, vm.path().resolve(".migrating"), adopt));
     }
 
     private static final class Received implements MigrationWire.Receiver {
         private final QemuVm vm;
         private final Path staging;
         private final Consumer<InstanceRecord> adopt;
-        private final Runnable startFromState;
         private List<String> snapshotNames = List.of();
         private InstanceRecord record;
         private boolean live;
+        private boolean started;
+        private InstanceRecord previous;
         /** The stream's image files, kept for the commit; only the disks are staged on disk. */
         private final MigrationWire.ImageFilesKept tree = new MigrationWire.ImageFilesKept() {
             @Override
@@ -166,16 +187,15 @@ final class QemuMigration {
             }
         };
 
-        Received(QemuVm vm, Path staging, Consumer<InstanceRecord> adopt, Runnable startFromState) {
+        Received(QemuVm vm, Path staging, Consumer<InstanceRecord> adopt) {
             this.vm = vm;
             this.staging = staging;
             this.adopt = adopt;
-            this.startFromState = startFromState;
         }
 
         @Override
         public void header(MigrationMessage header) {
-            record = MigrationWire.check(header, vm.type(), QemuDriver.NAME, STATE_FORMAT);
+            record = MigrationWire.check(header, vm.type(), QemuDriver.NAME, QemuPrecopy.STATE_FORMAT);
             snapshotNames = MigrationWire.snapshotNames(record);
             live = MigrationWire.isLive(header);
             AbstractInstances.deleteTree(staging);
@@ -191,16 +211,44 @@ final class QemuMigration {
             }
         }
 
+        /**
+         * A live migration: the VM is put in place and its QEMU started waiting for the pre-copy, which it takes
+         * from the state connection; it runs once that completes, and merges the overlay into its disk.
+         */
         @Override
         public void state(InputStream in) throws IOException {
-            PrivateFiles.copy(in, staging.resolve(QemuState.FILE));
+            install();
+            Path overlay = vm.disk().resolveSibling(QemuPrecopy.OVERLAY);
+            QemuPrecopy.createOverlay(vm.disk(), overlay);
+            started = true;
+            vm.startIncoming(overlay, qmp -> {
+                try {
+                    QemuPrecopy.receive(qmp, in, overlay);
+                } catch (IOException e) {
+                    throw HostIo.failure("Live migration into " + ErrorTexts.quote(vm.name()) + " failed", e);
+                }
+            });
+            QemuPrecopy.activeCommit(vm.qmpOrNull());
+            deleteQuietly(overlay);
         }
 
         @Override
         public void commit() {
+            if (!live) {
+                install();
+            }
+            AbstractInstances.deleteTree(staging);
+        }
+
+        private void install() {
             try {
+                previous = vm.record();
                 for (Instance old : vm.snapshots()) {
                     AbstractInstances.deleteTree(old.path());
+                }
+                if (live && Files.exists(vm.disk())) {
+                    // Kept until the migration succeeds: a failed live migration puts it back.
+                    Files.move(vm.disk(), staging.resolve(PREVIOUS_DISK), StandardCopyOption.REPLACE_EXISTING);
                 }
                 Files.move(staging.resolve(DISK_ENTRY), vm.disk(), StandardCopyOption.REPLACE_EXISTING);
                 Files.deleteIfExists(vm.path().resolve(ImageFiles.METADATA));
@@ -229,19 +277,33 @@ final class QemuMigration {
                     }
                 }
                 dropOtherDiskSnapshots(vm.disk(), tags);
-                if (live) {
-                    Files.move(staging.resolve(QemuState.FILE), vm.statePath(), StandardCopyOption.REPLACE_EXISTING);
-                    startFromState.run();
-                }
             } catch (IOException e) {
                 throw HostIo.failure("Cannot put the migrated VM " + ErrorTexts.quote(vm.name()) + " in place", e);
-            } finally {
-                AbstractInstances.deleteTree(staging);
             }
         }
 
         @Override
         public void abort() {
+            if (started && vm.isRunning()) {
+                vm.stop(false); // a live migration that failed after its QEMU started: the source runs on
+            }
+            deleteQuietly(vm.disk().resolveSibling(QemuPrecopy.OVERLAY));
+            if (live && previous != null) {
+                // Back to what this side was before the live migration put the VM in place.
+                try {
+                    Files.deleteIfExists(vm.disk());
+                    if (Files.exists(staging.resolve(PREVIOUS_DISK))) {
+                        Files.move(staging.resolve(PREVIOUS_DISK), vm.disk());
+                    }
+                    for (Instance s : vm.snapshots()) {
+                        AbstractInstances.deleteTree(s.path());
+                    }
+                } catch (IOException e) {
+                    throw HostIo.failure("Cannot put back the VM " + ErrorTexts.quote(vm.name()), e);
+                } finally {
+                    adopt.accept(previous);
+                }
+            }
             AbstractInstances.deleteTree(staging);
         }
     }

@@ -302,8 +302,16 @@ public final class QemuVm extends AbstractInstance implements VM {
                         + "-:22",
                 "-device", "virtio-net-pci,netdev=incus_eth0,id=dev-incus_eth0,mac=" + hwaddr(),
                 "-device", "VGA,id=dev-incus_vga",
-                "-blockdev", "driver=qcow2,node-name=" + ROOT_NODE + ",file.driver=file,file.filename=" + disk(),
-                "-device", "virtio-blk-pci,drive=" + ROOT_NODE + ",id=dev-incus_root,bootindex=1",
+                "-blockdev", "driver=qcow2,node-name=" + ROOT_NODE + ",file.driver=file,file.filename=" + disk()));
+        Path overlay = incomingOverlay;
+        if (overlay != null) {
+            // A live migration's target: the guest's writes during the migration arrive in this overlay.
+            cmd.addAll(List.of("-blockdev", "driver=qcow2,node-name=" + OVERLAY_NODE + ",file.driver=file,"
+                    + "file.filename=" + overlay + ",backing=" + ROOT_NODE));
+        }
+        cmd.addAll(List.of(
+                "-device", "virtio-blk-pci,drive=" + (overlay != null ? OVERLAY_NODE : ROOT_NODE)
+                        + ",id=dev-incus_root,bootindex=1",
                 "-D", logFilePath().toString()));
         String raw = expandedConfig().get("raw.qemu");
         if (raw != null && !raw.isBlank()) {
@@ -312,7 +320,13 @@ public final class QemuVm extends AbstractInstance implements VM {
         return cmd;
     }
 
-    private static final String ROOT_NODE = "incus_root";
+    static final String ROOT_NODE = "incus_root";
+    /** The node of the overlay a live migration puts over the root disk while it runs. */
+    static final String OVERLAY_NODE = "incus_mig";
+    /** The figures of this VM's last live migration as its source (null: none yet). */
+    volatile QemuPrecopy.Figures lastMigration;
+    /** Set while a live migration's target starts: its root drive is this overlay over the disk. */
+    private volatile Path incomingOverlay;
 
     private String uuid() {
         String u = localConfig().get("volatile.uuid");
@@ -459,6 +473,30 @@ public final class QemuVm extends AbstractInstance implements VM {
         if (stateful && !Files.isRegularFile(state)) {
             throw new InstanceStateException("No saved state to start " + name() + " from", StatusCode.STOPPED);
         }
+        startMachine(stateful, qmp -> QemuState.load(qmp, state));
+        // The saved state is consumed by a stateful start and discarded by a plain one, as Incus does.
+        deleteQuietly(state);
+    }
+
+    /**
+     * Starts QEMU waiting for an incoming live migration, its root drive {@code overlay} over the disk;
+     * {@code incoming} runs the migration into it (returning once QEMU has loaded it), then the guest runs.
+     */
+    void startIncoming(Path overlay, java.util.function.Consumer<QmpClient> incoming) {
+        incomingOverlay = overlay;
+        try {
+            startMachine(true, incoming);
+        } finally {
+            incomingOverlay = null;
+        }
+    }
+
+    /** The running VM's monitor, null when it is stopped. */
+    QmpClient qmpOrNull() {
+        return machine().map(m -> m.qmp).orElse(null);
+    }
+
+    private void startMachine(boolean incoming, java.util.function.Consumer<QmpClient> load) {
         Machine.RunDir run = runDir();
         try {
             PrivateFiles.createDirectories(run.dir());
@@ -482,7 +520,7 @@ public final class QemuVm extends AbstractInstance implements VM {
             throw HostIo.failure("Cannot prepare the run directory of " + name(), e);
         }
         List<String> cmd = commandLine(run);
-        if (stateful) {
+        if (incoming) {
             cmd.addAll(QemuState.INCOMING);
         }
         QemuProcess process = QemuProcess.launch(cmd, run.pidfile(), logPath().resolve("qemu.early.log"));
@@ -497,14 +535,12 @@ public final class QemuVm extends AbstractInstance implements VM {
                 driver.attached(this);
             }
             watch(m);
-            if (stateful) {
-                QemuState.load(qmp, state);
+            if (incoming) {
+                load.accept(qmp);
             }
             qmp.execute("cont");
             m.resumed();
             refreshStatus(m);
-            // The saved state is consumed by a stateful start and discarded by a plain one, as Incus does.
-            deleteQuietly(state);
         } catch (RuntimeException e) {
             synchronized (machineLock) {
                 machine = null;
@@ -1315,10 +1351,10 @@ public final class QemuVm extends AbstractInstance implements VM {
         QemuMigration.send(this, args, machine().map(m -> m.qmp).orElse(null));
     }
 
-    /** The target side of {@code QemuMigration}; a live migration starts the VM from the state received. */
+    /** The target side of {@code QemuMigration}; a live migration starts the VM with the pre-copy received. */
     @Override
     protected void doMigrateReceive(MigrateReceiveArgs args) {
-        QemuMigration.receive(this, args, this::adoptDefinition, () -> doStart(true));
+        QemuMigration.receive(this, args, this::adoptDefinition);
     }
 
     @Override

@@ -95,6 +95,29 @@ public final class LxcTool {
     }
 
     /**
+     * One step of an iterative checkpoint (liblxc's {@code MIGRATE_PRE_DUMP} / {@code MIGRATE_DUMP} with
+     * {@code predump_dir}): {@code lxc-checkpoint -p} dumps only the memory and leaves the container running, a
+     * step without it is the final dump (stopping the container when {@code stop}); {@code predumpDir}, relative to
+     * {@code dir} (e.g. {@code ../000}), names the previous pre-dump so that only pages changed since are written.
+     *
+     * @param predumpDir null for the first step
+     */
+    public static void checkpoint(Path lxcpath, String name, Path dir, boolean preDump, boolean stop,
+            String predumpDir, Duration timeout, Map<String, String> environment) {
+        List<String> command = new ArrayList<>(List.of("lxc-checkpoint", "-P", lxcpath.toAbsolutePath().toString(),
+                "-n", checkName(name), "-D", dir.toAbsolutePath().toString()));
+        if (preDump) {
+            command.add("-p");
+        } else if (stop) {
+            command.add("-s");
+        }
+        if (predumpDir != null) {
+            command.add("--predump-dir=" + predumpDir);
+        }
+        run(command, timeout, (preDump ? "pre-dump" : "checkpoint") + " container \"" + name + "\"", environment);
+    }
+
+    /**
      * Restores a container from CRIU images with {@code lxc-checkpoint -r} (daemonized: the restored container's
      * monitor is the helper's, never the JVM's); CRIU writes {@code restore.log} into {@code dir}.
      *

@@ -56,6 +56,12 @@ public final class MigrationWire {
     public static final String SNAPSHOTS = "snapshots";
     public static final String LIVE = "live";
     public static final String STATE = "state";
+    /**
+     * Header field: when {@code true}, the target answers the header with a control message once it has checked it,
+     * and the source sends nothing more before that answer, so that a refusal comes before any data moves (a live
+     * sender would otherwise stop its instance for a target that never takes it).
+     */
+    public static final String READY = "ready";
 
     private static final String METADATA = "metadata.yaml";
     private static final String TEMPLATES = "templates/";
@@ -301,6 +307,13 @@ public final class MigrationWire {
         boolean started = false;
         try {
             m.controlSend().send(MigrationMessage.header(header));
+            if (Boolean.parseBoolean(header.get(READY))) {
+                MigrationMessage ready = m.controlReceive().receive(timeout);
+                if (ready == null || !ready.success()) {
+                    throw new PeerFailed("Migration refused by the target: " + (ready == null ? "no answer within "
+                            + timeout.toMillis() + " ms" : ready.message()), null);
+                }
+            }
             started = true;
             try (Connection c = m.filesystemConn().open(timeout)) {
                 OutputStream out = new BufferedOutputStream(c.output(), 1 << 16);
@@ -363,6 +376,9 @@ public final class MigrationWire {
                 throw new IncusException("Unexpected migration message " + ErrorTexts.quote(header.kind()));
             }
             r.header(header);
+            if (Boolean.parseBoolean(header.field(READY))) {
+                m.controlSend().send(MigrationMessage.control(true, "ready"));
+            }
             try (Connection c = m.filesystemConn().open(timeout)) {
                 r.filesystem(c.input());
             }
