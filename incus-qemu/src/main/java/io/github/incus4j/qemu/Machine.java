@@ -36,6 +36,8 @@ final class Machine implements AutoCloseable {
     final Instant startedAt;
     /** Set while the driver stops or shuts down the VM, so that the exit is not taken for a guest's own. */
     volatile boolean stopping;
+    /** {@code System.nanoTime()} before which the state does not try to reach an unanswering agent again. */
+    volatile long nextAgentProbe = System.nanoTime();
     /** Whether a console session holds the serial port. */
     final java.util.concurrent.atomic.AtomicBoolean consoleAttached = new java.util.concurrent.atomic.AtomicBoolean();
     private final ThreadFactory threads;

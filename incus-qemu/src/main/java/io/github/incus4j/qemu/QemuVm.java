@@ -100,6 +100,7 @@ public final class QemuVm extends AbstractInstance implements VM {
     private static final int RINGBUF_SIZE = 1 << 20;
     /** How long after a start the driver keeps trying to mount the shares in the guest. */
     private static final Duration SHARE_MOUNT_WAIT = Duration.ofMinutes(3);
+    private static final Duration AGENT_RETRY = Duration.ofSeconds(10);
 
     private final QemuInstances driver;
     private final Object machineLock = new Object();
@@ -474,14 +475,14 @@ public final class QemuVm extends AbstractInstance implements VM {
             }
             disks.startHost(run.dir(), logPath());
         } catch (RuntimeException e) {
-            releaseHostDevices(run);
+            releaseHostDevices(run, disks);
             throw e;
         }
         QemuProcess process;
         try {
             process = QemuProcess.launch(cmd, run.pidfile(), logPath().resolve("qemu.early.log"));
         } catch (RuntimeException e) {
-            releaseHostDevices(run);
+            releaseHostDevices(run, disks);
             throw e;
         }
         QmpClient qmp = null;
@@ -513,7 +514,7 @@ public final class QemuVm extends AbstractInstance implements VM {
                 qmp.close();
             }
             process.kill();
-            releaseHostDevices(run);
+            releaseHostDevices(run, disks);
             throw e;
         }
     }
@@ -548,9 +549,10 @@ public final class QemuVm extends AbstractInstance implements VM {
 
     /**
      * Removes what a start made on the host for the devices: the bridged NICs' taps (named in
-     * {@code volatile.<dev>.host_name}, cleared), the read-only bind mounts and sockets of the shares.
+     * {@code volatile.<dev>.host_name}, cleared), the read-only bind mounts and sockets of the shares ({@code started}:
+     * the plan of a start that failed, whose virtiofsd are killed; null to plan them again from the devices).
      */
-    private void releaseHostDevices(Machine.RunDir run) {
+    private void releaseHostDevices(Machine.RunDir run, VmDisks started) {
         Map<String, Device> devices = expandedDevices().map();
         try {
             Map<String, String> clear = VmNics.removeTaps(devices, k -> localConfig().get(k));
@@ -561,7 +563,7 @@ public final class QemuVm extends AbstractInstance implements VM {
             LOG.log(System.Logger.Level.DEBUG, "Taps of {0}: {1}", name(), e.getMessage());
         }
         try {
-            VmDisks.plan(devices).stopHost(run.dir());
+            (started != null ? started : VmDisks.plan(devices)).stopHost(run.dir());
         } catch (RuntimeException e) {
             LOG.log(System.Logger.Level.DEBUG, "Shares of {0}: {1}", name(), e.getMessage());
         }
@@ -626,7 +628,7 @@ public final class QemuVm extends AbstractInstance implements VM {
     }
 
     private void cleanRunDir(Machine.RunDir run) {
-        releaseHostDevices(run);
+        releaseHostDevices(run, null);
         try {
             for (Path p : List.of(run.monitor(), run.agent(), run.console(), run.pidfile(), run.sshPort())) {
                 Files.deleteIfExists(p);
@@ -1012,7 +1014,7 @@ public final class QemuVm extends AbstractInstance implements VM {
         long rss = procStatusKb(pid, "VmRSS") * 1024;
         ApiInstanceState.Memory memory = new ApiInstanceState.Memory(rss, 0, memoryBytes(), 0, 0);
         ApiInstanceState.Cpu cpu = new ApiInstanceState.Cpu(processCpuNanos(pid), 0);
-        GuestAgentClient agent = m.connectedAgent();
+        GuestAgentClient agent = stateAgent(m);
         ApiInstanceState.OsInfo os = null;
         Map<String, ApiInstanceState.Network> network = null;
         if (agent != null && status == StatusCode.RUNNING) {
@@ -1028,6 +1030,24 @@ public final class QemuVm extends AbstractInstance implements VM {
                 : VmNics.guestView(network, devices, k -> localConfig().get(k));
         return new ApiInstanceState(status.text(), status.code(), Map.of(), memory, network, pid, -1, cpu,
                 m.startedAt, os);
+    }
+
+    /**
+     * The agent for the state and metrics: the connected one, else a connection attempt (bounded by
+     * {@code Machine}'s probe, 2 s) at most every {@link #AGENT_RETRY}, so that the guest's view shows without an
+     * exec first and a guest without an agent does not slow every call down.
+     */
+    private GuestAgentClient stateAgent(Machine m) {
+        GuestAgentClient a = m.connectedAgent();
+        if (a != null || System.nanoTime() - m.nextAgentProbe < 0) {
+            return a;
+        }
+        try {
+            return m.agent(Duration.ZERO);
+        } catch (IncusException e) {
+            m.nextAgentProbe = System.nanoTime() + AGENT_RETRY.toNanos();
+            return null;
+        }
     }
 
     @Override
@@ -1083,7 +1103,7 @@ public final class QemuVm extends AbstractInstance implements VM {
         }
         Map<String, Device> devices = expandedDevices().map();
         Map<String, ApiInstanceState.Network> nics = null;
-        GuestAgentClient agent = m.connectedAgent();
+        GuestAgentClient agent = stateAgent(m);
         if (agent != null) {
             try {
                 nics = VmNics.guestView(GuestInfo.network(agent), devices, k -> localConfig().get(k));

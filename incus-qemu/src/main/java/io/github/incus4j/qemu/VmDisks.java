@@ -64,6 +64,8 @@ final class VmDisks {
 
     final List<Share> shares = new ArrayList<>();
     final List<Block> blocks = new ArrayList<>();
+    /** The virtiofsd processes this plan started (they end by themselves when QEMU closes their socket). */
+    private final List<Process> daemons = new ArrayList<>();
     private final Path virtiofsd;
 
     private VmDisks(Path virtiofsd) {
@@ -191,10 +193,10 @@ final class VmDisks {
                 Path sock = socket(dir, s);
                 Files.deleteIfExists(sock);
                 Path log = logDir.resolve("virtiofsd." + s.device() + ".log");
-                new ProcessBuilder(virtiofsd.toString(), "--socket-path=" + sock, "-o", "source=" + exported,
-                        "-o", "cache=none", "-o", "sandbox=namespace")
+                daemons.add(new ProcessBuilder(virtiofsd.toString(), "--socket-path=" + sock, "-o",
+                        "source=" + exported, "-o", "cache=none", "-o", "sandbox=namespace")
                         .redirectErrorStream(true).redirectOutput(log.toFile())
-                        .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null"))).start();
+                        .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null"))).start());
                 long deadline = System.nanoTime() + SOCKET_WAIT.toNanos();
                 while (!Files.exists(sock)) {
                     if (System.nanoTime() > deadline) {
@@ -218,8 +220,15 @@ final class VmDisks {
         }
     }
 
-    /** Undoes {@link #startHost}'s mounts and sockets (virtiofsd exits with QEMU's end of the socket). */
+    /**
+     * Undoes {@link #startHost}'s mounts and sockets. A virtiofsd ends with QEMU's end of its socket; those this plan
+     * started are killed too, for a start that failed before QEMU connected to them.
+     */
     void stopHost(Path dir) {
+        for (Process p : daemons) {
+            p.destroyForcibly();
+        }
+        daemons.clear();
         for (Share s : shares) {
             QemuHost.deleteQuietly(socket(dir, s));
             Path ro = roMount(dir, s);
