@@ -14,7 +14,7 @@ readonly MARKER=INCUS4J-GUEST-READY
 readonly KERNEL_META=linux-image-cloud-amd64
 readonly USERLAND="busybox-static qemu-guest-agent dropbear-bin openssh-sftp-server"
 # Modules loaded at boot, dependencies first (resolved from each module's modinfo); built-ins are skipped.
-readonly MODULES="virtio_pci virtio_console virtio_blk virtio_balloon virtio_net virtio_rng button evdev"
+readonly MODULES="virtio_pci virtio_console virtio_blk virtio_balloon virtio_net virtio_rng button evdev virtiofs"
 # Debian's library directory on amd64, in the packages and in the guest.
 readonly MULTIARCH=x86_64-linux-gnu
 
@@ -328,6 +328,13 @@ case "$1" in
     acpid)
         /sbin/acpid -d ;;
     dhcp)
+        # Every NIC asks for a lease (the driver's user-mode NIC need not be eth0); eth0's client stays in the
+        # foreground for init, the others go to the background once (their pidfile marks them started).
+        for n in /sys/class/net/eth*; do
+            i=${n##*/}
+            [ "$i" = eth0 ] || [ -e "/run/udhcpc.$i.pid" ] \
+                || /sbin/udhcpc -b -i "$i" -p "/run/udhcpc.$i.pid" -s /etc/udhcpc.script -T 1 -A 1 -S
+        done
         [ -e /sys/class/net/eth0 ] || idle
         /sbin/udhcpc -f -i eth0 -s /etc/udhcpc.script -T 1 -A 1 -S ;;
 esac

@@ -51,13 +51,4 @@ final class GuestInfo {
         }
         return out;
     }
-
-    /**
-     * The NIC as the host knows it when the agent cannot tell more: user-mode networking has no host interface, so
-     * only the MAC address is known and the counters are zero.
-     */
-    static ApiInstanceState.Network hostSideNic(String hwaddr) {
-        return new ApiInstanceState.Network(List.of(), new ApiInstanceState.NetworkCounters(0, 0, 0, 0, 0, 0, 0, 0),
-                hwaddr, "", 1500, "up", "broadcast");
-    }
 }

@@ -44,6 +44,8 @@ final class Machine implements AutoCloseable {
     volatile StatusCode status;
     /** Serializes a status query with its recording, so that an older answer never replaces a newer one. */
     final Object statusLock = new Object();
+    /** {@code System.nanoTime()} before which the state does not try to reach an unanswering agent again. */
+    volatile long nextAgentProbe = System.nanoTime();
     /** Whether a console session holds the serial port. */
     final java.util.concurrent.atomic.AtomicBoolean consoleAttached = new java.util.concurrent.atomic.AtomicBoolean();
     private final ThreadFactory threads;

@@ -67,7 +67,6 @@ import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
-import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import org.apiguardian.api.API;
 
@@ -99,6 +98,9 @@ public final class QemuVm extends AbstractInstance implements VM {
     /** Hotplugged memory comes in DIMMs, at most this many (Incus's {@code slots}). */
     private static final int MEMORY_SLOTS = 16;
     private static final int RINGBUF_SIZE = 1 << 20;
+    /** How long after a start the driver keeps trying to mount the shares in the guest. */
+    private static final Duration SHARE_MOUNT_WAIT = Duration.ofMinutes(3);
+    private static final Duration AGENT_RETRY = Duration.ofSeconds(10);
 
     private final QemuInstances driver;
     private final Object machineLock = new Object();
@@ -271,24 +273,25 @@ public final class QemuVm extends AbstractInstance implements VM {
         return ConfigNumbers.cpuSetSize(v);
     }
 
-    private String hwaddr() {
-        String key = "volatile.eth0.hwaddr";
-        String mac = localConfig().get(key);
-        if (mac == null || mac.isEmpty()) {
-            ThreadLocalRandom r = ThreadLocalRandom.current();
-            mac = String.format("10:66:6a:%02x:%02x:%02x", r.nextInt(256), r.nextInt(256), r.nextInt(256));
-            volatileSetInternal(Map.of(key, mac), false);
-        }
-        return mac;
-    }
-
-    /** The QEMU command line, as Incus's (without its config drive, vsock, UEFI and device hotplug). */
-    private List<String> commandLine(Machine.RunDir run) {
+    /**
+     * The QEMU command line, as Incus's (without its config drive, vsock, UEFI and device hotplug), with the NICs,
+     * extra disks and proxy forwards of {@code nics} and {@code disks} ({@link VmNics}, {@link VmDisks},
+     * {@link VmProxies}).
+     */
+    private List<String> commandLine(Machine.RunDir run, VmNics nics, VmDisks disks) {
         boolean kvm = driver.useKvm();
+        List<String> hostfwds = new ArrayList<>();
+        hostfwds.add("tcp:127.0.0.1:" + GuestSsh.allocatePort(run.dir()) + "-:22");
+        for (VmProxies.Rule r : VmProxies.rules(expandedDevices().map())) {
+            hostfwds.add(r.hostfwd());
+        }
+        // vhost-user (virtiofsd) reads the guest's buffers: the guest memory must be shareable.
+        String machineArg = "q35,accel=" + (kvm ? "kvm" : "tcg") + (disks.virtiofs() ? ",memory-backend=" + MEM_NODE
+                : "");
         List<String> cmd = new ArrayList<>(List.of(driver.host().qemu().toString(),
                 "-S", "-name", name(), "-uuid", uuid(), "-daemonize", "-pidfile", run.pidfile().toString(),
                 "-nodefaults", "-no-user-config", "-nographic",
-                "-machine", "q35,accel=" + (kvm ? "kvm" : "tcg"), "-cpu", kvm ? "host" : "qemu64",
+                "-machine", machineArg, "-cpu", kvm ? "host" : "qemu64",
                 "-smp", Integer.toString(cpus()), "-m", memoryArg(),
                 "-smbios", "type=2,manufacturer=LinuxContainers,product=Incus",
                 "-chardev", "socket,id=monitor,path=" + run.monitor() + ",server=on,wait=off",
@@ -298,9 +301,6 @@ public final class QemuVm extends AbstractInstance implements VM {
                 "-chardev", "socket,id=qga,path=" + run.agent() + ",server=on,wait=off",
                 "-device", "virtserialport,chardev=qga,name=org.qemu.guest_agent.0",
                 "-device", "virtio-balloon-pci,id=dev-incus_balloon",
-                "-netdev", "user,id=incus_eth0,restrict=on,hostfwd=tcp:127.0.0.1:" + GuestSsh.allocatePort(run.dir())
-                        + "-:22",
-                "-device", "virtio-net-pci,netdev=incus_eth0,id=dev-incus_eth0,mac=" + hwaddr(),
                 "-device", "VGA,id=dev-incus_vga",
                 "-blockdev", "driver=qcow2,node-name=" + ROOT_NODE + ",file.driver=file,file.filename=" + disk()));
         Path overlay = incomingOverlay;
@@ -313,6 +313,12 @@ public final class QemuVm extends AbstractInstance implements VM {
                 "-device", "virtio-blk-pci,drive=" + (overlay != null ? OVERLAY_NODE : ROOT_NODE)
                         + ",id=dev-incus_root,bootindex=1",
                 "-D", logFilePath().toString()));
+        if (disks.virtiofs()) {
+            cmd.addAll(List.of("-object", "memory-backend-memfd,id=" + MEM_NODE + ",size=" + (memoryBytes() / MIB)
+                    + "M,share=on"));
+        }
+        cmd.addAll(nics.args(hostfwds));
+        cmd.addAll(disks.args(run.dir()));
         String raw = expandedConfig().get("raw.qemu");
         if (raw != null && !raw.isBlank()) {
             cmd.addAll(RawArgs.split(raw));
@@ -327,6 +333,7 @@ public final class QemuVm extends AbstractInstance implements VM {
     volatile QemuPrecopy.Figures lastMigration;
     /** Set while a live migration's target starts: its root drive is this overlay over the disk. */
     private volatile Path incomingOverlay;
+    private static final String MEM_NODE = "incus_mem";
 
     private String uuid() {
         String u = localConfig().get("volatile.uuid");
@@ -519,11 +526,31 @@ public final class QemuVm extends AbstractInstance implements VM {
         } catch (IOException e) {
             throw HostIo.failure("Cannot prepare the run directory of " + name(), e);
         }
-        List<String> cmd = commandLine(run);
+        Map<String, Device> devices = expandedDevices().map();
+        VmNics nics = VmNics.plan(devices, k -> localConfig().get(k));
+        VmDisks disks = VmDisks.plan(devices);
+        List<String> cmd = commandLine(run, nics, disks);
         if (incoming) {
             cmd.addAll(QemuState.INCOMING);
         }
-        QemuProcess process = QemuProcess.launch(cmd, run.pidfile(), logPath().resolve("qemu.early.log"));
+        Map<String, String> vol = new HashMap<>(nics.volatileChanges);
+        try {
+            vol.putAll(nics.createTaps());
+            if (!vol.isEmpty()) {
+                volatileSetInternal(vol, false);
+            }
+            disks.startHost(run.dir(), logPath());
+        } catch (RuntimeException e) {
+            releaseHostDevices(run, disks);
+            throw e;
+        }
+        QemuProcess process;
+        try {
+            process = QemuProcess.launch(cmd, run.pidfile(), logPath().resolve("qemu.early.log"));
+        } catch (RuntimeException e) {
+            releaseHostDevices(run, disks);
+            throw e;
+        }
         QmpClient qmp = null;
         try {
             qmp = QmpClient.connect(run.monitor(), new QmpClient.Options(CONNECT_TIMEOUT,
@@ -541,6 +568,9 @@ public final class QemuVm extends AbstractInstance implements VM {
             qmp.execute("cont");
             m.resumed();
             refreshStatus(m);
+            if (!disks.shares.isEmpty()) {
+                mountShares(m, disks);
+            }
         } catch (RuntimeException e) {
             synchronized (machineLock) {
                 machine = null;
@@ -550,8 +580,74 @@ public final class QemuVm extends AbstractInstance implements VM {
                 qmp.close();
             }
             process.kill();
+            releaseHostDevices(run, disks);
             throw e;
         }
+    }
+
+    /**
+     * Mounts the directory shares in the guest once its agent answers (Incus's agent mounts them at its start), on
+     * a named daemon thread: the start does not wait for the guest to boot. Gives up when the machine ends or after
+     * {@link #SHARE_MOUNT_WAIT}; a failure is logged (the guest sees no mount).
+     */
+    private void mountShares(Machine m, VmDisks disks) {
+        Thread t = driver.threadFactory("shares").newThread(() -> {
+            long deadline = System.nanoTime() + SHARE_MOUNT_WAIT.toNanos();
+            while (machine == m && m.process.isAlive() && System.nanoTime() < deadline) {
+                try {
+                    disks.mountInGuest(m.agent(SHARE_MOUNT_WAIT));
+                    LOG.log(System.Logger.Level.DEBUG, "Shares of {0} mounted", name());
+                    return;
+                } catch (InstanceStateException e) {
+                    try {
+                        TimeUnit.SECONDS.sleep(1); // the guest still boots
+                    } catch (InterruptedException ie) {
+                        return;
+                    }
+                } catch (IncusException e) {
+                    LOG.log(System.Logger.Level.WARNING, "Shares of {0} not mounted: {1}", name(), e.getMessage());
+                    return;
+                }
+            }
+        });
+        t.start();
+    }
+
+    /**
+     * Removes what a start made on the host for the devices: the bridged NICs' taps (named in
+     * {@code volatile.<dev>.host_name}, cleared), the read-only bind mounts and sockets of the shares ({@code started}:
+     * the plan of a start that failed, whose virtiofsd are killed; null to plan them again from the devices).
+     */
+    private void releaseHostDevices(Machine.RunDir run, VmDisks started) {
+        Map<String, Device> devices = expandedDevices().map();
+        try {
+            Map<String, String> clear = VmNics.removeTaps(devices, k -> localConfig().get(k));
+            if (!clear.isEmpty()) {
+                volatileSetInternal(clear, false);
+            }
+        } catch (RuntimeException e) {
+            LOG.log(System.Logger.Level.DEBUG, "Taps of {0}: {1}", name(), e.getMessage());
+        }
+        try {
+            (started != null ? started : VmDisks.plan(devices)).stopHost(run.dir());
+        } catch (RuntimeException e) {
+            LOG.log(System.Logger.Level.DEBUG, "Shares of {0}: {1}", name(), e.getMessage());
+        }
+    }
+
+    /**
+     * Adds a {@code proxy} device's forwards to the running VM (QEMU's {@code hostfwd_add} on the user-mode NIC that
+     * carries them), for the device hot-add hook.
+     */
+    void addProxy(String device, Device proxy) {
+        Machine m = requireMachine();
+        VmProxies.add(m.qmp, VmNics.forwardNetdev(expandedDevices().map()), VmProxies.rules(device, proxy));
+    }
+
+    /** Removes a {@code proxy} device's forwards from the running VM, for the device hot-remove hook. */
+    void removeProxy(String device, Device proxy) {
+        Machine m = requireMachine();
+        VmProxies.remove(m.qmp, VmNics.forwardNetdev(expandedDevices().map()), VmProxies.rules(device, proxy));
     }
 
     /**
@@ -635,6 +731,7 @@ public final class QemuVm extends AbstractInstance implements VM {
     }
 
     private void cleanRunDir(Machine.RunDir run) {
+        releaseHostDevices(run, null);
         try {
             for (Path p : List.of(run.monitor(), run.agent(), run.console(), run.pidfile(), run.sshPort())) {
                 Files.deleteIfExists(p);
@@ -1004,8 +1101,14 @@ public final class QemuVm extends AbstractInstance implements VM {
                         + " exceeds instance current maximum of " + (max / MIB) + "MiB, restart required");
             }
             String id = "incus_mem" + UUID.randomUUID().toString().substring(0, 8);
-            m.qmp.execute("object-add", Map.of("qom-type", "memory-backend-ram", "id", id, "size",
-                    target - current));
+            // With virtio-fs shares the guest memory must stay shareable with virtiofsd, hotplugged memory too.
+            if (VmDisks.plan(expandedDevices().map()).virtiofs()) {
+                m.qmp.execute("object-add", Map.of("qom-type", "memory-backend-memfd", "id", id, "size",
+                        target - current, "share", true));
+            } else {
+                m.qmp.execute("object-add", Map.of("qom-type", "memory-backend-ram", "id", id, "size",
+                        target - current));
+            }
             m.qmp.execute("device_add", Map.of("driver", "pc-dimm", "id", "dev-" + id, "memdev", id));
         }
         m.qmp.execute("balloon", Map.of("value", target));
@@ -1018,7 +1121,7 @@ public final class QemuVm extends AbstractInstance implements VM {
         long rss = procStatusKb(pid, "VmRSS") * 1024;
         ApiInstanceState.Memory memory = new ApiInstanceState.Memory(rss, 0, memoryBytes(), 0, 0);
         ApiInstanceState.Cpu cpu = new ApiInstanceState.Cpu(processCpuNanos(pid), 0);
-        GuestAgentClient agent = m.connectedAgent();
+        GuestAgentClient agent = stateAgent(m);
         ApiInstanceState.OsInfo os = null;
         Map<String, ApiInstanceState.Network> network = null;
         if (agent != null && status == StatusCode.RUNNING) {
@@ -1029,11 +1132,29 @@ public final class QemuVm extends AbstractInstance implements VM {
                 LOG.log(System.Logger.Level.DEBUG, "Agent of {0} did not answer: {1}", name(), e.getMessage());
             }
         }
-        if (network == null || network.isEmpty()) {
-            network = Map.of("eth0", GuestInfo.hostSideNic(hwaddr()));
-        }
+        Map<String, Device> devices = expandedDevices().map();
+        network = network == null || network.isEmpty() ? VmNics.hostView(devices, k -> localConfig().get(k))
+                : VmNics.guestView(network, devices, k -> localConfig().get(k));
         return new ApiInstanceState(status.text(), status.code(), Map.of(), memory, network, pid, -1, cpu,
                 m.startedAt, os);
+    }
+
+    /**
+     * The agent for the state and metrics: the connected one, else a connection attempt (bounded by
+     * {@code Machine}'s probe, 2 s) at most every {@link #AGENT_RETRY}, so that the guest's view shows without an
+     * exec first and a guest without an agent does not slow every call down.
+     */
+    private GuestAgentClient stateAgent(Machine m) {
+        GuestAgentClient a = m.connectedAgent();
+        if (a != null || System.nanoTime() - m.nextAgentProbe < 0) {
+            return a;
+        }
+        try {
+            return m.agent(Duration.ZERO);
+        } catch (IncusException e) {
+            m.nextAgentProbe = System.nanoTime() + AGENT_RETRY.toNanos();
+            return null;
+        }
     }
 
     @Override
@@ -1078,7 +1199,8 @@ public final class QemuVm extends AbstractInstance implements VM {
         for (JsonNode b : m.qmp.execute("query-blockstats")) {
             JsonNode s = b.path("stats");
             String dev = b.path("qdev").asText("root");
-            dev = dev.contains("dev-incus_root") ? "root" : dev;
+            java.util.regex.Matcher dm = java.util.regex.Pattern.compile("dev-incus_([^/]+)").matcher(dev);
+            dev = dm.find() ? dm.group(1) : dev; // Incus labels a disk with its device's name ("root")
             set.add(MetricType.DISK_READ_BYTES_TOTAL, Sample.of(s.path("rd_bytes").asLong(), "device", dev));
             set.add(MetricType.DISK_READS_COMPLETED_TOTAL, Sample.of(s.path("rd_operations").asLong(), "device",
                     dev));
@@ -1086,26 +1208,30 @@ public final class QemuVm extends AbstractInstance implements VM {
             set.add(MetricType.DISK_WRITES_COMPLETED_TOTAL, Sample.of(s.path("wr_operations").asLong(), "device",
                     dev));
         }
-        ApiInstanceState.NetworkCounters n = GuestInfo.hostSideNic(hwaddr()).counters();
-        GuestAgentClient agent = m.connectedAgent();
+        Map<String, Device> devices = expandedDevices().map();
+        Map<String, ApiInstanceState.Network> nics = null;
+        GuestAgentClient agent = stateAgent(m);
         if (agent != null) {
             try {
-                ApiInstanceState.Network eth = GuestInfo.network(agent).get("eth0");
-                if (eth != null) {
-                    n = eth.counters();
-                }
+                nics = VmNics.guestView(GuestInfo.network(agent), devices, k -> localConfig().get(k));
             } catch (IncusException e) {
                 LOG.log(System.Logger.Level.DEBUG, "Agent of {0} did not answer: {1}", name(), e.getMessage());
             }
         }
-        set.add(MetricType.NETWORK_RECEIVE_BYTES_TOTAL, Sample.of(n.bytesReceived(), "device", "eth0"));
-        set.add(MetricType.NETWORK_RECEIVE_PACKETS_TOTAL, Sample.of(n.packetsReceived(), "device", "eth0"));
-        set.add(MetricType.NETWORK_RECEIVE_ERRS_TOTAL, Sample.of(n.errorsReceived(), "device", "eth0"));
-        set.add(MetricType.NETWORK_RECEIVE_DROP_TOTAL, Sample.of(n.packetsDroppedInbound(), "device", "eth0"));
-        set.add(MetricType.NETWORK_TRANSMIT_BYTES_TOTAL, Sample.of(n.bytesSent(), "device", "eth0"));
-        set.add(MetricType.NETWORK_TRANSMIT_PACKETS_TOTAL, Sample.of(n.packetsSent(), "device", "eth0"));
-        set.add(MetricType.NETWORK_TRANSMIT_ERRS_TOTAL, Sample.of(n.errorsSent(), "device", "eth0"));
-        set.add(MetricType.NETWORK_TRANSMIT_DROP_TOTAL, Sample.of(n.packetsDroppedOutbound(), "device", "eth0"));
+        if (nics == null) {
+            nics = VmNics.hostView(devices, k -> localConfig().get(k));
+        }
+        nics.forEach((dev, nic) -> {
+            ApiInstanceState.NetworkCounters n = nic.counters();
+            set.add(MetricType.NETWORK_RECEIVE_BYTES_TOTAL, Sample.of(n.bytesReceived(), "device", dev));
+            set.add(MetricType.NETWORK_RECEIVE_PACKETS_TOTAL, Sample.of(n.packetsReceived(), "device", dev));
+            set.add(MetricType.NETWORK_RECEIVE_ERRS_TOTAL, Sample.of(n.errorsReceived(), "device", dev));
+            set.add(MetricType.NETWORK_RECEIVE_DROP_TOTAL, Sample.of(n.packetsDroppedInbound(), "device", dev));
+            set.add(MetricType.NETWORK_TRANSMIT_BYTES_TOTAL, Sample.of(n.bytesSent(), "device", dev));
+            set.add(MetricType.NETWORK_TRANSMIT_PACKETS_TOTAL, Sample.of(n.packetsSent(), "device", dev));
+            set.add(MetricType.NETWORK_TRANSMIT_ERRS_TOTAL, Sample.of(n.errorsSent(), "device", dev));
+            set.add(MetricType.NETWORK_TRANSMIT_DROP_TOTAL, Sample.of(n.packetsDroppedOutbound(), "device", dev));
+        });
         set.add(MetricType.PROCS_TOTAL, Sample.of(0));
         set.add(MetricType.BOOT_TIME_SECONDS, Sample.of(m.startedAt.toEpochMilli() / 1000.0));
         set.add(MetricType.TIME_SECONDS, Sample.of(System.currentTimeMillis() / 1000.0));

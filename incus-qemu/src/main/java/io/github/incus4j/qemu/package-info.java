@@ -15,7 +15,7 @@
  * <li>QEMU runs daemonized ({@code -daemonize -pidfile}, {@code -S}, then {@code set-action} and {@code cont}),
  * q35, KVM ({@code -cpu host}) or TCG ({@code qemu64}), {@code limits.cpu} vCPUs, {@code limits.memory} with room
  * to hotplug up to the host's memory, a serial ring buffer, virtio-serial with the QEMU guest agent's port,
- * virtio-balloon, a restricted user-mode NIC, a VGA for screenshots. Its sockets live in {@code RunPath()}, or in
+ * virtio-balloon, the NICs, shares and disks of the VM's devices (below), a VGA for screenshots. Its sockets live in {@code RunPath()}, or in
  * {@code /run/incus4j/<hash>} when that path is too long for unix sockets. One QMP client per running VM, owned by
  * its handle; QEMU's end (guest poweroff, crash, SIGKILL) is noticed by the monitor's disconnection.</li>
  * <li>Exec and files go through {@code qemu-ga}: commands with captured output (stdin taken whole first), files
@@ -28,6 +28,14 @@
  * <li>Migration between two roots of this driver over incus-api's internal migration wire ({@code MigrationWire})
  * ({@code QemuMigration}): the qcow2 disk travels as {@code rootfs.img} with its internal
  * snapshots; a live migration pauses the VM, sends its state and starts it from that state on the target.</li>
+ * <li>Devices ({@code VmNics}, {@code VmDisks}, {@code VmProxies}): {@code nic} with {@code nictype=bridged} is a tap
+ * the driver creates on the bridge ({@code volatile.<dev>.host_name}, {@code volatile.<dev>.hwaddr}); {@code nictype=p2p}
+ * is QEMU user-mode networking (the driver's choice, documented on {@code VmNics}); without a p2p NIC the driver adds a
+ * restricted user-mode management NIC last, for its SSH channel and the proxies, left out of the state. {@code disk}
+ * beyond the root: a host directory shared over virtio-fs ({@code virtiofsd}; 9p where there is none), mounted in the
+ * guest through its agent at {@code path}; a file or block device as an extra virtio disk. {@code proxy}: QEMU's
+ * {@code hostfwd} on the user-mode NIC, added and removed live through the monitor. The state's and metrics'
+ * interfaces are the guest's own (its agent), else what the host sees of the NIC devices.</li>
  * <li>Accelerator: {@code auto} picks KVM only where a hardware KVM module ({@code kvm_intel}, {@code kvm_amd}) is
  * loaded and {@code /dev/kvm} opens, TCG elsewhere (e.g. a paravirtual {@code kvm_pvm} host); the
  * {@code accelerator} and {@code accelerator_reason} features report the choice.</li>

@@ -899,7 +899,11 @@ public abstract class InstanceDriverContract extends ContractSupport {
             }
             assertTrue(s.memory().usage() > 0, "memory " + s.memory());
             // CPU usage is checked against work done in cpuUsageGrowsWithWorkDone.
-            assertFalse(s.network().isEmpty(), "network of a running instance");
+            // A VM's interfaces come from its guest agent, which answers once the guest has booted (Incus's too);
+            // before that a VM without NICs has nothing to report.
+            if (type == InstanceType.CONTAINER) {
+                assertFalse(s.network().isEmpty(), "network of a running instance");
+            }
             // started_at is the start the test made: within the call (with slack for a kernel's clock ticks).
             assertNotNull(s.startedAt(), "started_at");
             assertFalse(s.startedAt().isBefore(before.minusSeconds(5)) || s.startedAt().isAfter(after.plusSeconds(5)),
@@ -2971,6 +2975,11 @@ public abstract class InstanceDriverContract extends ContractSupport {
             MetricSet set = MetricSet.parse(text(createRunning(type)));
             for (MetricType t : List.of(MetricType.CPU_SECONDS_TOTAL, MetricType.MEMORY_MEM_TOTAL_BYTES,
                     MetricType.NETWORK_RECEIVE_BYTES_TOTAL, MetricType.PROCS_TOTAL)) {
+                // A VM's interfaces come from its guest agent (see stateOfRunningInstanceIsLive): a VM without NICs
+                // that has not booted yet has none to count.
+                if (t == MetricType.NETWORK_RECEIVE_BYTES_TOTAL && type == InstanceType.VM) {
+                    continue;
+                }
                 assertFalse(set.samples(t).isEmpty(), "no " + t.metricName());
             }
         }
