@@ -3344,7 +3344,6 @@ public abstract class InstanceDriverContract extends ContractSupport {
     // Bad input
     // =================================================================================================================
 
-    /** Refusals with Incus's texts, leaving nothing behind. */
     /**
      * Devices: validation texts, expansion and {@code none}, volatile keys, hot plug, NIC state, proxies, shared
      * folders. The tests live in {@link DevicesGroup}.
@@ -3357,6 +3356,7 @@ public abstract class InstanceDriverContract extends ContractSupport {
         }
     }
 
+    /** Refusals with Incus's texts, leaving nothing behind. */
     @Nested
     @Tag("bad-input")
     class BadInput {
