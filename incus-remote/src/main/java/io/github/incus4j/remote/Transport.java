@@ -24,11 +24,14 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import org.eclipse.jetty.client.ContentResponse;
+import org.eclipse.jetty.client.Destination;
+import org.eclipse.jetty.client.DuplexConnectionPool;
 import org.eclipse.jetty.client.HttpClient;
 import org.eclipse.jetty.client.Origin;
 import org.eclipse.jetty.client.Request;
 import org.eclipse.jetty.client.StringRequestContent;
 import org.eclipse.jetty.client.transport.HttpClientTransportOverHTTP;
+import org.eclipse.jetty.client.transport.HttpDestination;
 import org.eclipse.jetty.io.ClientConnector;
 import org.eclipse.jetty.util.thread.QueuedThreadPool;
 import org.eclipse.jetty.util.thread.ScheduledExecutorScheduler;
@@ -47,7 +50,6 @@ final class Transport implements AutoCloseable {
     private final Duration timeout;
     private final HttpClient http;
     private final WebSocketClient ws;
-    private final java.util.concurrent.Semaphore handshakes = new java.util.concurrent.Semaphore(1);
 
     /** A reply: HTTP status, the JSON envelope and the ETag header (or null). */
     record Reply(int status, JsonNode body, String etag) {
@@ -71,7 +73,9 @@ final class Transport implements AutoCloseable {
         org.eclipse.jetty.io.Transport unix = new org.eclipse.jetty.io.Transport.TCPUnix(socket);
         // WebSocketClient has no per-upgrade transport setting: every origin this client creates goes over the
         // unix socket, which makes the websocket upgrades take it too.
-        this.http = new HttpClient(new HttpClientTransportOverHTTP(connector)) {
+        HttpClientTransportOverHTTP httpTransport = new HttpClientTransportOverHTTP(connector);
+        httpTransport.setConnectionPoolFactory(SpareClosingPool::new);
+        this.http = new HttpClient(httpTransport) {
             @Override
             public Origin createOrigin(Request request, Origin.Protocol protocol) {
                 Origin o = super.createOrigin(request, protocol);
@@ -80,10 +84,11 @@ final class Transport implements AutoCloseable {
         };
         http.setExecutor(pool);
         // incusd's unix listener peeks at the first bytes of every new connection inside its accept loop, without a
-        // deadline: one connected-but-silent client stalls the whole daemon (checked on 6.0.4; LXD fixed it in
-        // canonical/lxd#18705). So no connection may sit unused: every request closes its connection (no spare
-        // ones from a pool racing a release), and a connection idle for a second (one opened for a request that
-        // gave up meanwhile) is closed. Requests set their own idle timeout for long waits.
+        // deadline (checked on 6.0.4; LXD fixed it in canonical/lxd#18705): one connected-but-silent client stalls
+        // the whole daemon. Jetty's pool opens a few more connections than requests under concurrency (it says so
+        // in AbstractConnectionPool.tryCreate) and kept such a spare open, silent and without idle timeout: that was
+        // the 30 s stall. So every request closes its connection after the reply, and SpareClosingPool closes a new
+        // connection at once when no request is waiting for it.
         http.setIdleTimeout(1_000);
         http.setUserAgentField(new org.eclipse.jetty.http.HttpField("User-Agent", "incus4j"));
         http.setFollowRedirects(false);
@@ -203,23 +208,7 @@ final class Transport implements AutoCloseable {
 
     /** Opens a websocket at {@code path}, bounded by {@code limit}. */
     Session websocket(String path, Session.Listener listener, Duration limit) {
-        // One handshake at a time: concurrent upgrades were seen to stall incusd's accept loop (see the idle-timeout
-        // note above); each handshake is short, and the wait for the turn counts against the same limit.
-        long deadline = System.nanoTime() + limit.toNanos();
-        try {
-            if (!handshakes.tryAcquire(limit.toMillis(), TimeUnit.MILLISECONDS)) {
-                throw new OperationTimeoutException("The websocket " + stripSecret(path) + " did not connect within "
-                        + limit);
-            }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IncusException("Interrupted while connecting " + stripSecret(path), e);
-        }
-        try {
-            return handshake(path, listener, Duration.ofNanos(Math.max(1, deadline - System.nanoTime())));
-        } finally {
-            handshakes.release();
-        }
+        return handshake(path, listener, limit);
     }
 
     private Session handshake(String path, Session.Listener listener, Duration limit) {
@@ -360,6 +349,26 @@ final class Transport implements AutoCloseable {
             http.stop();
         } catch (Exception e) {
             LOG.log(System.Logger.Level.DEBUG, "stopping the HTTP client", e);
+        }
+    }
+
+    /**
+     * Jetty's connection pool, except that a connection opened when no request is left waiting for it is closed at
+     * once instead of being kept idle: a silent connection stalls incusd's accept loop (see the constructor). Every
+     * request here closes its connection after the reply, so an idle connection in this pool is always such a spare.
+     */
+    private static final class SpareClosingPool extends DuplexConnectionPool {
+        SpareClosingPool(Destination destination) {
+            super(destination, ((HttpDestination) destination).getHttpClient().getMaxConnectionsPerDestination());
+        }
+
+        @Override
+        protected void proceed() {
+            super.proceed(); // hands the new connection to a queued request, if any is left
+            for (org.eclipse.jetty.client.Connection spare = activate(); spare != null; spare = activate()) {
+                remove(spare);
+                spare.close();
+            }
         }
     }
 

@@ -136,6 +136,45 @@ class IncusDriverTest {
     }
 
     @Test
+    void parallelRequestsDoNotStallTheDaemon() throws Exception {
+        // A silent connection of ours used to stall incusd's accept loop for 30 s under parallel requests
+        // (see AcceptLoopTest); execs (five connections each) and plain GETs side by side reproduced it in seconds.
+        Instance i = create();
+        i.start(false);
+        java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(8);
+        java.util.concurrent.atomic.AtomicLong slowest = new java.util.concurrent.atomic.AtomicLong();
+        try {
+            List<java.util.concurrent.Future<?>> runs = new java.util.ArrayList<>();
+            for (int t = 0; t < 8; t++) {
+                boolean exec = t % 2 == 0;
+                runs.add(pool.submit(() -> {
+                    for (int k = 0; k < 25; k++) {
+                        long start = System.nanoTime();
+                        if (exec) {
+                            ByteArrayOutputStream out = new ByteArrayOutputStream();
+                            try (Cmd cmd = i.exec(ExecRequest.of("echo", "x"), null, out, null)) {
+                                assertEquals(0, cmd.waitFor(Duration.ofSeconds(30)));
+                            }
+                            assertEquals("x\n", out.toString(StandardCharsets.UTF_8));
+                        } else {
+                            i.render();
+                        }
+                        slowest.accumulateAndGet(System.nanoTime() - start, Math::max);
+                    }
+                    return null;
+                }));
+            }
+            for (java.util.concurrent.Future<?> r : runs) {
+                r.get(120, TimeUnit.SECONDS);
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+        assertTrue(slowest.get() < TimeUnit.SECONDS.toNanos(10), "slowest call "
+                + TimeUnit.NANOSECONDS.toMillis(slowest.get()) + " ms");
+    }
+
+    @Test
     void closingACommandDoesNotKillIt() {
         Instance i = create();
         i.start(false);
