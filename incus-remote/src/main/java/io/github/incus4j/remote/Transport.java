@@ -27,6 +27,7 @@ import org.eclipse.jetty.client.ContentResponse;
 import org.eclipse.jetty.client.Destination;
 import org.eclipse.jetty.client.DuplexConnectionPool;
 import org.eclipse.jetty.client.HttpClient;
+import org.eclipse.jetty.client.InputStreamResponseListener;
 import org.eclipse.jetty.client.Origin;
 import org.eclipse.jetty.client.Request;
 import org.eclipse.jetty.client.StringRequestContent;
@@ -204,6 +205,40 @@ final class Transport implements AutoCloseable {
             throw Errors.map(resp.getStatus(), message);
         }
         return body;
+    }
+
+    /** Streams the body of {@code GET path} into {@code out}, the whole transfer bounded by {@code limit}. */
+    void download(String path, OutputStream out, Duration limit) {
+        InputStreamResponseListener listener = new InputStreamResponseListener();
+        request("GET", path, limit).send(listener);
+        org.eclipse.jetty.client.Response resp;
+        try {
+            resp = listener.get(limit.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (TimeoutException e) {
+            throw new OperationTimeoutException("GET " + path + " got no reply from incusd within " + limit, e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IncusException("Interrupted during GET " + path, e);
+        } catch (ExecutionException e) {
+            throw new IncusException("Connection to incusd at " + socket + " failed during GET " + path + ": "
+                    + describe(e.getCause()), e.getCause());
+        }
+        try (InputStream in = listener.getInputStream()) {
+            if (resp.getStatus() >= 400) {
+                String body = new String(in.readNBytes(65536), StandardCharsets.UTF_8);
+                String message = body;
+                try {
+                    message = JSON.readTree(body).path("error").asText(body);
+                } catch (JsonProcessingException e) {
+                    // Not JSON: the body is the message.
+                }
+                throw Errors.map(resp.getStatus(), message);
+            }
+            in.transferTo(out);
+            out.flush();
+        } catch (IOException e) {
+            throw new IncusException("Downloading " + path + " failed: " + describe(e), e);
+        }
     }
 
     /** Opens a websocket at {@code path}, bounded by {@code limit}. */

@@ -193,6 +193,40 @@ class IncusDriverTest {
     }
 
     @Test
+    void exportDownloadsAUnifiedImageAndLeavesNoImageBehind() throws Exception {
+        Instance i = create();
+        int imagesBefore = imageCount();
+        ByteArrayOutputStream image = new ByteArrayOutputStream();
+        java.util.concurrent.atomic.AtomicLong reported = new java.util.concurrent.atomic.AtomicLong();
+        io.github.incus4j.api.model.ImageMetadata md = i.export(image, null, Map.of("description", "exported"), null,
+                new io.github.incus4j.api.operation.ProgressTracker(0, (percent, speed, bytes) -> reported.set(bytes)));
+        assertEquals("exported", md.properties().get("description"));
+        assertFalse(md.architecture().isEmpty(), "architecture from the server's image");
+        byte[] tar = image.toByteArray();
+        assertTrue(tar.length > 1000 && (tar[0] & 0xff) == 0x1f && (tar[1] & 0xff) == 0x8b, "a gzip tarball");
+        List<String> names = new java.util.ArrayList<>();
+        Process p = new ProcessBuilder("tar", "-tzf", "-").start();
+        p.getOutputStream().write(tar);
+        p.getOutputStream().close();
+        new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).lines().forEach(names::add);
+        assertTrue(p.waitFor(30, TimeUnit.SECONDS) && p.exitValue() == 0, "tar reads it");
+        assertTrue(names.contains("metadata.yaml") && names.stream().anyMatch(n -> n.startsWith("rootfs/")), "unified: "
+                + names.subList(0, Math.min(5, names.size())));
+        assertTrue(reported.get() > 0, "progress was reported");
+        assertEquals(imagesBefore, imageCount(), "the published image is deleted again");
+        assertThrows(io.github.incus4j.api.NotSupportedException.class,
+                () -> i.export(new ByteArrayOutputStream(), new ByteArrayOutputStream(), Map.of(), null, null));
+    }
+
+    private static int imageCount() throws Exception {
+        Process p = new ProcessBuilder("incus", "image", "list", "--format", "csv", "--columns", "f")
+                .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null"))).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(p.waitFor(30, TimeUnit.SECONDS) && p.exitValue() == 0, "incus image list");
+        return (int) out.lines().filter(l -> !l.isBlank()).count();
+    }
+
+    @Test
     void serverTextsArePassedThrough() {
         Instance i = create();
         InstanceStateException e = assertThrows(InstanceStateException.class, () -> i.stop(false));
