@@ -49,6 +49,8 @@ final class Transport implements AutoCloseable {
 
     private final Path socket;
     private final Duration timeout;
+    /** How long a connection no request has taken yet may stay open (silent). */
+    static final long SPARE_IDLE_MS = 250;
     private final HttpClient http;
     private final WebSocketClient ws;
 
@@ -88,8 +90,8 @@ final class Transport implements AutoCloseable {
         // deadline (checked on 6.0.4; LXD fixed it in canonical/lxd#18705): one connected-but-silent client stalls
         // the whole daemon. Jetty's pool opens a few more connections than requests under concurrency (it says so
         // in AbstractConnectionPool.tryCreate) and kept such a spare open, silent and without idle timeout: that was
-        // the 30 s stall. So every request closes its connection after the reply, and SpareClosingPool closes a new
-        // connection at once when no request is waiting for it.
+        // the 30 s stall. So every request closes its connection after the reply, and SpareClosingPool gives a new
+        // connection a 250 ms idle timeout until a request takes it.
         http.setIdleTimeout(1_000);
         http.setUserAgentField(new org.eclipse.jetty.http.HttpField("User-Agent", "incus4j"));
         http.setFollowRedirects(false);
@@ -249,7 +251,14 @@ final class Transport implements AutoCloseable {
     private Session handshake(String path, Session.Listener listener, Duration limit) {
         CompletableFuture<Session> f;
         try {
-            f = ws.connect(listener, uri("ws", path));
+            // The upgrade request's own idle timeout replaces the short one of a new connection (SpareClosingPool).
+            long idle = limit.toMillis() + 1000;
+            f = ws.connect(listener, uri("ws", path), new org.eclipse.jetty.websocket.client.JettyUpgradeListener() {
+                @Override
+                public void onHandshakeRequest(Request request) {
+                    request.idleTimeout(idle, TimeUnit.MILLISECONDS);
+                }
+            });
         } catch (IOException e) {
             throw new IncusException("Cannot open the websocket " + path + ": " + describe(e), e);
         }
@@ -388,9 +397,10 @@ final class Transport implements AutoCloseable {
     }
 
     /**
-     * Jetty's connection pool, except that a connection opened when no request is left waiting for it is closed at
-     * once instead of being kept idle: a silent connection stalls incusd's accept loop (see the constructor). Every
-     * request here closes its connection after the reply, so an idle connection in this pool is always such a spare.
+     * Jetty's connection pool, except that a new connection gets a short idle timeout until a request takes it (a
+     * request sets its own; an upgraded websocket too): a spare connection no request takes is closed by Jetty's own
+     * idle handling within {@link #SPARE_IDLE_MS} instead of staying silent, which stalls incusd's accept loop (see the
+     * constructor). Closing it at once from here was tried: it races with a request taking it.
      */
     private static final class SpareClosingPool extends DuplexConnectionPool {
         SpareClosingPool(Destination destination) {
@@ -398,11 +408,10 @@ final class Transport implements AutoCloseable {
         }
 
         @Override
-        protected void proceed() {
-            super.proceed(); // hands the new connection to a queued request, if any is left
-            for (org.eclipse.jetty.client.Connection spare = activate(); spare != null; spare = activate()) {
-                remove(spare);
-                spare.close();
+        protected void onCreated(org.eclipse.jetty.client.Connection connection) {
+            super.onCreated(connection);
+            if (connection instanceof org.eclipse.jetty.io.Connection io) {
+                io.getEndPoint().setIdleTimeout(SPARE_IDLE_MS);
             }
         }
     }
