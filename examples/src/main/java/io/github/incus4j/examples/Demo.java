@@ -38,7 +38,7 @@ import java.util.stream.Stream;
  * {@code incus-qemu/guest/build-vm-image.sh} builds a small bootable one).
  *
  * <pre>
- * java io.github.incus4j.examples.Demo [--driver fake|lxc|qemu] [--root DIR] [--image TARBALL]
+ * java io.github.incus4j.examples.Demo [--driver fake|lxc|qemu|incus] [--root DIR] [--image TARBALL]
  * </pre>
  *
  * Exit status: 0 when every step worked, 1 when a step failed, 2 for bad arguments or an unusable driver.

@@ -24,11 +24,15 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import org.eclipse.jetty.client.ContentResponse;
+import org.eclipse.jetty.client.Destination;
+import org.eclipse.jetty.client.DuplexConnectionPool;
 import org.eclipse.jetty.client.HttpClient;
+import org.eclipse.jetty.client.InputStreamResponseListener;
 import org.eclipse.jetty.client.Origin;
 import org.eclipse.jetty.client.Request;
 import org.eclipse.jetty.client.StringRequestContent;
 import org.eclipse.jetty.client.transport.HttpClientTransportOverHTTP;
+import org.eclipse.jetty.client.transport.HttpDestination;
 import org.eclipse.jetty.io.ClientConnector;
 import org.eclipse.jetty.util.thread.QueuedThreadPool;
 import org.eclipse.jetty.util.thread.ScheduledExecutorScheduler;
@@ -45,9 +49,10 @@ final class Transport implements AutoCloseable {
 
     private final Path socket;
     private final Duration timeout;
+    /** How long a connection no request has taken yet may stay open (silent). */
+    static final long SPARE_IDLE_MS = 250;
     private final HttpClient http;
     private final WebSocketClient ws;
-    private final java.util.concurrent.Semaphore handshakes = new java.util.concurrent.Semaphore(1);
 
     /** A reply: HTTP status, the JSON envelope and the ETag header (or null). */
     record Reply(int status, JsonNode body, String etag) {
@@ -71,7 +76,9 @@ final class Transport implements AutoCloseable {
         org.eclipse.jetty.io.Transport unix = new org.eclipse.jetty.io.Transport.TCPUnix(socket);
         // WebSocketClient has no per-upgrade transport setting: every origin this client creates goes over the
         // unix socket, which makes the websocket upgrades take it too.
-        this.http = new HttpClient(new HttpClientTransportOverHTTP(connector)) {
+        HttpClientTransportOverHTTP httpTransport = new HttpClientTransportOverHTTP(connector);
+        httpTransport.setConnectionPoolFactory(SpareClosingPool::new);
+        this.http = new HttpClient(httpTransport) {
             @Override
             public Origin createOrigin(Request request, Origin.Protocol protocol) {
                 Origin o = super.createOrigin(request, protocol);
@@ -80,10 +87,11 @@ final class Transport implements AutoCloseable {
         };
         http.setExecutor(pool);
         // incusd's unix listener peeks at the first bytes of every new connection inside its accept loop, without a
-        // deadline: one connected-but-silent client stalls the whole daemon (checked on 6.0.4; LXD fixed it in
-        // canonical/lxd#18705). So no connection may sit unused: every request closes its connection (no spare
-        // ones from a pool racing a release), and a connection idle for a second (one opened for a request that
-        // gave up meanwhile) is closed. Requests set their own idle timeout for long waits.
+        // deadline (checked on 6.0.4; LXD fixed it in canonical/lxd#18705): one connected-but-silent client stalls
+        // the whole daemon. Jetty's pool opens a few more connections than requests under concurrency (it says so
+        // in AbstractConnectionPool.tryCreate) and kept such a spare open, silent and without idle timeout: that was
+        // the 30 s stall. So every request closes its connection after the reply, and SpareClosingPool gives a new
+        // connection a 250 ms idle timeout until a request takes it.
         http.setIdleTimeout(1_000);
         http.setUserAgentField(new org.eclipse.jetty.http.HttpField("User-Agent", "incus4j"));
         http.setFollowRedirects(false);
@@ -201,31 +209,56 @@ final class Transport implements AutoCloseable {
         return body;
     }
 
-    /** Opens a websocket at {@code path}, bounded by {@code limit}. */
-    Session websocket(String path, Session.Listener listener, Duration limit) {
-        // One handshake at a time: concurrent upgrades were seen to stall incusd's accept loop (see the idle-timeout
-        // note above); each handshake is short, and the wait for the turn counts against the same limit.
-        long deadline = System.nanoTime() + limit.toNanos();
+    /** Streams the body of {@code GET path} into {@code out}, the whole transfer bounded by {@code limit}. */
+    void download(String path, OutputStream out, Duration limit) {
+        InputStreamResponseListener listener = new InputStreamResponseListener();
+        request("GET", path, limit).send(listener);
+        org.eclipse.jetty.client.Response resp;
         try {
-            if (!handshakes.tryAcquire(limit.toMillis(), TimeUnit.MILLISECONDS)) {
-                throw new OperationTimeoutException("The websocket " + stripSecret(path) + " did not connect within "
-                        + limit);
-            }
+            resp = listener.get(limit.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (TimeoutException e) {
+            throw new OperationTimeoutException("GET " + path + " got no reply from incusd within " + limit, e);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            throw new IncusException("Interrupted while connecting " + stripSecret(path), e);
+            throw new IncusException("Interrupted during GET " + path, e);
+        } catch (ExecutionException e) {
+            throw new IncusException("Connection to incusd at " + socket + " failed during GET " + path + ": "
+                    + describe(e.getCause()), e.getCause());
         }
-        try {
-            return handshake(path, listener, Duration.ofNanos(Math.max(1, deadline - System.nanoTime())));
-        } finally {
-            handshakes.release();
+        try (InputStream in = listener.getInputStream()) {
+            if (resp.getStatus() >= 400) {
+                String body = new String(in.readNBytes(65536), StandardCharsets.UTF_8);
+                String message = body;
+                try {
+                    message = JSON.readTree(body).path("error").asText(body);
+                } catch (JsonProcessingException e) {
+                    // Not JSON: the body is the message.
+                }
+                throw Errors.map(resp.getStatus(), message);
+            }
+            in.transferTo(out);
+            out.flush();
+        } catch (IOException e) {
+            throw new IncusException("Downloading " + path + " failed: " + describe(e), e);
         }
+    }
+
+    /** Opens a websocket at {@code path}, bounded by {@code limit}. */
+    Session websocket(String path, Session.Listener listener, Duration limit) {
+        return handshake(path, listener, limit);
     }
 
     private Session handshake(String path, Session.Listener listener, Duration limit) {
         CompletableFuture<Session> f;
         try {
-            f = ws.connect(listener, uri("ws", path));
+            // The upgrade request's own idle timeout replaces the short one of a new connection (SpareClosingPool).
+            long idle = limit.toMillis() + 1000;
+            f = ws.connect(listener, uri("ws", path), new org.eclipse.jetty.websocket.client.JettyUpgradeListener() {
+                @Override
+                public void onHandshakeRequest(Request request) {
+                    request.idleTimeout(idle, TimeUnit.MILLISECONDS);
+                }
+            });
         } catch (IOException e) {
             throw new IncusException("Cannot open the websocket " + path + ": " + describe(e), e);
         }
@@ -360,6 +393,26 @@ final class Transport implements AutoCloseable {
             http.stop();
         } catch (Exception e) {
             LOG.log(System.Logger.Level.DEBUG, "stopping the HTTP client", e);
+        }
+    }
+
+    /**
+     * Jetty's connection pool, except that a new connection gets a short idle timeout until a request takes it (a
+     * request sets its own; an upgraded websocket too): a spare connection no request takes is closed by Jetty's own
+     * idle handling within {@link #SPARE_IDLE_MS} instead of staying silent, which stalls incusd's accept loop (see the
+     * constructor). Closing it at once from here was tried: it races with a request taking it.
+     */
+    private static final class SpareClosingPool extends DuplexConnectionPool {
+        SpareClosingPool(Destination destination) {
+            super(destination, ((HttpDestination) destination).getHttpClient().getMaxConnectionsPerDestination());
+        }
+
+        @Override
+        protected void onCreated(org.eclipse.jetty.client.Connection connection) {
+            super.onCreated(connection);
+            if (connection instanceof org.eclipse.jetty.io.Connection io) {
+                io.getEndPoint().setIdleTimeout(SPARE_IDLE_MS);
+            }
         }
     }
 

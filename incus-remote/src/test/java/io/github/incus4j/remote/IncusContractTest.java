@@ -130,6 +130,8 @@ class IncusContractTest extends InstanceDriverContract {
                     + "limit syntax\""),
             Map.entry("profilesCannotSetVolatileKeys", "[incus-right] refused when the instance is created, with "
                     + "Incus's own text"),
+            Map.entry("containersHaveNoVga", "[incus-right] \"VGA console is only supported by virtual machines\""),
+            Map.entry("unknownProtocolIsRefused", "[incus-right] \"Unknown console type \\\"serial\\\"\""),
             Map.entry("updateWithBadValueNamesKeyAndValue", "[incus-right] \"Invalid config: Invalid value for a "
                     + "boolean \"maybe\"\" (no key named)")));
 
@@ -158,7 +160,7 @@ class IncusContractTest extends InstanceDriverContract {
         @Override
         public Set<Capability> capabilities() {
             return EnumSet.of(Capability.CONTAINERS, Capability.EXEC, Capability.FREEZE, Capability.FILES,
-                    Capability.CONSOLE_LOG, Capability.METRICS, Capability.LIVE_UPDATE);
+                    Capability.CONSOLE, Capability.CONSOLE_LOG, Capability.METRICS, Capability.LIVE_UPDATE);
         }
 
         @Override

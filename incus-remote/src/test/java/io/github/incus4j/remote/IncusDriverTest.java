@@ -136,6 +136,45 @@ class IncusDriverTest {
     }
 
     @Test
+    void parallelRequestsDoNotStallTheDaemon() throws Exception {
+        // A silent connection of ours used to stall incusd's accept loop for 30 s under parallel requests
+        // (see AcceptLoopTest); execs (five connections each) and plain GETs side by side reproduced it in seconds.
+        Instance i = create();
+        i.start(false);
+        java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(8);
+        java.util.concurrent.atomic.AtomicLong slowest = new java.util.concurrent.atomic.AtomicLong();
+        try {
+            List<java.util.concurrent.Future<?>> runs = new java.util.ArrayList<>();
+            for (int t = 0; t < 8; t++) {
+                boolean exec = t % 2 == 0;
+                runs.add(pool.submit(() -> {
+                    for (int k = 0; k < 25; k++) {
+                        long start = System.nanoTime();
+                        if (exec) {
+                            ByteArrayOutputStream out = new ByteArrayOutputStream();
+                            try (Cmd cmd = i.exec(ExecRequest.of("echo", "x"), null, out, null)) {
+                                assertEquals(0, cmd.waitFor(Duration.ofSeconds(30)));
+                            }
+                            assertEquals("x\n", out.toString(StandardCharsets.UTF_8));
+                        } else {
+                            i.render();
+                        }
+                        slowest.accumulateAndGet(System.nanoTime() - start, Math::max);
+                    }
+                    return null;
+                }));
+            }
+            for (java.util.concurrent.Future<?> r : runs) {
+                r.get(120, TimeUnit.SECONDS);
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+        assertTrue(slowest.get() < TimeUnit.SECONDS.toNanos(10), "slowest call "
+                + TimeUnit.NANOSECONDS.toMillis(slowest.get()) + " ms");
+    }
+
+    @Test
     void closingACommandDoesNotKillIt() {
         Instance i = create();
         i.start(false);
@@ -151,6 +190,40 @@ class IncusDriverTest {
             seen = out.toString(StandardCharsets.UTF_8);
         }
         assertEquals("done\n", seen, "the closed command ran to its end");
+    }
+
+    @Test
+    void exportDownloadsAUnifiedImageAndLeavesNoImageBehind() throws Exception {
+        Instance i = create();
+        int imagesBefore = imageCount();
+        ByteArrayOutputStream image = new ByteArrayOutputStream();
+        java.util.concurrent.atomic.AtomicLong reported = new java.util.concurrent.atomic.AtomicLong();
+        io.github.incus4j.api.model.ImageMetadata md = i.export(image, null, Map.of("description", "exported"), null,
+                new io.github.incus4j.api.operation.ProgressTracker(0, (percent, speed, bytes) -> reported.set(bytes)));
+        assertEquals("exported", md.properties().get("description"));
+        assertFalse(md.architecture().isEmpty(), "architecture from the server's image");
+        byte[] tar = image.toByteArray();
+        assertTrue(tar.length > 1000 && (tar[0] & 0xff) == 0x1f && (tar[1] & 0xff) == 0x8b, "a gzip tarball");
+        List<String> names = new java.util.ArrayList<>();
+        Process p = new ProcessBuilder("tar", "-tzf", "-").start();
+        p.getOutputStream().write(tar);
+        p.getOutputStream().close();
+        new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).lines().forEach(names::add);
+        assertTrue(p.waitFor(30, TimeUnit.SECONDS) && p.exitValue() == 0, "tar reads it");
+        assertTrue(names.contains("metadata.yaml") && names.stream().anyMatch(n -> n.startsWith("rootfs/")), "unified: "
+                + names.subList(0, Math.min(5, names.size())));
+        assertTrue(reported.get() > 0, "progress was reported");
+        assertEquals(imagesBefore, imageCount(), "the published image is deleted again");
+        assertThrows(io.github.incus4j.api.NotSupportedException.class,
+                () -> i.export(new ByteArrayOutputStream(), new ByteArrayOutputStream(), Map.of(), null, null));
+    }
+
+    private static int imageCount() throws Exception {
+        Process p = new ProcessBuilder("incus", "image", "list", "--format", "csv", "--columns", "f")
+                .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null"))).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(p.waitFor(30, TimeUnit.SECONDS) && p.exitValue() == 0, "incus image list");
+        return (int) out.lines().filter(l -> !l.isBlank()).count();
     }
 
     @Test

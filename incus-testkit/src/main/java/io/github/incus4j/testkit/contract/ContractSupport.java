@@ -22,6 +22,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
@@ -50,7 +51,8 @@ import org.junit.jupiter.api.parallel.ExecutionMode;
 /**
  * The fixture of {@link InstanceDriverContract}, also usable by a driver's own extra contract tests: a fresh root
  * directory per test, the driver opened on it (and reopened on demand), unique instance names, exec and file helpers,
- * and cleanup (every instance left behind is stopped and deleted, every driver session closed).
+ * and cleanup (every instance left behind is stopped and deleted, except those that existed before the test opened
+ * its first session, which on a real server are not the test's; every driver session closed).
  *
  * <p>One instance of the class serves all its tests (so that capability conditions can read the driver before a group
  * runs); tests of one class therefore run one at a time.
@@ -66,6 +68,11 @@ public abstract class ContractSupport {
     private Path base;
     private Instances current;
     private final List<Instances> sessions = new ArrayList<>();
+    /**
+     * Instances that existed before this test opened its first session ("project/name"): on a real server (the
+     * remote driver) they are not the test's, and cleanup leaves them alone. Empty for a driver on a fresh root.
+     */
+    private Set<String> preexisting;
 
     /** For subclasses. */
     protected ContractSupport() {
@@ -106,6 +113,7 @@ public abstract class ContractSupport {
     final void freshRoot(@TempDir Path dir) {
         base = dir;
         current = null;
+        preexisting = null;
     }
 
     @AfterEach
@@ -121,6 +129,9 @@ public abstract class ContractSupport {
                 left = List.of(); // A session the test closed itself has nothing to clean through it.
             }
             for (Instance i : left) {
+                if (preexisting != null && preexisting.contains(i.project().name() + "/" + i.name())) {
+                    continue;
+                }
                 try {
                     if (i.isRunning()) {
                         i.stop(false);
@@ -140,6 +151,7 @@ public abstract class ContractSupport {
         }
         sessions.clear();
         current = null;
+        preexisting = null;
         if (!failures.isEmpty()) {
             AssertionError e = new AssertionError(failures.size() + " cleanup failure(s); first: "
                     + failures.get(0).getMessage(), failures.get(0));
@@ -187,6 +199,15 @@ public abstract class ContractSupport {
     protected final synchronized Instances open(Path dir) {
         Instances opened = dut().open(dir);
         sessions.add(opened);
+        if (preexisting == null) {
+            Set<String> names = new HashSet<>();
+            try {
+                opened.list().forEach(i -> names.add(i.project().name() + "/" + i.name()));
+            } catch (RuntimeException e) {
+                // Nothing listed: nothing to spare.
+            }
+            preexisting = names;
+        }
         return opened;
     }
 
