@@ -1383,6 +1383,8 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
                                 prev == null ? null : "../" + prev, CRIU_TIMEOUT, Criu.host().options(fin));
                     } catch (IncusException e) {
                         throw Criu.failure(e, fin, "dump.log");
+                    } finally {
+                        statusChanged(); // the final dump stopped it (or failed on the way)
                     }
                     long dumped = System.nanoTime();
                     CriuStream.writeDir(d, fin);
@@ -1467,14 +1469,17 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
         try (LxcContainer c = open()) {
             c.wait("STOPPED", STOP_WAIT_SECONDS);
         }
+        statusChanged();
         if (isRunning()) {
             driver.watchForStop(this);
             return;
         }
         try {
             LxcTool.restore(driver.lxcpath(), lxcName(), fin, CRIU_TIMEOUT, Criu.host().options(fin));
+            statusChanged();
             driver.watchForStop(this);
         } catch (IncusException e) {
+            statusChanged();
             failure.addSuppressed(Criu.failure(e, fin, "restore.log"));
             volatileSetInternal(Map.of("volatile.last_state.power", PowerState.STOPPED), false);
         }
@@ -1690,6 +1695,8 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
             LxcTool.restore(driver.lxcpath(), lxcName(), fin, CRIU_TIMEOUT, Criu.host().options(fin));
         } catch (IncusException e) {
             throw Criu.failure(e, fin, "restore.log");
+        } finally {
+            statusChanged();
         }
         LOG.log(System.Logger.Level.INFO, "{0}: restored in {1} ms", name(), (System.nanoTime() - t0) / 1_000_000);
         driver.watchForStop(this);
