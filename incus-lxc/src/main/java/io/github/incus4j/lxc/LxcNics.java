@@ -87,23 +87,17 @@ final class LxcNics {
     }
 
     /**
-     * Refuses the {@code nic} devices this driver cannot apply (other NIC types, keys it would drop) as create and
-     * update do ({@link LxcInstances#applied}), and checks the values of {@code hwaddr}, {@code name} and
-     * {@code host_name}; devices of other types are not looked at.
+     * Checks the values of {@code hwaddr}, {@code name} and {@code host_name} of the {@code nic} devices this driver
+     * applies. NIC types and options it does not apply are left to Incus's validation and then to
+     * {@link LxcInstances#applied} (create and update), which {@link #plan} applies again.
      *
-     * @throws NotSupportedException naming the device and the unsupported NIC type or option
      * @throws InvalidArgumentException naming a bad value
      */
     static void check(Devices devices) {
-        DeviceSupport applied = LxcInstances.applied(LxcDriver.NAME);
         for (Map.Entry<String, Device> e : new TreeMap<>(devices.map()).entrySet()) {
             Device d = e.getValue();
-            if (!"nic".equals(d.type())) {
+            if (!"nic".equals(d.type()) || !NIC_TYPES.contains(nicType(d))) {
                 continue;
-            }
-            String refusal = applied.refusal(InstanceType.CONTAINER, e.getKey(), d);
-            if (refusal != null) {
-                throw new NotSupportedException(refusal);
             }
             String hwaddr = d.get("hwaddr");
             if (hwaddr != null && !hwaddr.isEmpty() && !HWADDR.matcher(hwaddr).matches()) {
@@ -132,6 +126,14 @@ final class LxcNics {
      */
     static Plan plan(Devices devices, Map<String, String> local, Function<String, ManagedNetwork> networks,
             Predicate<String> interfaceExists) {
+        DeviceSupport applied = LxcInstances.applied(LxcDriver.NAME);
+        for (Map.Entry<String, Device> e : new TreeMap<>(devices.map()).entrySet()) {
+            String refusal = "nic".equals(e.getValue().type())
+                    ? applied.refusal(InstanceType.CONTAINER, e.getKey(), e.getValue()) : null;
+            if (refusal != null) {
+                throw new NotSupportedException(refusal);
+            }
+        }
         check(devices);
         List<String> lines = new ArrayList<>();
         Map<String, String> volatiles = new LinkedHashMap<>();

@@ -79,12 +79,13 @@ class LxcNicsTest {
 
     @Test
     void refusesWhatItCannotApply() {
-        NotSupportedException type = assertThrows(NotSupportedException.class, () -> LxcNics.check(new Devices(
-                Map.of("eth0", Device.of("type", "nic", "nictype", "physical", "parent", "eth9")))));
+        NotSupportedException type = assertThrows(NotSupportedException.class, () -> plan(new Devices(
+                Map.of("eth0", Device.of("type", "nic", "nictype", "physical", "parent", "eth9"))), Map.of()));
         assertEquals("The \"lxc\" driver does not support nic type \"physical\" (device \"eth0\")",
                 type.getMessage());
-        NotSupportedException key = assertThrows(NotSupportedException.class, () -> LxcNics.check(new Devices(
-                Map.of("eth0", Device.of("type", "nic", "nictype", "bridged", "parent", "br0", "vlan", "5")))));
+        NotSupportedException key = assertThrows(NotSupportedException.class, () -> plan(new Devices(
+                Map.of("eth0", Device.of("type", "nic", "nictype", "bridged", "parent", "br0", "vlan", "5"))),
+                Map.of()));
         assertEquals("The \"lxc\" driver does not support option \"vlan\" of \"nic:bridged\" devices"
                 + " (device \"eth0\")", key.getMessage());
         assertThrows(InvalidArgumentException.class, () -> LxcNics.check(new Devices(Map.of("eth0",
