@@ -426,6 +426,29 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
         }
     }
 
+    /**
+     * The update hook for a device added to the running container: NICs through {@link #attachNic}, disks, device
+     * nodes and proxies through {@link #deviceAdded}.
+     */
+    @Override
+    protected void deviceAdd(String devName, Device device) {
+        if ("nic".equals(device.type())) {
+            attachNic(devName, device);
+        } else {
+            deviceAdded(devName, device);
+        }
+    }
+
+    /** The update hook for a device removed from the running container (or changed in a way not updatable). */
+    @Override
+    protected void deviceRemove(String devName, Device device) {
+        if ("nic".equals(device.type())) {
+            detachNic(devName, device);
+        } else {
+            deviceRemoved(devName, device);
+        }
+    }
+
     /** Stops the proxies (the container stopped, or the driver closes). */
     void closeDevices() {
         proxies.closeAll();
@@ -710,11 +733,19 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
         if (d == null || !"nic".equals(d.type())) {
             throw new NotFoundException("Device " + ErrorTexts.quote(dev) + " not found");
         }
+        attachNic(dev, d);
+    }
+
+    /**
+     * Adds NIC {@code dev} with config {@code d} (an update's new device, not yet among the expanded devices; hwaddr
+     * and name filled from its volatile keys) to the running container.
+     */
+    private void attachNic(String dev, Device d) {
         int pid = driverInitPid();
         if (pid <= 0) {
             throw new InstanceStateException("Instance is not running", statusCode());
         }
-        LxcNics.Plan plan = LxcNics.plan(expandedDevices(), localConfig(), driver::network,
+        LxcNics.Plan plan = LxcNics.plan(expandedDevices().with(dev, d), localConfig(), driver::network,
                 LxcNics::hostInterfaceExists);
         LxcNics.Nic nic = plan.nics().stream().filter(n -> n.device().equals(dev)).findFirst().orElseThrow();
         Map<String, String> mine = new HashMap<>();

@@ -95,6 +95,13 @@ final class LxcDevices {
         return lines;
     }
 
+    /** The options applied for devices of {@code type} ({@code disk}, {@code unix-char}, {@code unix-block}). */
+    static Set<String> options(String type) {
+        Set<String> out = new java.util.HashSet<>(type.equals("disk") ? DISK_KEYS : UNIX_KEYS);
+        out.remove("type");
+        return Set.copyOf(out);
+    }
+
     /** The message Incus wraps a device's start failure in. */
     private static String failed(String name, String why) {
         return "Failed to start device " + ErrorTexts.quote(name) + ": " + why;

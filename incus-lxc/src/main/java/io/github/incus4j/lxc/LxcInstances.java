@@ -13,6 +13,7 @@ import io.github.incus4j.api.NotSupportedException;
 import io.github.incus4j.api.model.IdmapEntry;
 import io.github.incus4j.api.model.IdmapSet;
 import io.github.incus4j.api.spi.AbstractInstances;
+import io.github.incus4j.api.spi.DeviceSupport;
 import io.github.incus4j.api.internal.image.ImageSources;
 import io.github.incus4j.api.spi.InstanceRecord;
 import io.github.incus4j.api.spi.OperationLocks;
@@ -267,6 +268,28 @@ public final class LxcInstances extends AbstractInstances<LxcContainerInstance> 
     @Override
     protected LxcContainerInstance newInstance(InstanceRecord record) {
         return new LxcContainerInstance(this, record);
+    }
+
+    /**
+     * What the driver applies: {@code p2p}, {@code bridged} and {@code macvlan} NICs ({@link LxcNics}), host-path and
+     * tmpfs disks and device nodes ({@link LxcDevices}), TCP/UDP/unix proxies ({@link LxcProxies}), each with the
+     * options its class reads; anything else is refused at create and update naming the device.
+     */
+    @Override
+    protected DeviceSupport deviceSupport(InstanceType type) {
+        return applied(info().name());
+    }
+
+    /** The devices the driver named {@code driver} applies (see {@link #deviceSupport}). */
+    static DeviceSupport applied(String driver) {
+        DeviceSupport s = DeviceSupport.rootDiskOnly(driver);
+        for (String nicType : LxcNics.nicTypes()) {
+            s = s.with("nic:" + nicType, LxcNics.options(nicType));
+        }
+        for (String t : List.of("disk", "unix-char", "unix-block")) {
+            s = s.with(t, LxcDevices.options(t));
+        }
+        return s.with("proxy", LxcProxies.options());
     }
 
     @Override

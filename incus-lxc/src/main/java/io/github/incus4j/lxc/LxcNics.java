@@ -2,7 +2,10 @@ package io.github.incus4j.lxc;
 
 import io.github.incus4j.api.IncusException;
 import io.github.incus4j.api.InvalidArgumentException;
+import io.github.incus4j.api.InstanceType;
 import io.github.incus4j.api.NotFoundException;
+import io.github.incus4j.api.NotSupportedException;
+import io.github.incus4j.api.spi.DeviceSupport;
 import io.github.incus4j.api.internal.text.ErrorTexts;
 import io.github.incus4j.api.model.Device;
 import io.github.incus4j.api.model.Devices;
@@ -65,38 +68,36 @@ final class LxcNics {
     record StaticLease(ManagedNetwork network, String device, String hwaddr, String address) {
     }
 
+    /** The options applied for NIC type {@code nicType} ({@code p2p}, {@code bridged}, {@code macvlan}). */
+    static Set<String> options(String nicType) {
+        Set<String> out = new HashSet<>(COMMON_KEYS);
+        out.addAll(KEYS.get(nicType));
+        out.removeAll(Set.of("type", "nictype"));
+        return Set.copyOf(out);
+    }
+
+    /** The NIC types applied. */
+    static Set<String> nicTypes() {
+        return NIC_TYPES;
+    }
+
     /** The effective NIC type: {@code bridged} for a {@code network} device (the only kind of network managed here). */
     static String nicType(Device d) {
         return d.get("network") != null ? "bridged" : d.config().getOrDefault("nictype", "");
     }
 
     /**
-     * Refuses the {@code nic} devices this driver cannot apply (other NIC types, keys it would drop), naming the
-     * device and the key; devices of other types are not looked at.
+     * Checks the values of {@code hwaddr}, {@code name} and {@code host_name} of the {@code nic} devices this driver
+     * applies. NIC types and options it does not apply are left to Incus's validation and then to
+     * {@link LxcInstances#applied} (create and update), which {@link #plan} applies again.
      *
-     * @throws InvalidArgumentException naming the device and the unsupported NIC type or key
+     * @throws InvalidArgumentException naming a bad value
      */
     static void check(Devices devices) {
-        for (Map.Entry<String, Device> e : devices.map().entrySet()) {
+        for (Map.Entry<String, Device> e : new TreeMap<>(devices.map()).entrySet()) {
             Device d = e.getValue();
-            if (!"nic".equals(d.type())) {
+            if (!"nic".equals(d.type()) || !NIC_TYPES.contains(nicType(d))) {
                 continue;
-            }
-            String nicType = nicType(d);
-            if (!NIC_TYPES.contains(nicType)) {
-                throw new InvalidArgumentException("Device " + ErrorTexts.quote(e.getKey()) + ": NIC type "
-                        + ErrorTexts.quote(nicType) + " is not supported by the lxc driver (it supports p2p, bridged"
-                        + " and macvlan)");
-            }
-            for (Map.Entry<String, String> kv : new TreeMap<>(d.config()).entrySet()) {
-                String k = kv.getKey();
-                if (kv.getValue() == null || kv.getValue().isEmpty() || k.startsWith("user.")
-                        || COMMON_KEYS.contains(k) || KEYS.get(nicType).contains(k)) {
-                    continue;
-                }
-                throw new InvalidArgumentException("Device " + ErrorTexts.quote(e.getKey()) + ": NIC option "
-                        + ErrorTexts.quote(k) + " is not supported by the lxc driver for nictype "
-                        + ErrorTexts.quote(nicType));
             }
             String hwaddr = d.get("hwaddr");
             if (hwaddr != null && !hwaddr.isEmpty() && !HWADDR.matcher(hwaddr).matches()) {
@@ -125,6 +126,14 @@ final class LxcNics {
      */
     static Plan plan(Devices devices, Map<String, String> local, Function<String, ManagedNetwork> networks,
             Predicate<String> interfaceExists) {
+        DeviceSupport applied = LxcInstances.applied(LxcDriver.NAME);
+        for (Map.Entry<String, Device> e : new TreeMap<>(devices.map()).entrySet()) {
+            String refusal = "nic".equals(e.getValue().type())
+                    ? applied.refusal(InstanceType.CONTAINER, e.getKey(), e.getValue()) : null;
+            if (refusal != null) {
+                throw new NotSupportedException(refusal);
+            }
+        }
         check(devices);
         List<String> lines = new ArrayList<>();
         Map<String, String> volatiles = new LinkedHashMap<>();
@@ -141,6 +150,7 @@ final class LxcNics {
         }
         if (nics.isEmpty()) {
             lines.add("lxc.net.0.type = empty");
+            lines.add("lxc.net.0.flags = up");
             return new Plan(lines, volatiles, leases, List.of());
         }
         List<Nic> planned = new ArrayList<>();
@@ -234,6 +244,10 @@ final class LxcNics {
             planned.add(new Nic(dev, type, name, hwaddr, mtu == null || mtu.isEmpty() ? null : mtu, hostSide,
                     parent));
         }
+        // An empty entry with flags=up is liblxc's way to bring the loopback up (a distribution's init would; busybox's
+        // does not), so services listening on 127.0.0.1 inside are reachable by proxies as on Incus.
+        lines.add("lxc.net." + n + ".type = empty");
+        lines.add("lxc.net." + n + ".flags = up");
         return new Plan(lines, volatiles, leases, planned);
     }
 

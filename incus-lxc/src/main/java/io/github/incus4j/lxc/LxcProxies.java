@@ -36,8 +36,9 @@ import java.util.concurrent.ConcurrentHashMap;
  * stops, or the driver closes.
  */
 final class LxcProxies {
+    /** The options applied ({@code nat} and {@code proxy_protocol} only as false; no {@code security.uid/gid}). */
     private static final Set<String> KEYS = Set.of("type", "listen", "connect", "bind", "uid", "gid", "mode",
-            "security.uid", "security.gid", "nat", "proxy_protocol");
+            "nat", "proxy_protocol");
     /** At most this many connections (or UDP clients) per forwarded address, as a bound on threads. */
     private static final int MAX_CONNECTIONS = 64;
     private static final int CONNECT_TIMEOUT_MILLIS = 10_000;
@@ -161,6 +162,13 @@ final class LxcProxies {
         for (String name : List.copyOf(running.keySet())) {
             stop(name);
         }
+    }
+
+    /** The options applied to proxy devices. */
+    static Set<String> options() {
+        Set<String> out = new java.util.HashSet<>(KEYS);
+        out.remove("type");
+        return Set.copyOf(out);
     }
 
     /** The names of the running proxy devices. */

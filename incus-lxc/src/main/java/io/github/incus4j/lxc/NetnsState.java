@@ -1,13 +1,12 @@
 package io.github.incus4j.lxc;
 
 import io.github.incus4j.api.rest.ApiInstanceState;
-import io.github.incus4j.lxc.binding.Netns;
+import io.github.incus4j.lxc.binding.NetNamespace;
 import java.io.IOException;
 import java.net.Inet4Address;
 import java.net.InterfaceAddress;
 import java.net.NetworkInterface;
 import java.net.SocketException;
-import java.time.Duration;
 import java.util.Enumeration;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -22,12 +21,11 @@ import java.util.TreeMap;
  * without entering the namespace (no fork, no {@code setns}): {@code /proc/<pid>/net/dev} (names, counters),
  * {@code /proc/<pid>/net/if_inet6} (IPv6 addresses), {@code /proc/<pid>/net/fib_trie} and {@code route} (IPv4
  * addresses, matched to the interface of their connected route, when the namespace cannot be entered; otherwise asked
- * of the kernel from a thread inside it, see {@link Netns}), and the container's own sysfs,
+ * of the kernel from a thread inside it, see {@link NetNamespace}), and the container's own sysfs,
  * {@code /proc/<pid>/root/sys/class/net/<if>/} (hwaddr, mtu, flags), which shows the namespace it was mounted in.
  */
 final class NetnsState {
     private static final System.Logger LOG = System.getLogger(NetnsState.class.getName());
-    private static final Duration SETNS_TIMEOUT = Duration.ofSeconds(5);
     private static final int IFF_UP = 0x1;
     private static final int IFF_LOOPBACK = 0x8;
     private static final int IFF_POINTOPOINT = 0x10;
@@ -65,8 +63,8 @@ final class NetnsState {
         Map<String, List<ApiInstanceState.NetworkAddress>> addresses = new LinkedHashMap<>();
         try {
             int pid = Integer.parseInt(procPid.getFileName().toString());
-            addresses.putAll(Netns.call(pid, SETNS_TIMEOUT, NetnsState::ipv4Here));
-        } catch (RuntimeException e) {
+            addresses.putAll(NetNamespace.run(pid, NetnsState::ipv4Here));
+        } catch (IOException | RuntimeException e) {
             // /proc/self, or setns refused: the routes tell which interface holds an address but for shared subnets.
             LOG.log(System.Logger.Level.DEBUG, "IPv4 addresses of " + procPid + " from its routes: " + e);
             addresses.clear();

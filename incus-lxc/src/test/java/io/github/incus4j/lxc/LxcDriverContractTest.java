@@ -1,12 +1,20 @@
 package io.github.incus4j.lxc;
 
+import io.github.incus4j.api.Instance;
 import io.github.incus4j.api.InstanceSource;
 import io.github.incus4j.api.InstanceType;
 import io.github.incus4j.api.Instances;
+import io.github.incus4j.api.exec.Cmd;
+import io.github.incus4j.api.exec.ExecRequest;
+import io.github.incus4j.api.model.Device;
 import io.github.incus4j.testkit.contract.Capability;
 import io.github.incus4j.testkit.contract.DriverUnderTest;
 import io.github.incus4j.testkit.contract.InstanceDriverContract;
 import io.github.incus4j.testkit.contract.MigrationPipe;
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.EnumSet;
@@ -49,7 +57,10 @@ class LxcDriverContractTest extends InstanceDriverContract {
             EnumSet<Capability> caps = EnumSet.of(Capability.CONTAINERS, Capability.EXEC,
                     Capability.INTERACTIVE_EXEC, Capability.FREEZE, Capability.CGROUPS, Capability.LIVE_UPDATE,
                     Capability.METRICS, Capability.FILES, Capability.CONSOLE, Capability.CONSOLE_LOG,
-                    Capability.EXPORT_IMPORT, Capability.MIGRATION);
+                    Capability.EXPORT_IMPORT, Capability.MIGRATION, Capability.NIC_DEVICES,
+                    Capability.PROXY_DEVICES, Capability.DEVICE_HOTPLUG);
+            // Not DISK_DEVICES: disks are mounted (LxcDevicesTest), but the file API reads the root filesystem from
+            // the host, not through the container's mounts, so the contract cannot see a shared folder's files.
             // CRIU 3.17 cannot run on kernels from 6.13 on (see Criu): the group runs where CRIU works. Where the
             // host's answer is known independently (.ci/run runs `criu check` itself), that answer decides, so a
             // driver probe that wrongly gives up cannot drop the group: LxcCapabilitiesTest pins the two together.
@@ -72,6 +83,32 @@ class LxcDriverContractTest extends InstanceDriverContract {
         @Override
         public InstanceSource source(InstanceType type) {
             return InstanceSource.template("busybox", Map.of());
+        }
+
+        /** A p2p NIC: a veth pair whose host end has no address, so nothing of the host's network is touched. */
+        @Override
+        public Device nicDevice(InstanceType type) {
+            return Device.of("type", "nic", "nictype", "p2p");
+        }
+
+        /**
+         * busybox {@code httpd} on {@code 127.0.0.1:port} inside the container (it daemonizes); the driver brings the
+         * container's {@code lo} up at start, so nothing here touches the network.
+         */
+        @Override
+        public void startHttpServer(Instance instance, int port, String body) {
+            String dir = "/tmp/www" + port;
+            ByteArrayOutputStream err = new ByteArrayOutputStream();
+            try (Cmd c = instance.exec(ExecRequest.of("sh", "-c", "mkdir -p " + dir + " && cat > " + dir
+                    + "/index.html && httpd -p 127.0.0.1:" + port + " -h " + dir),
+                    new ByteArrayInputStream(body.getBytes(StandardCharsets.UTF_8)), OutputStream.nullOutputStream(),
+                    err)) {
+                int code = c.waitFor(timeout());
+                if (code != 0) {
+                    throw new IllegalStateException("httpd did not start in " + instance.name() + " (exit " + code
+                            + "): " + err.toString(StandardCharsets.UTF_8));
+                }
+            }
         }
 
         @Override

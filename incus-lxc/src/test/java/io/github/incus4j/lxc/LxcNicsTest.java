@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.github.incus4j.api.IncusException;
 import io.github.incus4j.api.InvalidArgumentException;
 import io.github.incus4j.api.NotFoundException;
+import io.github.incus4j.api.NotSupportedException;
 import io.github.incus4j.api.model.Device;
 import io.github.incus4j.api.model.Devices;
 import java.nio.file.Path;
@@ -27,7 +28,7 @@ class LxcNicsTest {
     void noNicIsAnEmptyNetwork() {
         LxcNics.Plan p = plan(new Devices(Map.of("root", Device.of("type", "disk", "path", "/", "pool", "default"))),
                 Map.of());
-        assertEquals(List.of("lxc.net.0.type = empty"), p.lines());
+        assertEquals(List.of("lxc.net.0.type = empty", "lxc.net.0.flags = up"), p.lines(), "lo comes up");
         assertTrue(p.volatiles().isEmpty());
     }
 
@@ -42,7 +43,7 @@ class LxcNicsTest {
         assertEquals("eth0", p.volatiles().get("volatile.net.name"));
         assertEquals(List.of("lxc.net.0.type = veth", "lxc.net.0.veth.pair = " + host, "lxc.net.0.link = br0",
                 "lxc.net.0.name = eth0", "lxc.net.0.hwaddr = " + hwaddr, "lxc.net.0.mtu = 1400",
-                "lxc.net.0.flags = up"), p.lines());
+                "lxc.net.0.flags = up", "lxc.net.1.type = empty", "lxc.net.1.flags = up"), p.lines());
     }
 
     @Test
@@ -78,14 +79,15 @@ class LxcNicsTest {
 
     @Test
     void refusesWhatItCannotApply() {
-        InvalidArgumentException type = assertThrows(InvalidArgumentException.class, () -> LxcNics.check(new Devices(
-                Map.of("eth0", Device.of("type", "nic", "nictype", "physical", "parent", "eth9")))));
-        assertEquals("Device \"eth0\": NIC type \"physical\" is not supported by the lxc driver (it supports p2p,"
-                + " bridged and macvlan)", type.getMessage());
-        InvalidArgumentException key = assertThrows(InvalidArgumentException.class, () -> LxcNics.check(new Devices(
-                Map.of("eth0", Device.of("type", "nic", "nictype", "bridged", "parent", "br0", "vlan", "5")))));
-        assertEquals("Device \"eth0\": NIC option \"vlan\" is not supported by the lxc driver for nictype"
-                + " \"bridged\"", key.getMessage());
+        NotSupportedException type = assertThrows(NotSupportedException.class, () -> plan(new Devices(
+                Map.of("eth0", Device.of("type", "nic", "nictype", "physical", "parent", "eth9"))), Map.of()));
+        assertEquals("The \"lxc\" driver does not support nic type \"physical\" (device \"eth0\")",
+                type.getMessage());
+        NotSupportedException key = assertThrows(NotSupportedException.class, () -> plan(new Devices(
+                Map.of("eth0", Device.of("type", "nic", "nictype", "bridged", "parent", "br0", "vlan", "5"))),
+                Map.of()));
+        assertEquals("The \"lxc\" driver does not support option \"vlan\" of \"nic:bridged\" devices"
+                + " (device \"eth0\")", key.getMessage());
         assertThrows(InvalidArgumentException.class, () -> LxcNics.check(new Devices(Map.of("eth0",
                 Device.of("type", "nic", "nictype", "p2p", "hwaddr", "zz:16:3e:00:00:01")))));
         InvalidArgumentException parent = assertThrows(InvalidArgumentException.class, () -> plan(new Devices(

@@ -1069,7 +1069,9 @@ public abstract class AbstractInstance implements Instance {
                             throw new InvalidArgumentException(ConfigKeys.liveUpdateError(k));
                         }
                     }
+                    Map<String, String> beforeHooks = args.config();
                     applyDeviceChanges(devChanges, newConfig);
+                    updated = withHookVolatiles(updated, beforeHooks, args.config(), devChanges);
                     applyLiveUpdate(oldExpanded, newExpanded, changed);
                 }
                 setDefinition(updated, snapshotArgs);
@@ -1243,6 +1245,35 @@ public abstract class AbstractInstance implements Instance {
         }
         return owner.locks().create(args.project(), args.name(), operation, OperationLocks.Action.CREATE, false,
                 false);
+    }
+
+    /**
+     * {@code updated} with the volatile keys the device hooks recorded meanwhile for the devices added or updated
+     * ({@code volatile.<dev>.host_name}...): Incus's {@code VolatileSet} writes the instance's new local config, so
+     * they survive the update.
+     */
+    private static InstanceArgs withHookVolatiles(InstanceArgs updated, Map<String, String> before,
+            Map<String, String> after, DeviceChanges changes) {
+        Set<String> devs = new HashSet<>(changes.added().keySet());
+        devs.addAll(changes.updated().keySet());
+        Map<String, String> c = new HashMap<>(updated.config());
+        boolean touched = false;
+        for (String dev : devs) {
+            String prefix = "volatile." + dev + ".";
+            Set<String> keys = new HashSet<>(before.keySet());
+            keys.addAll(after.keySet());
+            for (String k : keys) {
+                if (k.startsWith(prefix) && !Objects.equals(before.get(k), after.get(k))) {
+                    touched = true;
+                    if (after.get(k) == null) {
+                        c.remove(k);
+                    } else {
+                        c.put(k, after.get(k));
+                    }
+                }
+            }
+        }
+        return touched ? updated.toBuilder().config(c).build() : updated;
     }
 
     /**

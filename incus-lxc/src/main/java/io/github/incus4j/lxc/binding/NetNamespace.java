@@ -21,7 +21,7 @@ import jnr.ffi.Runtime;
 import org.apiguardian.api.API;
 
 /**
- * Creates sockets inside another process's network namespace without forking: one dedicated daemon thread
+ * Runs code (socket creation, interface queries) inside another process's network namespace without forking: one dedicated daemon thread
  * {@code setns(2)}s into {@code /proc/<pid>/ns/net}, runs the task (a socket keeps the namespace it was created in for
  * its whole life, whichever thread uses it later) and {@code setns}s back to the namespace it started in. A network
  * namespace switch moves only the calling thread, so the rest of the JVM never sees it. Should the way back fail, the
