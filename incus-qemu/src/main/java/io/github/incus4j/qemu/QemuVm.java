@@ -651,6 +651,39 @@ public final class QemuVm extends AbstractInstance implements VM {
     }
 
     /**
+     * A proxy's forwards are added live ({@code hostfwd_add}); Incus's {@code CanHotPlug} refuses a proxy on a running
+     * VM before this is called, so this serves the undo of a failed update. Other devices keep the base refusal.
+     */
+    @Override
+    protected void deviceAdd(String name, Device device) {
+        if ("proxy".equals(device.type())) {
+            addProxy(name, device);
+        } else {
+            super.deviceAdd(name, device);
+        }
+    }
+
+    @Override
+    protected void deviceRemove(String name, Device device) {
+        if ("proxy".equals(device.type())) {
+            removeProxy(name, device);
+        } else {
+            super.deviceRemove(name, device);
+        }
+    }
+
+    /** A changed proxy's forwards are replaced (undo only, as above); a reload changes nothing: QEMU keeps them. */
+    @Override
+    protected void deviceUpdate(String name, Device oldDevice, Device newDevice) {
+        if ("proxy".equals(newDevice.type()) && "proxy".equals(oldDevice.type()) && !oldDevice.equals(newDevice)) {
+            removeProxy(name, oldDevice);
+            addProxy(name, newDevice);
+        } else {
+            super.deviceUpdate(name, oldDevice, newDevice);
+        }
+    }
+
+    /**
      * Notices QEMU's end (a disconnected monitor means QEMU quit or died) and keeps the VM's status from QMP's
      * run-state events, so that {@code statusCode()} needs no round trip and sees a {@code stop} or {@code cont} from
      * anyone within an event's delivery.
