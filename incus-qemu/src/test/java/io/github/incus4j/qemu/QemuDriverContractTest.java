@@ -55,6 +55,11 @@ class QemuDriverContractTest extends InstanceDriverContract {
             }
 
             @Override
+            public boolean nicHasHostInterface(InstanceType type) {
+                return false; // user-mode networking runs inside QEMU: no tap
+            }
+
+            @Override
             public void startHttpServer(Instance instance, int port, String body) {
                 // busybox httpd daemonizes and listens on all addresses: hostfwd reaches the NIC's address.
                 try (Cmd c = instance.exec(ExecRequest.of("/bin/sh", "-c", "mkdir -p \"$1\" && printf %s \"$2\""
