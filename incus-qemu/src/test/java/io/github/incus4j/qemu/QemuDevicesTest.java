@@ -166,9 +166,8 @@ class QemuDevicesTest {
     void guestCannotReachTheHostLoopbackOverTheUserModeNic() throws Exception {
         try (ServerSocket listener = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
             listener.setSoTimeout(15_000);
-            String out = sh(vm, "nc -w 5 10.0.2.2 " + listener.getLocalPort() + " </dev/null >/dev/null 2>&1"
-                    + " && echo reached || echo refused");
-            assertEquals("refused\n", out, "the guest connected to the host's loopback");
+            // In the background: the accept below is the proof (an open connection would keep nc running).
+            sh(vm, "(nc 10.0.2.2 " + listener.getLocalPort() + " </dev/null >/dev/null 2>&1 &)");
             assertThrows(java.net.SocketTimeoutException.class, () -> listener.accept().close(),
                     "a connection from the guest arrived on the host's loopback");
         }
