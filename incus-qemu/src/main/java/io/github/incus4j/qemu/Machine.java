@@ -46,6 +46,11 @@ final class Machine implements AutoCloseable {
     final Object statusLock = new Object();
     /** {@code System.nanoTime()} before which the state does not try to reach an unanswering agent again. */
     volatile long nextAgentProbe = System.nanoTime();
+    /**
+     * Done when the directory shares are mounted in the guest (or the attempt ended): commands and file access wait
+     * for it, as Incus's agent mounts the shares before it serves them.
+     */
+    final java.util.concurrent.CompletableFuture<Void> sharesMounted = new java.util.concurrent.CompletableFuture<>();
     /** Whether a console session holds the serial port. */
     final java.util.concurrent.atomic.AtomicBoolean consoleAttached = new java.util.concurrent.atomic.AtomicBoolean();
     private final ThreadFactory threads;

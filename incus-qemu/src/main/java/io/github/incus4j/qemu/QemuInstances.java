@@ -8,6 +8,7 @@ import io.github.incus4j.api.InstanceType;
 import io.github.incus4j.api.NotFoundException;
 import io.github.incus4j.api.NotSupportedException;
 import io.github.incus4j.api.spi.AbstractInstances;
+import io.github.incus4j.api.spi.DeviceSupport;
 import io.github.incus4j.api.internal.image.ImageSources;
 import io.github.incus4j.api.spi.InstanceRecord;
 import io.github.incus4j.api.spi.OperationLocks;
@@ -54,6 +55,20 @@ public final class QemuInstances extends AbstractInstances<QemuVm> {
             case "tcg" -> false;
             default -> host.kvm().usable();
         };
+    }
+
+    /**
+     * Exactly what {@link VmNics}, {@link VmDisks} and {@link VmProxies} apply: bridged NICs (taps) and p2p NICs
+     * (QEMU user-mode networking), host directories and files as disks, and NAT proxies (QEMU's {@code hostfwd});
+     * everything else Incus accepts is refused at create and update naming the device.
+     */
+    @Override
+    protected DeviceSupport deviceSupport(InstanceType type) {
+        return DeviceSupport.rootDiskOnly(info().name())
+                .with("nic:bridged", Set.of("parent", "hwaddr", "host_name", "mtu"))
+                .with("nic:p2p", Set.of("hwaddr"))
+                .with("disk", Set.of("source", "path", "readonly", "required", "io.bus"))
+                .with("proxy", Set.of("listen", "connect", "bind", "nat"));
     }
 
     @Override

@@ -570,6 +570,8 @@ public final class QemuVm extends AbstractInstance implements VM {
             refreshStatus(m);
             if (!disks.shares.isEmpty()) {
                 mountShares(m, disks);
+            } else {
+                m.sharesMounted.complete(null);
             }
         } catch (RuntimeException e) {
             synchronized (machineLock) {
@@ -592,25 +594,49 @@ public final class QemuVm extends AbstractInstance implements VM {
      */
     private void mountShares(Machine m, VmDisks disks) {
         Thread t = driver.threadFactory("shares").newThread(() -> {
-            long deadline = System.nanoTime() + SHARE_MOUNT_WAIT.toNanos();
-            while (machine == m && m.process.isAlive() && System.nanoTime() < deadline) {
-                try {
-                    disks.mountInGuest(m.agent(SHARE_MOUNT_WAIT));
-                    LOG.log(System.Logger.Level.DEBUG, "Shares of {0} mounted", name());
-                    return;
-                } catch (InstanceStateException e) {
-                    try {
-                        TimeUnit.SECONDS.sleep(1); // the guest still boots
-                    } catch (InterruptedException ie) {
-                        return;
-                    }
-                } catch (IncusException e) {
-                    LOG.log(System.Logger.Level.WARNING, "Shares of {0} not mounted: {1}", name(), e.getMessage());
-                    return;
-                }
+            try {
+                mountSharesNow(m, disks);
+            } finally {
+                m.sharesMounted.complete(null);
             }
         });
         t.start();
+    }
+
+    private void mountSharesNow(Machine m, VmDisks disks) {
+        long deadline = System.nanoTime() + SHARE_MOUNT_WAIT.toNanos();
+        while (machine == m && m.process.isAlive() && System.nanoTime() < deadline) {
+            try {
+                disks.mountInGuest(m.agent(SHARE_MOUNT_WAIT));
+                LOG.log(System.Logger.Level.DEBUG, "Shares of {0} mounted", name());
+                return;
+            } catch (InstanceStateException e) {
+                try {
+                    TimeUnit.SECONDS.sleep(1); // the guest still boots
+                } catch (InterruptedException ie) {
+                    return;
+                }
+            } catch (IncusException e) {
+                LOG.log(System.Logger.Level.WARNING, "Shares of {0} not mounted: {1}", name(), e.getMessage());
+                return;
+            }
+        }
+    }
+
+    /**
+     * The guest's agent for commands and file access: once it answers, after the shares are mounted (bounded by the
+     * agent's wait; a mount still under way then is the guest's view, as without this wait).
+     */
+    private GuestAgentClient userAgent(Machine m) {
+        GuestAgentClient a = m.agent(driver.settings().agentWait());
+        try {
+            m.sharesMounted.get(driver.settings().agentWait().toMillis(), TimeUnit.MILLISECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+            LOG.log(System.Logger.Level.DEBUG, "Shares of {0} not mounted yet: {1}", name(), e.toString());
+        }
+        return a;
     }
 
     /**
@@ -648,6 +674,39 @@ public final class QemuVm extends AbstractInstance implements VM {
     void removeProxy(String device, Device proxy) {
         Machine m = requireMachine();
         VmProxies.remove(m.qmp, VmNics.forwardNetdev(expandedDevices().map()), VmProxies.rules(device, proxy));
+    }
+
+    /**
+     * A proxy's forwards are added live ({@code hostfwd_add}); Incus's {@code CanHotPlug} refuses a proxy on a running
+     * VM before this is called, so this serves the undo of a failed update. Other devices keep the base refusal.
+     */
+    @Override
+    protected void deviceAdd(String name, Device device) {
+        if ("proxy".equals(device.type())) {
+            addProxy(name, device);
+        } else {
+            super.deviceAdd(name, device);
+        }
+    }
+
+    @Override
+    protected void deviceRemove(String name, Device device) {
+        if ("proxy".equals(device.type())) {
+            removeProxy(name, device);
+        } else {
+            super.deviceRemove(name, device);
+        }
+    }
+
+    /** A changed proxy's forwards are replaced (undo only, as above); a reload changes nothing: QEMU keeps them. */
+    @Override
+    protected void deviceUpdate(String name, Device oldDevice, Device newDevice) {
+        if ("proxy".equals(newDevice.type()) && "proxy".equals(oldDevice.type()) && !oldDevice.equals(newDevice)) {
+            removeProxy(name, oldDevice);
+            addProxy(name, newDevice);
+        } else {
+            super.deviceUpdate(name, oldDevice, newDevice);
+        }
     }
 
     /**
@@ -1314,14 +1373,14 @@ public final class QemuVm extends AbstractInstance implements VM {
             return SshExec.start(ssh.client(), request, env, execCwd(request, env), stdin, stdout, driver::execute,
                     m::lostCommand);
         }
-        return AgentCmd.start(() -> m.agent(driver.settings().agentWait()), request, env, execCwd(request, env),
+        return AgentCmd.start(() -> userAgent(m), request, env, execCwd(request, env),
                 stdin, stdout, stderr, driver::execute, m::lostCommand);
     }
 
     @Override
     protected Connection doFileSftpConn() {
         Machine m = requireMachine();
-        return SftpServer.open(new AgentFiles(() -> m.agent(driver.settings().agentWait())), driver::execute);
+        return SftpServer.open(new AgentFiles(() -> userAgent(m)), driver::execute);
     }
 
     /**

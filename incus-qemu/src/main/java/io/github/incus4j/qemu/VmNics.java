@@ -33,8 +33,10 @@ import java.util.function.Function;
  *   <li>{@code nictype=p2p}: <b>QEMU user-mode networking</b> ({@code -netdev user}, libslirp), the network for hosts
  *       without a bridge and for unprivileged use. This is the driver's explicit choice, not Incus's: Incus's p2p
  *       NIC is a host tap with no bridge, which needs root and host-side routing. User-mode networking is the
- *       point-to-point link to the host's own network stack: the guest gets 10.0.2.15/24 by DHCP, the host is
- *       10.0.2.2, and {@code proxy} devices forward into it. {@code host_name}, {@code mtu} and the routing keys of
+ *       point-to-point link to the host: the guest gets 10.0.2.15/24 by DHCP and {@code proxy} devices forward into
+ *       it. <b>Safer than Incus</b>: the link is {@code restrict=on}, so the guest reaches nothing through it, not
+ *       the host (libslirp would map 10.0.2.2 to the host's loopback, where local services trust their clients)
+ *       and not the outside; only the host's forwards come in. {@code host_name}, {@code mtu} and the routing keys of
  *       Incus's p2p NIC are refused for it.</li>
  * </ul>
  *
@@ -163,7 +165,10 @@ final class VmNics {
                 a.addAll(List.of("-netdev", "tap,id=" + n.netdev() + ",ifname=" + n.hostName()
                         + ",script=no,downscript=no"));
             } else {
-                a.addAll(List.of("-netdev", "user,id=" + n.netdev() + (n.netdev().equals(fwd) ? rules : "")));
+                // restrict=on: the guest reaches nothing beyond the link (slirp maps 10.0.2.2 to the host's
+                // loopback, where services trust local clients); hostfwd rules still forward into the guest.
+                a.addAll(List.of("-netdev", "user,id=" + n.netdev() + ",restrict=on"
+                        + (n.netdev().equals(fwd) ? rules : "")));
             }
             a.addAll(List.of("-device", "virtio-net-pci,netdev=" + n.netdev() + ",id=dev-" + n.netdev() + ",mac="
                     + n.hwaddr() + (n.mtu() != null && !n.mtu().isEmpty() ? ",host_mtu=" + n.mtu() : "")));

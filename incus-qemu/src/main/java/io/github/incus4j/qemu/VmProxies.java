@@ -17,8 +17,8 @@ import java.util.Set;
  * {@code proxy} devices of a VM as QEMU user-mode networking's host forwarding ({@code hostfwd}): QEMU itself listens
  * on the host and connects to the guest's address on its user-mode NIC, so the forwarder is owned by the VM's QEMU,
  * bounded by it and gone with it. Incus allows only NAT-mode proxies on VMs (a DNAT rule to a static address on a
- * managed bridge); {@code hostfwd} needs no bridge and no static address, and works for {@code nat=true} and
- * {@code nat=false} alike. A {@code connect} address on the guest's loopback or the wildcard means the guest's
+ * managed bridge), and so does the core's validation ({@code nat=true} is required); {@code hostfwd} is NAT too, but
+ * needs no bridge and no static address. A {@code connect} address on the guest's loopback or the wildcard means the guest's
  * user-mode address (QEMU's {@code hostfwd} cannot reach the guest's loopback: a service must listen on the NIC's
  * address or all addresses).
  *

@@ -87,7 +87,7 @@ class QemuDevicesTest {
         }
         devices.put("eth1", Device.of("type", "nic", "nictype", "p2p"));
         devices.put("web", Device.of("type", "proxy", "listen", "tcp:127.0.0.1:" + webPort,
-                "connect", "tcp:127.0.0.1:8080"));
+                "connect", "tcp:127.0.0.1:8080", "nat", "true"));
         devices.put("share", Device.of("type", "disk", "source", share.toString(), "path", "/mnt/share"));
         devices.put("ro", Device.of("type", "disk", "source", roShare.toString(), "path", "/mnt/ro",
                 "readonly", "true"));
@@ -155,6 +155,22 @@ class QemuDevicesTest {
         vm.removeProxy("web2", extra);
         assertThrows(ConnectException.class, () -> new java.net.Socket(InetAddress.getLoopbackAddress(), second)
                 .close());
+    }
+
+    /**
+     * The user-mode NIC is {@code restrict=on}: libslirp would map 10.0.2.2 to the host's loopback, where a listener
+     * of the test's waits; the guest's connection must never arrive (the proxy test shows forwards still work).
+     */
+    @Test
+    @Order(1)
+    void guestCannotReachTheHostLoopbackOverTheUserModeNic() throws Exception {
+        try (ServerSocket listener = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            listener.setSoTimeout(15_000);
+            // In the background: the accept below is the proof (an open connection would keep nc running).
+            sh(vm, "(nc 10.0.2.2 " + listener.getLocalPort() + " </dev/null >/dev/null 2>&1 &)");
+            assertThrows(java.net.SocketTimeoutException.class, () -> listener.accept().close(),
+                    "a connection from the guest arrived on the host's loopback");
+        }
     }
 
     // ---- disks ---------------------------------------------------------------------------------------------------

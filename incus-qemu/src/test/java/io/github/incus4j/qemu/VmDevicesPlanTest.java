@@ -83,7 +83,7 @@ class VmDevicesPlanTest {
         assertTrue(mac.matches("10:66:6a:[0-9a-f]{2}:[0-9a-f]{2}:[0-9a-f]{2}"), mac);
         assertEquals("incus_net", nics.forwardNetdev());
         List<String> args = nics.args(List.of("tcp:127.0.0.1:2222-:22"));
-        assertEquals(List.of("-netdev", "user,id=incus_net,hostfwd=tcp:127.0.0.1:2222-:22", "-device",
+        assertEquals(List.of("-netdev", "user,id=incus_net,restrict=on,hostfwd=tcp:127.0.0.1:2222-:22", "-device",
                 "virtio-net-pci,netdev=incus_net,id=dev-incus_net,mac=" + mac), args);
 
         // A recorded MAC is kept, nothing new to record.

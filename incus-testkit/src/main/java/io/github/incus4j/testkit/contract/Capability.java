@@ -49,7 +49,8 @@ public enum Capability {
     LIVE_UPDATE,
     /**
      * Applies the NIC {@link DriverUnderTest#nicDevice} gives: its volatile keys, an interface in the state and the
-     * metrics (and nothing else but {@code lo}), {@code volatile.<dev>.host_name} while running.
+     * metrics (and nothing else but {@code lo}), {@code volatile.<dev>.host_name} while running (unless
+     * {@link DriverUnderTest#nicHasHostInterface} says the NIC has no host side).
      */
     NIC_DEVICES,
     /** Shares host directories into instances ({@code disk} devices with a host {@code source}). */

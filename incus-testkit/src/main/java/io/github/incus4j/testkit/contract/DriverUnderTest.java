@@ -105,6 +105,15 @@ public interface DriverUnderTest {
     }
 
     /**
+     * Whether the NIC of {@link #nicDevice} has a host-side interface, named in {@code volatile.<dev>.host_name}
+     * while the instance runs (a veth or tap, as Incus's NICs); {@code false} for one that has none (QEMU's user-mode
+     * NIC lives inside the QEMU process), whose state and volatile keys then name no host interface.
+     */
+    default boolean nicHasHostInterface(InstanceType type) {
+        return true;
+    }
+
+    /**
      * Starts an HTTP server on TCP {@code port} inside the running {@code instance} answering {@code GET /} with
      * {@code body}, required with {@link Capability#PROXY_DEVICES}: real drivers run busybox {@code httpd}, the fake
      * registers a {@code FakeService}. It may return before the server listens (the contract retries).
