@@ -160,10 +160,11 @@ class LxcDevicesTest {
         assertTrue(e.getMessage().contains("goes through the symbolic link \"/mnt/evil\""), e.getMessage());
         assertFalse(Files.exists(dir.resolve("inner")), "nothing made outside the root filesystem");
 
-        Instance missing = create(true, Map.of("gone", Device.of("type", "disk", "source", "/nonexistent-src",
-                "path", "/mnt/gone")));
-        e = assertThrows(InvalidArgumentException.class, () -> missing.start(false));
-        assertEquals("Failed to start device \"gone\": Missing source path \"/nonexistent-src\"", e.getMessage());
+        // As Incus's disk.validateConfig: a required source that does not exist is refused at create.
+        e = assertThrows(InvalidArgumentException.class, () -> create(true, Map.of("gone", Device.of("type", "disk",
+                "source", "/nonexistent-src", "path", "/mnt/gone"))));
+        assertEquals("Failed add validation for device \"gone\": Missing source path \"/nonexistent-src\" for disk"
+                + " \"gone\"", e.getMessage());
         Instance optional = create(true, Map.of("gone", Device.of("type", "disk", "source", "/nonexistent-src",
                 "path", "/mnt/gone", "required", "false")));
         optional.start(false);
@@ -193,11 +194,13 @@ class LxcDevicesTest {
     }
 
     @Test
-    void unsupportedDeviceTypesAreRefusedAtStart() {
-        Instance c = create(true, Map.of("g", Device.of("type", "gpu")));
-        NotSupportedException e = assertThrows(NotSupportedException.class, () -> c.start(false));
-        assertTrue(e.getMessage().contains("\"gpu\" are not supported by the lxc driver"), e.getMessage());
-        assertFalse(c.isRunning());
+    void unsupportedDeviceTypesAreRefusedAtCreate() {
+        int before = lxc.list().size();
+        // The driver's DeviceSupport refuses what it would not apply, before anything is written.
+        NotSupportedException e = assertThrows(NotSupportedException.class,
+                () -> create(true, Map.of("g", Device.of("type", "gpu"))));
+        assertEquals("The \"lxc\" driver does not support device type \"gpu\" (device \"g\")", e.getMessage());
+        assertEquals(before, lxc.list().size());
     }
 
     private static int freePort() throws IOException {

@@ -17,6 +17,7 @@ import io.github.incus4j.api.exec.ExecRequest;
 import io.github.incus4j.api.metrics.MetricSet;
 import io.github.incus4j.api.metrics.MetricType;
 import io.github.incus4j.api.model.Device;
+import io.github.incus4j.api.model.Devices;
 import io.github.incus4j.api.model.InstanceArgs;
 import io.github.incus4j.api.rest.ApiInstanceState;
 import java.io.ByteArrayOutputStream;
@@ -378,12 +379,12 @@ class LxcNetworkTest {
         LxcContainerInstance c = (LxcContainerInstance) container(Map.of());
         c.start(false);
         assertEquals(Set.of("lo"), c.renderState(List.of()).network().keySet());
-        c.update(InstanceArgs.builder(c.name()).config(c.localConfig()).devices(c.localDevices()
+        Devices without = c.localDevices();
+        // The update hot-plugs them (the driver's deviceAdd hook).
+        c.update(InstanceArgs.builder(c.name()).config(c.localConfig()).devices(without
                 .with("hot", Device.of("type", "nic", "nictype", "bridged", "parent", bridge, "mtu", "1400"))
                 .with("mv", Device.of("type", "nic", "nictype", "macvlan", "parent", parent)))
                 .profiles(c.profiles()).build(), true);
-        c.attachNic("hot");
-        c.attachNic("mv");
         String host = c.localConfig().get("volatile.hot.host_name");
         LINKS.add(host);
         assertEquals(bridge, Path.of("/sys/class/net", host, "master").toRealPath().getFileName().toString());
@@ -400,8 +401,8 @@ class LxcNetworkTest {
         assertTrue(hasInet(net.get("eth0"), s + ".3", "24"), net.get("eth0").addresses().toString());
         assertEquals(c.localConfig().get("volatile.mv.hwaddr"), net.get("eth1").hwaddr());
 
-        c.detachNic("hot", c.expandedDevices().get("hot"));
-        c.detachNic("mv", c.expandedDevices().get("mv"));
+        c.update(InstanceArgs.builder(c.name()).config(c.localConfig()).devices(without).profiles(c.profiles())
+                .build(), true); // unplugged by the deviceRemove hook
         assertFalse(Files.exists(Path.of("/sys/class/net", host)), "host side removed");
         assertFalse(c.localConfig().containsKey("volatile.hot.host_name"));
         assertEquals(Set.of("lo"), c.renderState(List.of()).network().keySet());

@@ -1,5 +1,6 @@
 package io.github.incus4j.testkit.contract;
 
+import static io.github.incus4j.testkit.contract.ContractGroup.argsOf;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
@@ -54,12 +55,6 @@ abstract class DevicesGroup {
 
     DevicesGroup(ContractSupport contract) {
         this.c = contract;
-    }
-
-    private static InstanceArgs.Builder argsOf(Instance i) {
-        return InstanceArgs.builder(i.name()).project(i.project().name()).type(i.type())
-                .architecture(i.architecture()).ephemeral(i.isEphemeral()).description(i.description())
-                .config(i.localConfig()).devices(i.localDevices()).profiles(i.profiles());
     }
 
     private Device nic(InstanceType type) {
