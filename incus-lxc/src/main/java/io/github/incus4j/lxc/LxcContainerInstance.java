@@ -3,6 +3,7 @@ package io.github.incus4j.lxc;
 import static org.apiguardian.api.API.Status.EXPERIMENTAL;
 
 import io.github.incus4j.api.Container;
+import io.github.incus4j.api.BusyException;
 import io.github.incus4j.api.IncusException;
 import io.github.incus4j.api.InstanceSource;
 import io.github.incus4j.api.InstanceStateException;
@@ -113,7 +114,7 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
     private static final Duration FREEZE_TIMEOUT = Duration.ofSeconds(10);
     private static final int CONSOLE_BUFFER = 256 * 1024;
     private static final String METADATA = ImageFiles.METADATA;
-    private static final String NO_ALLOCATION =
+    static final String NO_ALLOCATION =
             "No uid/gid allocation configured. In this mode, only privileged containers are supported";
     private static final Duration CRIU_TIMEOUT = Duration.ofSeconds(60);
     /** The migration header field carrying {@code base.conf}, the lxc settings the root filesystem came with. */
@@ -666,7 +667,7 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
     @Override
     protected void doStart(boolean stateful) {
         if (stateful) {
-            Criu.host().require("Failed to restore container state");
+            driver.criu().require("Failed to restore container state");
         }
         if (!privileged()) {
             requireSearchableParents(rootfsPath());
@@ -792,7 +793,7 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
         if (stateful) {
             try {
                 LxcTool.restore(driver.lxcpath(), lxcName(), statePath(), CRIU_TIMEOUT,
-                        Criu.host().options(statePath()));
+                        driver.criu().options(statePath()));
             } catch (IncusException e) {
                 throw Criu.failure(e, statePath(), "restore.log");
             }
@@ -841,7 +842,7 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
 
     private void stopContainer(boolean stateful) {
         if (stateful) {
-            Criu.host().require("Unable to perform container live migration");
+            driver.criu().require("Unable to perform container live migration");
             dump(statePath(), true);
         }
         driver.unwatchForStop(this);
@@ -872,7 +873,7 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
         AbstractInstances.deleteTree(dir);
         try {
             Files.createDirectories(dir);
-            LxcTool.checkpoint(driver.lxcpath(), lxcName(), dir, stop, CRIU_TIMEOUT, Criu.host().options(dir));
+            LxcTool.checkpoint(driver.lxcpath(), lxcName(), dir, stop, CRIU_TIMEOUT, driver.criu().options(dir));
         } catch (IOException e) {
             throw new UncheckedIOException("Cannot create " + dir, e);
         } catch (IncusException e) {
@@ -997,7 +998,7 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
     @Override
     protected void doSnapshot(InstanceArgs snapshot, boolean stateful) {
         if (stateful) {
-            Criu.host().require("Unable to create a stateful snapshot");
+            driver.criu().require("Unable to create a stateful snapshot");
         }
         Path target = snapshotRootfs(snapshot);
         try {
@@ -1016,7 +1017,7 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
         Path source = snapshotRootfs(snapshot);
         AbstractInstances.deleteTree(statePath());
         if (snapshot.stateful() && Files.isDirectory(source.resolveSibling("state"))) {
-            Criu.host().require("Failed to restore container state");
+            driver.criu().require("Failed to restore container state");
             Trees.copy(source.resolveSibling("state"), statePath());
         }
         Path staging = rootfsPath().resolveSibling("rootfs.restoring");
@@ -1337,7 +1338,7 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
         if (isRunning()) {
             if (m.live()) {
                 try {
-                    Criu.host().require("Unable to perform container live migration");
+                    driver.criu().require("Unable to perform container live migration");
                 } catch (NotSupportedException noCriu) {
                     throw MigrationWire.abandon(m, noCriu);
                 }
@@ -1411,7 +1412,7 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
                     finalDumped[0] = true;
                     try {
                         LxcTool.checkpoint(driver.lxcpath(), lxcName(), fin, false, true,
-                                prev == null ? null : "../" + prev, CRIU_TIMEOUT, Criu.host().options(fin));
+                                prev == null ? null : "../" + prev, CRIU_TIMEOUT, driver.criu().options(fin));
                     } catch (IncusException e) {
                         throw Criu.failure(e, fin, "dump.log");
                     } finally {
@@ -1463,7 +1464,7 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
         if (!ConfigKeys.isTrue(config.get("migration.incremental.memory"))) {
             return null;
         }
-        if (!Criu.host().dirtyTracking()) {
+        if (!driver.criu().dirtyTracking()) {
             // As Incus: without CRIU's memory tracking the migration goes on with the final dump alone.
             LOG.log(System.Logger.Level.WARNING, "{0}: no pre-dumps, CRIU cannot track dirty memory on this host"
                     + " (kernel without CONFIG_MEM_SOFT_DIRTY): the whole memory is dumped while stopped", name());
@@ -1479,7 +1480,7 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
             long t0 = System.nanoTime();
             try {
                 LxcTool.checkpoint(driver.lxcpath(), lxcName(), dir, true, false, prev == null ? null : "../" + prev,
-                        CRIU_TIMEOUT, Criu.host().options(dir));
+                        CRIU_TIMEOUT, driver.criu().options(dir));
             } catch (IncusException e) {
                 throw Criu.failure(e, dir, "pre-dump.log");
             }
@@ -1506,7 +1507,7 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
             return;
         }
         try {
-            LxcTool.restore(driver.lxcpath(), lxcName(), fin, CRIU_TIMEOUT, Criu.host().options(fin));
+            LxcTool.restore(driver.lxcpath(), lxcName(), fin, CRIU_TIMEOUT, driver.criu().options(fin));
             statusChanged();
             driver.watchForStop(this);
         } catch (IncusException e) {
@@ -1547,9 +1548,22 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
         @Override
         public void header(MigrationMessage header) {
             record = MigrationWire.check(header, type(), LxcDriver.NAME, CriuStream.FORMAT);
+            // The target of a migration is the empty instance made for it: one with a root filesystem or snapshots
+            // is another instance that has the name already (Incus's conflict at create).
+            boolean empty;
+            try (var entries = Files.list(rootfsPath())) {
+                empty = entries.findAny().isEmpty() && snapshots().isEmpty();
+            } catch (java.nio.file.NoSuchFileException e) {
+                empty = snapshots().isEmpty();
+            } catch (IOException e) {
+                throw new UncheckedIOException("Cannot read the root filesystem of " + ErrorTexts.quote(name()), e);
+            }
+            if (!empty) {
+                throw new BusyException(ErrorTexts.instanceExists(name()));
+            }
             live = MigrationWire.isLive(header);
             if (live) {
-                Criu.host().require("Unable to perform container live migration");
+                driver.criu().require("Unable to perform container live migration");
             }
             snapshotNames = MigrationWire.snapshotNames(record);
             if (!ConfigKeys.isTrue(record.instance().config().get("security.privileged"))) {
@@ -1723,7 +1737,7 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
         }
         long t0 = System.nanoTime();
         try {
-            LxcTool.restore(driver.lxcpath(), lxcName(), fin, CRIU_TIMEOUT, Criu.host().options(fin));
+            LxcTool.restore(driver.lxcpath(), lxcName(), fin, CRIU_TIMEOUT, driver.criu().options(fin));
         } catch (IncusException e) {
             throw Criu.failure(e, fin, "restore.log");
         } finally {

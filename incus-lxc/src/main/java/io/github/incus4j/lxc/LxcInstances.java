@@ -51,6 +51,7 @@ public final class LxcInstances extends AbstractInstances<LxcContainerInstance> 
     private final Path lxcpath;
     private final Optional<IdmapSet> allocation;
     private final Duration lockWait;
+    private volatile Criu criu;
     private final StatusWatcher statusWatcher;
     /** The managed networks declared since open, by name; guarded by itself. */
     private final Map<String, ManagedNetwork> networks = new TreeMap<>();
@@ -205,6 +206,20 @@ public final class LxcInstances extends AbstractInstances<LxcContainerInstance> 
     }
 
     /** The bound of each wait of a migration (a message, a full pipe): the driver's lock wait. */
+    /** This session's CRIU: the host's unless set otherwise by {@link #criu(Criu)}. */
+    Criu criu() {
+        Criu c = criu;
+        return c == null ? Criu.host() : c;
+    }
+
+    /**
+     * Makes this session act on {@code c} instead of the host's CRIU (two sessions in one process standing for two
+     * hosts, one of them without a usable CRIU); null: the host's again.
+     */
+    void criu(Criu c) {
+        criu = c;
+    }
+
     Duration migrationWait() {
         return lockWait;
     }

@@ -5,9 +5,14 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.github.incus4j.api.BusyException;
 import io.github.incus4j.api.Container;
+import io.github.incus4j.api.IncusException;
 import io.github.incus4j.api.Instance;
 import io.github.incus4j.api.InstanceSource;
+import io.github.incus4j.api.InstanceStateException;
+import io.github.incus4j.api.InvalidArgumentException;
+import io.github.incus4j.api.NotSupportedException;
 import io.github.incus4j.api.StatusCode;
 import io.github.incus4j.api.exec.Cmd;
 import io.github.incus4j.api.exec.ExecRequest;
@@ -172,24 +177,76 @@ class LxcTwoHostMigrationTest {
         assertEquals(null, left.localConfig().get("migration.stateful"), "no definition adopted");
     }
 
+    /**
+     * Migrates {@code src} live into {@code dst}, which must refuse: the source's error says the target refused with
+     * {@code text}, the target's is a {@code targetError}; both well before the migration's wait runs out (the
+     * source learns it from the target's answer to the header, before any data moves); the counter is the same
+     * process, never dumped; nothing staged on the target.
+     */
+    private void assertRefused(Container src, Instance dst, String text,
+            Class<? extends IncusException> targetError) throws Exception {
+        long[] before = counter(src);
+        long t0 = System.nanoTime();
+        try (TcpMigration tcp = TcpMigration.open(net, true, 0)) {
+            IncusException e = assertThrows(IncusException.class, () -> TcpMigration.migrate(src, dst, tcp, WAIT));
+            long ms = (System.nanoTime() - t0) / 1_000_000;
+            System.out.println("refused in " + ms + " ms: " + e.getMessage());
+            assertEquals("Migration refused by the target: " + text, e.getMessage());
+            assertTrue(ms < WAIT.toMillis() / 3, "refused at once, not after a wait: " + ms + " ms");
+            assertEquals(1, e.getSuppressed().length, "the target's own error");
+            assertTrue(targetError.isInstance(e.getSuppressed()[0]), e.getSuppressed()[0].toString());
+            assertEquals(text, e.getSuppressed()[0].getMessage());
+        }
+        assertEquals(StatusCode.RUNNING, src.statusCode());
+        long[] after = counter(src);
+        assertEquals(before[0], after[0], "never dumped nor restored: the same process");
+        assertTrue(after[1] >= before[1]);
+        assertFalse(Files.exists(src.path().resolve(".migration-state")));
+        assertFalse(Files.exists(dst.path().resolve(".migrating")), "nothing staged on the target");
+    }
+
+    @Test
+    void targetWithTheNameTakenRefusesBeforeTheSourceDumps() throws Exception {
+        LiveCounter.requireCriu();
+        Container src = runningCounter();
+        // The target host has a container of that name already: stopped with its files, then running.
+        Instance taken = target.create(InstanceArgs.builder(src.name()).build(), InstanceSource.template("busybox",
+                Map.of()));
+        Files.writeString(taken.rootfsPath().resolve("root/mine"), "target's own");
+        assertRefused(src, taken, "Instance \"" + src.name() + "\" already exists", BusyException.class);
+        assertEquals("target's own", Files.readString(taken.rootfsPath().resolve("root/mine")));
+        assertEquals(StatusCode.STOPPED, taken.statusCode());
+        taken.start(false);
+        assertRefused(src, taken, "Instance is running", InstanceStateException.class);
+        assertEquals(StatusCode.RUNNING, taken.statusCode());
+        assertEquals("target's own", run(taken, "cat", "/root/mine"));
+    }
+
+    @Test
+    void targetWithoutCriuRefusesBeforeTheSourceDumps() throws Exception {
+        LiveCounter.requireCriu();
+        Container src = runningCounter();
+        // The target session acts as on a host without CRIU (the answer the probe gives there).
+        target.criu(new Criu(false, false, "", "CRIU isn't installed"));
+        Instance dst = target.create(InstanceArgs.builder(src.name()).build(), InstanceSource.none());
+        assertRefused(src, dst, "Unable to perform container live migration. CRIU isn't installed",
+                NotSupportedException.class);
+        try (var list = Files.list(dst.rootfsPath())) {
+            assertEquals(0, list.count(), "the empty rootfs stays empty");
+        }
+        assertEquals(null, dst.localConfig().get("migration.stateful"), "no definition adopted");
+    }
+
     @Test
     void targetWithoutAnIdRangeRefusesBeforeTheSourceDumps() throws Exception {
         LiveCounter.requireCriu();
         Container src = runningCounter();
-        long[] before = counter(src);
         LxcInstances noIds = new LxcInstances(new LxcDriver().info(), Liblxc.load(),
                 LxcHost.searchable(dir.resolve("host-c")), WAIT, Optional.empty());
         try {
             Instance dst = noIds.create(InstanceArgs.builder(src.name()).config("security.privileged", "true")
                     .build(), InstanceSource.none());
-            try (TcpMigration tcp = TcpMigration.open(net, true, 0)) {
-                Exception e = assertThrows(Exception.class, () -> TcpMigration.migrate(src, dst, tcp, WAIT));
-                assertTrue(e.getMessage().contains("No uid/gid allocation configured"), e.getMessage());
-            }
-            assertEquals(StatusCode.RUNNING, src.statusCode());
-            long[] after = counter(src);
-            assertEquals(before[0], after[0], "never dumped nor restored: the same process");
-            assertFalse(Files.exists(dst.path().resolve(".migrating")));
+            assertRefused(src, dst, LxcContainerInstance.NO_ALLOCATION, InvalidArgumentException.class);
         } finally {
             LxcHost.deleteAll(noIds);
         }

@@ -1605,15 +1605,23 @@ public abstract class AbstractInstance implements Instance {
     public void migrateReceive(MigrateReceiveArgs receiveArgs) {
         requireInstance("migrate");
         Objects.requireNonNull(receiveArgs, "args");
+        // Refusals before anything is received tell the source at once (it waits for the target's answer).
         if (isRunning()) {
-            throw new InstanceStateException(ErrorTexts.INSTANCE_IS_RUNNING, statusCode());
+            throw io.github.incus4j.api.internal.migration.MigrationWire.abandon(receiveArgs.common(),
+                    new InstanceStateException(ErrorTexts.INSTANCE_IS_RUNNING, statusCode()));
         }
         if (receiveArgs.instanceOperation() != null) {
             doMigrateReceive(receiveArgs);
             return;
         }
-        runHeld(owner.locks().create(args.project(), args.name(), operation, OperationLocks.Action.CREATE, false,
-                false), () -> doMigrateReceive(receiveArgs));
+        InstanceOperation op;
+        try {
+            op = owner.locks().create(args.project(), args.name(), operation, OperationLocks.Action.CREATE, false,
+                    false);
+        } catch (IncusException e) {
+            throw io.github.incus4j.api.internal.migration.MigrationWire.abandon(receiveArgs.common(), e);
+        }
+        runHeld(op, () -> doMigrateReceive(receiveArgs));
     }
 
     /**
