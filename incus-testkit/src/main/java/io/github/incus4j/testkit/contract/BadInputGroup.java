@@ -1,6 +1,7 @@
 package io.github.incus4j.testkit.contract;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
@@ -217,8 +218,18 @@ abstract class BadInputGroup extends ContractGroup {
     @ForEachInstanceType
     void receivingIntoARunningInstanceIsRefused(InstanceType type) {
         Instance i = createRunning(type);
+        // The target may tell the source why, as Incus's sink does (a failed control message); nothing else moves.
+        List<io.github.incus4j.api.migration.MigrationMessage> told = new java.util.concurrent.CopyOnWriteArrayList<>();
+        MigrateArgs u = unusableMigrateArgs(false);
+        MigrateArgs args = new MigrateArgs(told::add, u.controlReceive(), u.stateConn(), u.filesystemConn(),
+                u.snapshots(), u.live(), null, null, null);
         assertRefused(InstanceStateException.class, "Instance is running",
-                () -> i.migrateReceive(new MigrateReceiveArgs(unusableMigrateArgs(false), null, false, false)));
+                () -> i.migrateReceive(new MigrateReceiveArgs(args, null, false, false)));
+        for (io.github.incus4j.api.migration.MigrationMessage m : told) {
+            assertFalse(m.success(), "only a refusal may be sent: " + m);
+            assertEquals("Instance is running", m.message());
+        }
+        assertTrue(i.isRunning());
     }
 
     @ForEachInstanceType
