@@ -42,6 +42,8 @@ public final class Forwarder implements AutoCloseable {
         C open() throws IOException;
     }
 
+    private static final java.time.Duration CLOSE_WAIT = java.time.Duration.ofSeconds(5);
+
     private final String name;
     private final Closeable listener;
     private final int max;
@@ -49,6 +51,11 @@ public final class Forwarder implements AutoCloseable {
     private final AtomicInteger threads = new AtomicInteger();
     private final AtomicInteger connections = new AtomicInteger();
     private volatile boolean closed;
+    /**
+     * The thread reading the listener. {@link #close()} waits for it: the JDK closes a channel under a blocked accept
+     * only once that accept returns, and the port must be free when close() returns.
+     */
+    private volatile Thread loop;
 
     private Forwarder(String name, Closeable listener, int max) {
         this.name = name;
@@ -60,14 +67,14 @@ public final class Forwarder implements AutoCloseable {
     public static Forwarder stream(String name, ServerSocketChannel listener, Opener<? extends ByteChannel> target,
             int max) {
         Forwarder f = new Forwarder(name, listener, max);
-        f.thread("accept", () -> f.acceptLoop(listener, target));
+        f.loop = f.thread("accept", () -> f.acceptLoop(listener, target));
         return f;
     }
 
     /** Forwards each UDP client of {@code listener} through its own socket {@code target} opens. */
     public static Forwarder datagram(String name, DatagramChannel listener, Opener<DatagramChannel> target, int max) {
         Forwarder f = new Forwarder(name, listener, max);
-        f.thread("udp", () -> f.datagramLoop(listener, target));
+        f.loop = f.thread("udp", () -> f.datagramLoop(listener, target));
         return f;
     }
 
@@ -76,10 +83,11 @@ public final class Forwarder implements AutoCloseable {
         return connections.get();
     }
 
-    private void thread(String role, Runnable body) {
+    private Thread thread(String role, Runnable body) {
         Thread t = new Thread(body, "incus4j-proxy-" + name + "-" + role + "-" + threads.incrementAndGet());
         t.setDaemon(true);
         t.start();
+        return t;
     }
 
     private void acceptLoop(ServerSocketChannel listener, Opener<? extends ByteChannel> target) {
@@ -241,6 +249,14 @@ public final class Forwarder implements AutoCloseable {
         for (Closeable c : List.copyOf(open)) {
             open.remove(c);
             quietly(c);
+        }
+        Thread t = loop;
+        if (t != null && t != Thread.currentThread()) {
+            try {
+                t.join(CLOSE_WAIT.toMillis());
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
         }
     }
 
