@@ -8,6 +8,7 @@ import io.github.incus4j.api.InstanceType;
 import io.github.incus4j.api.InvalidArgumentException;
 import io.github.incus4j.api.internal.text.ErrorTexts;
 import io.github.incus4j.api.model.Device;
+import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 
@@ -74,6 +75,44 @@ class DeviceRulesTest {
         accepted(ct, "p", Device.of("type", "proxy", "listen", "tcp:0.0.0.0:80", "connect", "tcp:127.0.0.1:80"));
         accepted(ct, "x", Device.of("type", "none"));
         accepted(InstanceType.ANY, "u", Device.of("type", "unix-char", "path", "/dev/x"));
+    }
+
+    /** proxy.go's validateConfig rules between options, in its order. */
+    @Test
+    void proxyRulesBetweenOptions() {
+        InstanceType ct = InstanceType.CONTAINER;
+        InstanceType vm = InstanceType.VM;
+        String tcp = "tcp:127.0.0.1:80";
+        refused(vm, "p", Device.of("type", "proxy", "listen", tcp, "connect", tcp),
+                "Only NAT mode is supported for proxies on VM instances");
+        refused(vm, "p", Device.of("type", "proxy", "listen", tcp, "connect", tcp, "nat", "false"),
+                "Only NAT mode is supported for proxies on VM instances");
+        accepted(vm, "p", Device.of("type", "proxy", "listen", tcp, "connect", tcp, "nat", "true"));
+
+        String header = "The PROXY header can only be sent to tcp servers in non-nat mode";
+        refused(ct, "p", Device.of("type", "proxy", "listen", "udp:127.0.0.1:53", "connect", "udp:127.0.0.1:53",
+                "proxy_protocol", "true"), header);
+        refused(ct, "p", Device.of("type", "proxy", "listen", tcp, "connect", tcp, "proxy_protocol", "true", "nat",
+                "true"), header);
+        accepted(ct, "p", Device.of("type", "proxy", "listen", tcp, "connect", tcp, "proxy_protocol", "true"));
+        accepted(ct, "p", Device.of("type", "proxy", "listen", tcp, "connect", "udp:127.0.0.1:53",
+                "proxy_protocol", "false"));
+
+        String owners = "Only proxy devices for non-abstract unix sockets can carry uid, gid, or mode properties";
+        for (String key : List.of("uid", "gid", "mode")) {
+            String value = key.equals("mode") ? "0600" : "1000";
+            refused(ct, "p", Device.of("type", "proxy", "listen", tcp, "connect", tcp, key, value), owners);
+            refused(ct, "p", Device.of("type", "proxy", "listen", "unix:@abstract", "connect", tcp, key, value),
+                    owners);
+            accepted(ct, "p", Device.of("type", "proxy", "listen", "unix:/run/p.sock", "connect", tcp, key, value));
+        }
+
+        String hostBound = "Only host-bound proxies can use NAT";
+        refused(ct, "p", Device.of("type", "proxy", "listen", tcp, "connect", tcp, "nat", "true", "bind", "instance"),
+                hostBound);
+        accepted(ct, "p", Device.of("type", "proxy", "listen", tcp, "connect", tcp, "nat", "true", "bind", "host"));
+        accepted(ct, "p", Device.of("type", "proxy", "listen", tcp, "connect", tcp, "nat", "false", "bind",
+                "instance"));
     }
 
     @Test
