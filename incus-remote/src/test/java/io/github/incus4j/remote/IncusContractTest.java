@@ -125,6 +125,14 @@ class IncusContractTest extends InstanceDriverContract {
             Map.entry("vmKeysAreUnknownToContainers", "[incus-right] \"Failed creating instance record: \" prefix"),
             Map.entry("environmentValuesCannotHoldLineBreaks", "[incus-right] \"Failed creating instance record: "
                     + "\" prefix, no key or value named"),
+            Map.entry("requiredOptionsAreRefusedWithIncusTexts", "[incus-right] \"Failed creating instance record: "
+                    + "Failed initializing instance: \" before the device text"),
+            Map.entry("unknownDeviceOptionIsRefused", "[incus-right] \"Failed creating instance record: Failed "
+                    + "initializing instance: \" before the device text"),
+            Map.entry("unknownDeviceTypeIsRefused", "[incus-right] \"Failed creating instance record: Invalid device "
+                    + "type ...\" (the type is checked before the devices are loaded)"),
+            Map.entry("profilesExpandInOrderUnderLocalDevices", "[remote] profiles are server objects"),
+            Map.entry("noneMasksAProfileDevice", "[remote] profiles are server objects"),
             Map.entry("memoryLimitOfZeroIsRefused", "[incus-right] \"Failed creating instance record: \" prefix"),
             Map.entry("cpuTopologyIsForVmsOnly", "[incus-right] \"Failed creating instance record: Invalid CPU "
                     + "limit syntax\""),
