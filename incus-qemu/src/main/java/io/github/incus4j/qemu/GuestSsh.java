@@ -56,11 +56,7 @@ final class GuestSsh implements AutoCloseable {
     private static final String KEY = "ssh_key";
     private static final String AUTHORIZED_KEYS = "/root/.ssh/authorized_keys";
     private static final Duration RETRY = Duration.ofMillis(200);
-    /**
-     * The least a first connection is given, however long ago the guest booted: a TCG guest on a busy host can take
-     * several seconds to send its banner, and only a hung guest makes a caller wait this long.
-     */
-    private static final Duration MIN_WAIT = Duration.ofSeconds(15);
+    private static final Duration MIN_WAIT = Duration.ofSeconds(5);
     private static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(5);
     private static final Duration MIN_ATTEMPT = Duration.ofSeconds(1);
 
