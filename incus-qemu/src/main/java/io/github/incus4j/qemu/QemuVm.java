@@ -105,6 +105,9 @@ public final class QemuVm extends AbstractInstance implements VM {
     private final QemuInstances driver;
     private final Object machineLock = new Object();
     private volatile Machine machine;
+    // True from QEMU's launch until its machine is set (machineLock held): machine() must not attach to that QEMU's
+    // monitor meanwhile, or the starting thread's own connection would wait behind it for a greeting.
+    private boolean launching;
 
     QemuVm(QemuInstances driver, InstanceRecord record) {
         super(driver, record);
@@ -375,6 +378,9 @@ public final class QemuVm extends AbstractInstance implements VM {
                     return Optional.empty();
                 }
             }
+            if (launching) {
+                return Optional.empty();
+            }
             Machine.RunDir run = runDir();
             Optional<QemuProcess> p = QemuProcess.find(run.pidfile(), uuid());
             if (p.isEmpty()) {
@@ -545,9 +551,15 @@ public final class QemuVm extends AbstractInstance implements VM {
             throw e;
         }
         QemuProcess process;
+        synchronized (machineLock) {
+            launching = true;
+        }
         try {
             process = QemuProcess.launch(cmd, run.pidfile(), logPath().resolve("qemu.early.log"));
         } catch (RuntimeException e) {
+            synchronized (machineLock) {
+                launching = false;
+            }
             releaseHostDevices(run, disks);
             throw e;
         }
@@ -559,6 +571,7 @@ public final class QemuVm extends AbstractInstance implements VM {
             qmp.execute("set-action", Map.of("shutdown", "poweroff", "reboot", "reset", "panic", "exit-failure"));
             synchronized (machineLock) {
                 machine = m;
+                launching = false;
                 driver.attached(this);
             }
             watch(m);
@@ -576,6 +589,7 @@ public final class QemuVm extends AbstractInstance implements VM {
         } catch (RuntimeException e) {
             synchronized (machineLock) {
                 machine = null;
+                launching = false;
                 driver.detached(this);
             }
             if (qmp != null) {

@@ -35,6 +35,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Set;
 import java.util.TreeSet;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.BooleanSupplier;
 import org.junit.jupiter.api.AfterAll;
@@ -400,6 +401,32 @@ class QemuVmTest {
         }
         await(() -> again.statusCode() == StatusCode.RUNNING, Duration.ofSeconds(20), "a connection once released");
         again.stop(false);
+    }
+
+    @Test
+    void readerDuringAStartDoesNotTakeTheNewMonitor() throws InterruptedException {
+        // A reader that polls while QEMU launches (here the init PID; in the contract's soak a render during a
+        // restore's start) used to attach to its monitor first; the start then waited behind it for a greeting and
+        // failed with "QMP connection timed out".
+        QemuVm vm = create(args());
+        AtomicBoolean starting = new AtomicBoolean(true);
+        AtomicInteger reads = new AtomicInteger();
+        Thread reader = new Thread(() -> {
+            while (starting.get()) {
+                vm.initPid();
+                reads.incrementAndGet();
+            }
+        }, "status-reader");
+        reader.start();
+        try {
+            vm.start(false);
+        } finally {
+            starting.set(false);
+            reader.join(WAIT.toMillis());
+        }
+        assertTrue(reads.get() > 0, "the reader ran during the start");
+        assertEquals(StatusCode.RUNNING, vm.statusCode());
+        vm.stop(false);
     }
 
     @Test
