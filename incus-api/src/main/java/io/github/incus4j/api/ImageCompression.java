@@ -19,7 +19,13 @@ public enum ImageCompression {
     /** The legacy {@code .lzma} format ({@code xz --format=lzma}). */
     LZMA("lzma"),
     XZ("xz"),
-    ZSTD("zstd");
+    ZSTD("zstd"),
+    /**
+     * A squashfs image (xz inside) of what would be the tarball, made by {@code tar2sqfs} of squashfs-tools-ng, as
+     * {@code incus publish --compression squashfs} makes it. Export only: squashfs images are read as files
+     * ({@code unsquashfs}), not as a compressed stream.
+     */
+    SQUASHFS("squashfs");
 
     private final String value;
 
@@ -34,7 +40,7 @@ public enum ImageCompression {
 
     /**
      * The compression named {@code name} as Incus names it ({@code none}, {@code gzip}, {@code bzip2},
-     * {@code lzma}, {@code xz}, {@code zstd}; case-insensitive); {@link InvalidArgumentException} naming it otherwise.
+     * {@code lzma}, {@code xz}, {@code zstd}, {@code squashfs}; case-insensitive); {@link InvalidArgumentException} naming it otherwise.
      */
     public static ImageCompression of(String name) {
         if (name != null) {
@@ -46,6 +52,6 @@ public enum ImageCompression {
             }
         }
         throw new InvalidArgumentException("Unsupported compression algorithm \"" + name
-                + "\": use none, gzip, bzip2, lzma, xz or zstd");
+                + "\": use none, gzip, bzip2, lzma, xz, zstd or squashfs");
     }
 }

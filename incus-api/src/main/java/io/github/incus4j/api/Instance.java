@@ -139,9 +139,10 @@ public interface Instance extends ConfigReader {
     /**
      * {@link #export(OutputStream, OutputStream, Map, Instant, ProgressTracker)} with the tarballs compressed as
      * {@code incus publish --compression} does: the unified tarball, or a split image's metadata tarball and
-     * root filesystem tarball (a VM's root filesystem, its qcow2 disk, is written as it is). Nothing is written when
-     * the export is refused; when it fails part way, the compressed stream is left unfinished, so that it cannot be
-     * taken for a complete image. The caller's streams stay open.
+     * root filesystem tarball (a VM's root filesystem, its qcow2 disk, is written as it is); with
+     * {@link ImageCompression#SQUASHFS}, each becomes a squashfs image instead, as Incus makes it. Nothing is written
+     * when the export is refused; when it fails part way, the compressed stream is left unfinished (a squashfs image
+     * is not written at all), so that it cannot be taken for a complete image. The caller's streams stay open.
      *
      * @param compression the compression; {@code null} for Incus's default, {@link ImageCompression#GZIP}
      */
@@ -154,7 +155,16 @@ public interface Instance extends ConfigReader {
         OutputStream m = io.github.incus4j.api.internal.image.ImageTar.compressing(meta, c);
         OutputStream r = rootfs == null ? null : type() == InstanceType.VM ? rootfs
                 : io.github.incus4j.api.internal.image.ImageTar.compressing(rootfs, c);
-        ImageMetadata written = export(m, r, properties, expiration, tracker);
+        ImageMetadata written;
+        try {
+            written = export(m, r, properties, expiration, tracker);
+        } catch (RuntimeException e) {
+            io.github.incus4j.api.internal.image.ImageTar.abandon(m);
+            if (r != null) {
+                io.github.incus4j.api.internal.image.ImageTar.abandon(r);
+            }
+            throw e;
+        }
         try {
             m.close();
             if (r != null && r != rootfs) {

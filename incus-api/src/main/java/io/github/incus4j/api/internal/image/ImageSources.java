@@ -269,10 +269,27 @@ public final class ImageSources {
         return c;
     }
 
-    /** The metadata tarball of a split image: its {@code metadata.yaml}, and its templates into {@code templates}. */
+    /**
+     * The metadata file of a split image (a tarball, or a squashfs image as {@code incus publish --compression
+     * squashfs} writes it, which Incus reads too): its {@code metadata.yaml}, and its templates into
+     * {@code templates} (null: not wanted).
+     */
     private static ImageMetadata readMetadataTarball(Path file, Map<String, byte[]> templates) throws IOException {
         if (Squashfs.isSquashfs(file)) {
-            throw new InvalidArgumentException("The metadata of a split image is a tarball, not a squashfs image");
+            if (templates == null) {
+                Content c = listSquashfs(file);
+                if (c.metadata == null) {
+                    throw new InvalidArgumentException("Missing metadata.yaml in the image's metadata file");
+                }
+                return c.metadata;
+            }
+            return withScratch(null, dir -> {
+                Path all = dir.resolve("metadata");
+                Squashfs.unpack(file, null, all);
+                Image md = unpackedMetadata(all, "");
+                templates.putAll(md.templates());
+                return md.metadata();
+            });
         }
         Content c = scanTar(file, templates, null, null);
         if (c.metadata == null) {

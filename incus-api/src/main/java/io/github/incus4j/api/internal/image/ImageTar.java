@@ -362,6 +362,8 @@ public final class ImageTar {
             case XZ -> new XZCompressorInputStream(in, true);
             case LZMA -> new LZMACompressorInputStream(in);
             case ZSTD -> new ZstdCompressorInputStream(in);
+            case SQUASHFS -> throw new InvalidArgumentException("Invalid tar archive: a squashfs image is read from a"
+                    + " file, not from a stream");
         };
     }
 
@@ -369,13 +371,25 @@ public final class ImageTar {
      * A stream compressing into {@code out} with {@code c} ({@link ImageCompression#NONE}: written as is); closing
      * it finishes the compressed stream and flushes {@code out}, which stays open. The compressor starts at the
      * first byte written: nothing at all reaches {@code out} when nothing is written (gzip, xz and zstd would
-     * otherwise write a header at once).
+     * otherwise write a header at once). {@link ImageCompression#SQUASHFS} collects the tarball in a temporary file
+     * and writes the image to {@code out} at the close.
      */
     public static OutputStream compressing(OutputStream out, ImageCompression c) {
         if (out == null || c == null) {
             throw new InvalidArgumentException("No output stream or compression for the image");
         }
         return new Compressing(out, c);
+    }
+
+    /**
+     * Gives up a stream of {@link #compressing} after a failed export: nothing more reaches its target, which is
+     * left unfinished (never a complete-looking image), and a squashfs export's temporary files are deleted.
+     * Anything else is left alone.
+     */
+    public static void abandon(OutputStream compressing) {
+        if (compressing instanceof Compressing c) {
+            c.abandon();
+        }
     }
 
     /** Starts its compressor at the first write. */
@@ -403,6 +417,7 @@ public final class ImageTar {
                     case XZ -> new XZCompressorOutputStream(shield);
                     case LZMA -> new LZMACompressorOutputStream(shield);
                     case ZSTD -> new ZstdCompressorOutputStream(shield);
+                    case SQUASHFS -> Squashfs.fromTar(shield);
                 };
             }
             return out;
@@ -435,6 +450,13 @@ public final class ImageTar {
             closed = true;
             if (out != null) {
                 out.close();
+            }
+        }
+
+        void abandon() {
+            closed = true;
+            if (out instanceof Squashfs.FromTar s) {
+                s.abandon();
             }
         }
     }

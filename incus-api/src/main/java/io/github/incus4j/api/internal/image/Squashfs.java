@@ -5,8 +5,10 @@ import io.github.incus4j.api.InvalidArgumentException;
 import io.github.incus4j.api.NotSupportedException;
 import io.github.incus4j.api.OperationTimeoutException;
 import io.github.incus4j.api.internal.text.ErrorTexts;
+import java.io.BufferedOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -83,6 +85,77 @@ final class Squashfs {
                 "xz"), LONG, image);
     }
 
+    /**
+     * A stream taking a tarball and writing, at its close, the squashfs image of its content to {@code target}
+     * (which stays open): {@code tar2sqfs --no-skip --force --compressor xz}, as Incus's {@code compressFile}. tar2sqfs
+     * writes to a file only, and reads the tarball from a file here too, so that a stalled tool cannot block a
+     * writer on a full pipe: its whole run is bounded.
+     */
+    static FromTar fromTar(OutputStream target) throws IOException {
+        return new FromTar(target);
+    }
+
+    /** See {@link #fromTar}. */
+    static final class FromTar extends OutputStream {
+        private final OutputStream target;
+        private final Path tar;
+        private final OutputStream buffer;
+        private boolean done;
+
+        private FromTar(OutputStream target) throws IOException {
+            this.target = target;
+            this.tar = Files.createTempFile("incus4j-export", ".tar");
+            try {
+                this.buffer = new BufferedOutputStream(Files.newOutputStream(tar), 1 << 16);
+            } catch (IOException e) {
+                deleteQuietly(tar);
+                throw e;
+            }
+        }
+
+        @Override
+        public void write(int b) throws IOException {
+            buffer.write(b);
+        }
+
+        @Override
+        public void write(byte[] b, int off, int len) throws IOException {
+            buffer.write(b, off, len);
+        }
+
+        @Override
+        public void close() throws IOException {
+            if (done) {
+                return;
+            }
+            done = true;
+            Path image = tar.resolveSibling(tar.getFileName() + ".squashfs");
+            try {
+                buffer.close();
+                run(List.of("tar2sqfs", "--no-skip", "--force", "--quiet", "--compressor", "xz", image.toString()),
+                        LONG, tar, tar, 0, "squashfs-tools-ng");
+                Files.copy(image, target);
+                target.flush();
+            } finally {
+                deleteQuietly(tar);
+                deleteQuietly(image);
+            }
+        }
+
+        /** Deletes the temporary tarball; nothing reaches the target. */
+        void abandon() {
+            if (!done) {
+                done = true;
+                try {
+                    buffer.close();
+                } catch (IOException e) {
+                    LOG.log(System.Logger.Level.DEBUG, "Cannot close {0}: {1}", tar, e.getMessage());
+                }
+                deleteQuietly(tar);
+            }
+        }
+    }
+
     /** Whether the JVM runs as root: only root can restore owners and make device nodes. */
     static boolean isRoot() {
         try {
@@ -96,8 +169,16 @@ final class Squashfs {
         return run(cmd, timeout, image, 0);
     }
 
-    /** Runs {@code cmd}; its standard output, or an error naming the image and the tool's message. */
     private static byte[] run(List<String> cmd, Duration timeout, Path image, int toleratedExit) {
+        return run(cmd, timeout, image, null, toleratedExit, "squashfs-tools");
+    }
+
+    /**
+     * Runs {@code cmd} with {@code input} (null: nothing) as its standard input; its standard output, or an error
+     * naming the image and the tool's message ({@code pkg}: the package to install when the tool is missing).
+     */
+    private static byte[] run(List<String> cmd, Duration timeout, Path image, Path input, int toleratedExit,
+            String pkg) {
         Path out = null;
         Path err = null;
         try {
@@ -105,11 +186,12 @@ final class Squashfs {
             err = Files.createTempFile("incus4j-squashfs", ".err");
             Process p;
             try {
-                p = new ProcessBuilder(cmd).redirectInput(ProcessBuilder.Redirect.from(Path.of("/dev/null").toFile()))
+                p = new ProcessBuilder(cmd).redirectInput(ProcessBuilder.Redirect.from(
+                        (input == null ? Path.of("/dev/null") : input).toFile()))
                         .redirectOutput(out.toFile()).redirectError(err.toFile()).start();
             } catch (IOException e) {
                 throw new NotSupportedException("Cannot run " + cmd.get(0) + " for the squashfs image " + image
-                        + ": install squashfs-tools (" + e.getMessage() + ")");
+                        + ": install " + pkg + " (" + e.getMessage() + ")");
             }
             boolean done;
             try {
@@ -127,8 +209,13 @@ final class Squashfs {
             String message = Files.readString(err, StandardCharsets.UTF_8).strip();
             int exit = p.exitValue();
             if (exit != 0 && exit != toleratedExit) {
+                String failed = cmd.get(0) + " failed (exit " + exit + ")" + (message.isEmpty() ? "" : ": " + message);
+                if (input != null) {
+                    // Making an image of our own tarball: a tool failure, not bad input.
+                    throw new IncusException("Cannot make the squashfs image: " + failed);
+                }
                 throw new InvalidArgumentException("Invalid squashfs image " + ErrorTexts.quote(image.toString()) + ": "
-                        + cmd.get(0) + " failed (exit " + exit + ")" + (message.isEmpty() ? "" : ": " + message));
+                        + failed);
             }
             if (exit != 0) {
                 LOG.log(System.Logger.Level.DEBUG, "{0} on {1}: {2}", cmd.get(0), image, message);

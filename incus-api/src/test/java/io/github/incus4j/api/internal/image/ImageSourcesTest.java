@@ -2,6 +2,7 @@ package io.github.incus4j.api.internal.image;
 
 import static java.nio.charset.StandardCharsets.UTF_8;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
@@ -24,6 +25,7 @@ import java.util.Arrays;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
@@ -83,6 +85,7 @@ class ImageSourcesTest {
             case BZIP2 -> "bzip2";
             case XZ, LZMA -> "xz";
             case ZSTD -> "zstd";
+            case SQUASHFS -> "tar2sqfs";
         };
         assumeTrue(tool("tar"), "GNU tar is not installed");
         assumeTrue(compressor == null || tool(compressor), compressor + " is not installed");
@@ -92,6 +95,13 @@ class ImageSourcesTest {
         run(tree, "tar", "--numeric-owner", "-cf", tar.toString(), ".");
         if (compressor == null) {
             Files.move(tar, out);
+        } else if (c == ImageCompression.SQUASHFS) {
+            // As Incus's compressFile: the tarball on tar2sqfs's standard input.
+            Process p = new ProcessBuilder("tar2sqfs", "--no-skip", "--force", "--quiet", "--compressor", "xz",
+                    out.toString()).redirectInput(tar.toFile()).redirectOutput(ProcessBuilder.Redirect.DISCARD)
+                    .redirectError(ProcessBuilder.Redirect.DISCARD).start();
+            assertTrue(p.waitFor(2, TimeUnit.MINUTES), "tar2sqfs timed out");
+            assertEquals(0, p.exitValue(), "tar2sqfs");
         } else {
             List<String> cmd = new ArrayList<>(List.of(compressor, "-q", "-c"));
             if (c == ImageCompression.LZMA) {
@@ -150,11 +160,21 @@ class ImageSourcesTest {
     @ParameterizedTest
     @EnumSource(ImageCompression.class)
     void whatWeCompressWeRead(ImageCompression c) throws Exception {
+        if (c == ImageCompression.SQUASHFS) {
+            assumeTrue(tool("tar2sqfs") && tool("unsquashfs"), "squashfs-tools-ng or squashfs-tools is not installed");
+        }
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         try (OutputStream z = ImageTar.compressing(out, c)) {
             ImageTar.Writer w = ImageTar.writer(z);
             w.addFile("rootfs/hello", "hi".getBytes(UTF_8), 0644);
             w.finish();
+        }
+        if (c == ImageCompression.SQUASHFS) {
+            Path image = Files.write(dir.resolve("written-" + System.nanoTime() + ".squashfs"), out.toByteArray());
+            assertTrue(Squashfs.isSquashfs(image));
+            assertEquals(List.of("rootfs", "rootfs/hello"), Squashfs.list(image));
+            assertEquals("hi", new String(Squashfs.read(image, "rootfs/hello"), UTF_8));
+            return;
         }
         List<String> names = new ArrayList<>();
         ImageTar.read(new ByteArrayInputStream(out.toByteArray()), (e, in) -> names.add(e.name()));
@@ -175,6 +195,29 @@ class ImageSourcesTest {
             ByteArrayOutputStream out = new ByteArrayOutputStream();
             ImageTar.compressing(out, c).close();
             assertEquals(0, out.size(), c.value());
+        }
+    }
+
+    @Test
+    void anAbandonedSquashfsExportWritesNothingAndLeavesNoTemporaryFile() throws IOException {
+        Path tmp = Path.of(System.getProperty("java.io.tmpdir"));
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        OutputStream z = ImageTar.compressing(out, ImageCompression.SQUASHFS);
+        z.write("half a tarball".getBytes(UTF_8));
+        Set<Path> during = exportTemporaries(tmp);
+        assertFalse(during.isEmpty(), "the tarball is collected in a temporary file");
+        ImageTar.abandon(z);
+        z.close(); // after abandon: no image
+        assertEquals(0, out.size());
+        for (Path p : during) {
+            assertFalse(Files.exists(p), "left behind: " + p);
+        }
+    }
+
+    private static Set<Path> exportTemporaries(Path tmp) throws IOException {
+        try (var files = Files.list(tmp)) {
+            return files.filter(p -> p.getFileName().toString().startsWith("incus4j-export"))
+                    .collect(java.util.stream.Collectors.toSet());
         }
     }
 
@@ -236,9 +279,18 @@ class ImageSourcesTest {
         InvalidArgumentException vm = assertThrows(InvalidArgumentException.class,
                 () -> ImageSources.check(true, split));
         assertTrue(vm.getMessage().contains("not a squashfs image"), vm.getMessage());
-        InvalidArgumentException squashedMeta = assertThrows(InvalidArgumentException.class,
+        // The metadata file may be a squashfs image too, as incus publish --compression squashfs writes it.
+        InvalidArgumentException noMetadata = assertThrows(InvalidArgumentException.class,
                 () -> ImageSources.check(false, InstanceSource.image(rootfs, rootfs)));
-        assertTrue(squashedMeta.getMessage().contains("is a tarball, not a squashfs image"), squashedMeta.getMessage());
+        assertTrue(noMetadata.getMessage().contains("Missing metadata.yaml in the image's metadata file"),
+                noMetadata.getMessage());
+        Path squashedMeta = squashfs(tree(false, true));
+        InstanceSource squashedSplit = InstanceSource.image(squashedMeta, rootfs);
+        ImageSources.check(false, squashedSplit);
+        ImageSources.Image smd = ImageSources.unpackRootfs(squashedSplit, (e, in) -> { }, null);
+        assertEquals("busybox", smd.metadata().properties().get("os"));
+        assertEquals("{{ instance.name }}\n", new String(smd.templates().get("hostname.tpl"), UTF_8));
+        assertRootfs(unpack(squashedSplit, null));
     }
 
     /** A VM's disk, as unpackDisk hands it over. */
