@@ -41,7 +41,8 @@ import io.github.incus4j.api.rest.ApiInstanceState;
 import io.github.incus4j.api.rest.RestJson;
 import io.github.incus4j.api.spi.AbstractInstance;
 import io.github.incus4j.api.spi.AbstractInstances;
-import io.github.incus4j.api.internal.config.ConfigKeys;
+import io.github.incus4j.api.internal.config.ProfileExpansion;
+import io.github.incus4j.api.internal.config.ConfigValues;
 import io.github.incus4j.api.spi.ContainerDefaults;
 import io.github.incus4j.api.spi.FileBackend;
 import io.github.incus4j.api.internal.config.VolatileIdmaps;
@@ -162,7 +163,7 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
     }
 
     private boolean privileged() {
-        return ConfigKeys.isTrue(expandedConfig().get("security.privileged"));
+        return ConfigValues.isTrue(expandedConfig().get("security.privileged"));
     }
 
     // ---- creation -----------------------------------------------------------------------------------------------
@@ -490,7 +491,7 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
             long total = hostMemory();
             return Long.toString((long) (total * Double.parseDouble(v.substring(0, v.length() - 1)) / 100));
         }
-        return Long.toString(ConfigKeys.parseByteSize(v));
+        return Long.toString(ConfigValues.parseByteSize(v));
     }
 
     /** {@code limits.cpu} as a cpuset: a count {@code n} pins to the first n host CPUs (Incus balances them). */
@@ -512,14 +513,14 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
      */
     static void checkDefinition(Map<String, String> oldLocal, List<Profile> profiles, Map<String, String> local,
             boolean userRequested) {
-        Map<String, String> expanded = ConfigKeys.expandConfig(profiles, local);
+        Map<String, String> expanded = ProfileExpansion.expandConfig(profiles, local);
         String rawIdmap = expanded.get("raw.idmap");
         if (rawIdmap != null && !rawIdmap.isEmpty()) {
             throw new NotSupportedException("raw.idmap is not supported by the lxc driver (value "
                     + ErrorTexts.quote(rawIdmap) + "): its containers use one generated id map");
         }
         if (userRequested) {
-            VolatileIdmaps.checkUserChange(oldLocal, local, ConfigKeys.isTrue(expanded.get("security.privileged")));
+            VolatileIdmaps.checkUserChange(oldLocal, local, ConfigValues.isTrue(expanded.get("security.privileged")));
         }
     }
 
@@ -527,7 +528,7 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
     public void update(InstanceArgs newArgs, boolean userRequested) {
         if (newArgs != null && !isSnapshot()) {
             checkDefinition(localConfig(), newArgs.profiles(), newArgs.config(), userRequested);
-            LxcNics.check(ConfigKeys.expandDevices(newArgs.profiles(), newArgs.devices()));
+            LxcNics.check(ProfileExpansion.expandDevices(newArgs.profiles(), newArgs.devices()));
         }
         super.update(newArgs, userRequested);
     }
@@ -1461,7 +1462,7 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
      */
     private String preDumps(Path work, DataOutputStream d) throws IOException {
         Map<String, String> config = expandedConfig();
-        if (!ConfigKeys.isTrue(config.get("migration.incremental.memory"))) {
+        if (!ConfigValues.isTrue(config.get("migration.incremental.memory"))) {
             return null;
         }
         if (!driver.criu().dirtyTracking()) {
@@ -1566,7 +1567,7 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
                 driver.criu().require("Unable to perform container live migration");
             }
             snapshotNames = MigrationWire.snapshotNames(record);
-            if (!ConfigKeys.isTrue(record.instance().config().get("security.privileged"))) {
+            if (!ConfigValues.isTrue(record.instance().config().get("security.privileged"))) {
                 map = driver.allocation().orElseThrow(() -> new InvalidArgumentException(NO_ALLOCATION));
             }
             base = header.field(BASE_CONF_FIELD);

@@ -4,7 +4,7 @@ import io.github.incus4j.api.InvalidArgumentException;
 import io.github.incus4j.api.NotFoundException;
 import io.github.incus4j.api.NotSupportedException;
 import io.github.incus4j.api.file.FileAttributes;
-import io.github.incus4j.api.internal.config.ConfigKeys;
+import io.github.incus4j.api.internal.config.ConfigValues;
 import io.github.incus4j.api.internal.text.ErrorTexts;
 import io.github.incus4j.api.model.Device;
 import io.github.incus4j.api.model.IdmapEntry;
@@ -128,7 +128,7 @@ final class LxcDevices {
         if (d.get("pool") != null) {
             throw new NotSupportedException(failed(name, "custom storage volumes are not supported by the lxc driver"));
         }
-        boolean readonly = ConfigKeys.isTrue(d.get("readonly"));
+        boolean readonly = ConfigValues.isTrue(d.get("readonly"));
         List<String> options = new ArrayList<>();
         if (source.equals("tmpfs")) {
             String target = prepareTarget(name, path, true);
@@ -139,7 +139,7 @@ final class LxcDevices {
                 options.add("ro");
             }
             if (d.get("size") != null) {
-                options.add("size=" + ConfigKeys.parseByteSize(d.get("size")));
+                options.add("size=" + ConfigValues.parseByteSize(d.get("size")));
             }
             lines.add(mountEntry("tmpfs", target, "tmpfs", options));
             return;
@@ -165,7 +165,7 @@ final class LxcDevices {
         }
         boolean dir = attrs.isDirectory();
         String target = prepareTarget(name, path, dir);
-        options.add(ConfigKeys.isTrue(d.get("recursive")) ? "rbind" : "bind");
+        options.add(ConfigValues.isTrue(d.get("recursive")) ? "rbind" : "bind");
         options.add(dir ? "create=dir" : "create=file"); // made above, but /dev is a fresh tmpfs (lxc.autodev)
         if (readonly) {
             options.add("ro");
@@ -174,7 +174,7 @@ final class LxcDevices {
         if (propagation != null && !propagation.isEmpty()) {
             options.add(propagation);
         }
-        if (ConfigKeys.isTrue(d.get("shift")) && idmap != null) {
+        if (ConfigValues.isTrue(d.get("shift")) && idmap != null) {
             // liblxc 5.0 makes an idmapped mount of the source with the container's user namespace: files owned by
             // host root are root's inside, and what the container writes is owned by host ids outside.
             options.add("idmap=container");
@@ -184,9 +184,9 @@ final class LxcDevices {
 
     private static boolean required(Device d) {
         if (d.get("required") != null) {
-            return ConfigKeys.isTrue(d.get("required"));
+            return ConfigValues.isTrue(d.get("required"));
         }
-        return !ConfigKeys.isTrue(d.get("optional"));
+        return !ConfigValues.isTrue(d.get("optional"));
     }
 
     private static long unixMode(Path p) {
@@ -315,7 +315,7 @@ final class LxcDevices {
             minor = parseUint(name, "minor", d.get("minor"));
         }
         if (major < 0 || minor < 0) {
-            if (!ConfigKeys.isTrue(d.config().getOrDefault("required", "true"))) {
+            if (!ConfigValues.isTrue(d.config().getOrDefault("required", "true"))) {
                 return null;
             }
             throw new InvalidArgumentException(failed(name,
@@ -389,9 +389,9 @@ final class LxcDevices {
                     + ") are not supported by the lxc driver yet"));
         }
         String target = "/" + relative(name, d.get("path"));
-        boolean shift = ConfigKeys.isTrue(d.get("shift")) && idmap != null;
-        MountInjector.bind(pid, host, target, Files.isDirectory(host), ConfigKeys.isTrue(d.get("recursive")),
-                ConfigKeys.isTrue(d.get("readonly")), shift ? Path.of("/proc", Integer.toString(pid), "ns", "user")
+        boolean shift = ConfigValues.isTrue(d.get("shift")) && idmap != null;
+        MountInjector.bind(pid, host, target, Files.isDirectory(host), ConfigValues.isTrue(d.get("recursive")),
+                ConfigValues.isTrue(d.get("readonly")), shift ? Path.of("/proc", Integer.toString(pid), "ns", "user")
                         : null, creator());
     }
 

@@ -3,7 +3,7 @@ package io.github.incus4j.lxc;
 import io.github.incus4j.api.IncusException;
 import io.github.incus4j.api.InvalidArgumentException;
 import io.github.incus4j.api.NotSupportedException;
-import io.github.incus4j.api.internal.config.ConfigKeys;
+import io.github.incus4j.api.internal.config.ConfigValues;
 import io.github.incus4j.api.internal.proxy.Forwarder;
 import io.github.incus4j.api.internal.proxy.ProxyAddress;
 import io.github.incus4j.api.internal.text.ErrorTexts;
@@ -184,7 +184,7 @@ final class LxcProxies {
             }
         }
         for (String k : List.of("nat", "proxy_protocol")) {
-            if (ConfigKeys.isTrue(d.get(k))) {
+            if (ConfigValues.isTrue(d.get(k))) {
                 throw new NotSupportedException(failed(name, ErrorTexts.quote(k + "=true")
                         + " is not supported by the lxc driver"));
             }

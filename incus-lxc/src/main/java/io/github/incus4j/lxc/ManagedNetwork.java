@@ -3,7 +3,7 @@ package io.github.incus4j.lxc;
 import io.github.incus4j.api.IncusException;
 import io.github.incus4j.api.InvalidArgumentException;
 import io.github.incus4j.api.OperationTimeoutException;
-import io.github.incus4j.api.internal.config.ConfigKeys;
+import io.github.incus4j.api.internal.config.ConfigValues;
 import io.github.incus4j.api.internal.text.ErrorTexts;
 import io.github.incus4j.lxc.binding.LxcTool;
 import java.io.File;
@@ -407,7 +407,7 @@ final class ManagedNetwork implements AutoCloseable {
             throw new InvalidArgumentException("Invalid value for network " + ErrorTexts.quote(name) + " option "
                     + ErrorTexts.quote(key) + ": Invalid value for a boolean " + ErrorTexts.quote(v));
         }
-        return ConfigKeys.isTrue(v);
+        return ConfigValues.isTrue(v);
     }
 
     private int mask() {

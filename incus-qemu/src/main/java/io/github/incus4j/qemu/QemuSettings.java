@@ -3,7 +3,7 @@ package io.github.incus4j.qemu;
 import static org.apiguardian.api.API.Status.EXPERIMENTAL;
 
 import io.github.incus4j.api.InvalidArgumentException;
-import io.github.incus4j.api.internal.config.ConfigKeys;
+import io.github.incus4j.api.internal.config.ConfigValues;
 import io.github.incus4j.api.spi.OperationLocks;
 import java.time.Duration;
 import java.util.Objects;
@@ -32,7 +32,7 @@ public record QemuSettings(Duration lockWait, String defaultMemory, String accel
             throw new InvalidArgumentException("Unknown accelerator \"" + accelerator
                     + "\": expected auto, kvm or tcg");
         }
-        if (ConfigKeys.parseByteSize(defaultMemory) <= 0) {
+        if (ConfigValues.parseByteSize(defaultMemory) <= 0) {
             throw new InvalidArgumentException("Invalid default memory \"" + defaultMemory + "\"");
         }
     }

@@ -7,7 +7,7 @@ import io.github.incus4j.api.IncusException;
 import io.github.incus4j.api.InvalidArgumentException;
 import io.github.incus4j.api.OperationTimeoutException;
 import io.github.incus4j.api.model.Device;
-import io.github.incus4j.api.internal.config.ConfigKeys;
+import io.github.incus4j.api.internal.config.ConfigValues;
 import io.github.incus4j.qemu.qmp.MonitorDisconnectedException;
 import io.github.incus4j.qemu.qmp.QmpClient;
 import io.github.incus4j.qemu.qmp.QmpException;
@@ -47,7 +47,7 @@ final class QemuState {
         for (Device d : devices.values()) {
             if ("disk".equals(d.type()) && "/".equals(d.get("path"))) {
                 String room = d.get("size.state");
-                if (room != null && !room.isEmpty() && ConfigKeys.parseByteSize(room) < memoryBytes) {
+                if (room != null && !room.isEmpty() && ConfigValues.parseByteSize(room) < memoryBytes) {
                     throw new InvalidArgumentException("Stateful stop and snapshots require the instance "
                             + "limits.memory be less than or equal to the root disk size.state property");
                 }

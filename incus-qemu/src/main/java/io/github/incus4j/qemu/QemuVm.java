@@ -34,6 +34,7 @@ import io.github.incus4j.api.rest.ApiInstanceState;
 import io.github.incus4j.api.spi.AbstractInstance;
 import io.github.incus4j.api.spi.AbstractInstances;
 import io.github.incus4j.api.internal.config.ConfigKeys;
+import io.github.incus4j.api.internal.config.ConfigValues;
 import io.github.incus4j.api.internal.image.ImageFiles;
 import io.github.incus4j.api.internal.image.ImageSources;
 import io.github.incus4j.api.internal.image.ImageTar;
@@ -187,7 +188,7 @@ public final class QemuVm extends AbstractInstance implements VM {
 
     private void blankDisk(Path disk) {
         driver.host().qemuImg(List.of("create", "-q", "-f", "qcow2", disk.toString(),
-                Long.toString(ConfigKeys.parseByteSize(rootSize()))));
+                Long.toString(ConfigValues.parseByteSize(rootSize()))));
     }
 
     /** Keeps a qcow2 {@code from} as {@code to}, or converts another format (raw) to qcow2. */
@@ -243,7 +244,7 @@ public final class QemuVm extends AbstractInstance implements VM {
         if (v.endsWith("%")) {
             return (long) (hostMemory() * Double.parseDouble(v.substring(0, v.length() - 1)) / 100);
         }
-        return ConfigKeys.parseByteSize(v);
+        return ConfigValues.parseByteSize(v);
     }
 
     /**

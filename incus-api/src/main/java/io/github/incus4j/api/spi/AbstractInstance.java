@@ -11,7 +11,9 @@ import io.github.incus4j.api.Instance;
 import io.github.incus4j.api.InstanceStateException;
 import io.github.incus4j.api.InstanceType;
 import io.github.incus4j.api.InvalidArgumentException;
-import io.github.incus4j.api.internal.config.ConfigKeys;
+import io.github.incus4j.api.internal.config.ProfileExpansion;
+import io.github.incus4j.api.internal.config.LiveUpdates;
+import io.github.incus4j.api.internal.config.ConfigValues;
 import io.github.incus4j.api.internal.config.DeviceChanges;
 import io.github.incus4j.api.internal.config.NameRules;
 import io.github.incus4j.api.internal.store.BackupYaml;
@@ -299,7 +301,7 @@ public abstract class AbstractInstance implements Instance {
 
     @Override
     public boolean isPrivileged() {
-        return type() == InstanceType.CONTAINER && ConfigKeys.isTrue(expandedConfig.get("security.privileged"));
+        return type() == InstanceType.CONTAINER && ConfigValues.isTrue(expandedConfig.get("security.privileged"));
     }
 
     @Override
@@ -449,7 +451,7 @@ public abstract class AbstractInstance implements Instance {
                 return StatusCode.STOPPED;
             }
             if (action.equals(OperationLocks.Action.STOP.value())) {
-                return ConfigKeys.isTrue(expandedConfig.get("volatile.last_state.ready"))
+                return ConfigValues.isTrue(expandedConfig.get("volatile.last_state.ready"))
                         ? StatusCode.READY : StatusCode.RUNNING;
             }
         }
@@ -484,7 +486,7 @@ public abstract class AbstractInstance implements Instance {
     @Override
     public void start(boolean stateful) {
         requireInstance("start");
-        if (stateful && !ConfigKeys.isTrue(expandedConfig.get("migration.stateful"))) {
+        if (stateful && !ConfigValues.isTrue(expandedConfig.get("migration.stateful"))) {
             throw new InvalidArgumentException(ErrorTexts.statefulStartNeedsMigrationStateful(type()));
         }
         StatusCode status = statusCode();
@@ -494,7 +496,7 @@ public abstract class AbstractInstance implements Instance {
         if (status != StatusCode.STOPPED) {
             throw new InstanceStateException(ErrorTexts.ALREADY_RUNNING, status);
         }
-        if (ConfigKeys.isTrue(expandedConfig.get("security.protection.start"))) {
+        if (ConfigValues.isTrue(expandedConfig.get("security.protection.start"))) {
             throw new InstanceStateException(ErrorTexts.STARTUP_PROTECTION, status);
         }
         Optional<InstanceOperation> lock = owner.locks().createWaitGet(args.project(), args.name(), operation,
@@ -532,7 +534,7 @@ public abstract class AbstractInstance implements Instance {
     @Override
     public void stop(boolean stateful) {
         requireInstance("stop");
-        if (stateful && !ConfigKeys.isTrue(expandedConfig.get("migration.stateful"))) {
+        if (stateful && !ConfigValues.isTrue(expandedConfig.get("migration.stateful"))) {
             throw new InvalidArgumentException(ErrorTexts.statefulStopNeedsMigrationStateful(type()));
         }
         StatusCode status = statusCode();
@@ -743,7 +745,7 @@ public abstract class AbstractInstance implements Instance {
         requireInstance("snapshot");
         NameRules.validateSnapshotName(name);
         if (stateful) {
-            if (!ConfigKeys.isTrue(expandedConfig.get("migration.stateful"))) {
+            if (!ConfigValues.isTrue(expandedConfig.get("migration.stateful"))) {
                 throw new InvalidArgumentException(ErrorTexts.statefulSnapshotNeedsMigrationStateful(type()));
             }
             if (!isRunning()) {
@@ -892,7 +894,7 @@ public abstract class AbstractInstance implements Instance {
 
     @Override
     public boolean canLiveMigrate() {
-        return ConfigKeys.isTrue(expandedConfig.get("migration.stateful"));
+        return ConfigValues.isTrue(expandedConfig.get("migration.stateful"));
     }
 
     @Override
@@ -1033,7 +1035,7 @@ public abstract class AbstractInstance implements Instance {
                         }
                     }
                 }
-                Devices newDevices = ConfigKeys.expandDevices(newArgs.profiles(), newArgs.devices());
+                Devices newDevices = ProfileExpansion.expandDevices(newArgs.profiles(), newArgs.devices());
                 owner.deviceSupport(type()).check(type(), newDevices);
                 DeviceChanges devChanges = DeviceChanges.between(expandedDevices, newDevices);
                 if (userRequested) {
@@ -1059,14 +1061,14 @@ public abstract class AbstractInstance implements Instance {
                         .expiryDate(newArgs.expiryDate())
                         .build();
                 Map<String, String> oldExpanded = expandedConfig;
-                Map<String, String> newExpanded = ConfigKeys.expandConfig(updated.profiles(), updated.config());
+                Map<String, String> newExpanded = ProfileExpansion.expandConfig(updated.profiles(), updated.config());
                 Set<String> changed = new HashSet<>(oldExpanded.keySet());
                 changed.addAll(newExpanded.keySet());
                 changed.removeIf(k -> Objects.equals(oldExpanded.get(k), newExpanded.get(k)));
                 if (isRunning()) {
                     for (String k : changed) {
-                        if (!ConfigKeys.canUpdateLive(type(), k)) {
-                            throw new InvalidArgumentException(ConfigKeys.liveUpdateError(k));
+                        if (!LiveUpdates.canUpdateLive(type(), k)) {
+                            throw new InvalidArgumentException(LiveUpdates.liveUpdateError(k));
                         }
                     }
                     Map<String, String> beforeHooks = args.config();
@@ -1093,7 +1095,7 @@ public abstract class AbstractInstance implements Instance {
             if (status.isRunning()) {
                 throw new InstanceStateException(ErrorTexts.INSTANCE_IS_RUNNING, status);
             }
-            if (!force && ConfigKeys.isTrue(expandedConfig.get("security.protection.delete"))) {
+            if (!force && ConfigValues.isTrue(expandedConfig.get("security.protection.delete"))) {
                 throw new InstanceStateException(ErrorTexts.DELETE_PROTECTION, status);
             }
             deleteNow();
@@ -1756,8 +1758,8 @@ public abstract class AbstractInstance implements Instance {
     private void setDefinition(InstanceArgs newArgs, List<InstanceArgs> snapshots) {
         this.args = newArgs;
         this.snapshotArgs = List.copyOf(snapshots);
-        this.expandedConfig = ConfigKeys.expandConfig(newArgs.profiles(), newArgs.config());
-        this.expandedDevices = ConfigKeys.expandDevices(newArgs.profiles(), newArgs.devices());
+        this.expandedConfig = ProfileExpansion.expandConfig(newArgs.profiles(), newArgs.config());
+        this.expandedDevices = ProfileExpansion.expandDevices(newArgs.profiles(), newArgs.devices());
     }
 
     private void requireInstance(String action) {

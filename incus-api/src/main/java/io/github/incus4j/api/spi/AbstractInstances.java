@@ -11,6 +11,7 @@ import io.github.incus4j.api.InstanceType;
 import io.github.incus4j.api.Instances;
 import io.github.incus4j.api.InvalidArgumentException;
 import io.github.incus4j.api.internal.config.ConfigKeys;
+import io.github.incus4j.api.internal.config.ProfileExpansion;
 import io.github.incus4j.api.internal.config.DeviceChanges;
 import io.github.incus4j.api.internal.config.DeviceRules;
 import io.github.incus4j.api.internal.config.NameRules;
@@ -369,7 +370,7 @@ public abstract class AbstractInstances<I extends AbstractInstance> implements I
             throw new InvalidArgumentException("The " + info.name() + " driver only runs " + info.type().apiName()
                     + " instances, not " + args.type().apiName());
         }
-        Devices expanded = ConfigKeys.expandDevices(args.profiles(), args.devices());
+        Devices expanded = ProfileExpansion.expandDevices(args.profiles(), args.devices());
         deviceSupport(args.type()).check(args.type(), expanded);
         // devicesAdd loads every device at create: a host source that is not there fails it.
         for (Map.Entry<String, Device> e : expanded.sorted()) {

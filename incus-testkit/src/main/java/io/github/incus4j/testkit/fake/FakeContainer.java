@@ -8,7 +8,7 @@ import io.github.incus4j.api.model.InstanceArgs;
 import io.github.incus4j.api.model.StorageType;
 import io.github.incus4j.api.spi.ContainerDefaults;
 import io.github.incus4j.api.internal.config.VolatileIdmaps;
-import io.github.incus4j.api.internal.config.ConfigKeys;
+import io.github.incus4j.api.internal.config.ConfigValues;
 import io.github.incus4j.api.spi.InstanceRecord;
 import io.github.incus4j.api.internal.text.ErrorTexts;
 import java.io.IOException;
@@ -51,7 +51,7 @@ public final class FakeContainer extends FakeInstance implements ContainerDefaul
 
     @Override
     Map<String, String> createConfig() {
-        if (ConfigKeys.isTrue(expandedConfig().get("security.privileged"))) {
+        if (ConfigValues.isTrue(expandedConfig().get("security.privileged"))) {
             return Map.of("volatile.idmap.base", "0", "volatile.idmap.next", "[]", "volatile.last_state.idmap", "[]");
         }
         return Map.of("volatile.idmap.base", Long.toString(IDMAP_BASE), "volatile.idmap.next", DEFAULT_IDMAP_JSON,

@@ -31,6 +31,7 @@ import io.github.incus4j.api.rest.RestJson;
 import io.github.incus4j.api.spi.AbstractInstance;
 import io.github.incus4j.api.spi.AbstractInstances;
 import io.github.incus4j.api.internal.config.ConfigKeys;
+import io.github.incus4j.api.internal.config.ConfigValues;
 import io.github.incus4j.api.internal.sftp.FileBackends;
 import io.github.incus4j.api.internal.image.ImageTemplates;
 import io.github.incus4j.api.internal.image.ImageLayout;
@@ -993,7 +994,7 @@ public abstract sealed class FakeInstance extends AbstractInstance permits FakeC
             if (v.endsWith("%")) {
                 return (long) (HOST_MEMORY * Double.parseDouble(v.substring(0, v.length() - 1)) / 100);
             }
-            return ConfigKeys.parseByteSize(v);
+            return ConfigValues.parseByteSize(v);
         } catch (RuntimeException e) {
             return 0;
         }
@@ -1154,8 +1155,8 @@ public abstract sealed class FakeInstance extends AbstractInstance permits FakeC
         Path src = Path.of(source);
         if (!Files.exists(src)) {
             String req = d.get("required");
-            boolean required = !((req != null && !req.isEmpty() && ConfigKeys.isFalseOrEmpty(req))
-                    || ConfigKeys.isTrue(d.get("optional")));
+            boolean required = !((req != null && !req.isEmpty() && ConfigValues.isFalseOrEmpty(req))
+                    || ConfigValues.isTrue(d.get("optional")));
             if (!required) {
                 return null;
             }
@@ -1167,7 +1168,7 @@ public abstract sealed class FakeInstance extends AbstractInstance permits FakeC
                     + ErrorTexts.quote(source) + " (device " + ErrorTexts.quote(name) + ")");
         }
         try {
-            return new HostDirSftp(src, ConfigKeys.isTrue(d.get("readonly")));
+            return new HostDirSftp(src, ConfigValues.isTrue(d.get("readonly")));
         } catch (IOException e) {
             throw HostDirSftp.map(e, source);
         }
@@ -1237,7 +1238,7 @@ public abstract sealed class FakeInstance extends AbstractInstance permits FakeC
             Device d = e.getValue();
             if ("disk".equals(d.type()) && "/".equals(d.get("path")) && d.get("size") != null) {
                 try {
-                    return ConfigKeys.parseByteSize(d.get("size"));
+                    return ConfigValues.parseByteSize(d.get("size"));
                 } catch (InvalidArgumentException bad) {
                     return 0;
                 }

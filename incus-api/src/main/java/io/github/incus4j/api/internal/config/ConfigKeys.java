@@ -5,28 +5,18 @@ import static org.apiguardian.api.API.Status.INTERNAL;
 import io.github.incus4j.api.InstanceType;
 import io.github.incus4j.api.InvalidArgumentException;
 import io.github.incus4j.api.internal.text.ErrorTexts;
-import io.github.incus4j.api.model.Devices;
-import io.github.incus4j.api.model.Profile;
+import io.github.incus4j.api.internal.text.GoStrings;
 import java.math.BigInteger;
-import java.time.DateTimeException;
-import java.time.Instant;
-import java.time.LocalDate;
-import java.time.LocalDateTime;
-import java.time.ZoneOffset;
-import java.time.ZonedDateTime;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.Comparator;
 import java.util.EnumSet;
-import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.Optional;
 import java.util.Set;
-import java.util.TreeMap;
 import java.util.function.Function;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -62,9 +52,6 @@ public final class ConfigKeys {
     private static final Set<InstanceType> CONTAINER_TYPES = EnumSet.of(InstanceType.ANY, InstanceType.CONTAINER);
     private static final Set<InstanceType> VM_TYPES = EnumSet.of(InstanceType.ANY, InstanceType.VM);
 
-    private static final Set<String> TRUE_WORDS = Set.of("true", "1", "yes", "on");
-    private static final Set<String> FALSE_WORDS = Set.of("false", "0", "no", "off");
-
     private static final String VOLATILE_PREFIX = "volatile.";
     private static final String KERNEL_LIMITS_PREFIX = "limits.kernel.";
     private static final String CREDENTIAL_PREFIX = "systemd.credential.";
@@ -74,14 +61,14 @@ public final class ConfigKeys {
 
     private static final Check ANY_VALUE = v -> null;
 
-    private static final Check BOOL = v -> isBool(v) ? null : "Invalid value for a boolean " + quote(v);
+    private static final Check BOOL = v -> ConfigValues.isBool(v) ? null : "Invalid value for a boolean " + GoStrings.quote(v);
 
     private static final Check INT64 = v -> GoInt.parse(v, true, 64) == null ? null
-            : "Invalid value for an integer " + quote(v);
+            : "Invalid value for an integer " + GoStrings.quote(v);
 
     private static final Check UINT32 = v -> {
         String err = GoInt.parse(v, false, 32);
-        return err == null ? null : "Invalid value for uint32 " + quote(v) + ": " + GoInt.error("ParseUint", v, err);
+        return err == null ? null : "Invalid value for uint32 " + GoStrings.quote(v) + ": " + GoInt.error("ParseUint", v, err);
     };
 
     /** {@code validate.IsPriority}: 0 to 10. */
@@ -91,20 +78,20 @@ public final class ConfigKeys {
     private static final Check OOM_PRIORITY =
             intRange(-1000, 1000, "Invalid value for a limit %s. Must be between -1000 and 1000");
 
-    private static final Check SIZE = ConfigKeys::byteSizeError;
+    private static final Check SIZE = ConfigValues::byteSizeError;
 
     private static final Check UUID = v -> isUuid(v) ? null : "Invalid UUID";
 
     private static final Check CPU_SET = ConfigKeys::cpuSetError;
 
-    private static final Check NETWORK_ADDRESS = v -> IpAddress.isValid(v) ? null : "Not an IP address " + quote(v);
+    private static final Check NETWORK_ADDRESS = v -> IpAddress.isValid(v) ? null : "Not an IP address " + GoStrings.quote(v);
 
     /** {@code validate.IsAbsFilePath} (Go's {@code filepath.IsAbs} on Linux). */
     private static final Check ABS_PATH = v -> v.startsWith("/") ? null : "Must be absolute file path";
 
     private static final Check BASE64 = ConfigKeys::base64Error;
 
-    private static final Check EXPIRY = v -> Expiry.parse(v).error();
+    private static final Check EXPIRY = SnapshotExpiry::error;
 
     /** {@code environment.*}: only {@code \n} is refused, as in Incus. */
     private static final Check ENVIRONMENT =
@@ -114,8 +101,10 @@ public final class ConfigKeys {
     private static final Check NVIDIA_VALUE = v -> v.indexOf('\n') >= 0 || v.indexOf('\r') >= 0
             ? "NVIDIA configuration values cannot contain line breaks" : null;
 
-    private static final Check SNAPSHOT_SCHEDULE = Cron.check(List.of(
-            "@hourly", "@daily", "@midnight", "@weekly", "@monthly", "@annually", "@yearly", "@startup", "@never"));
+    private static final List<String> SCHEDULE_ALIASES = List.of(
+            "@hourly", "@daily", "@midnight", "@weekly", "@monthly", "@annually", "@yearly", "@startup", "@never");
+
+    private static final Check SNAPSHOT_SCHEDULE = v -> Cron.error(v, SCHEDULE_ALIASES);
 
     /** The smallest {@code limits.memory} accepted (an incus4j bound: Incus fails at start instead). */
     public static final long MIN_MEMORY = 4L << 20;
@@ -141,11 +130,11 @@ public final class ConfigKeys {
             // Incus lets a negative percentage through to the cgroup write at start; refuse it here.
             return sign < 0 ? "Memory limit can't be negative" : null;
         }
-        String err = byteSizeError(v);
+        String err = ConfigValues.byteSizeError(v);
         if (err != null) {
             return err;
         }
-        long bytes = parseByteSizeOrNull(v);
+        long bytes = ConfigValues.parseByteSizeOrNull(v);
         if (bytes == 0) {
             return "Memory limit can't be 0";
         }
@@ -198,7 +187,7 @@ public final class ConfigKeys {
     /** {@code limits.processes}: an int64 (Incus) that the kernel takes: -1 (no limit) or at least 1. */
     private static final Check PROCESSES = optional(v -> {
         if (GoInt.parse(v, true, 64) != null) {
-            return "Invalid value for an integer " + quote(v);
+            return "Invalid value for an integer " + GoStrings.quote(v);
         }
         long n = Long.parseLong(v);
         return n == -1 || n >= 1 ? null : "Process limit must be -1 (no limit) or at least 1";
@@ -373,16 +362,12 @@ public final class ConfigKeys {
             new PrefixRule(CREDENTIAL_PREFIX, ALL_TYPES, k -> ANY_VALUE),
             new PrefixRule(CREDENTIAL_BINARY_PREFIX, ALL_TYPES, k -> BASE64));
 
-    /** Keys a running VM accepts changes to (besides container-only keys and {@link #VM_LIVE_PREFIXES}). */
-    private static final Set<String> VM_LIVE_KEYS = Set.of(
-            "cluster.evacuate", "limits.cpu", "limits.memory", "limits.memory.oom_priority",
-            "security.agent.metrics", "security.csm", "security.guestapi", "security.protection.delete",
-            "security.protection.start", "security.secureboot");
-
-    private static final List<String> VM_LIVE_PREFIXES = List.of(
-            "boot.", "cloud-init.", "environment.", "image.", "snapshots.", "user.", VOLATILE_PREFIX);
-
     private ConfigKeys() {
+    }
+
+    /** Whether {@code key} is a container-only key ({@code InstanceConfigKeysContainer}). */
+    static boolean isContainerKey(String key) {
+        return CONTAINER_KEYS.containsKey(key);
     }
 
     // ---------------------------------------------------------------- validation
@@ -468,9 +453,9 @@ public final class ConfigKeys {
         boolean rawSeccomp = config.containsKey("raw.seccomp");
         boolean isAllow = exclusiveKeys("security.syscalls.allow", "security.syscalls.whitelist", config) != null;
         boolean isDeny = exclusiveKeys("security.syscalls.deny", "security.syscalls.blacklist", config) != null;
-        boolean isDenyDefault = isTrue(
+        boolean isDenyDefault = ConfigValues.isTrue(
                 exclusiveKeys("security.syscalls.deny_default", "security.syscalls.blacklist_default", config));
-        boolean isDenyCompat = isTrue(
+        boolean isDenyCompat = ConfigValues.isTrue(
                 exclusiveKeys("security.syscalls.deny_compat", "security.syscalls.blacklist_compat", config));
         if (rawSeccomp && (isAllow || isDeny || isDenyDefault || isDenyCompat)) {
             throw new InvalidArgumentException("raw.seccomp is mutually exclusive with security.syscalls*");
@@ -479,7 +464,7 @@ public final class ConfigKeys {
             throw new InvalidArgumentException(
                     "security.syscalls.allow is mutually exclusive with security.syscalls.deny*");
         }
-        if (isTrue(config.get("security.privileged")) && isTrue(config.get("nvidia.runtime"))) {
+        if (ConfigValues.isTrue(config.get("security.privileged")) && ConfigValues.isTrue(config.get("nvidia.runtime"))) {
             throw new InvalidArgumentException("nvidia.runtime is incompatible with privileged containers");
         }
     }
@@ -490,143 +475,13 @@ public final class ConfigKeys {
      */
     private static void requireEncodable(String key, String value) {
         if (ErrorTexts.hasUnpairedSurrogate(key)) {
-            throw new InvalidArgumentException("Invalid config key " + quote(key)
+            throw new InvalidArgumentException("Invalid config key " + GoStrings.quote(key)
                     + ": unpaired UTF-16 surrogates cannot be stored");
         }
         if (value != null && ErrorTexts.hasUnpairedSurrogate(value)) {
-            throw new InvalidArgumentException("Invalid value for config key " + quote(key) + ": unpaired UTF-16 "
-                    + "surrogates cannot be stored (value " + quote(value) + ")");
+            throw new InvalidArgumentException("Invalid value for config key " + GoStrings.quote(key) + ": unpaired UTF-16 "
+                    + "surrogates cannot be stored (value " + GoStrings.quote(value) + ")");
         }
-    }
-
-    // ---------------------------------------------------------------- booleans (shared/util)
-
-    /** Incus's {@code util.IsTrue}: {@code true}, {@code 1}, {@code yes} or {@code on}, any case. */
-    public static boolean isTrue(String v) {
-        return v != null && TRUE_WORDS.contains(v.toLowerCase(Locale.ROOT));
-    }
-
-    /** Incus's {@code util.IsFalseOrEmpty}: unset, empty, or {@code false}, {@code 0}, {@code no}, {@code off}. */
-    public static boolean isFalseOrEmpty(String v) {
-        return v == null || v.isEmpty() || FALSE_WORDS.contains(v.toLowerCase(Locale.ROOT));
-    }
-
-    /** Incus's {@code validate.IsBool}: one of {@code true false yes no 1 0 on off}, any case. */
-    public static boolean isBool(String v) {
-        return v != null && (isTrue(v) || FALSE_WORDS.contains(v.toLowerCase(Locale.ROOT)));
-    }
-
-    // ---------------------------------------------------------------- byte sizes (shared/units)
-
-    /**
-     * Incus's {@code units.ParseByteSizeString}: digits followed by a suffix: none, {@code B} or {@code " bytes"}
-     * (bytes), {@code kB MB GB TB PB EB} (powers of 1000) or {@code KiB MiB GiB TiB PiB EiB} (powers of 1024). The
-     * empty string is 0. {@code KB}, decimals and signs are refused.
-     *
-     * @throws InvalidArgumentException naming the value, e.g. {@code Invalid value: 5XB}
-     */
-    public static long parseByteSize(String s) {
-        if (s == null) {
-            throw new InvalidArgumentException("Invalid value: null");
-        }
-        String err = byteSizeError(s);
-        if (err != null) {
-            throw new InvalidArgumentException(named(err, s));
-        }
-        return parseByteSizeOrNull(s);
-    }
-
-    // ---------------------------------------------------------------- snapshot expiry (internal/instance GetExpiry)
-
-    /**
-     * The expiry a {@code snapshots.expiry} expression gives from {@code from}, as Incus's {@code GetExpiry}: tokens
-     * {@code <n><unit>} separated by single spaces, units {@code S} (seconds), {@code M} (minutes), {@code H}
-     * (hours), {@code d} (days), {@code w} (weeks), {@code m} (months), {@code y} (years), each at most once. Years,
-     * months and days are added together as calendar fields in UTC with Go's {@code AddDate} normalisation (31 January
-     * plus one month is 2 or 3 March), then the hours, minutes and seconds. An empty (or {@code null}) expression means
-     * no expiry.
-     *
-     * @throws InvalidArgumentException {@code Invalid expiry expression (value "...")}
-     */
-    public static Optional<Instant> expiry(String expression, Instant from) {
-        if (from == null) {
-            throw new InvalidArgumentException("A reference time is required to compute a snapshot expiry");
-        }
-        String expr = expression == null ? "" : expression;
-        Expiry parsed = Expiry.parse(expr);
-        if (parsed.error() != null) {
-            throw new InvalidArgumentException(named(parsed.error(), expr));
-        }
-        if (parsed.fields() == null) {
-            return Optional.empty();
-        }
-        try {
-            return Optional.of(parsed.addTo(from));
-        } catch (ArithmeticException | DateTimeException e) {
-            throw new InvalidArgumentException(named("Invalid expiry expression", expr), e);
-        }
-    }
-
-    // ---------------------------------------------------------------- live update (driver_qemu.go Update)
-
-    /**
-     * Whether Incus lets {@code key} change while the instance runs. Containers apply every key live. A running VM
-     * accepts only {@code cluster.evacuate}, {@code limits.cpu} (CPU hotplug), {@code limits.memory},
-     * {@code limits.memory.oom_priority}, {@code security.agent.metrics}, {@code security.csm},
-     * {@code security.guestapi}, {@code security.protection.delete}, {@code security.protection.start},
-     * {@code security.secureboot}, keys under {@code boot. cloud-init. environment. image. snapshots. user. volatile.},
-     * and container-only keys (which do not affect a VM); anything else fails with {@link #liveUpdateError}.
-     * {@link InstanceType#ANY} gets the VM rule, the one both types accept.
-     */
-    public static boolean canUpdateLive(InstanceType type, String key) {
-        requireType(type);
-        if (type == InstanceType.CONTAINER) {
-            return true;
-        }
-        if (key == null) {
-            return false;
-        }
-        return VM_LIVE_KEYS.contains(key)
-                || CONTAINER_KEYS.containsKey(key)
-                || VM_LIVE_PREFIXES.stream().anyMatch(key::startsWith);
-    }
-
-    /** Incus's refusal of a change on a running VM: {@code Key "<key>" cannot be updated when VM is running}. */
-    public static String liveUpdateError(String key) {
-        return "Key " + quote(String.valueOf(key)) + " cannot be updated when VM is running";
-    }
-
-    // ---------------------------------------------------------------- expansion (instancetype.ExpandInstanceConfig)
-
-    /**
-     * The expanded config: each profile's config in order, later profiles overriding earlier ones, then the local
-     * config on top. Returns an unmodifiable map sorted by key.
-     */
-    public static Map<String, String> expandConfig(List<Profile> profiles, Map<String, String> local) {
-        TreeMap<String, String> out = new TreeMap<>();
-        if (profiles != null) {
-            for (Profile p : profiles) {
-                out.putAll(p.config());
-            }
-        }
-        if (local != null) {
-            out.putAll(local);
-        }
-        return Collections.unmodifiableSortedMap(out);
-    }
-
-    /**
-     * The expanded devices: each profile's devices in order, then the local devices, a device of a given name replacing
-     * the earlier one as a whole (devices are not merged key by key).
-     */
-    public static Devices expandDevices(List<Profile> profiles, Devices local) {
-        Devices out = Devices.EMPTY;
-        if (profiles != null) {
-            for (Profile p : profiles) {
-                out = out.overlay(p.devices());
-            }
-        }
-        return local == null ? out : out.overlay(local);
     }
 
     // ================================================================ internals
@@ -674,15 +529,15 @@ public final class ConfigKeys {
     }
 
     private static InvalidArgumentException invalidValue(String key, String value, String err) {
-        return new InvalidArgumentException("Invalid value for config key " + quote(key) + ": " + named(err, value));
+        return new InvalidArgumentException("Invalid value for config key " + GoStrings.quote(key) + ": " + named(err, value));
     }
 
     /** Incus's text, with {@code (value "...")} appended when the text does not already show the value. */
-    private static String named(String err, String value) {
-        if (err.contains(quote(value)) || (!value.isEmpty() && err.endsWith(": " + value))) {
+    static String named(String err, String value) {
+        if (err.contains(GoStrings.quote(value)) || (!value.isEmpty() && err.endsWith(": " + value))) {
             return err;
         }
-        return err + " (value " + quote(value) + ")";
+        return err + " (value " + GoStrings.quote(value) + ")";
     }
 
     private static String valueOf(Map<String, String> config, String key) {
@@ -728,7 +583,7 @@ public final class ConfigKeys {
                     return null;
                 }
             }
-            return quote(v) + " isn't a valid value";
+            return GoStrings.quote(v) + " isn't a valid value";
         };
     }
 
@@ -736,17 +591,17 @@ public final class ConfigKeys {
     private static Check oneOf(String... valid) {
         List<String> list = List.of(valid);
         String shown = "[" + String.join(" ", list) + "]";
-        return v -> list.contains(v) ? null : "Invalid value " + quote(v) + " (not one of " + shown + ")";
+        return v -> list.contains(v) ? null : "Invalid value " + GoStrings.quote(v) + " (not one of " + shown + ")";
     }
 
     /** {@code validate.IsListOf}: a comma-separated list, each item trimmed. */
     private static Check listOf(Check item) {
         return v -> {
             for (String part : v.split(",", -1)) {
-                String trimmed = goTrimSpace(part);
+                String trimmed = GoStrings.trimSpace(part);
                 String err = item.test(trimmed);
                 if (err != null) {
-                    return "Item " + quote(trimmed) + ": " + err;
+                    return "Item " + GoStrings.quote(trimmed) + ": " + err;
                 }
             }
             return null;
@@ -757,10 +612,10 @@ public final class ConfigKeys {
     private static Check intRange(long min, long max, String format) {
         return v -> {
             if (GoInt.parse(v, true, 64) != null) {
-                return "Invalid value for an integer " + quote(v);
+                return "Invalid value for an integer " + GoStrings.quote(v);
             }
             long n = Long.parseLong(v);
-            return n < min || n > max ? String.format(Locale.ROOT, format, quote(v)) : null;
+            return n < min || n > max ? String.format(Locale.ROOT, format, GoStrings.quote(v)) : null;
         };
     }
 
@@ -774,71 +629,6 @@ public final class ConfigKeys {
     }
 
     // ---------------------------------------------------------------- individual validators
-
-    private static final Map<String, Long> BYTE_MULTIPLIERS = byteMultipliers();
-
-    private static Map<String, Long> byteMultipliers() {
-        Map<String, Long> m = new HashMap<>();
-        m.put("", 1L);
-        m.put("B", 1L);
-        m.put(" bytes", 1L);
-        String[] decimal = {"kB", "MB", "GB", "TB", "PB", "EB"};
-        String[] binary = {"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
-        long d = 1;
-        long b = 1;
-        for (int i = 0; i < decimal.length; i++) {
-            d *= 1000;
-            b *= 1024;
-            m.put(decimal[i], d);
-            m.put(binary[i], b);
-        }
-        return Map.copyOf(m);
-    }
-
-    /** {@code units.ParseByteSizeString}'s error text, or {@code null}. */
-    private static String byteSizeError(String input) {
-        if (input.isEmpty()) {
-            return null;
-        }
-        int split = firstNonDigit(input);
-        if (split == 0) {
-            return "Invalid value: " + input;
-        }
-        String number = input.substring(0, split);
-        Long multiplier = BYTE_MULTIPLIERS.get(input.substring(split));
-        if (GoInt.parse(number, true, 64) != null) {
-            return "Invalid integer: " + input;
-        }
-        if (multiplier == null) {
-            return "Invalid value: " + input;
-        }
-        long value = Long.parseLong(number);
-        try {
-            Math.multiplyExact(value, multiplier.longValue());
-            return null;
-        } catch (ArithmeticException e) {
-            return "Overflow multiplying " + value + " with " + multiplier;
-        }
-    }
-
-    /** The size of an input {@link #byteSizeError} accepted. */
-    private static long parseByteSizeOrNull(String input) {
-        if (input.isEmpty()) {
-            return 0;
-        }
-        int split = firstNonDigit(input);
-        return Long.parseLong(input.substring(0, split)) * BYTE_MULTIPLIERS.get(input.substring(split));
-    }
-
-    private static int firstNonDigit(String s) {
-        for (int i = 0; i < s.length(); i++) {
-            char c = s.charAt(i);
-            if (c < '0' || c > '9') {
-                return i;
-            }
-        }
-        return s.length();
-    }
 
     private static final Pattern CPU_SET_SYNTAX =
             Pattern.compile("(?:[0-9]+(?:[,-][0-9]+)?)(?:,[0-9]+(?:[,-][0-9]+)*)?");
@@ -871,7 +661,7 @@ public final class ConfigKeys {
             long lo = Long.parseLong(low);
             long hi = Long.parseLong(high);
             if (lo > hi) {
-                return "Invalid CPU range " + quote(chunk) + ": the first CPU is after the last";
+                return "Invalid CPU range " + GoStrings.quote(chunk) + ": the first CPU is after the last";
             }
             if (hi >= MAX_CPUS) {
                 return "CPU ids must be below " + MAX_CPUS;
@@ -889,7 +679,7 @@ public final class ConfigKeys {
 
     /** A VM CPU topology: {@code sockets=N,cores=N,threads=N}, each once, each at least 1. */
     private static String cpuTopologyError(String value) {
-        String err = "Invalid CPU topology " + quote(value) + ", expected sockets=N,cores=N,threads=N";
+        String err = "Invalid CPU topology " + GoStrings.quote(value) + ", expected sockets=N,cores=N,threads=N";
         Set<String> seen = new HashSet<>();
         long product = 1;
         for (String part : value.split(",", -1)) {
@@ -901,7 +691,7 @@ public final class ConfigKeys {
             product *= Long.parseLong(m.group(2));
         }
         if (product > MAX_CPUS) {
-            return "CPU topology " + quote(value) + " has more than " + MAX_CPUS + " CPUs";
+            return "CPU topology " + GoStrings.quote(value) + " has more than " + MAX_CPUS + " CPUs";
         }
         return seen.size() == 3 ? null : err;
     }
@@ -941,12 +731,12 @@ public final class ConfigKeys {
             boolean ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')
                     || c == '+' || c == '/';
             if (!ok) {
-                return "Invalid value for a base64 string " + quote(value) + ": illegal base64 data at input byte " + i;
+                return "Invalid value for a base64 string " + GoStrings.quote(value) + ": illegal base64 data at input byte " + i;
             }
             count++;
         }
         if (count % 4 == 1) {
-            return "Invalid value for a base64 string " + quote(value) + ": illegal base64 data at input byte "
+            return "Invalid value for a base64 string " + GoStrings.quote(value) + ": illegal base64 data at input byte "
                     + (trimmed.length() - 1);
         }
         return null;
@@ -1000,323 +790,5 @@ public final class ConfigKeys {
         return null;
     }
 
-    // ---------------------------------------------------------------- Go formatting helpers
 
-    /** Go's {@code %q} / {@code strconv.Quote}. */
-    public static String quote(String s) {
-        StringBuilder sb = new StringBuilder(s.length() + 2).append('"');
-        s.codePoints().forEach(cp -> {
-            switch (cp) {
-                case '"' -> sb.append("\\\"");
-                case '\\' -> sb.append("\\\\");
-                case 0x07 -> sb.append("\\a");
-                case '\b' -> sb.append("\\b");
-                case '\f' -> sb.append("\\f");
-                case '\n' -> sb.append("\\n");
-                case '\r' -> sb.append("\\r");
-                case '\t' -> sb.append("\\t");
-                case 0x0B -> sb.append("\\v");
-                default -> {
-                    if (isGoPrintable(cp)) {
-                        sb.appendCodePoint(cp);
-                    } else if (cp < 0x80) {
-                        sb.append(String.format(Locale.ROOT, "\\x%02x", cp));
-                    } else if (cp < 0x10000) {
-                        sb.append(String.format(Locale.ROOT, "\\u%04x", cp));
-                    } else {
-                        sb.append(String.format(Locale.ROOT, "\\U%08x", cp));
-                    }
-                }
-            }
-        });
-        return sb.append('"').toString();
-    }
-
-    /** Go's {@code strconv.IsPrint}: graphic characters and the ASCII space. */
-    private static boolean isGoPrintable(int cp) {
-        if (cp == ' ') {
-            return true;
-        }
-        switch (Character.getType(cp)) {
-            case Character.CONTROL, Character.FORMAT, Character.SURROGATE, Character.PRIVATE_USE,
-                    Character.UNASSIGNED, Character.LINE_SEPARATOR, Character.PARAGRAPH_SEPARATOR,
-                    Character.SPACE_SEPARATOR:
-                return false;
-            default:
-                return true;
-        }
-    }
-
-    /** Go's {@code strings.TrimSpace} (Unicode white space as {@code unicode.IsSpace} defines it). */
-    private static String goTrimSpace(String s) {
-        int start = 0;
-        int end = s.length();
-        while (start < end && isGoSpace(s.charAt(start))) {
-            start++;
-        }
-        while (end > start && isGoSpace(s.charAt(end - 1))) {
-            end--;
-        }
-        return s.substring(start, end);
-    }
-
-    private static boolean isGoSpace(char c) {
-        switch (c) {
-            case '\t', '\n', 0x0B, '\f', '\r', ' ', 0x85, 0xA0, 0x1680, 0x2028, 0x2029, 0x202F, 0x205F, 0x3000:
-                return true;
-            default:
-                return c >= 0x2000 && c <= 0x200A;
-        }
-    }
-
-    /** Go's {@code strconv} integer parsing (base 10, ASCII digits, optional sign for signed types). */
-    private static final class GoInt {
-        private static final String SYNTAX = "invalid syntax";
-        private static final String RANGE = "value out of range";
-        private static final BigInteger TEN = BigInteger.TEN;
-
-        private GoInt() {
-        }
-
-        /** {@code null} if {@code s} parses, else {@code "invalid syntax"} or {@code "value out of range"}. */
-        static String parse(String s, boolean signed, int bits) {
-            String digits = s;
-            boolean negative = false;
-            if (signed && !s.isEmpty() && (s.charAt(0) == '+' || s.charAt(0) == '-')) {
-                negative = s.charAt(0) == '-';
-                digits = s.substring(1);
-            }
-            if (digits.isEmpty()) {
-                return SYNTAX;
-            }
-            // The magnitude is scanned as Go's ParseUint does: a range error as soon as it overflows, a syntax error
-            // at the first non-digit before that.
-            BigInteger scanMax = BigInteger.ONE.shiftLeft(signed ? 64 : bits).subtract(BigInteger.ONE);
-            BigInteger n = BigInteger.ZERO;
-            for (int i = 0; i < digits.length(); i++) {
-                char c = digits.charAt(i);
-                if (c < '0' || c > '9') {
-                    return SYNTAX;
-                }
-                n = n.multiply(TEN).add(BigInteger.valueOf(c - '0'));
-                if (n.compareTo(scanMax) > 0) {
-                    return RANGE;
-                }
-            }
-            if (signed) {
-                BigInteger limit = BigInteger.ONE.shiftLeft(bits - 1);
-                if (negative ? n.compareTo(limit) > 0 : n.compareTo(limit) >= 0) {
-                    return RANGE;
-                }
-            }
-            return null;
-        }
-
-        /** Go's {@code *strconv.NumError} text. */
-        static String error(String func, String s, String reason) {
-            return "strconv." + func + ": parsing " + quote(s) + ": " + reason;
-        }
-    }
-
-    /** Go's {@code net.ParseIP}: dotted IPv4 (no leading zeros) or IPv6 (no zone). */
-    private static final class IpAddress {
-        private static final Pattern V4_PART = Pattern.compile("0|[1-9][0-9]{0,2}");
-        private static final Pattern V6_GROUP = Pattern.compile("[0-9a-fA-F]{1,4}");
-
-        private IpAddress() {
-        }
-
-        static boolean isValid(String s) {
-            return isV4(s) || isV6(s);
-        }
-
-        private static boolean isV4(String s) {
-            String[] parts = s.split("\\.", -1);
-            if (parts.length != 4) {
-                return false;
-            }
-            for (String p : parts) {
-                if (!V4_PART.matcher(p).matches() || Integer.parseInt(p) > 255) {
-                    return false;
-                }
-            }
-            return true;
-        }
-
-        private static boolean isV6(String s) {
-            int gap = s.indexOf("::");
-            if (gap >= 0 && s.indexOf("::", gap + 1) >= 0) {
-                return false;
-            }
-            if (gap < 0) {
-                return groups(s, true) == 8;
-            }
-            String head = s.substring(0, gap);
-            String tail = s.substring(gap + 2);
-            int h = head.isEmpty() ? 0 : groups(head, false);
-            int t = tail.isEmpty() ? 0 : groups(tail, true);
-            return h >= 0 && t >= 0 && h + t <= 7;
-        }
-
-        /**
-         * Number of 16-bit groups in a colon-separated run, or -1. Only the last run of an address may end with
-         * an embedded IPv4 address, which counts as two groups.
-         */
-        private static int groups(String run, boolean last) {
-            String[] parts = run.split(":", -1);
-            int count = 0;
-            for (int i = 0; i < parts.length; i++) {
-                if (last && i == parts.length - 1 && parts[i].contains(".")) {
-                    if (!isV4(parts[i])) {
-                        return -1;
-                    }
-                    count += 2;
-                } else if (V6_GROUP.matcher(parts[i]).matches()) {
-                    count++;
-                } else {
-                    return -1;
-                }
-            }
-            return count;
-        }
-    }
-
-    /** Incus's {@code IsCron} (gronx since v7): comma-and-space separated aliases or five-field cron expressions. */
-    private static final class Cron {
-        private static final Pattern WHITESPACE = Pattern.compile("\\s+");
-        private static final List<String> MONTHS =
-                List.of("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec");
-        private static final List<String> DAYS = List.of("sun", "mon", "tue", "wed", "thu", "fri", "sat");
-        private static final Pattern DOM_SPECIAL = Pattern.compile("l|lw|[0-9]{1,2}w");
-        private static final Pattern DOW_SPECIAL = Pattern.compile("[0-7](l|#[1-5])");
-
-        private Cron() {
-        }
-
-        static Check check(List<String> aliases) {
-            return value -> {
-                // Triggers are separated by ", " because a bare comma is part of cron syntax.
-                for (String trigger : value.toLowerCase(Locale.ROOT).split(", ", -1)) {
-                    if (!aliases.contains(trigger) && !isValid(trigger)) {
-                        return "Error parsing cron expr: " + trigger;
-                    }
-                }
-                return null;
-            };
-        }
-
-        private static boolean isValid(String expr) {
-            String trimmed = expr.strip();
-            if (trimmed.isEmpty()) {
-                return false;
-            }
-            String[] f = WHITESPACE.split(trimmed);
-            return f.length == 5
-                    && field(f[0], 0, 59, List.of(), null)
-                    && field(f[1], 0, 23, List.of(), null)
-                    && field(f[2], 1, 31, List.of(), DOM_SPECIAL)
-                    && field(f[3], 1, 12, MONTHS, null)
-                    && field(f[4], 0, 7, DAYS, DOW_SPECIAL);
-        }
-
-        /** One field: a list of {@code *}, {@code ?}, values, names, ranges, each optionally {@code /step}. */
-        private static boolean field(String field, int min, int max, List<String> names, Pattern special) {
-            for (String item : field.split(",", -1)) {
-                if (special != null && special.matcher(item).matches()) {
-                    continue;
-                }
-                String base = item;
-                int slash = item.indexOf('/');
-                if (slash >= 0) {
-                    String step = item.substring(slash + 1);
-                    if (GoInt.parse(step, false, 32) != null || Long.parseLong(step) < 1) {
-                        return false;
-                    }
-                    base = item.substring(0, slash);
-                }
-                if (base.equals("*") || base.equals("?")) {
-                    continue;
-                }
-                int dash = base.indexOf('-');
-                String[] ends = dash < 0 ? new String[] {base} : new String[] {base.substring(0, dash),
-                        base.substring(dash + 1)};
-                int[] values = new int[ends.length];
-                for (int i = 0; i < ends.length; i++) {
-                    values[i] = value(ends[i], min, max, names);
-                    if (values[i] < 0) {
-                        return false;
-                    }
-                }
-                if (values.length == 2 && values[0] > values[1]) {
-                    return false;
-                }
-            }
-            return true;
-        }
-
-        private static int value(String s, int min, int max, List<String> names) {
-            int named = names.indexOf(s);
-            if (named >= 0) {
-                return named + (names.size() == 12 ? 1 : 0);
-            }
-            if (s.isEmpty() || s.length() > 2 || GoInt.parse(s, false, 32) != null) {
-                return -1;
-            }
-            int v = Integer.parseInt(s);
-            return v < min || v > max ? -1 : v;
-        }
-    }
-
-    /** A parsed {@code snapshots.expiry} expression: its fields (y, m, d, w, H, M, S) or Incus's error text. */
-    private record Expiry(Map<Character, Long> fields, String error) {
-        private static final Pattern TOKEN = Pattern.compile("([0-9]+)([SMHdwmy])");
-
-        static Expiry parse(String s) {
-            String expr = goTrimSpace(s);
-            if (expr.isEmpty()) {
-                return new Expiry(null, null);
-            }
-            Map<Character, Long> fields = new HashMap<>();
-            for (String token : expr.split(" ", -1)) {
-                Matcher m = TOKEN.matcher(token);
-                if (!m.matches()) {
-                    return new Expiry(null, "Invalid expiry expression");
-                }
-                char unit = m.group(2).charAt(0);
-                // Incus only refuses a repeated unit when the earlier value was positive ("0d 1d" is accepted).
-                if (fields.getOrDefault(unit, 0L) > 0) {
-                    return new Expiry(null, "Invalid expiry expression");
-                }
-                String err = GoInt.parse(m.group(1), true, 64);
-                if (err != null) {
-                    return new Expiry(null, GoInt.error("Atoi", m.group(1), err));
-                }
-                fields.put(unit, Long.parseLong(m.group(1)));
-            }
-            return new Expiry(fields, null);
-        }
-
-        /**
-         * Go's {@code refDate.AddDate(y, m, d+7w).Add(H, M, S)} in UTC. Values too large for a date throw
-         * {@link ArithmeticException} or {@link DateTimeException} (Go would silently wrap).
-         */
-        Instant addTo(Instant from) {
-            ZonedDateTime z = from.atZone(ZoneOffset.UTC);
-            long months = Math.addExact(z.getYear() * 12L + (z.getMonthValue() - 1),
-                    Math.addExact(Math.multiplyExact(12L, get('y')), get('m')));
-            LocalDate firstOfMonth = LocalDate.of(Math.toIntExact(Math.floorDiv(months, 12L)),
-                    (int) Math.floorMod(months, 12L) + 1, 1);
-            // Go normalises day overflow into the following months, which plusDays from the 1st reproduces.
-            long days = Math.addExact(z.getDayOfMonth() - 1L,
-                    Math.addExact(get('d'), Math.multiplyExact(7L, get('w'))));
-            Instant base = LocalDateTime.of(firstOfMonth.plusDays(days), z.toLocalTime()).toInstant(ZoneOffset.UTC);
-            long seconds = Math.addExact(Math.multiplyExact(3600L, get('H')),
-                    Math.addExact(Math.multiplyExact(60L, get('M')), get('S')));
-            return base.plusSeconds(seconds);
-        }
-
-        private long get(char unit) {
-            return fields.getOrDefault(unit, 0L);
-        }
-    }
 }

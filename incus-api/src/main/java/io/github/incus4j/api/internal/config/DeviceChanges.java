@@ -176,7 +176,7 @@ public record DeviceChanges(Map<String, Device> removed, Map<String, Device> add
             return null;
         }
         String req = d.get("required");
-        boolean required = blank(req) ? !ConfigKeys.isTrue(d.get("optional")) : ConfigKeys.isTrue(req);
+        boolean required = blank(req) ? !ConfigValues.isTrue(d.get("optional")) : ConfigValues.isTrue(req);
         if (!required || java.nio.file.Files.exists(java.nio.file.Path.of(source))) {
             return null;
         }

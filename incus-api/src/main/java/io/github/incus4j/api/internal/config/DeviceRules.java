@@ -41,11 +41,11 @@ public final class DeviceRules {
     private static final Pattern PCI = Pattern.compile("([0-9a-fA-F]{4}:)?[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\\.[0-7]");
 
     private static final Check ANY = v -> null;
-    private static final Check BOOL = optional(v -> ConfigKeys.isBool(v) ? null
+    private static final Check BOOL = optional(v -> ConfigValues.isBool(v) ? null
             : "Invalid value for a boolean " + ErrorTexts.quote(v));
     private static final Check SIZE = optional(v -> {
         try {
-            ConfigKeys.parseByteSize(v);
+            ConfigValues.parseByteSize(v);
             return null;
         } catch (InvalidArgumentException e) {
             return e.getMessage();
@@ -236,18 +236,18 @@ public final class DeviceRules {
                     err = requiredWith(c, "connect", PROXY_ADDRESS);
                 }
                 // proxy.go validateConfig, in its order.
-                if (err == null && type == InstanceType.VM && !ConfigKeys.isTrue(c.get("nat"))) {
+                if (err == null && type == InstanceType.VM && !ConfigValues.isTrue(c.get("nat"))) {
                     err = "Only NAT mode is supported for proxies on VM instances";
                 }
-                if (err == null && ConfigKeys.isTrue(c.get("proxy_protocol"))
-                        && (!c.get("connect").startsWith("tcp") || ConfigKeys.isTrue(c.get("nat")))) {
+                if (err == null && ConfigValues.isTrue(c.get("proxy_protocol"))
+                        && (!c.get("connect").startsWith("tcp") || ConfigValues.isTrue(c.get("nat")))) {
                     err = "The PROXY header can only be sent to tcp servers in non-nat mode";
                 }
                 if (err == null && (!c.get("listen").startsWith("unix:") || c.get("listen").startsWith("unix:@"))
                         && (c.containsKey("uid") || c.containsKey("gid") || c.containsKey("mode"))) {
                     err = "Only proxy devices for non-abstract unix sockets can carry uid, gid, or mode properties";
                 }
-                if (err == null && ConfigKeys.isTrue(c.get("nat")) && "instance".equals(c.get("bind"))) {
+                if (err == null && ConfigValues.isTrue(c.get("nat")) && "instance".equals(c.get("bind"))) {
                     err = "Only host-bound proxies can use NAT";
                 }
                 return err;
@@ -309,7 +309,7 @@ public final class DeviceRules {
         if (c.containsKey("size.state") && !path.equals("/")) {
             return "Only the root disk may have a migration size quota";
         }
-        if (ConfigKeys.isTrue(c.get("recursive")) && ConfigKeys.isTrue(c.get("readonly"))) {
+        if (ConfigValues.isTrue(c.get("recursive")) && ConfigValues.isTrue(c.get("readonly"))) {
             return "Recursive read-only bind-mounts aren't currently supported by the kernel";
         }
         if (!ceph && (c.containsKey("ceph.cluster_name") || c.containsKey("ceph.user_name"))) {

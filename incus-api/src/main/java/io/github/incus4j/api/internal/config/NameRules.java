@@ -1,5 +1,6 @@
 package io.github.incus4j.api.internal.config;
 
+import io.github.incus4j.api.internal.text.GoStrings;
 import static org.apiguardian.api.API.Status.INTERNAL;
 
 import io.github.incus4j.api.InvalidArgumentException;
@@ -118,7 +119,7 @@ public final class NameRules {
             throw new InvalidArgumentException("Reserved project name");
         }
         if (n.equals(".") || n.equals("..")) {
-            throw new InvalidArgumentException("Invalid project name " + ConfigKeys.quote(n));
+            throw new InvalidArgumentException("Invalid project name " + GoStrings.quote(n));
         }
     }
 
@@ -179,7 +180,7 @@ public final class NameRules {
     public static void requireStorable(String kind, String name) {
         String reason = unstorableReason(name);
         if (reason != null) {
-            throw new InvalidArgumentException("Invalid " + kind + " name " + ConfigKeys.quote(name) + ": " + reason);
+            throw new InvalidArgumentException("Invalid " + kind + " name " + GoStrings.quote(name) + ": " + reason);
         }
     }
 

@@ -3,7 +3,6 @@ package io.github.incus4j.api.internal.text;
 import static org.apiguardian.api.API.Status.INTERNAL;
 
 import io.github.incus4j.api.InstanceType;
-import io.github.incus4j.api.internal.config.ConfigKeys;
 import java.math.BigDecimal;
 import java.time.Duration;
 import org.apiguardian.api.API;
@@ -156,7 +155,7 @@ public final class ErrorTexts {
 
     /** Go's {@code %q}: the quoting Incus's messages use around names and values. */
     public static String quote(String s) {
-        return ConfigKeys.quote(s);
+        return GoStrings.quote(s);
     }
 
     /** Go's {@code time.Duration} text, to the millisecond: {@code 500ms}, {@code 1.5s}, {@code 10m0s}. */

@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.github.incus4j.api.InvalidArgumentException;
 import io.github.incus4j.api.InstanceType;
 import io.github.incus4j.api.internal.config.ConfigKeys;
+import io.github.incus4j.api.internal.text.GoStrings;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
@@ -106,11 +107,11 @@ class ConfigKeysBoundsTest {
 
     @Test
     void quotingFollowsGosStrconvQuote() {
-        assertEquals("\"\\x7f\"", ConfigKeys.quote("\u007f"));
-        assertEquals("\"\\u0080\"", ConfigKeys.quote("\u0080"));
-        assertEquals("\"\\uffff\"", ConfigKeys.quote("\uffff"));
-        assertEquals("\"\\U000e0001\"", ConfigKeys.quote(new String(Character.toChars(0xE0001))));
-        assertEquals("\"\u00e9\\n\\t\\r\\v\"", ConfigKeys.quote("\u00e9\n\t\r\u000b"));
+        assertEquals("\"\\x7f\"", GoStrings.quote("\u007f"));
+        assertEquals("\"\\u0080\"", GoStrings.quote("\u0080"));
+        assertEquals("\"\\uffff\"", GoStrings.quote("\uffff"));
+        assertEquals("\"\\U000e0001\"", GoStrings.quote(new String(Character.toChars(0xE0001))));
+        assertEquals("\"\u00e9\\n\\t\\r\\v\"", GoStrings.quote("\u00e9\n\t\r\u000b"));
     }
 
     @Test
@@ -124,9 +125,9 @@ class ConfigKeysBoundsTest {
         assertEquals("Invalid instance type: null", assertThrows(InvalidArgumentException.class,
                 () -> ConfigKeys.validateConfig(null, Map.of(), false)).getMessage());
         assertEquals("Invalid instance type: null", assertThrows(InvalidArgumentException.class,
-                () -> ConfigKeys.canUpdateLive(null, "limits.cpu")).getMessage());
-        assertFalse(ConfigKeys.canUpdateLive(InstanceType.VM, null));
-        assertTrue(ConfigKeys.canUpdateLive(InstanceType.CONTAINER, null));
+                () -> LiveUpdates.canUpdateLive(null, "limits.cpu")).getMessage());
+        assertFalse(LiveUpdates.canUpdateLive(InstanceType.VM, null));
+        assertTrue(LiveUpdates.canUpdateLive(InstanceType.CONTAINER, null));
         // nvidia.runtime conflicts only with a privileged container.
         assertDoesNotThrow(() -> ConfigKeys.validateConfig(InstanceType.CONTAINER,
                 Map.of("security.privileged", "true", "nvidia.runtime", "false"), false));

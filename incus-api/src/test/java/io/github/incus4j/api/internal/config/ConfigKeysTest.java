@@ -611,16 +611,16 @@ class ConfigKeysTest {
             "On,true,false,true", "false,false,true,true", "0,false,true,true", "no,false,true,true",
             "OFF,false,true,true", "'',false,true,false", "maybe,false,false,false", "2,false,false,false"})
     void booleanHelpers(String value, boolean isTrue, boolean isFalseOrEmpty, boolean isBool) {
-        assertEquals(isTrue, ConfigKeys.isTrue(value));
-        assertEquals(isFalseOrEmpty, ConfigKeys.isFalseOrEmpty(value));
-        assertEquals(isBool, ConfigKeys.isBool(value));
+        assertEquals(isTrue, ConfigValues.isTrue(value));
+        assertEquals(isFalseOrEmpty, ConfigValues.isFalseOrEmpty(value));
+        assertEquals(isBool, ConfigValues.isBool(value));
     }
 
     @Test
     void booleanHelpersOnNull() {
-        assertFalse(ConfigKeys.isTrue(null));
-        assertTrue(ConfigKeys.isFalseOrEmpty(null));
-        assertFalse(ConfigKeys.isBool(null));
+        assertFalse(ConfigValues.isTrue(null));
+        assertTrue(ConfigValues.isFalseOrEmpty(null));
+        assertFalse(ConfigValues.isBool(null));
     }
 
     // ================================================================ byte sizes
@@ -631,7 +631,7 @@ class ConfigKeysTest {
             "1GiB,1073741824", "1TiB,1099511627776", "1PiB,1125899906842624", "1EiB,1152921504606846976",
             "7EiB,8070450532247928832", "1073741824,1073741824"})
     void byteSizes(String input, long expected) {
-        assertEquals(expected, ConfigKeys.parseByteSize(input));
+        assertEquals(expected, ConfigValues.parseByteSize(input));
     }
 
     @ParameterizedTest
@@ -647,12 +647,12 @@ class ConfigKeysTest {
         "9223372036854775807kB|Overflow multiplying 9223372036854775807 with 1000 (value \"9223372036854775807kB\")",
     })
     void badByteSizes(String input, String message) {
-        assertMessage(message, () -> ConfigKeys.parseByteSize(input));
+        assertMessage(message, () -> ConfigValues.parseByteSize(input));
     }
 
     @Test
     void nullByteSize() {
-        assertMessage("Invalid value: null", () -> ConfigKeys.parseByteSize(null));
+        assertMessage("Invalid value: null", () -> ConfigValues.parseByteSize(null));
     }
 
     // ================================================================ expiry
@@ -675,15 +675,15 @@ class ConfigKeysTest {
         "2024-12-31T23:59:59Z,1S,2025-01-01T00:00:00Z",
     })
     void expiryArithmetic(String from, String expression, String expected) {
-        assertEquals(Optional.of(Instant.parse(expected)), ConfigKeys.expiry(expression, Instant.parse(from)));
+        assertEquals(Optional.of(Instant.parse(expected)), SnapshotExpiry.at(expression, Instant.parse(from)));
     }
 
     @Test
     void emptyExpiryMeansNone() {
         Instant now = Instant.parse("2024-01-01T00:00:00Z");
-        assertEquals(Optional.empty(), ConfigKeys.expiry("", now));
-        assertEquals(Optional.empty(), ConfigKeys.expiry("   ", now));
-        assertEquals(Optional.empty(), ConfigKeys.expiry(null, now));
+        assertEquals(Optional.empty(), SnapshotExpiry.at("", now));
+        assertEquals(Optional.empty(), SnapshotExpiry.at("   ", now));
+        assertEquals(Optional.empty(), SnapshotExpiry.at(null, now));
     }
 
     @ParameterizedTest
@@ -691,16 +691,16 @@ class ConfigKeysTest {
     void badExpiry(String expression) {
         Instant now = Instant.parse("2024-01-01T00:00:00Z");
         assertMessage("Invalid expiry expression (value \"" + expression + "\")",
-                () -> ConfigKeys.expiry(expression, now));
+                () -> SnapshotExpiry.at(expression, now));
     }
 
     @Test
     void expiryOutOfRangeIsInvalid() {
         Instant now = Instant.parse("2024-01-01T00:00:00Z");
         assertMessage("Invalid expiry expression (value \"999999999999y\")",
-                () -> ConfigKeys.expiry("999999999999y", now));
+                () -> SnapshotExpiry.at("999999999999y", now));
         assertMessage("A reference time is required to compute a snapshot expiry",
-                () -> ConfigKeys.expiry("1d", null));
+                () -> SnapshotExpiry.at("1d", null));
     }
 
     // ================================================================ live update
@@ -708,7 +708,7 @@ class ConfigKeysTest {
     @ParameterizedTest
     @ValueSource(strings = {"raw.qemu", "limits.memory.hugepages", "security.privileged", "limits.cpu", "anything"})
     void containersUpdateEverythingLive(String key) {
-        assertTrue(ConfigKeys.canUpdateLive(CONTAINER, key));
+        assertTrue(LiveUpdates.canUpdateLive(CONTAINER, key));
     }
 
     @ParameterizedTest
@@ -718,8 +718,8 @@ class ConfigKeysTest {
             "cloud-init.user-data", "environment.FOO", "image.os", "snapshots.schedule", "user.note",
             "volatile.uuid", "security.privileged", "raw.lxc", "limits.cpu.allowance"})
     void runningVmsAcceptTheseKeys(String key) {
-        assertTrue(ConfigKeys.canUpdateLive(VM, key));
-        assertTrue(ConfigKeys.canUpdateLive(ANY, key));
+        assertTrue(LiveUpdates.canUpdateLive(VM, key));
+        assertTrue(LiveUpdates.canUpdateLive(ANY, key));
     }
 
     @ParameterizedTest
@@ -727,14 +727,14 @@ class ConfigKeysTest {
             "security.sev", "security.iommu", "migration.stateful", "security.nesting", "limits.disk.priority",
             "raw.apparmor", "agent.nic_config", "limits.kernel.nofile", "linux.sysctl.x", "limits.cpu.nodes"})
     void runningVmsRefuseTheseKeys(String key) {
-        assertFalse(ConfigKeys.canUpdateLive(VM, key));
+        assertFalse(LiveUpdates.canUpdateLive(VM, key));
     }
 
     @Test
     void liveUpdateErrorText() {
-        assertEquals("Key \"raw.qemu\" cannot be updated when VM is running", ConfigKeys.liveUpdateError("raw.qemu"));
+        assertEquals("Key \"raw.qemu\" cannot be updated when VM is running", LiveUpdates.liveUpdateError("raw.qemu"));
         assertEquals("Key \"user.a\\\"b\" cannot be updated when VM is running",
-                ConfigKeys.liveUpdateError("user.a\"b"));
+                LiveUpdates.liveUpdateError("user.a\"b"));
     }
 
     // ================================================================ expansion
@@ -751,29 +751,29 @@ class ConfigKeysTest {
 
     @Test
     void laterProfilesOverrideEarlierAndLocalOverridesProfiles() {
-        Map<String, String> expanded = ConfigKeys.expandConfig(List.of(DEFAULT, BIG), Map.of("limits.memory", "4GiB"));
+        Map<String, String> expanded = ProfileExpansion.expandConfig(List.of(DEFAULT, BIG), Map.of("limits.memory", "4GiB"));
         assertEquals(Map.of("limits.cpu", "4", "limits.memory", "4GiB", "user.a", "x"), expanded);
         assertEquals(List.of("limits.cpu", "limits.memory", "user.a"), List.copyOf(expanded.keySet()));
         assertThrows(UnsupportedOperationException.class, () -> expanded.put("x", "y"));
 
-        Map<String, String> reversed = ConfigKeys.expandConfig(List.of(BIG, DEFAULT), Map.of());
+        Map<String, String> reversed = ProfileExpansion.expandConfig(List.of(BIG, DEFAULT), Map.of());
         assertEquals("1", reversed.get("limits.cpu"));
     }
 
     @Test
     void expandConfigWithNothing() {
-        assertEquals(Map.of(), ConfigKeys.expandConfig(null, null));
-        assertEquals(Map.of("a.b", "c"), ConfigKeys.expandConfig(List.of(), Map.of("a.b", "c")));
+        assertEquals(Map.of(), ProfileExpansion.expandConfig(null, null));
+        assertEquals(Map.of("a.b", "c"), ProfileExpansion.expandConfig(List.of(), Map.of("a.b", "c")));
     }
 
     @Test
     void devicesAreReplacedWholeByName() {
         Devices local = new Devices(Map.of("root", Device.of("type", "disk", "path", "/", "pool", "fast")));
-        Devices expanded = ConfigKeys.expandDevices(List.of(DEFAULT, BIG), local);
+        Devices expanded = ProfileExpansion.expandDevices(List.of(DEFAULT, BIG), local);
         assertEquals(Device.of("type", "nic", "nictype", "macvlan"), expanded.get("eth0"));
         assertEquals("fast", expanded.get("root").get("pool"));
         assertEquals(2, expanded.map().size());
-        assertEquals(DEFAULT.devices(), ConfigKeys.expandDevices(List.of(DEFAULT), null));
-        assertTrue(ConfigKeys.expandDevices(null, null).isEmpty());
+        assertEquals(DEFAULT.devices(), ProfileExpansion.expandDevices(List.of(DEFAULT), null));
+        assertTrue(ProfileExpansion.expandDevices(null, null).isEmpty());
     }
 }
