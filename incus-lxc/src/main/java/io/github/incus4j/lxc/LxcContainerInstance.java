@@ -1314,14 +1314,52 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
     }
 
     /**
-     * A raw SFTP connection: one end of a pipe pair whose other end {@link SftpServer} serves on a driver thread, over
-     * the root filesystem (confined to it by the kernel, see {@link RootDirectory}; ids shown as the container sees
-     * them), running or stopped. The session ends when the caller closes the connection.
+     * A raw SFTP connection: one end of a pipe pair whose other end {@link SftpServer} serves on a driver thread,
+     * confined by the kernel (see {@link RootDirectory}; ids shown as the container sees them): while the container
+     * runs, its init's root with every mount in it (disk devices included, as Incus's {@code forkfile} sees them),
+     * else its root filesystem; decided per operation. The session ends when the caller closes the connection.
      */
     @Override
     protected Connection doFileSftpConn() {
-        return SftpServer.open(new RootDirectory(rootfsPath(), diskIdmap().orElse(null)), driver::execute);
+        return SftpServer.open(fileBackend(), driver::execute);
     }
+
+    /** What the file API serves: the running container's root with its mounts, else the root filesystem. */
+    RootDirectory fileBackend() {
+        return new RootDirectory(rootfsPath(), diskIdmap().orElse(null), this::openLiveRoot);
+    }
+
+    /**
+     * The running container's root directory for {@link RootDirectory}, pinned to its init through the pidfd
+     * liblxc's monitor holds ({@code init_pidfd}), or -1 when the container is not running (or the init exited
+     * meanwhile). Without liblxc's {@code pidfd} extension the root filesystem is served (without the
+     * container's mounts), and a warning logged once.
+     */
+    private int openLiveRoot() {
+        if (!Files.exists(lxcDir().resolve("config"))) {
+            return -1;
+        }
+        try (LxcContainer c = open()) {
+            if (!c.isRunning()) {
+                return -1;
+            }
+            int pidfd = c.initPidfd();
+            if (pidfd < 0) {
+                if (c.isRunning() && !LIVE_ROOT_WARNED.getAndSet(true)) {
+                    LOG.log(System.Logger.Level.WARNING, "liblxc gives no pidfd of {0}''s init (API extension "
+                            + "\"pidfd\"): its files are served from the root filesystem, without its mounts",
+                            name());
+                }
+                return -1;
+            }
+            try (io.github.incus4j.lxc.binding.OwnedFd owned = new io.github.incus4j.lxc.binding.OwnedFd(pidfd)) {
+                return io.github.incus4j.lxc.binding.ProcRoot.openRoot(owned.fd());
+            }
+        }
+    }
+
+    private static final java.util.concurrent.atomic.AtomicBoolean LIVE_ROOT_WARNED =
+            new java.util.concurrent.atomic.AtomicBoolean();
 
     // ---- migration ----------------------------------------------------------------------------------------------
 

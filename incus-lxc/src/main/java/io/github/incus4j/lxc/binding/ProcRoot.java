@@ -53,6 +53,44 @@ public final class ProcRoot {
         }
     }
 
+    /**
+     * An {@code O_PATH} descriptor on the root directory of the process {@code pidfd} names, as that process sees
+     * it (its mount namespace's mounts included, for lookups from it), or -1 when the process is gone. Pinned
+     * against pid reuse: the pid is read from the pidfd before {@code /proc/<pid>/root} is opened and again after,
+     * and the kernel keeps a pid unused while a process (even a zombie) holds it, so an unchanged pid means the
+     * descriptor is that process's root. The caller closes it.
+     */
+    public static int openRoot(int pidfd) {
+        int pid = pidOf(pidfd);
+        if (pid <= 0) {
+            return -1;
+        }
+        NamespaceApi libc = NetNamespace.libc();
+        int root = libc.open(FdCalls.c("/proc/" + pid + "/root"), O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (root < 0) {
+            return -1; // exited meanwhile (a zombie's root is gone too)
+        }
+        if (pidOf(pidfd) != pid) {
+            libc.close(root);
+            return -1;
+        }
+        return root;
+    }
+
+    /** The pid a pidfd names, from {@code /proc/self/fdinfo}; -1 once the process is gone (Linux 5.7+ says so). */
+    static int pidOf(int pidfd) {
+        try {
+            for (String line : java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/self/fdinfo/" + pidfd))) {
+                if (line.startsWith("Pid:")) {
+                    return Integer.parseInt(line.substring(4).trim());
+                }
+            }
+        } catch (java.io.IOException | NumberFormatException e) {
+            return -1;
+        }
+        return -1;
+    }
+
     /** Removes the entry {@code name} of the directory {@code dir} (never following a link); false when missing. */
     public static boolean unlink(OwnedFd dir, String name) {
         NamespaceApi libc = NetNamespace.libc();

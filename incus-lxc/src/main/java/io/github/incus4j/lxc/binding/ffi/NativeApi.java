@@ -222,6 +222,16 @@ public final class NativeApi {
         @SaveError
         long pwrite(int fd, @In byte[] buffer, @size_t long count, long offset);
 
+        /** {@code struct statfs} is 120 bytes; {@code f_type} is its first {@code long}. */
+        @SaveError
+        int fstatfs(int fd, @Out byte[] statfs);
+
+        /** Per thread; answers the previous filesystem uid, never an error. */
+        int setfsuid(int fsuid);
+
+        /** Per thread; answers the previous filesystem gid, never an error. */
+        int setfsgid(int fsgid);
+
         int geteuid();
     }
 
