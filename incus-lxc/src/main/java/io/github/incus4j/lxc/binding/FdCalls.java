@@ -65,6 +65,8 @@ final class FdCalls {
     static final int EDQUOT = 122;
 
     private static final long SYS_OPENAT2 = 437;
+    private static final long SYS_PIDFD_SEND_SIGNAL = 424;
+    static final int ESRCH = 3;
     private static final int OPEN_HOW_SIZE = 24;
     private static final int STATX_SIZE = 256;
     private static final int STATFS_SIZE = 120;
@@ -361,6 +363,25 @@ final class FdCalls {
             libc.setfsuid(oldUid);
             libc.setfsgid(oldGid);
         }
+    }
+
+    /**
+     * Whether the process a pidfd names still holds its pid (running, or a zombie not yet reaped): a signal 0 sent
+     * through the pidfd, which checks and sends nothing.
+     */
+    boolean alive(int pidfd) {
+        long r;
+        do {
+            r = libc.syscall(SYS_PIDFD_SEND_SIGNAL, pidfd, 0, 0, 0);
+        } while (interrupted(r));
+        if (r == 0) {
+            return true;
+        }
+        int code = LastError.getLastError(runtime);
+        if (code == ESRCH) {
+            return false;
+        }
+        throw new Errno("pidfd_send_signal", code);
     }
 
     /** This thread's filesystem uid ({@code setfsuid(-1)} changes nothing and answers it). */

@@ -54,27 +54,52 @@ public final class ProcRoot {
     }
 
     /**
-     * An {@code O_PATH} descriptor on the root directory of the process {@code pidfd} names, as that process sees
-     * it (its mount namespace's mounts included, for lookups from it), or -1 when the process is gone. Pinned
-     * against pid reuse: the pid is read from the pidfd before {@code /proc/<pid>/root} is opened and again after,
-     * and the kernel keeps a pid unused while a process (even a zombie) holds it, so an unchanged pid means the
-     * descriptor is that process's root. The caller closes it.
+     * A process pinned by a pidfd (which this object owns), whose root directory can be opened from the host, as
+     * that process sees it (its mount namespace's mounts included, for lookups from it).
      */
-    public static int openRoot(int pidfd) {
-        int pid = pidOf(pidfd);
-        if (pid <= 0) {
-            return -1;
+    public static final class Pinned implements AutoCloseable {
+        private final OwnedFd pidfd;
+        private final int pid;
+
+        /** Takes ownership of {@code pidfd}; answers null (and closes it) when its process is already gone. */
+        public static Pinned of(int pidfd) {
+            OwnedFd owned = new OwnedFd(pidfd);
+            int pid = pidOf(pidfd);
+            if (pid <= 0) {
+                owned.close();
+                return null;
+            }
+            return new Pinned(owned, pid);
         }
-        NamespaceApi libc = NetNamespace.libc();
-        int root = libc.open(FdCalls.c("/proc/" + pid + "/root"), O_PATH | O_DIRECTORY | O_CLOEXEC);
-        if (root < 0) {
-            return -1; // exited meanwhile (a zombie's root is gone too)
+
+        private Pinned(OwnedFd pidfd, int pid) {
+            this.pidfd = pidfd;
+            this.pid = pid;
         }
-        if (pidOf(pidfd) != pid) {
-            libc.close(root);
-            return -1;
+
+        /**
+         * An {@code O_PATH | O_DIRECTORY} descriptor on the process's root directory (the caller closes it), or -1
+         * once the process is gone. Pinned against pid reuse: {@code /proc/<pid>/root} is opened, then the pidfd is
+         * asked whether its process still holds the pid ({@code pidfd_send_signal} with no signal: a zombie still
+         * does, and a pid is not reused before its zombie is reaped), so the descriptor is that process's root.
+         */
+        public int openRoot() {
+            NamespaceApi libc = NetNamespace.libc();
+            int root = libc.open(FdCalls.c("/proc/" + pid + "/root"), O_PATH | O_DIRECTORY | O_CLOEXEC);
+            if (root < 0) {
+                return -1; // exited (a zombie's root is gone too)
+            }
+            if (!FdCalls.get().alive(pidfd.fd())) {
+                libc.close(root);
+                return -1;
+            }
+            return root;
         }
-        return root;
+
+        @Override
+        public void close() {
+            pidfd.close();
+        }
     }
 
     /** The pid a pidfd names, from {@code /proc/self/fdinfo}; -1 once the process is gone (Linux 5.7+ says so). */

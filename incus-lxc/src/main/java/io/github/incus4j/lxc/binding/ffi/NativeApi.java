@@ -171,6 +171,11 @@ public final class NativeApi {
         @Variadic(fixedCount = 1)
         long syscall(long number, long dirfd, @In byte[] path, @In byte[] how, long size);
 
+        /** {@code syscall(SYS_pidfd_send_signal, pidfd, sig, info, flags)}, with {@code info} NULL (0). */
+        @SaveError
+        @Variadic(fixedCount = 1)
+        long syscall(long number, long pidfd, long sig, long info, long flags);
+
         @SaveError
         int close(int fd);
 
