@@ -53,7 +53,7 @@ import org.apiguardian.api.API;
  * acts as the container's root user, this class acts as host root: so it refuses to read or write data, create,
  * remove, rename or change anything on a kernel filesystem (procfs, sysfs, cgroupfs, devpts, devtmpfs, debugfs,
  * tracefs, securityfs, bpf, ... checked with {@code fstatfs} on the descriptor it is about to use, see
- * {@link #KERNEL_FS}), where host root could change the host kernel's settings through the container's mounts;
+ * {@code KERNEL_FS}), where host root could change the host kernel's settings through the container's mounts;
  * listing and stat-ing them stays allowed. A read-only mount refuses writes ({@code EROFS}).
  *
  * <p>Owners on an idmapped mount (a {@code shift=true} disk): host root is not in the mount's id map, so the kernel
@@ -77,7 +77,7 @@ public final class RootDirectory implements FileBackend {
     /** One name below a parent descriptor: no symlink, no {@code ..} can lead out of it. */
     private static final long ONE_NAME = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
 
-    /** {@code TMPFS_MAGIC}: devtmpfs reports it too, told apart by its device number ({@link #devtmpfs}). */
+    /** {@code TMPFS_MAGIC}: devtmpfs reports it too, told apart by its device number ({@link Devtmpfs}). */
     private static final long TMPFS_MAGIC = 0x01021994L;
     /**
      * {@code f_type} of the kernel filesystems no data is read from or written to, and nothing is changed on
@@ -366,12 +366,12 @@ public final class RootDirectory implements FileBackend {
                 if (at.endsWith("/")) {
                     throw new Errno("open", EISDIR); // as open(2) answers O_CREAT on a missing "dir/"
                 }
-                Entry e0 = entry(at);
+                Entry made = entry(at);
                 int fd;
-                try (Fd parent = new Fd(resolve(r, e0.parent(), O_PATH | O_DIRECTORY))) {
+                try (Fd parent = new Fd(resolve(r, made.parent(), O_PATH | O_DIRECTORY))) {
                     notKernel(parent, path);
                     int createFlags = O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | (dataFlags & ~O_TRUNC);
-                    fd = creating(() -> sys.openat2(parent.fd, e0.name(), createFlags, mode & 0777, ONE_NAME));
+                    fd = creating(() -> sys.openat2(parent.fd, made.name(), createFlags, mode & 0777, ONE_NAME));
                 } catch (Errno e) {
                     if (e.code != EEXIST) {
                         throw e;
@@ -555,6 +555,8 @@ public final class RootDirectory implements FileBackend {
      * Owner and mode ({@code mode < 0}: owner only) for an entry just made under {@code parent}. It is opened by its
      * one name without following it and changed only if it still belongs to us (a container cannot make an entry
      * owned by our host uid): an entry swapped in meanwhile is left as it is. {@code asUid}: the uid it was made as.
+     * When that is the container root's (an idmapped mount, see {@link #creating}), the container could swap in an
+     * entry of its root's: it is then given the owner and mode the call asked for, which its root could give it too.
      */
     private void ownNew(Fd parent, String name, int typeFlag, int mode, String path, int asUid) {
         try (Fd f = new Fd(sys.openat2(parent.fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC | typeFlag, 0, ONE_NAME))) {
