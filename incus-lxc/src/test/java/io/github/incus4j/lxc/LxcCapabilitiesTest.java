@@ -21,7 +21,7 @@ class LxcCapabilitiesTest {
         EnumSet<Capability> always = EnumSet.of(Capability.CONTAINERS, Capability.EXEC, Capability.INTERACTIVE_EXEC,
                 Capability.FREEZE, Capability.CGROUPS, Capability.LIVE_UPDATE, Capability.METRICS, Capability.FILES,
                 Capability.CONSOLE, Capability.CONSOLE_LOG, Capability.EXPORT_IMPORT, Capability.MIGRATION,
-                Capability.NIC_DEVICES, Capability.PROXY_DEVICES, Capability.DEVICE_HOTPLUG);
+                Capability.NIC_DEVICES, Capability.PROXY_DEVICES, Capability.DEVICE_HOTPLUG, Capability.DISK_DEVICES);
         EnumSet<Capability> declared = EnumSet.copyOf(new LxcDriverContractTest.Lxc(false).capabilities());
         declared.remove(Capability.STATEFUL);
         assertEquals(always, declared);

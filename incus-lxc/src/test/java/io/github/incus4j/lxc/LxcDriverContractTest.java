@@ -58,9 +58,7 @@ class LxcDriverContractTest extends InstanceDriverContract {
                     Capability.INTERACTIVE_EXEC, Capability.FREEZE, Capability.CGROUPS, Capability.LIVE_UPDATE,
                     Capability.METRICS, Capability.FILES, Capability.CONSOLE, Capability.CONSOLE_LOG,
                     Capability.EXPORT_IMPORT, Capability.MIGRATION, Capability.NIC_DEVICES,
-                    Capability.PROXY_DEVICES, Capability.DEVICE_HOTPLUG);
-            // Not DISK_DEVICES: disks are mounted (LxcDevicesTest), but the file API reads the root filesystem from
-            // the host, not through the container's mounts, so the contract cannot see a shared folder's files.
+                    Capability.PROXY_DEVICES, Capability.DEVICE_HOTPLUG, Capability.DISK_DEVICES);
             // CRIU 3.17 cannot run on kernels from 6.13 on (see Criu): the group runs where CRIU works. Where the
             // host's answer is known independently (.ci/run runs `criu check` itself), that answer decides, so a
             // driver probe that wrongly gives up cannot drop the group: LxcCapabilitiesTest pins the two together.

@@ -61,11 +61,15 @@ final class FdCalls {
     static final int ENOSYS = 38;
     static final int ENOTEMPTY = 39;
     static final int ELOOP = 40;
+    static final int EOVERFLOW = 75;
     static final int EDQUOT = 122;
 
     private static final long SYS_OPENAT2 = 437;
+    private static final long SYS_PIDFD_SEND_SIGNAL = 424;
+    static final int ESRCH = 3;
     private static final int OPEN_HOW_SIZE = 24;
     private static final int STATX_SIZE = 256;
+    private static final int STATFS_SIZE = 120;
     private static final int STATX_BASIC_STATS = 0x7ff;
     private static final long UTIME_OMIT = (1L << 30) - 2;
     private static final byte[] EMPTY = {0};
@@ -332,6 +336,57 @@ final class FdCalls {
     void setMtimeFd(int fd, long seconds, int nanos) {
         long[] times = {0, UTIME_OMIT, seconds, nanos};
         check(libc.utimensat(AT_FDCWD, c("/proc/self/fd/" + fd), times, 0), "utimensat");
+    }
+
+    /** The filesystem type ({@code f_type}, a magic number) of what any descriptor names. */
+    long fsType(int fd) {
+        byte[] buf = new byte[STATFS_SIZE];
+        int r;
+        do {
+            r = libc.fstatfs(fd, buf);
+        } while (interrupted(r));
+        check(r, "fstatfs");
+        return ByteBuffer.wrap(buf).order(ByteOrder.LITTLE_ENDIAN).getLong(0);
+    }
+
+    /**
+     * Runs {@code op} on this thread with the filesystem ids {@code uid}/{@code gid} (this thread only: Linux's
+     * fsuid is per thread), then restores this process's. Dropping fsuid 0 drops the file capabilities with it.
+     * {@code op} must make native calls only: nothing that could move a virtual thread to another carrier.
+     */
+    <T> T asFsIds(int uid, int gid, java.util.function.Supplier<T> op) {
+        int oldGid = libc.setfsgid(gid);
+        int oldUid = libc.setfsuid(uid);
+        try {
+            return op.get();
+        } finally {
+            libc.setfsuid(oldUid);
+            libc.setfsgid(oldGid);
+        }
+    }
+
+    /**
+     * Whether the process a pidfd names still holds its pid (running, or a zombie not yet reaped): a signal 0 sent
+     * through the pidfd, which checks and sends nothing.
+     */
+    boolean alive(int pidfd) {
+        long r;
+        do {
+            r = libc.syscall(SYS_PIDFD_SEND_SIGNAL, pidfd, 0, 0, 0);
+        } while (interrupted(r));
+        if (r == 0) {
+            return true;
+        }
+        int code = LastError.getLastError(runtime);
+        if (code == ESRCH) {
+            return false;
+        }
+        throw new Errno("pidfd_send_signal", code);
+    }
+
+    /** This thread's filesystem uid ({@code setfsuid(-1)} changes nothing and answers it). */
+    int fsUid() {
+        return libc.setfsuid(-1);
     }
 
     void ftruncate(int fd, long length) {

@@ -238,6 +238,19 @@ public final class LxcContainer implements AutoCloseable {
     }
 
     /**
+     * A pidfd of the running container's init (liblxc's {@code init_pidfd}, passed by the monitor, which holds it
+     * since it started init: it cannot name a process that reused the pid), or -1 when liblxc lacks the {@code pidfd}
+     * extension or the container is not running. The caller closes it.
+     */
+    public int initPidfd() {
+        if (!lxc.supports(Slot.INIT_PIDFD)) {
+            return -1;
+        }
+        int fd = lxc.slot(struct(), Slot.INIT_PIDFD).call(address);
+        return fd < 0 ? -1 : fd;
+    }
+
+    /**
      * A descriptor on the running container's {@code /dev/pts} (liblxc's {@code devpts_fd}, passed by the monitor
      * over its command socket: no fork); the caller closes it.
      *

@@ -53,6 +53,69 @@ public final class ProcRoot {
         }
     }
 
+    /**
+     * A process pinned by a pidfd (which this object owns), whose root directory can be opened from the host, as
+     * that process sees it (its mount namespace's mounts included, for lookups from it).
+     */
+    public static final class Pinned implements AutoCloseable {
+        private final OwnedFd pidfd;
+        private final int pid;
+
+        /** Takes ownership of {@code pidfd}; answers null (and closes it) when its process is already gone. */
+        public static Pinned of(int pidfd) {
+            OwnedFd owned = new OwnedFd(pidfd);
+            int pid = pidOf(pidfd);
+            if (pid <= 0) {
+                owned.close();
+                return null;
+            }
+            return new Pinned(owned, pid);
+        }
+
+        private Pinned(OwnedFd pidfd, int pid) {
+            this.pidfd = pidfd;
+            this.pid = pid;
+        }
+
+        /**
+         * An {@code O_PATH | O_DIRECTORY} descriptor on the process's root directory (the caller closes it), or -1
+         * once the process is gone. Pinned against pid reuse: {@code /proc/<pid>/root} is opened, then the pidfd is
+         * asked whether its process still holds the pid ({@code pidfd_send_signal} with no signal: a zombie still
+         * does, and a pid is not reused before its zombie is reaped), so the descriptor is that process's root.
+         */
+        public int openRoot() {
+            NamespaceApi libc = NetNamespace.libc();
+            int root = libc.open(FdCalls.c("/proc/" + pid + "/root"), O_PATH | O_DIRECTORY | O_CLOEXEC);
+            if (root < 0) {
+                return -1; // exited (a zombie's root is gone too)
+            }
+            if (!FdCalls.get().alive(pidfd.fd())) {
+                libc.close(root);
+                return -1;
+            }
+            return root;
+        }
+
+        @Override
+        public void close() {
+            pidfd.close();
+        }
+    }
+
+    /** The pid a pidfd names, from {@code /proc/self/fdinfo}; -1 once the process is gone (Linux 5.7+ says so). */
+    static int pidOf(int pidfd) {
+        try {
+            for (String line : java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/self/fdinfo/" + pidfd))) {
+                if (line.startsWith("Pid:")) {
+                    return Integer.parseInt(line.substring(4).trim());
+                }
+            }
+        } catch (java.io.IOException | NumberFormatException e) {
+            return -1;
+        }
+        return -1;
+    }
+
     /** Removes the entry {@code name} of the directory {@code dir} (never following a link); false when missing. */
     public static boolean unlink(OwnedFd dir, String name) {
         NamespaceApi libc = NetNamespace.libc();

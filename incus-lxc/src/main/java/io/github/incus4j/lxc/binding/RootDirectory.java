@@ -23,6 +23,7 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 import org.apiguardian.api.API;
@@ -45,6 +46,22 @@ import org.apiguardian.api.API;
  * {@value #OVERFLOW_ID}, as the kernel does) and ids set by the client are shifted to the host; new files,
  * directories and symlinks belong to the container's root. Without one, ids pass through unchanged.
  *
+ * <p>Running containers ({@link LiveRoot}): the root is then the container init's own root directory
+ * ({@code /proc/<pid>/root}, pinned to that process), so paths resolve through the container's mounts (its disk
+ * devices' bind mounts, its {@code /proc}, {@code /sys}, {@code /dev}) as Incus's {@code forkfile} sees them inside
+ * the container; a stopped container's root is its root filesystem directory. Unlike Incus, whose {@code forkfile}
+ * acts as the container's root user, this class acts as host root: so it refuses to read or write data, create,
+ * remove, rename or change anything on a kernel filesystem (procfs, sysfs, cgroupfs, devpts, devtmpfs, debugfs,
+ * tracefs, securityfs, bpf, ... checked with {@code fstatfs} on the descriptor it is about to use, see
+ * {@code KERNEL_FS}), where host root could change the host kernel's settings through the container's mounts;
+ * listing and stat-ing them stays allowed. A read-only mount refuses writes ({@code EROFS}).
+ *
+ * <p>Owners on an idmapped mount (a {@code shift=true} disk): host root is not in the mount's id map, so the kernel
+ * refuses to create as it ({@code EOVERFLOW}); the entry is then created with the filesystem ids of the container's
+ * root (this thread only, {@code setfsuid}), as the container's root would create it, which also drops the file
+ * capabilities of host root for that one call: a directory that only a non-root user of the container may write to
+ * refuses the creation (Incus's container root would override it).
+ *
  * <p>Needs x86-64 Linux 5.6 or later ({@code openat2}); elsewhere the constructor throws
  * {@link io.github.incus4j.api.NotSupportedException} rather than fall back to resolving paths in Java.
  */
@@ -60,9 +77,37 @@ public final class RootDirectory implements FileBackend {
     /** One name below a parent descriptor: no symlink, no {@code ..} can lead out of it. */
     private static final long ONE_NAME = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
 
+    /** {@code TMPFS_MAGIC}: devtmpfs reports it too, told apart by its device number ({@link Devtmpfs}). */
+    private static final long TMPFS_MAGIC = 0x01021994L;
+    /**
+     * {@code f_type} of the kernel filesystems no data is read from or written to, and nothing is changed on
+     * ({@code linux/magic.h}): proc, sysfs, cgroup, cgroup2, devpts, debugfs, tracefs, securityfs, efivarfs, bpf,
+     * pstore, configfs, mqueue, binfmt_misc, fusectl, selinuxfs, smackfs, nsfs, resctrl, xenfs, usbfs.
+     */
+    static final Map<Long, String> KERNEL_FS = Map.ofEntries(Map.entry(0x9fa0L, "proc"),
+            Map.entry(0x62656572L, "sysfs"), Map.entry(0x27e0ebL, "cgroup"), Map.entry(0x63677270L, "cgroup2"),
+            Map.entry(0x1cd1L, "devpts"), Map.entry(0x64626720L, "debugfs"), Map.entry(0x74726163L, "tracefs"),
+            Map.entry(0x73636673L, "securityfs"), Map.entry(0xde5e81e4L, "efivarfs"),
+            Map.entry(0xcafe4a11L, "bpf"), Map.entry(0x6165676cL, "pstore"), Map.entry(0x62656570L, "configfs"),
+            Map.entry(0x19800202L, "mqueue"), Map.entry(0x42494e4dL, "binfmt_misc"),
+            Map.entry(0x65735543L, "fusectl"), Map.entry(0xf97cff8cL, "selinuxfs"),
+            Map.entry(0x43415d53L, "smackfs"), Map.entry(0x6e736673L, "nsfs"), Map.entry(0x7655821L, "resctrl"),
+            Map.entry(0xabba1974L, "xenfs"), Map.entry(0x9fa2L, "usbfs"));
+
+    /** Opens the root directory of a running container. */
+    @FunctionalInterface
+    public interface LiveRoot {
+        /**
+         * An {@code O_PATH | O_DIRECTORY} descriptor (the caller closes it) on the root of the running container's
+         * init, pinned to that process; -1 when the container is not running (its root filesystem is used then).
+         */
+        int open();
+    }
+
     private final FdCalls sys;
     private final String root;
     private final IdmapSet idmap;
+    private final LiveRoot live;
 
     /**
      * @param root the directory the instance sees as {@code /}; it must exist
@@ -70,7 +115,18 @@ public final class RootDirectory implements FileBackend {
      * @throws io.github.incus4j.api.NotSupportedException without {@code openat2(2)}
      */
     public RootDirectory(Path root, IdmapSet idmap) {
+        this(root, idmap, null);
+    }
+
+    /**
+     * @param root the directory the instance sees as {@code /} when it is stopped; it must exist
+     * @param idmap the container's id map, or {@code null} for none
+     * @param live the root of the running container, asked per operation; {@code null}: always {@code root}
+     * @throws io.github.incus4j.api.NotSupportedException without {@code openat2(2)}
+     */
+    public RootDirectory(Path root, IdmapSet idmap, LiveRoot live) {
         Objects.requireNonNull(root, "root");
+        this.live = live;
         this.sys = FdCalls.get();
         try {
             this.root = root.toRealPath().toString();
@@ -100,10 +156,17 @@ public final class RootDirectory implements FileBackend {
     }
 
     /**
-     * The root, opened per operation: the rootfs directory is the host's (a container cannot swap it), and a
-     * descriptor held longer would keep serving a root filesystem replaced by a restore.
+     * The root, opened per operation: the running container's (asked each time: it may have stopped or restarted
+     * since), else the rootfs directory, the host's (a container cannot swap it); a descriptor held longer would keep
+     * serving a root filesystem replaced by a restore.
      */
     private Fd openRoot(String path) {
+        if (live != null) {
+            int fd = live.open();
+            if (fd >= 0) {
+                return new Fd(fd);
+            }
+        }
         try {
             return new Fd(sys.openat2(AT_FDCWD, root, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0, 0));
         } catch (Errno e) {
@@ -294,13 +357,21 @@ public final class RootDirectory implements FileBackend {
                         if (exclusive) {
                             throw new BusyException("File exists: " + quote(path));
                         }
+                        notKernel(f, path);
                         return new FdHandle(reopenRegular(f, dataFlags, path), read, write, path);
                     }
                 }
-                // Missing: create it, exclusively, so that we know it is ours before giving it an owner.
+                // Missing: create it, exclusively, so that we know it is ours before giving it an owner. The
+                // parent is opened first (inside the root) and checked, then the one name made in it.
+                if (at.endsWith("/")) {
+                    throw new Errno("open", EISDIR); // as open(2) answers O_CREAT on a missing "dir/"
+                }
+                Entry made = entry(at);
                 int fd;
-                try {
-                    fd = resolve(r, at, O_CREAT | O_EXCL | O_NOFOLLOW | (dataFlags & ~O_TRUNC), mode & 0777);
+                try (Fd parent = new Fd(resolve(r, made.parent(), O_PATH | O_DIRECTORY))) {
+                    notKernel(parent, path);
+                    int createFlags = O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | (dataFlags & ~O_TRUNC);
+                    fd = creating(() -> sys.openat2(parent.fd, made.name(), createFlags, mode & 0777, ONE_NAME));
                 } catch (Errno e) {
                     if (e.code != EEXIST) {
                         throw e;
@@ -330,16 +401,60 @@ public final class RootDirectory implements FileBackend {
         }
     }
 
-    /** Overloads {@link #resolve(Fd, String, int)} with a creation mode. */
-    private int resolve(Fd rootFd, String path, int flags, int mode) {
-        for (int i = 0; ; i++) {
-            try {
-                return sys.openat2(rootFd.fd, path, flags | O_CLOEXEC, mode, IN_ROOT);
-            } catch (Errno e) {
-                if (e.code != EAGAIN || i >= RESOLVE_RETRIES) {
-                    throw e;
-                }
+    /**
+     * Runs a call that creates an entry, as host root; where the kernel refuses that ({@code EOVERFLOW}: an idmapped
+     * mount whose map lacks host root) again with the filesystem ids of the container's root, so that the entry is
+     * the container root's as the container sees it.
+     */
+    private <T> T creating(java.util.function.Supplier<T> create) {
+        try {
+            return create.get();
+        } catch (Errno e) {
+            if (e.code != EOVERFLOW || idmap == null) {
+                throw e;
             }
+            long[] host = idmap.shiftFromNs(0, 0);
+            return sys.asFsIds((int) host[0], (int) host[1], create);
+        }
+    }
+
+    /**
+     * Refuses what follows on {@code f} when it is on a kernel filesystem ({@link #KERNEL_FS}, or devtmpfs): host
+     * root must not read or write those through a container's mounts.
+     */
+    private void notKernel(Fd f, String path) {
+        long type = sys.fsType(f.fd);
+        String name = KERNEL_FS.get(type);
+        if (name == null && type == TMPFS_MAGIC && Devtmpfs.DEV != null) {
+            Stat s = sys.statx(f.fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW);
+            if (s.devMajor() == Devtmpfs.DEV[0] && s.devMinor() == Devtmpfs.DEV[1]) {
+                name = "devtmpfs";
+            }
+        }
+        if (name != null) {
+            throw new PermissionDeniedException("Refused: " + quote(path) + " is on a kernel filesystem (" + name
+                    + "), which the file API neither reads, writes nor changes (it acts as host root)");
+        }
+    }
+
+    /** devtmpfs has one superblock for the whole kernel: its device number, from this process's mounts. */
+    private static final class Devtmpfs {
+        static final int[] DEV = find();
+
+        private static int[] find() {
+            try {
+                for (String line : Files.readAllLines(Path.of("/proc/self/mountinfo"))) {
+                    String[] f = line.split(" ");
+                    int dash = java.util.Arrays.asList(f).indexOf("-");
+                    if (dash > 0 && dash + 1 < f.length && f[dash + 1].equals("devtmpfs")) {
+                        String[] mm = f[2].split(":");
+                        return new int[] {Integer.parseInt(mm[0]), Integer.parseInt(mm[1])};
+                    }
+                }
+            } catch (IOException | RuntimeException e) {
+                return null; // no devtmpfs mounted here: none can be reached through a container either
+            }
+            return null;
         }
     }
 
@@ -397,6 +512,7 @@ public final class RootDirectory implements FileBackend {
         checkPath(path);
         Entry e = entry(path);
         try (Fd r = openRoot(path); Fd parent = new Fd(resolve(r, e.parent(), O_PATH | O_DIRECTORY))) {
+            notKernel(parent, path);
             op.run(parent, e.name());
         } catch (Errno x) {
             throw translate(x, path);
@@ -410,8 +526,11 @@ public final class RootDirectory implements FileBackend {
     @Override
     public void mkdir(String path, int mode) {
         inParent(path, (parent, name) -> {
-            sys.mkdirat(parent.fd, name, mode & 0777);
-            ownNew(parent, name, O_DIRECTORY, mode, path);
+            int asUid = creating(() -> {
+                sys.mkdirat(parent.fd, name, mode & 0777);
+                return currentFsUid();
+            });
+            ownNew(parent, name, O_DIRECTORY, mode, path, asUid);
         });
     }
 
@@ -422,9 +541,12 @@ public final class RootDirectory implements FileBackend {
         }
         checkPath(target);
         inParent(link, (parent, name) -> {
-            sys.symlinkat(target, parent.fd, name);
+            int asUid = creating(() -> {
+                sys.symlinkat(target, parent.fd, name);
+                return currentFsUid();
+            });
             if (idmap != null) {
-                ownNew(parent, name, 0, -1, link);
+                ownNew(parent, name, 0, -1, link, asUid);
             }
         });
     }
@@ -432,11 +554,13 @@ public final class RootDirectory implements FileBackend {
     /**
      * Owner and mode ({@code mode < 0}: owner only) for an entry just made under {@code parent}. It is opened by its
      * one name without following it and changed only if it still belongs to us (a container cannot make an entry
-     * owned by our host uid): an entry swapped in meanwhile is left as it is.
+     * owned by our host uid): an entry swapped in meanwhile is left as it is. {@code asUid}: the uid it was made as.
+     * When that is the container root's (an idmapped mount, see {@link #creating}), the container could swap in an
+     * entry of its root's: it is then given the owner and mode the call asked for, which its root could give it too.
      */
-    private void ownNew(Fd parent, String name, int typeFlag, int mode, String path) {
+    private void ownNew(Fd parent, String name, int typeFlag, int mode, String path, int asUid) {
         try (Fd f = new Fd(sys.openat2(parent.fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC | typeFlag, 0, ONE_NAME))) {
-            if (sys.statx(f.fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW).uid() != sys.euid()) {
+            if (sys.statx(f.fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW).uid() != asUid) {
                 throw new BusyException("The new entry was replaced while it was being created: " + quote(path));
             }
             if (mode < 0) {
@@ -448,6 +572,14 @@ public final class RootDirectory implements FileBackend {
                 created(f.fd, mode, false);
             }
         }
+    }
+
+    /**
+     * Inside {@link #creating}: the uid a new entry gets from the creating thread (the container root's host uid when
+     * that retried, as an idmapped mount shows it, else ours).
+     */
+    private int currentFsUid() {
+        return sys.fsUid();
     }
 
     @Override
@@ -470,6 +602,7 @@ public final class RootDirectory implements FileBackend {
                 dstParent = new Fd(resolve(r, dst.parent(), O_PATH | O_DIRECTORY));
             }
             try (dstParent) {
+                notKernel(dstParent, to);
                 sys.renameat2(src.fd, name, dstParent.fd, dst.name());
             }
         });
@@ -481,6 +614,7 @@ public final class RootDirectory implements FileBackend {
     public void setattrs(String path, AttrChanges c) {
         checkPath(path);
         try (Fd r = openRoot(path); Fd f = new Fd(resolve(r, path, O_PATH))) {
+            notKernel(f, path);
             if (c.size() != null) {
                 try (Fd data = new Fd(reopenRegular(f, O_WRONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, path))) {
                     sys.ftruncate(data.fd, c.size());

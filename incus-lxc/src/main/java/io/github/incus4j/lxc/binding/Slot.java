@@ -56,7 +56,9 @@ final class Slot<T> {
             (l, f) -> l.memsetBoolStrStr(f, 0, 0));
     static final Slot<IntPtrFn> CONSOLE_LOG =
             new Slot<>("console_log", 504, "console_log", IntPtrFn.class, (l, f) -> l.memsetIntPtr(f, 0, 0));
-    /** After console_log: reboot2, mount, umount, seccomp_notify_fd, seccomp_notify_fd_active, init_pidfd. */
+    /** After console_log: reboot2, mount, umount, seccomp_notify_fd, seccomp_notify_fd_active. */
+    static final Slot<IntFn> INIT_PIDFD =
+            new Slot<>("init_pidfd", 552, "pidfd", IntFn.class, (l, f) -> l.memsetInt(f, 0, 0));
     static final Slot<IntFn> DEVPTS_FD =
             new Slot<>("devpts_fd", 560, "devpts_fd", IntFn.class, (l, f) -> l.memsetInt(f, 0, 0));
 

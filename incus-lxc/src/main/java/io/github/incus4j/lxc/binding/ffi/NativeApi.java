@@ -171,6 +171,11 @@ public final class NativeApi {
         @Variadic(fixedCount = 1)
         long syscall(long number, long dirfd, @In byte[] path, @In byte[] how, long size);
 
+        /** {@code syscall(SYS_pidfd_send_signal, pidfd, sig, info, flags)}, with {@code info} NULL (0). */
+        @SaveError
+        @Variadic(fixedCount = 1)
+        long syscall(long number, long pidfd, long sig, long info, long flags);
+
         @SaveError
         int close(int fd);
 
@@ -221,6 +226,16 @@ public final class NativeApi {
 
         @SaveError
         long pwrite(int fd, @In byte[] buffer, @size_t long count, long offset);
+
+        /** {@code struct statfs} is 120 bytes; {@code f_type} is its first {@code long}. */
+        @SaveError
+        int fstatfs(int fd, @Out byte[] statfs);
+
+        /** Per thread; answers the previous filesystem uid, never an error. */
+        int setfsuid(int fsuid);
+
+        /** Per thread; answers the previous filesystem gid, never an error. */
+        int setfsgid(int fsgid);
 
         int geteuid();
     }
