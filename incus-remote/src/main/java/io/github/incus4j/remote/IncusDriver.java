@@ -146,6 +146,20 @@ public final class IncusDriver implements InstanceDriver {
      * created (the API requires one) but holds nothing: the instances are the server's.
      */
     public Instances open(Path root, Path socket, Duration timeout) {
+        return open(root, socket, timeout, null);
+    }
+
+    /**
+     * As {@link #open(Path, Path, Duration)}, on a cluster: {@code target} names the member new instances are placed
+     * on ({@code POST /1.0/instances?target=<member>}), {@code null} lets the server choose. The session still sees
+     * and works on the instances of every member (the server forwards to the owning member); each instance's
+     * {@link io.github.incus4j.api.Instance#location() location} names its member, and {@link RemoteInstance#move}
+     * moves a stopped one to another member.
+     */
+    public Instances open(Path root, Path socket, Duration timeout, String target) {
+        if (target != null && target.isBlank()) {
+            throw new InvalidArgumentException("The cluster target must name a member: \"" + target + "\"");
+        }
         Objects.requireNonNull(root, "root");
         Objects.requireNonNull(socket, "socket");
         Objects.requireNonNull(timeout, "timeout");
@@ -163,7 +177,7 @@ public final class IncusDriver implements InstanceDriver {
         Transport t = new Transport(socket, timeout);
         try {
             Info info = info(trusted(t));
-            return new IncusInstances(root, t, info);
+            return new IncusInstances(root, t, info, target);
         } catch (RuntimeException e) {
             t.close();
             throw e;

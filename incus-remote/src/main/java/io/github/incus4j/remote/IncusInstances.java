@@ -40,11 +40,18 @@ final class IncusInstances implements Instances {
     private final Transport transport;
     private final Events events;
     private final Info info;
+    /** The cluster member new instances are placed on; null: the server chooses. */
+    private final String target;
 
     IncusInstances(Path root, Transport transport, Info info) {
+        this(root, transport, info, null);
+    }
+
+    IncusInstances(Path root, Transport transport, Info info, String target) {
         this.root = root;
         this.transport = transport;
         this.info = info;
+        this.target = target;
         this.events = new Events(transport);
     }
 
@@ -112,7 +119,8 @@ final class IncusInstances implements Instances {
             throw new NotSupportedException("The incus driver creates instances from an image alias on the server "
                     + "(InstanceSource.template(\"<alias>\", ...)) or empty, not from " + source);
         }
-        JsonNode op = async("POST", "/1.0/instances?" + projectQuery(args.project()), body, timeout());
+        String placement = target == null ? "" : "&target=" + seg(target);
+        JsonNode op = async("POST", "/1.0/instances?" + projectQuery(args.project()) + placement, body, timeout());
         LOG.log(System.Logger.Level.DEBUG, "created {0}: {1}", args.name(), op.path("id").asText());
         return load(args.project(), args.name());
     }
@@ -170,7 +178,17 @@ final class IncusInstances implements Instances {
         if (opPath.isEmpty()) {
             return r.metadata(); // a synchronous answer
         }
-        return waitOperation(opPath.substring(opPath.lastIndexOf('/') + 1), limit, true);
+        return waitOperation(operationId(opPath), limit, true);
+    }
+
+    /**
+     * The id in an operation's path: {@code /1.0/operations/<id>}, with a query on a cluster (a forwarded request's
+     * operation reads {@code /1.0/operations/<id>?project=default}).
+     */
+    static String operationId(String opPath) {
+        int q = opPath.indexOf('?');
+        String p = q < 0 ? opPath : opPath.substring(0, q);
+        return p.substring(p.lastIndexOf('/') + 1);
     }
 
     /**
