@@ -15,6 +15,7 @@ import io.github.incus4j.api.NotSupportedException;
 import io.github.incus4j.api.OperationTimeoutException;
 import io.github.incus4j.api.model.InstanceArgs;
 import io.github.incus4j.api.model.Profile;
+import io.github.incus4j.api.model.Project;
 import io.github.incus4j.api.rest.RestJson;
 import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
@@ -40,18 +41,11 @@ final class IncusInstances implements Instances {
     private final Transport transport;
     private final Events events;
     private final Info info;
-    /** The cluster member new instances are placed on; null: the server chooses. */
-    private final String target;
 
     IncusInstances(Path root, Transport transport, Info info) {
-        this(root, transport, info, null);
-    }
-
-    IncusInstances(Path root, Transport transport, Info info, String target) {
         this.root = root;
         this.transport = transport;
         this.info = info;
-        this.target = target;
         this.events = new Events(transport);
     }
 
@@ -83,6 +77,18 @@ final class IncusInstances implements Instances {
 
     static String projectQuery(String project) {
         return "project=" + seg(project);
+    }
+
+    /**
+     * The server's project for the API's {@code project}: the API's default project is the session's project when
+     * the remote names one (as {@code incus --project} makes it the default of every command).
+     */
+    String project(String project) {
+        String session = transport.remote().project().orElse(null);
+        if (session != null && (project == null || project.isEmpty() || project.equals(Project.DEFAULT_NAME))) {
+            return session;
+        }
+        return project == null || project.isEmpty() ? Project.DEFAULT_NAME : project;
     }
 
     @Override
@@ -119,17 +125,21 @@ final class IncusInstances implements Instances {
             throw new NotSupportedException("The incus driver creates instances from an image alias on the server "
                     + "(InstanceSource.template(\"<alias>\", ...)) or empty, not from " + source);
         }
-        String placement = target == null ? "" : "&target=" + seg(target);
-        JsonNode op = async("POST", "/1.0/instances?" + projectQuery(args.project()) + placement, body, timeout());
+        String project = project(args.project());
+        // The cluster member to create it on: only on create, as the incus CLI does (`incus launch --target`);
+        // elsewhere Incus forwards to the member holding the instance.
+        String target = transport.remote().target().map(t -> "&target=" + seg(t)).orElse("");
+        JsonNode op = async("POST", "/1.0/instances?" + projectQuery(project) + target, body, timeout());
         LOG.log(System.Logger.Level.DEBUG, "created {0}: {1}", args.name(), op.path("id").asText());
-        return load(args.project(), args.name());
+        return load(project, args.name());
     }
 
     @Override
-    public Optional<Instance> find(String project, String name) {
+    public Optional<Instance> find(String apiProject, String name) {
         if (name == null || name.isEmpty()) {
             return Optional.empty();
         }
+        String project = project(apiProject);
         int slash = name.indexOf('/');
         String path = slash < 0 ? "/1.0/instances/" + seg(name)
                 : "/1.0/instances/" + seg(name.substring(0, slash)) + "/snapshots/" + seg(name.substring(slash + 1));
@@ -158,7 +168,9 @@ final class IncusInstances implements Instances {
 
     @Override
     public List<Instance> list() {
-        JsonNode all = transport.call("GET", "/1.0/instances?all-projects=true&recursion=1", null).metadata();
+        // A session on a project lists that project (a certificate restricted to it may not list the others).
+        String scope = transport.remote().project().isPresent() ? "" : "all-projects=true&";
+        JsonNode all = transport.call("GET", "/1.0/instances?" + scope + "recursion=1", null).metadata();
         List<Instance> out = new ArrayList<>();
         for (JsonNode i : all) {
             String project = i.path("project").asText("default");

@@ -67,13 +67,15 @@ class IncusClusterTest {
             String why = trustedOrWhy(socket);
             assumeTrue(why == null, () -> "cluster member " + m + " at " + socket + " unusable: " + why);
         }
-        viaM1 = new IncusDriver().open(root.resolve("m1"), run.resolve("m1/unix.socket"), TIMEOUT, "m2");
-        viaM2 = new IncusDriver().open(root.resolve("m2"), run.resolve("m2/unix.socket"), TIMEOUT, "m1");
+        viaM1 = new IncusDriver().open(root.resolve("m1"),
+                IncusRemote.unix(run.resolve("m1/unix.socket")).timeout(TIMEOUT).target("m2").build());
+        viaM2 = new IncusDriver().open(root.resolve("m2"),
+                IncusRemote.unix(run.resolve("m2/unix.socket")).timeout(TIMEOUT).target("m1").build());
     }
 
     private static String trustedOrWhy(Path socket) {
         try {
-            IncusDriver.probe(socket, Duration.ofSeconds(5));
+            IncusDriver.probe(IncusRemote.unix(socket).build(), Duration.ofSeconds(5));
             return null;
         } catch (RuntimeException e) {
             return e.getMessage();
