@@ -30,11 +30,23 @@ final class Errors {
             + "|can only contain|is reserved|cannot be|can't be|requires? |requested but).*");
     private static final Pattern NOT_FOUND = Pattern.compile("(?i).*(not found|no such).*");
 
+    /**
+     * Incus's texts when a request it forwards to the instance's cluster member finds no event connection to it
+     * (internal/server/cluster/events.go): the first request waits 10 s, later ones fail at once with a text that
+     * reads as if the server itself were starting.
+     */
+    private static final Pattern MEMBER_UNREACHABLE = Pattern.compile(
+            "Missing event connection with target cluster member|Server isn't ready yet");
+    static final String MEMBER_UNREACHABLE_NOTE = " (the cluster member this request was forwarded to does not answer)";
+
     private Errors() {
     }
 
     /** The exception for an HTTP status (or an operation's failure, code 400 or 0) and the server's message. */
     static IncusException map(int code, String message) {
+        if (MEMBER_UNREACHABLE.matcher(message).matches()) {
+            return new IncusException(message + MEMBER_UNREACHABLE_NOTE); // the server's text first, unchanged
+        }
         if (message.equals(ErrorTexts.COMMAND_NOT_FOUND) || message.equals(ErrorTexts.COMMAND_NOT_EXECUTABLE)) {
             return new InvalidArgumentException(message); // exec's refusals, as every driver gives them
         }

@@ -87,7 +87,9 @@ final class Events implements AutoCloseable {
         while (!closed) {
             CountDownLatch ended = new CountDownLatch(1);
             try {
-                session = transport.websocket("/1.0/events?type=lifecycle,operation&all-projects=true",
+                // A session on a project listens to it (Transport adds it); else to all projects.
+                String scope = transport.remote().project().isPresent() ? "" : "&all-projects=true";
+                session = transport.websocket("/1.0/events?type=lifecycle,operation" + scope,
                         new Listener(ended), transport.timeout());
                 connected = true;
                 firstAttempt.countDown();

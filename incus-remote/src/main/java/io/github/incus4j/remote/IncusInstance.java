@@ -71,7 +71,7 @@ import java.util.TreeMap;
  * every read asks the server (the status comes from the event-fed cache when it is known), every action is the
  * server's, with its preconditions and texts.
  */
-class IncusInstance implements Instance {
+class IncusInstance implements RemoteInstance {
     private static final Map<String, String> NONE = Map.of();
 
     final IncusInstances session;
@@ -367,7 +367,7 @@ class IncusInstance implements Instance {
         Transport.Reply r = transport().call("PUT", path(""), body, ifMatch);
         String op = r.body().path("operation").asText("");
         if (!op.isEmpty()) {
-            session.waitOperation(op.substring(op.lastIndexOf('/') + 1), timeout(), true);
+            session.waitOperation(IncusInstances.operationId(op), timeout(), true);
         }
     }
 
@@ -479,7 +479,7 @@ class IncusInstance implements Instance {
                 current.etag() == null ? Map.of() : Map.of("If-Match", current.etag()));
         String op = r.body().path("operation").asText("");
         if (!op.isEmpty()) {
-            session.waitOperation(op.substring(op.lastIndexOf('/') + 1), timeout(), true);
+            session.waitOperation(IncusInstances.operationId(op), timeout(), true);
         }
     }
 
@@ -776,6 +776,21 @@ class IncusInstance implements Instance {
     }
 
     @Override
+    public void move(String member) {
+        requireInstance("move");
+        if (member == null || member.isBlank()) {
+            throw new InvalidArgumentException("The cluster member to move " + ErrorTexts.quote(name)
+                    + " to must be named: " + (member == null ? "null" : ErrorTexts.quote(member)));
+        }
+        // What `incus move <name> --target <member>` sends: a migration within the cluster, keeping the name.
+        ObjectNode body = Transport.JSON.createObjectNode();
+        body.put("name", parentName());
+        body.put("migration", true);
+        body.put("live", false);
+        async("POST", instancePath("?target=" + IncusInstances.seg(member)), body, timeout());
+    }
+
+    @Override
     public void migrateSend(MigrateSendArgs args) {
         throw new NotSupportedException("Migration is not implemented by the incus driver yet");
     }
@@ -812,7 +827,11 @@ class IncusInstance implements Instance {
         // incusd serves /1.0/metrics from a cache refreshed every few seconds: a just-started instance is missing
         // from it for a while. Wait (bounded) for the first refresh that has it.
         long deadline = System.nanoTime() + timeout().toNanos();
-        String text = transport().text("/1.0/metrics?" + IncusInstances.projectQuery(project));
+        // Each member serves the metrics of its own instances: ask the instance's member (target) on a cluster.
+        String member = location();
+        String metricsPath = "/1.0/metrics?" + IncusInstances.projectQuery(project)
+                + (member.isEmpty() ? "" : "&target=" + IncusInstances.seg(member));
+        String text = transport().text(metricsPath);
         while (!text.contains("name=\"" + name + "\"") && System.nanoTime() < deadline) {
             try {
                 Thread.sleep(250);
@@ -820,7 +839,7 @@ class IncusInstance implements Instance {
                 Thread.currentThread().interrupt();
                 throw new IncusException("Interrupted while waiting for metrics of " + name, e);
             }
-            text = transport().text("/1.0/metrics?" + IncusInstances.projectQuery(project));
+            text = transport().text(metricsPath);
         }
         MetricSet result = MetricSet.forInstance(project, name, type.apiName());
         String nameLabel = "name=\"" + name + "\"";

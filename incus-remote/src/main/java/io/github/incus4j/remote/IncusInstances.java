@@ -15,6 +15,7 @@ import io.github.incus4j.api.NotSupportedException;
 import io.github.incus4j.api.OperationTimeoutException;
 import io.github.incus4j.api.model.InstanceArgs;
 import io.github.incus4j.api.model.Profile;
+import io.github.incus4j.api.model.Project;
 import io.github.incus4j.api.rest.RestJson;
 import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
@@ -78,6 +79,18 @@ final class IncusInstances implements Instances {
         return "project=" + seg(project);
     }
 
+    /**
+     * The server's project for the API's {@code project}: the API's default project is the session's project when
+     * the remote names one (as {@code incus --project} makes it the default of every command).
+     */
+    String project(String project) {
+        String session = transport.remote().project().orElse(null);
+        if (session != null && (project == null || project.isEmpty() || project.equals(Project.DEFAULT_NAME))) {
+            return session;
+        }
+        return project == null || project.isEmpty() ? Project.DEFAULT_NAME : project;
+    }
+
     @Override
     public Instance create(InstanceArgs args, InstanceSource source) {
         // The REST API fills in what instance.Create refuses (a random name, a container for "any type"); our
@@ -112,16 +125,21 @@ final class IncusInstances implements Instances {
             throw new NotSupportedException("The incus driver creates instances from an image alias on the server "
                     + "(InstanceSource.template(\"<alias>\", ...)) or empty, not from " + source);
         }
-        JsonNode op = async("POST", "/1.0/instances?" + projectQuery(args.project()), body, timeout());
+        String project = project(args.project());
+        // The cluster member to create it on: only on create, as the incus CLI does (`incus launch --target`);
+        // elsewhere Incus forwards to the member holding the instance.
+        String target = transport.remote().target().map(t -> "&target=" + seg(t)).orElse("");
+        JsonNode op = async("POST", "/1.0/instances?" + projectQuery(project) + target, body, timeout());
         LOG.log(System.Logger.Level.DEBUG, "created {0}: {1}", args.name(), op.path("id").asText());
-        return load(args.project(), args.name());
+        return load(project, args.name());
     }
 
     @Override
-    public Optional<Instance> find(String project, String name) {
+    public Optional<Instance> find(String apiProject, String name) {
         if (name == null || name.isEmpty()) {
             return Optional.empty();
         }
+        String project = project(apiProject);
         int slash = name.indexOf('/');
         String path = slash < 0 ? "/1.0/instances/" + seg(name)
                 : "/1.0/instances/" + seg(name.substring(0, slash)) + "/snapshots/" + seg(name.substring(slash + 1));
@@ -150,7 +168,9 @@ final class IncusInstances implements Instances {
 
     @Override
     public List<Instance> list() {
-        JsonNode all = transport.call("GET", "/1.0/instances?all-projects=true&recursion=1", null).metadata();
+        // A session on a project lists that project (a certificate restricted to it may not list the others).
+        String scope = transport.remote().project().isPresent() ? "" : "all-projects=true&";
+        JsonNode all = transport.call("GET", "/1.0/instances?" + scope + "recursion=1", null).metadata();
         List<Instance> out = new ArrayList<>();
         for (JsonNode i : all) {
             String project = i.path("project").asText("default");
@@ -170,7 +190,17 @@ final class IncusInstances implements Instances {
         if (opPath.isEmpty()) {
             return r.metadata(); // a synchronous answer
         }
-        return waitOperation(opPath.substring(opPath.lastIndexOf('/') + 1), limit, true);
+        return waitOperation(operationId(opPath), limit, true);
+    }
+
+    /**
+     * The id in an operation's path: {@code /1.0/operations/<id>}, with a query on a cluster (a forwarded request's
+     * operation reads {@code /1.0/operations/<id>?project=default}).
+     */
+    static String operationId(String opPath) {
+        int q = opPath.indexOf('?');
+        String p = q < 0 ? opPath : opPath.substring(0, q);
+        return p.substring(p.lastIndexOf('/') + 1);
     }
 
     /**

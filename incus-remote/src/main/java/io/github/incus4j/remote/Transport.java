@@ -34,20 +34,26 @@ import org.eclipse.jetty.client.StringRequestContent;
 import org.eclipse.jetty.client.transport.HttpClientTransportOverHTTP;
 import org.eclipse.jetty.client.transport.HttpDestination;
 import org.eclipse.jetty.io.ClientConnector;
+import org.eclipse.jetty.util.ssl.SslContextFactory;
 import org.eclipse.jetty.util.thread.QueuedThreadPool;
 import org.eclipse.jetty.util.thread.ScheduledExecutorScheduler;
 import org.eclipse.jetty.websocket.api.Session;
 import org.eclipse.jetty.websocket.client.WebSocketClient;
 
 /**
- * HTTP/1.1 and WebSocket to incusd over its unix socket (Jetty), plus the raw {@code Upgrade: sftp} connection. Every
- * call is bounded by a timeout; failures become {@link IncusException}s carrying the server's own text.
+ * HTTP/1.1 and WebSocket to incusd over its unix socket or HTTPS (Jetty), plus the raw {@code Upgrade: sftp}
+ * connection. Every call is bounded by a timeout; failures become {@link IncusException}s carrying the server's own
+ * text, connection failures {@link IncusConnectionException}s naming the address. The session's project is added to
+ * every path that names none (as Incus's Go client does).
  */
 final class Transport implements AutoCloseable {
     static final ObjectMapper JSON = new ObjectMapper();
     private static final System.Logger LOG = System.getLogger(Transport.class.getName());
 
     private final Path socket;
+    private final IncusRemote remote;
+    private final String address;
+    private final String base;
     private final Duration timeout;
     /** How long a connection no request has taken yet may stay open (silent). */
     static final long SPARE_IDLE_MS = 250;
@@ -62,10 +68,17 @@ final class Transport implements AutoCloseable {
         }
     }
 
-    @SuppressWarnings("try") // HttpClient's close() is never called: stop() is.
     Transport(Path socket, Duration timeout) {
-        this.socket = socket;
-        this.timeout = timeout;
+        this(IncusRemote.unix(socket).timeout(timeout).build());
+    }
+
+    @SuppressWarnings("try") // HttpClient's close() is never called: stop() is.
+    Transport(IncusRemote remote) {
+        this.remote = remote;
+        this.socket = remote.socket();
+        this.address = remote.address();
+        this.base = socket != null ? "//incus" : "//" + remote.uri().getRawAuthority();
+        this.timeout = remote.timeout();
         QueuedThreadPool pool = new QueuedThreadPool(64, 2);
         pool.setName("incus4j-remote-http");
         pool.setDaemon(true);
@@ -73,18 +86,29 @@ final class Transport implements AutoCloseable {
         connector.setExecutor(pool);
         connector.setScheduler(new ScheduledExecutorScheduler("incus4j-remote-scheduler", true));
         connector.setConnectTimeout(timeout);
-        org.eclipse.jetty.io.Transport unix = new org.eclipse.jetty.io.Transport.TCPUnix(socket);
-        // WebSocketClient has no per-upgrade transport setting: every origin this client creates goes over the
-        // unix socket, which makes the websocket upgrades take it too.
+        if (remote.ssl() != null) {
+            SslContextFactory.Client tls = new SslContextFactory.Client();
+            tls.setSslContext(remote.ssl());
+            // A pinned certificate is compared byte for byte (Tls.Pinned); a trust store's is checked with the host.
+            tls.setEndpointIdentificationAlgorithm(remote.verifyHostname() ? "HTTPS" : null);
+            connector.setSslContextFactory(tls);
+        }
         HttpClientTransportOverHTTP httpTransport = new HttpClientTransportOverHTTP(connector);
         httpTransport.setConnectionPoolFactory(SpareClosingPool::new);
-        this.http = new HttpClient(httpTransport) {
-            @Override
-            public Origin createOrigin(Request request, Origin.Protocol protocol) {
-                Origin o = super.createOrigin(request, protocol);
-                return new Origin(o.getScheme(), o.getAddress(), o.getTag(), o.getProtocol(), unix);
-            }
-        };
+        if (socket != null) {
+            org.eclipse.jetty.io.Transport unix = new org.eclipse.jetty.io.Transport.TCPUnix(socket);
+            // WebSocketClient has no per-upgrade transport setting: every origin this client creates goes over the
+            // unix socket, which makes the websocket upgrades take it too.
+            this.http = new HttpClient(httpTransport) {
+                @Override
+                public Origin createOrigin(Request request, Origin.Protocol protocol) {
+                    Origin o = super.createOrigin(request, protocol);
+                    return new Origin(o.getScheme(), o.getAddress(), o.getTag(), o.getProtocol(), unix);
+                }
+            };
+        } else {
+            this.http = new HttpClient(httpTransport);
+        }
         http.setExecutor(pool);
         // incusd's unix listener peeks at the first bytes of every new connection inside its accept loop, without a
         // deadline (checked on 6.0.4; LXD fixed it in canonical/lxd#18705): one connected-but-silent client stalls
@@ -103,24 +127,41 @@ final class Transport implements AutoCloseable {
             ws.start();
         } catch (Exception e) {
             close();
-            throw new IncusException("Cannot start the HTTP client for " + socket + ": " + e.getMessage(), e);
+            throw new IncusException("Cannot start the HTTP client for " + address + ": " + e.getMessage(), e);
         }
     }
 
-    Path socket() {
-        return socket;
+    /** The server's address for messages: {@code unix:/path} or {@code https://host:port}. */
+    String address() {
+        return address;
+    }
+
+    IncusRemote remote() {
+        return remote;
+    }
+
+    /** {@code path} with the session's project unless it names one (or all projects). */
+    String scoped(String path) {
+        String project = remote.project().orElse(null);
+        if (project == null || path.contains("?project=") || path.contains("&project=")
+                || path.contains("all-projects=")) {
+            return path;
+        }
+        return path + (path.contains("?") ? "&" : "?") + "project=" + IncusInstances.seg(project);
     }
 
     Duration timeout() {
         return timeout;
     }
 
-    static URI uri(String scheme, String pathAndQuery) {
-        return URI.create(scheme + "://incus" + pathAndQuery);
+    /** The request URI of {@code pathAndQuery} (scoped to the session's project), as HTTP or as a websocket. */
+    URI uri(boolean websocket, String pathAndQuery) {
+        String scheme = socket != null ? (websocket ? "ws" : "http") : (websocket ? "wss" : "https");
+        return URI.create(scheme + ":" + base + scoped(pathAndQuery));
     }
 
     private Request request(String method, String path, Duration limit) {
-        return http.newRequest(uri("http", path)).method(method)
+        return http.newRequest(uri(false, path)).method(method)
                 .timeout(limit.toMillis(), TimeUnit.MILLISECONDS)
                 .idleTimeout(limit.toMillis() + 1000, TimeUnit.MILLISECONDS)
                 .headers(h -> h.put(org.eclipse.jetty.http.HttpHeader.CONNECTION, "close"));
@@ -141,18 +182,16 @@ final class Transport implements AutoCloseable {
         try {
             resp = r.send();
         } catch (TimeoutException e) {
-            throw new OperationTimeoutException(method + " " + path + " got no reply from incusd within " + limit, e);
+            throw noReply(method + " " + path, limit, e);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IncusException("Interrupted during " + method + " " + path, e);
         } catch (ExecutionException e) {
             Throwable c = e.getCause() == null ? e : e.getCause();
             if (c instanceof TimeoutException) {
-                throw new OperationTimeoutException(method + " " + path + " got no reply from incusd within " + limit,
-                        c);
+                throw noReply(method + " " + path, limit, c);
             }
-            throw new IncusException("Connection to incusd at " + socket + " failed during " + method + " " + path
-                    + ": " + describe(c), c);
+            throw connectionFailure(method + " " + path, c);
         }
         String text = resp.getContentAsString();
         JsonNode json;
@@ -188,13 +227,12 @@ final class Transport implements AutoCloseable {
         try {
             resp = r.send();
         } catch (TimeoutException e) {
-            throw new OperationTimeoutException("GET " + path + " got no reply from incusd within " + timeout, e);
+            throw noReply("GET " + path, timeout, e);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IncusException("Interrupted during GET " + path, e);
         } catch (ExecutionException e) {
-            throw new IncusException("Connection to incusd at " + socket + " failed during GET " + path + ": "
-                    + describe(e.getCause()), e.getCause());
+            throw connectionFailure("GET " + path, e.getCause());
         }
         String body = resp.getContentAsString();
         if (resp.getStatus() >= 400) {
@@ -217,13 +255,12 @@ final class Transport implements AutoCloseable {
         try {
             resp = listener.get(limit.toMillis(), TimeUnit.MILLISECONDS);
         } catch (TimeoutException e) {
-            throw new OperationTimeoutException("GET " + path + " got no reply from incusd within " + limit, e);
+            throw noReply("GET " + path, limit, e);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IncusException("Interrupted during GET " + path, e);
         } catch (ExecutionException e) {
-            throw new IncusException("Connection to incusd at " + socket + " failed during GET " + path + ": "
-                    + describe(e.getCause()), e.getCause());
+            throw connectionFailure("GET " + path, e.getCause());
         }
         try (InputStream in = listener.getInputStream()) {
             if (resp.getStatus() >= 400) {
@@ -253,7 +290,7 @@ final class Transport implements AutoCloseable {
         try {
             // The upgrade request's own idle timeout replaces the short one of a new connection (SpareClosingPool).
             long idle = limit.toMillis() + 1000;
-            f = ws.connect(listener, uri("ws", path), new org.eclipse.jetty.websocket.client.JettyUpgradeListener() {
+            f = ws.connect(listener, uri(true, path), new org.eclipse.jetty.websocket.client.JettyUpgradeListener() {
                 @Override
                 public void onHandshakeRequest(Request request) {
                     request.idleTimeout(idle, TimeUnit.MILLISECONDS);
@@ -273,38 +310,38 @@ final class Transport implements AutoCloseable {
             f.cancel(true);
             throw new IncusException("Interrupted while connecting " + stripSecret(path), e);
         } catch (ExecutionException e) {
-            throw new IncusException("The websocket " + stripSecret(path) + " failed: " + describe(e.getCause()),
-                    e.getCause());
+            Throwable c = e.getCause() == null ? e : e.getCause();
+            if (hasCause(c, java.net.ConnectException.class) || hasCause(c, javax.net.ssl.SSLException.class)) {
+                throw connectionFailure("the websocket " + stripSecret(path), c);
+            }
+            throw new IncusException("The websocket " + stripSecret(path) + " failed: " + describe(c), c);
         }
     }
 
     /**
      * A raw connection after {@code GET path} with {@code Upgrade: <protocol>} answered 101 (Incus's {@code /sftp}).
      * Jetty's upgrade hands over a non-blocking endpoint only; the SFTP client wants blocking streams, so this one
-     * request goes over a JDK unix-domain channel of its own.
+     * request goes over a connection of its own: a JDK unix-domain channel, or a TLS socket of the session's context.
      */
     Connection upgrade(String path, String protocol) {
-        SocketChannel ch;
-        try {
-            ch = SocketChannel.open(UnixDomainSocketAddress.of(socket));
-        } catch (IOException e) {
-            throw new IncusException("Cannot connect to incusd at " + socket + ": " + describe(e), e);
-        }
-        // The handshake is bounded: a watchdog closes the channel, which ends a blocked read.
+        path = scoped(path);
+        Raw raw = socket != null ? unixRaw() : tlsRaw();
+        // The handshake is bounded: a watchdog closes the connection, which ends a blocked read.
         CompletableFuture<Void> handshake = new CompletableFuture<>();
         handshake.orTimeout(timeout.toMillis(), TimeUnit.MILLISECONDS).whenComplete((v, e) -> {
             if (e != null) {
-                closeQuietly(ch);
+                raw.closeQuietly();
             }
         });
         try {
-            String req = "GET " + path + " HTTP/1.1\r\nHost: incus\r\nUser-Agent: incus4j\r\nUpgrade: " + protocol
-                    + "\r\nConnection: Upgrade\r\n\r\n";
-            ByteBuffer out = ByteBuffer.wrap(req.getBytes(StandardCharsets.US_ASCII));
-            while (out.hasRemaining()) {
-                ch.write(out);
+            if (raw.tls() != null) {
+                raw.tls().startHandshake();
             }
-            InputStream in = new ChannelInput(ch);
+            String req = "GET " + path + " HTTP/1.1\r\nHost: " + base.substring(2) + "\r\nUser-Agent: incus4j\r\n"
+                    + "Upgrade: " + protocol + "\r\nConnection: Upgrade\r\n\r\n";
+            raw.out().write(req.getBytes(StandardCharsets.US_ASCII));
+            raw.out().flush();
+            InputStream in = raw.in();
             String head = readHead(in);
             String statusLine = head.lines().findFirst().orElse("");
             String[] parts = statusLine.split(" ", 3);
@@ -318,7 +355,7 @@ final class Transport implements AutoCloseable {
                 }
                 byte[] body = in.readNBytes(Math.min(length, 65536));
                 handshake.complete(null);
-                closeQuietly(ch);
+                raw.closeQuietly();
                 String text = new String(body, StandardCharsets.UTF_8);
                 String message = text;
                 try {
@@ -329,16 +366,91 @@ final class Transport implements AutoCloseable {
                 throw Errors.map(status, message.isEmpty() ? statusLine : message);
             }
             handshake.complete(null);
-            return new ChannelConnection(ch, in);
+            return raw.connection();
         } catch (IOException | NumberFormatException e) {
-            closeQuietly(ch);
+            raw.closeQuietly();
             if (handshake.isCompletedExceptionally()) {
-                throw new OperationTimeoutException("incusd did not answer the " + protocol + " upgrade of " + path
-                        + " within " + timeout, e);
+                throw new OperationTimeoutException("The Incus server at " + address + " did not answer the "
+                        + protocol + " upgrade of " + stripSecret(path) + " within " + timeout, e);
+            }
+            if (e instanceof javax.net.ssl.SSLException) {
+                throw connectionFailure("the " + protocol + " upgrade of " + path, e);
             }
             throw new IncusException("The " + protocol + " upgrade of " + path + " failed: " + describe(e), e);
         } finally {
             handshake.complete(null);
+        }
+    }
+
+    /** The streams of a raw connection, what closes it, and its TLS socket if any (handshaken by the caller). */
+    private record Raw(InputStream in, OutputStream out, Connection connection, javax.net.ssl.SSLSocket tls) {
+        void closeQuietly() {
+            try {
+                connection.close();
+            } catch (IOException e) {
+                LOG.log(System.Logger.Level.DEBUG, "closing the upgrade connection", e);
+            }
+        }
+    }
+
+    private Raw unixRaw() {
+        SocketChannel ch;
+        try {
+            ch = SocketChannel.open(UnixDomainSocketAddress.of(socket));
+        } catch (IOException e) {
+            throw connectionFailure("a connection", e);
+        }
+        InputStream in = new ChannelInput(ch);
+        ChannelConnection c = new ChannelConnection(ch, in);
+        return new Raw(in, c.output(), c, null);
+    }
+
+    private Raw tlsRaw() {
+        java.net.Socket plain = new java.net.Socket();
+        try {
+            plain.connect(new java.net.InetSocketAddress(remote.uri().getHost(), remote.uri().getPort()),
+                    (int) Math.min(Integer.MAX_VALUE, timeout.toMillis()));
+            javax.net.ssl.SSLSocket tls = (javax.net.ssl.SSLSocket) remote.ssl().getSocketFactory()
+                    .createSocket(plain, remote.uri().getHost(), remote.uri().getPort(), true);
+            if (remote.verifyHostname()) {
+                javax.net.ssl.SSLParameters p = tls.getSSLParameters();
+                p.setEndpointIdentificationAlgorithm("HTTPS");
+                tls.setSSLParameters(p);
+            }
+            InputStream in = tls.getInputStream();
+            OutputStream out = tls.getOutputStream();
+            Connection c = new Connection() {
+                @Override
+                public InputStream input() {
+                    return in;
+                }
+
+                @Override
+                public OutputStream output() {
+                    return out;
+                }
+
+                @Override
+                public void close() throws IOException {
+                    tls.close();
+                }
+            };
+            return new Raw(in, out, c, tls);
+        } catch (java.net.SocketTimeoutException e) {
+            closeQuietly(plain);
+            throw new OperationTimeoutException("Cannot connect to the Incus server at " + address + " within "
+                    + timeout, e);
+        } catch (IOException e) {
+            closeQuietly(plain);
+            throw connectionFailure("a connection", e);
+        }
+    }
+
+    private static void closeQuietly(java.io.Closeable c) {
+        try {
+            c.close();
+        } catch (IOException e) {
+            LOG.log(System.Logger.Level.DEBUG, "closing a connection", e);
         }
     }
 
@@ -357,12 +469,51 @@ final class Transport implements AutoCloseable {
         return sb.toString();
     }
 
-    private static void closeQuietly(SocketChannel ch) {
-        try {
-            ch.close();
-        } catch (IOException e) {
-            LOG.log(System.Logger.Level.DEBUG, "closing the upgrade channel", e);
+    private OperationTimeoutException noReply(String what, Duration limit, Throwable cause) {
+        return new OperationTimeoutException(what + " got no reply from the Incus server at " + address + " within "
+                + limit, cause);
+    }
+
+    /** A transport failure as our exception, naming the address and why (refused, certificate, TLS, other). */
+    IncusConnectionException connectionFailure(String what, Throwable c) {
+        Tls.PinMismatch pin = cause(c, Tls.PinMismatch.class);
+        if (pin != null) {
+            return new IncusConnectionException(IncusConnectionException.Reason.SERVER_CERTIFICATE, address,
+                    "The Incus server at " + address + " presented a certificate other than the pinned one ("
+                            + pin.getMessage() + ")", c);
         }
+        java.security.cert.CertificateException cert = cause(c, java.security.cert.CertificateException.class);
+        if (cert != null) {
+            return new IncusConnectionException(IncusConnectionException.Reason.SERVER_CERTIFICATE, address,
+                    "The Incus server at " + address + " presented a certificate this client does not trust: "
+                            + describe(cert), c);
+        }
+        java.net.ConnectException refused = cause(c, java.net.ConnectException.class);
+        if (refused != null) {
+            return new IncusConnectionException(IncusConnectionException.Reason.REFUSED, address,
+                    "Cannot connect to the Incus server at " + address + ": " + describe(refused), c);
+        }
+        javax.net.ssl.SSLException tls = cause(c, javax.net.ssl.SSLException.class);
+        if (tls != null) {
+            return new IncusConnectionException(IncusConnectionException.Reason.TLS, address,
+                    "The TLS handshake with the Incus server at " + address + " failed during " + what + ": "
+                            + describe(tls), c);
+        }
+        return new IncusConnectionException(IncusConnectionException.Reason.FAILED, address,
+                "Connection to the Incus server at " + address + " failed during " + what + ": " + describe(c), c);
+    }
+
+    private static boolean hasCause(Throwable t, Class<? extends Throwable> type) {
+        return cause(t, type) != null;
+    }
+
+    private static <T extends Throwable> T cause(Throwable t, Class<T> type) {
+        for (int i = 0; t != null && i < 16; t = t.getCause(), i++) {
+            if (type.isInstance(t)) {
+                return type.cast(t);
+            }
+        }
+        return null;
     }
 
     static String describe(Throwable t) {

@@ -1,0 +1,35 @@
+package io.github.incus4j.remote;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import io.github.incus4j.api.Instance;
+import io.github.incus4j.api.surface.ExportedSurface;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The remote driver's exported surface is the committed {@code exported-surface.txt}; every public type has an
+ * {@code @API} status; no signature shows a type of incus-api's internal packages or of the libraries this module
+ * uses inside (Jetty, BouncyCastle, Jackson).
+ */
+class ExportedSurfaceTest {
+    private static final ExportedSurface SURFACE = ExportedSurface.of(IncusDriver.class);
+
+    @Test
+    void matchesTheCommittedList() {
+        ExportedSurface.assertMatches(Path.of("src/test/resources/exported-surface.txt"), SURFACE.describe());
+    }
+
+    @Test
+    void everyPublicTypeHasAMatchingStatus() {
+        assertEquals(List.of(), SURFACE.statusProblems());
+    }
+
+    @Test
+    void noSignatureMentionsAnInternalOrThirdPartyType() {
+        assertEquals(List.of(), SURFACE.leaksInto(ExportedSurface.of(Instance.class).hiddenPackages()));
+        assertEquals(List.of(), SURFACE.describe().stream().filter(l -> l.contains("org.eclipse.")
+                || l.contains("org.bouncycastle.") || l.contains("com.fasterxml.")).toList());
+    }
+}
