@@ -3,6 +3,7 @@ package io.github.incus4j.remote;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.github.incus4j.api.InvalidArgumentException;
 import io.github.incus4j.api.NotFoundException;
@@ -118,6 +119,40 @@ class IncusRemoteTest {
         assertTrue(e.getMessage().contains("config.yml"), e.getMessage());
         Files.writeString(empty.resolve("config.yml"), "remotes:\n  hts-sock:\n    addr: unix:///run/hts.socket\n");
         assertEquals("unix:/run/hts.socket", IncusRemote.fromConfig(empty, "hts-sock").build().address());
+    }
+
+    @Test
+    void theDriverFollowsTheRemotePropertyElseTheCliDefaultRemote() throws Exception {
+        assumeTrue(System.getenv("INCUS_CONF") == null, "INCUS_CONF is set: the test moves ~ instead");
+        int a;
+        int b;
+        try (ServerSocket s1 = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
+                ServerSocket s2 = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            a = s1.getLocalPort();
+            b = s2.getLocalPort(); // both closed again: connections are refused
+        }
+        Path incusConf = Files.createDirectories(dir.resolve("home/.config/incus"));
+        clientIn(incusConf);
+        Files.writeString(incusConf.resolve("config.yml"), "default-remote: hts-a\nremotes:\n"
+                + "  hts-a:\n    addr: https://127.0.0.1:" + a + "\n    protocol: incus\n"
+                + "  hts-b:\n    addr: https://127.0.0.1:" + b + "\n    protocol: incus\n");
+        String home = System.getProperty("user.home");
+        try {
+            System.setProperty("user.home", dir.resolve("home").toString());
+            assertEquals(incusConf, IncusRemote.defaultConfigDir());
+            assertEquals("https://127.0.0.1:" + a, IncusDriver.defaultRemote().address());
+            String reason = new IncusDriver().applicability().reason();
+            assertTrue(reason.contains("https://127.0.0.1:" + a), reason);
+            System.setProperty(IncusDriver.REMOTE_PROPERTY, "hts-b");
+            reason = new IncusDriver().applicability().reason();
+            assertTrue(reason.contains("https://127.0.0.1:" + b), reason);
+            IncusConnectionException e = assertThrows(IncusConnectionException.class,
+                    () -> new IncusDriver().open(dir.resolve("root")));
+            assertEquals(IncusConnectionException.Reason.REFUSED, e.reason());
+        } finally {
+            System.setProperty("user.home", home);
+            System.clearProperty(IncusDriver.REMOTE_PROPERTY);
+        }
     }
 
     @Test
