@@ -211,6 +211,11 @@ class IncusRemoteTest {
 
     /** A TLS server on 127.0.0.1 with its own self-signed certificate; {@code handshake}: complete TLS, then stay mute. */
     private SSLServerSocket tlsServer(TestCerts cert, boolean handshake) throws Exception {
+        return tlsServer(cert, handshake, false);
+    }
+
+    /** As above; {@code hangUp}: close the connection once the request's first bytes arrived. */
+    private SSLServerSocket tlsServer(TestCerts cert, boolean handshake, boolean hangUp) throws Exception {
         KeyStore ks = KeyStore.getInstance("PKCS12");
         ks.load(null, null);
         ks.setKeyEntry("s", cert.keys.getPrivate(), new char[0], new X509Certificate[] {cert.cert});
@@ -230,6 +235,9 @@ class IncusRemoteTest {
                         ((SSLSocket) s).startHandshake();
                         InputStream in = s.getInputStream();
                         in.read(); // reads the request's first bytes, answers nothing
+                        if (hangUp) {
+                            s.close();
+                        }
                     }
                 }
             } catch (IOException e) {
@@ -257,6 +265,23 @@ class IncusRemoteTest {
             assertWithin(TIMEOUT.plus(SLACK), t0);
             assertTrue(e.getMessage().contains("https://127.0.0.1:" + ss.getLocalPort()), e.getMessage());
         }
+    }
+
+    @Test
+    void aServerThatHangsUpMidCallIsAConnectionFailure() throws Exception {
+        TestCerts server = TestCerts.generate("hts-hangup");
+        SSLServerSocket ss = tlsServer(server, true, true);
+        Path pin = Files.writeString(dir.resolve("hangup.crt"), server.certPem());
+        clientIn(dir);
+        IncusRemote r = IncusRemote.https(URI.create("https://127.0.0.1:" + ss.getLocalPort()))
+                .clientCertificate(dir.resolve("client.crt"), dir.resolve("client.key"))
+                .serverCertificate(pin).timeout(TIMEOUT).build();
+        long t0 = System.nanoTime();
+        IncusConnectionException e = assertThrows(IncusConnectionException.class,
+                () -> new IncusDriver().open(dir.resolve("root"), r));
+        assertWithin(TIMEOUT.plus(SLACK), t0);
+        assertEquals("https://127.0.0.1:" + ss.getLocalPort(), e.address());
+        assertTrue(e.getMessage().contains("GET /1.0"), e.getMessage());
     }
 
     @Test
