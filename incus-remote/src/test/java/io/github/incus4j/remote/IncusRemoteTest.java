@@ -3,6 +3,7 @@ package io.github.incus4j.remote;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.github.incus4j.api.InvalidArgumentException;
 import io.github.incus4j.api.NotFoundException;
@@ -121,6 +122,40 @@ class IncusRemoteTest {
     }
 
     @Test
+    void theDriverFollowsTheRemotePropertyElseTheCliDefaultRemote() throws Exception {
+        assumeTrue(System.getenv("INCUS_CONF") == null, "INCUS_CONF is set: the test moves ~ instead");
+        int a;
+        int b;
+        try (ServerSocket s1 = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
+                ServerSocket s2 = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            a = s1.getLocalPort();
+            b = s2.getLocalPort(); // both closed again: connections are refused
+        }
+        Path incusConf = Files.createDirectories(dir.resolve("home/.config/incus"));
+        clientIn(incusConf);
+        Files.writeString(incusConf.resolve("config.yml"), "default-remote: hts-a\nremotes:\n"
+                + "  hts-a:\n    addr: https://127.0.0.1:" + a + "\n    protocol: incus\n"
+                + "  hts-b:\n    addr: https://127.0.0.1:" + b + "\n    protocol: incus\n");
+        String home = System.getProperty("user.home");
+        try {
+            System.setProperty("user.home", dir.resolve("home").toString());
+            assertEquals(incusConf, IncusRemote.defaultConfigDir());
+            assertEquals("https://127.0.0.1:" + a, IncusDriver.defaultRemote().address());
+            String reason = new IncusDriver().applicability().reason();
+            assertTrue(reason.contains("https://127.0.0.1:" + a), reason);
+            System.setProperty(IncusDriver.REMOTE_PROPERTY, "hts-b");
+            reason = new IncusDriver().applicability().reason();
+            assertTrue(reason.contains("https://127.0.0.1:" + b), reason);
+            IncusConnectionException e = assertThrows(IncusConnectionException.class,
+                    () -> new IncusDriver().open(dir.resolve("root")));
+            assertEquals(IncusConnectionException.Reason.REFUSED, e.reason());
+        } finally {
+            System.setProperty("user.home", home);
+            System.clearProperty(IncusDriver.REMOTE_PROPERTY);
+        }
+    }
+
+    @Test
     void incusAndOpensslKeyFormatsAreRead() throws Exception {
         TestCerts c = TestCerts.generate("hts-keys");
         Path crt = dir.resolve("c.crt");
@@ -176,6 +211,11 @@ class IncusRemoteTest {
 
     /** A TLS server on 127.0.0.1 with its own self-signed certificate; {@code handshake}: complete TLS, then stay mute. */
     private SSLServerSocket tlsServer(TestCerts cert, boolean handshake) throws Exception {
+        return tlsServer(cert, handshake, false);
+    }
+
+    /** As above; {@code hangUp}: close the connection once the request's first bytes arrived. */
+    private SSLServerSocket tlsServer(TestCerts cert, boolean handshake, boolean hangUp) throws Exception {
         KeyStore ks = KeyStore.getInstance("PKCS12");
         ks.load(null, null);
         ks.setKeyEntry("s", cert.keys.getPrivate(), new char[0], new X509Certificate[] {cert.cert});
@@ -195,6 +235,9 @@ class IncusRemoteTest {
                         ((SSLSocket) s).startHandshake();
                         InputStream in = s.getInputStream();
                         in.read(); // reads the request's first bytes, answers nothing
+                        if (hangUp) {
+                            s.close();
+                        }
                     }
                 }
             } catch (IOException e) {
@@ -222,6 +265,23 @@ class IncusRemoteTest {
             assertWithin(TIMEOUT.plus(SLACK), t0);
             assertTrue(e.getMessage().contains("https://127.0.0.1:" + ss.getLocalPort()), e.getMessage());
         }
+    }
+
+    @Test
+    void aServerThatHangsUpMidCallIsAConnectionFailure() throws Exception {
+        TestCerts server = TestCerts.generate("hts-hangup");
+        SSLServerSocket ss = tlsServer(server, true, true);
+        Path pin = Files.writeString(dir.resolve("hangup.crt"), server.certPem());
+        clientIn(dir);
+        IncusRemote r = IncusRemote.https(URI.create("https://127.0.0.1:" + ss.getLocalPort()))
+                .clientCertificate(dir.resolve("client.crt"), dir.resolve("client.key"))
+                .serverCertificate(pin).timeout(TIMEOUT).build();
+        long t0 = System.nanoTime();
+        IncusConnectionException e = assertThrows(IncusConnectionException.class,
+                () -> new IncusDriver().open(dir.resolve("root"), r));
+        assertWithin(TIMEOUT.plus(SLACK), t0);
+        assertEquals("https://127.0.0.1:" + ss.getLocalPort(), e.address());
+        assertTrue(e.getMessage().contains("GET /1.0"), e.getMessage());
     }
 
     @Test
