@@ -55,6 +55,8 @@ final class QemuPrecopy {
     static final long DOWNTIME_LIMIT_MS = 300;
     /** Pre-copy that has not converged by then is finished by pausing the guest: stop-and-copy. */
     static final Duration PRECOPY_LIMIT = Duration.ofSeconds(60);
+    /** The limit in force: {@link #PRECOPY_LIMIT}; tests shorten it to measure stop-and-copy itself. */
+    static volatile Duration precopyLimit = PRECOPY_LIMIT;
     private static final long MAX_BANDWIDTH = 4L << 30; // QEMU 7.2 defaults to 32 MiB/s
     private static final String COMMIT_JOB = "incus-mig-commit";
     private static final int Q = 'Q';
@@ -132,6 +134,7 @@ final class QemuPrecopy {
             pump.setDaemon(true);
             pump.start();
             long start = System.nanoTime();
+            Duration limit = precopyLimit;
             boolean stopAndCopy = false;
             qmp.execute("migrate", Map.of("uri", "unix:" + sock));
             try {
@@ -169,9 +172,9 @@ final class QemuPrecopy {
                         pumped.get(); // the connection broke: report it
                     }
                     long elapsed = System.nanoTime() - start;
-                    if (!stopAndCopy && status.equals("active") && elapsed > PRECOPY_LIMIT.toNanos()) {
+                    if (!stopAndCopy && status.equals("active") && elapsed > limit.toNanos()) {
                         LOG.log(System.Logger.Level.WARNING, "Live migration of {0} does not converge after {1}"
-                                + " s: pausing the guest, stop-and-copy", vmName, PRECOPY_LIMIT.toSeconds());
+                                + " ms: pausing the guest, stop-and-copy", vmName, limit.toMillis());
                         qmp.execute("stop");
                         stopAndCopy = true;
                     }
@@ -246,6 +249,7 @@ final class QemuPrecopy {
                     if (!completing) {
                         throw new IncusException("The merge of the migration overlay ended before it was ready");
                     }
+                    dropOverlayNode(qmp);
                     return;
                 }
                 if (!completing && job.path("ready").asBoolean()) {
@@ -260,6 +264,20 @@ final class QemuPrecopy {
         }
         throw new OperationTimeoutException("The merge of the migration overlay did not finish within "
                 + QemuState.TRANSFER_TIMEOUT.toMinutes() + " minutes");
+    }
+
+    /**
+     * Deletes the merged overlay's node: out of the chain it stays in QEMU (its node name taken, its file open), and
+     * the next live migration of this VM could not add its overlay under that name.
+     */
+    private static void dropOverlayNode(QmpClient qmp) {
+        try {
+            qmp.execute("blockdev-del", Map.of("node-name", QemuVm.OVERLAY_NODE));
+        } catch (RuntimeException e) {
+            // The guest runs on its disk either way; only a later live migration of this QEMU would fail.
+            LOG.log(System.Logger.Level.WARNING, "Cannot delete the merged migration overlay node: {0}",
+                    e.getMessage());
+        }
     }
 
     // ---- the target ------------------------------------------------------------------------------------------

@@ -103,6 +103,16 @@ public final class NetnsPair implements AutoCloseable {
         return addressB;
     }
 
+    /**
+     * {@code command} prefixed to run inside namespace b ({@code ip netns exec}, which execs it: the process's pid is
+     * the command's), e.g. a second JVM acting as the other host.
+     */
+    public List<String> commandInB(List<String> command) {
+        List<String> cmd = new ArrayList<>(List.of("ip", "netns", "exec", b));
+        cmd.addAll(command);
+        return cmd;
+    }
+
     /** Checks with {@code ip route get} that a reaches b through the veth (nothing leaves the two namespaces). */
     public void checkRoute() throws IOException, InterruptedException {
         String route = ip("-n", a, "route", "get", addressB.getHostAddress());

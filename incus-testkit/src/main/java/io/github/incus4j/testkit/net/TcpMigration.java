@@ -54,25 +54,9 @@ public final class TcpMigration implements AutoCloseable {
             for (int kind = 0; kind < 3; kind++) {
                 int k = kind;
                 // Connected inside a: a Socket makes its descriptor (in the thread's namespace) when it connects.
-                sourceSockets[kind] = net.inA(() -> {
-                    Socket s = new Socket();
-                    s.connect(new InetSocketAddress(net.addressB(), PORT), 20_000);
-                    s.getOutputStream().write(k);
-                    return s;
-                });
+                sourceSockets[kind] = net.inA(() -> connectOne(new InetSocketAddress(net.addressB(), PORT), k));
             }
-            for (int i = 0; i < 3; i++) {
-                Socket s = listener.accept();
-                s.setSoTimeout(20_000);
-                int kind = s.getInputStream().read();
-                if (kind < 0 || kind > 2) {
-                    s.close();
-                    throw new IOException("Unexpected migration connection kind " + kind);
-                }
-                // A stalled data connection fails a read after a minute; the control reader waits for messages.
-                s.setSoTimeout(kind == 0 ? 0 : 60_000);
-                targetSockets[kind] = s;
-            }
+            acceptAll(listener, targetSockets);
         }
         Runnable cut = this::reset;
         source = args(sourceSockets, live, cutStateAfter, cut, "source");
@@ -85,6 +69,89 @@ public final class TcpMigration implements AutoCloseable {
      */
     public static TcpMigration open(NetnsPair net, boolean live, long cutStateAfter) throws Exception {
         return new TcpMigration(net, live, cutStateAfter);
+    }
+
+    /**
+     * One end of a migration whose other end runs elsewhere (another JVM, another host): its three connections and
+     * the arguments made of them. Closing closes the connections.
+     */
+    @API(status = EXPERIMENTAL)
+    public static final class End implements AutoCloseable {
+        private final Socket[] sockets;
+        private final MigrateArgs args;
+
+        private End(Socket[] sockets, boolean live, long cutStateAfter, String side) throws IOException {
+            this.sockets = sockets;
+            this.args = TcpMigration.args(sockets, live, cutStateAfter, () -> reset(List.<Socket[]>of(sockets)), side);
+        }
+
+        /** The arguments for this end's {@code migrateSend} or {@code migrateReceive}. */
+        public MigrateArgs args() {
+            return args;
+        }
+
+        @Override
+        public void close() {
+            closeAll(sockets);
+        }
+    }
+
+    /**
+     * The source's end: connects to a target listening at {@code target} (from the calling thread's network
+     * namespace, e.g. inside {@link NetnsPair#inA}); {@code cutStateAfter} as for {@link #open} (the reset cuts this
+     * end's connections: the peer sees them reset).
+     */
+    public static End connect(InetSocketAddress target, boolean live, long cutStateAfter) throws IOException {
+        Socket[] s = new Socket[3];
+        try {
+            for (int kind = 0; kind < 3; kind++) {
+                s[kind] = connectOne(target, kind);
+            }
+            return new End(s, live, cutStateAfter, "source");
+        } catch (IOException | RuntimeException e) {
+            closeAll(s);
+            throw e;
+        }
+    }
+
+    /** The target's end: accepts the source's three connections on {@code listener} (20 s each at most). */
+    public static End accept(ServerSocket listener, boolean live) throws IOException {
+        Socket[] s = new Socket[3];
+        try {
+            listener.setSoTimeout(20_000);
+            acceptAll(listener, s);
+            return new End(s, live, 0, "target");
+        } catch (IOException | RuntimeException e) {
+            closeAll(s);
+            throw e;
+        }
+    }
+
+    private static Socket connectOne(InetSocketAddress target, int kind) throws IOException {
+        Socket s = new Socket();
+        try {
+            s.connect(target, 20_000);
+            s.getOutputStream().write(kind);
+            return s;
+        } catch (IOException e) {
+            s.close();
+            throw e;
+        }
+    }
+
+    private static void acceptAll(ServerSocket listener, Socket[] into) throws IOException {
+        for (int i = 0; i < 3; i++) {
+            Socket s = listener.accept();
+            s.setSoTimeout(20_000);
+            int kind = s.getInputStream().read();
+            if (kind < 0 || kind > 2 || into[kind] != null) {
+                s.close();
+                throw new IOException("Unexpected migration connection kind " + kind);
+            }
+            // A stalled data connection fails a read after a minute; the control reader waits for messages.
+            s.setSoTimeout(kind == 0 ? 0 : 60_000);
+            into[kind] = s;
+        }
     }
 
     /** The source's arguments (namespace a). */
@@ -211,7 +278,11 @@ public final class TcpMigration implements AutoCloseable {
 
     /** Resets every connection of both ends (SO_LINGER 0: an RST, as a broken link ends up). */
     private void reset() {
-        for (Socket[] side : List.of(sourceSockets, targetSockets)) {
+        reset(List.of(sourceSockets, targetSockets));
+    }
+
+    private static void reset(List<Socket[]> sides) {
+        for (Socket[] side : sides) {
             for (Socket s : side) {
                 try {
                     s.setSoLinger(true, 0);

@@ -22,7 +22,6 @@ import java.io.BufferedOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
-import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -427,7 +426,8 @@ public final class MigrationWire {
         if (e instanceof RuntimeException re) {
             return re;
         }
-        return new UncheckedIOException(what + " failed: " + e.getMessage(), (IOException) e);
+        // Our own type: a broken connection's IOException must not escape the public migrate methods raw.
+        return new IncusException(what + " failed: " + e.getMessage(), e);
     }
 
     /**
