@@ -31,6 +31,8 @@ import org.eclipse.jetty.websocket.api.Session;
 final class IncusExec implements Cmd {
     private static final System.Logger LOG = System.getLogger(IncusExec.class.getName());
     private static final AtomicInteger THREADS = new AtomicInteger();
+    /** The terminal's end-of-input character (Ctrl+D, VEOF). */
+    private static final byte EOT = 4;
 
     private final IncusInstances session;
     private final String opId;
@@ -89,7 +91,7 @@ final class IncusExec implements Cmd {
             // One bidirectional socket: the pty's output comes back on fd 0.
             CompletableFuture<Void> out = new CompletableFuture<>();
             drained.add(out);
-            stdinSocket = open(wsPath(fds, "0"), new Sink(stdout, out));
+            stdinSocket = open(wsPath(fds, "0"), new Sink(stdout, out, true));
         } else {
             stdinSocket = open(wsPath(fds, "0"), new Sink(null, null));
             CompletableFuture<Void> out = new CompletableFuture<>();
@@ -132,7 +134,17 @@ final class IncusExec implements Cmd {
                         buf = new byte[32768];
                     }
                 }
-                barrier(s);
+                if (interactive) {
+                    // incusd copies this socket into the pty's master and ignores the barrier there: the end of
+                    // input is the terminal's, Ctrl+D, which a program reading lines takes as EOF on an empty line
+                    // (as the lxc driver types it).
+                    CompletableFuture<Void> sent = new CompletableFuture<>();
+                    s.sendBinary(ByteBuffer.wrap(new byte[] {EOT}), Callback.from(() -> sent.complete(null),
+                            sent::completeExceptionally));
+                    sent.get(session.timeout().toMillis(), TimeUnit.MILLISECONDS);
+                } else {
+                    barrier(s);
+                }
             } catch (IOException | ExecutionException | TimeoutException e) {
                 LOG.log(System.Logger.Level.DEBUG, "exec {0}: stdin pump ended: {1}", opId, e.getMessage());
             } catch (InterruptedException e) {
@@ -292,9 +304,23 @@ final class IncusExec implements Cmd {
         private final OutputStream out;
         private final CompletableFuture<Void> done;
 
+        /** Whether the server's barrier is answered by closing the socket (the interactive one, see onWebSocketText). */
+        private final boolean closeOnBarrier;
+        private volatile Session session;
+
         Sink(OutputStream out, CompletableFuture<Void> done) {
+            this(out, done, false);
+        }
+
+        Sink(OutputStream out, CompletableFuture<Void> done, boolean closeOnBarrier) {
             this.out = out;
             this.done = done;
+            this.closeOnBarrier = closeOnBarrier;
+        }
+
+        @Override
+        public void onWebSocketOpen(Session session) {
+            this.session = session;
         }
 
         @Override
@@ -316,6 +342,13 @@ final class IncusExec implements Cmd {
         public void onWebSocketText(String message) {
             if (message.isEmpty()) {
                 end();
+                Session s = session;
+                if (closeOnBarrier && s != null) {
+                    // The pty's output has ended (the command is gone). incusd ends the exec operation only when
+                    // its copy from this socket into the pty ends too, which the Go client brings about by closing
+                    // the socket after the server's barrier: so do we, else the operation never ends.
+                    s.close();
+                }
             }
         }
 

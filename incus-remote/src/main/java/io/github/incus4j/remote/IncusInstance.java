@@ -8,6 +8,7 @@ import io.github.incus4j.api.Container;
 import io.github.incus4j.api.IncusException;
 import io.github.incus4j.api.Info;
 import io.github.incus4j.api.Instance;
+import io.github.incus4j.api.InstanceSource;
 import io.github.incus4j.api.InstanceStateException;
 import io.github.incus4j.api.InstanceType;
 import io.github.incus4j.api.InvalidArgumentException;
@@ -49,6 +50,8 @@ import io.github.incus4j.api.rest.ApiInstanceState;
 import io.github.incus4j.api.rest.ApiRenderable;
 import io.github.incus4j.api.rest.Render;
 import io.github.incus4j.api.rest.RestJson;
+import io.github.incus4j.api.internal.image.ImageLayout;
+import io.github.incus4j.api.internal.image.ImageTar;
 import io.github.incus4j.api.internal.text.ErrorTexts;
 import io.github.incus4j.api.internal.sftp.WireSftpClient;
 import java.io.IOException;
@@ -240,7 +243,20 @@ class IncusInstance implements RemoteInstance {
             src.put("type", "image");
             src.put("fingerprint", image.fingerprint());
         }
-        async("POST", path("/rebuild"), body, timeout());
+        IncusImages.Uploaded uploaded = null;
+        if (image != null && image.source() != null) {
+            // An image on the local disk: the server gets it first (and loses it again after the rebuild).
+            if (isRunning()) {
+                throw new InstanceStateException("Instance must be stopped to be rebuilt", StatusCode.RUNNING);
+            }
+            uploaded = IncusImages.upload(session, project, type, InstanceSource.image(image.source()));
+            src.put("fingerprint", uploaded.fingerprint());
+        }
+        try {
+            async("POST", path("/rebuild"), body, timeout());
+        } finally {
+            IncusImages.delete(session, uploaded);
+        }
     }
 
     @Override
@@ -401,40 +417,83 @@ class IncusInstance implements RemoteInstance {
     public ImageMetadata export(OutputStream meta, OutputStream rootfs, Map<String, String> properties,
             Instant expiration, ProgressTracker tracker) {
         requireInstance("export");
-        if (rootfs != null) {
-            throw new NotSupportedException("The incus driver exports unified images only (rootfs must be null): "
-                    + "Incus publishes an instance as one tarball");
+        if (meta == null) {
+            throw new InvalidArgumentException("No output stream for the image");
         }
-        // Published as a server image, downloaded, and the image deleted again: the server keeps nothing.
+        if (rootfs != null && type == InstanceType.VM) {
+            throw new NotSupportedException("The incus driver exports virtual machines as unified images only");
+        }
+        if (isRunning()) {
+            // Incus's publish would stop nothing: refused before the server does anything, nothing written.
+            throw new InstanceStateException(ErrorTexts.EXPORT_RUNNING, StatusCode.RUNNING);
+        }
+        // Published as an uncompressed server image (the caller's compression applies on top), downloaded, and
+        // the image deleted again: the server keeps nothing.
         ObjectNode body = Transport.JSON.createObjectNode();
         ObjectNode source = body.putObject("source");
         source.put("type", "instance");
         source.put("name", name);
+        body.put("compression_algorithm", "none");
         body.set("properties", Transport.JSON.valueToTree(properties == null ? Map.of() : properties));
         if (expiration != null) {
             body.put("expires_at", expiration.toString());
         }
         String images = "/1.0/images";
         JsonNode op = session.async("POST", images + "?" + IncusInstances.projectQuery(project), body, timeout());
-        String fingerprint = op.path("metadata").path("fingerprint").asText("");
-        if (fingerprint.isEmpty()) {
-            String resource = op.path("resources").path("images").path(0).asText("");
-            fingerprint = resource.substring(resource.lastIndexOf('/') + 1);
-        }
+        String fingerprint = IncusImages.fingerprintOf(op);
         if (fingerprint.isEmpty()) {
             throw new IncusException("incusd published " + name + " without naming the image");
         }
         String image = images + "/" + IncusInstances.seg(fingerprint);
+        Path tarball = null;
         try {
-            JsonNode img = transport().call("GET", image + "?" + IncusInstances.projectQuery(project), null)
-                    .metadata();
-            OutputStream out = tracker == null ? meta : tracker.wrap(meta);
-            transport().download(image + "/export?" + IncusInstances.projectQuery(project), out, timeout());
-            Map<String, String> props = new TreeMap<>();
-            img.path("properties").properties().forEach(e -> props.put(e.getKey(), e.getValue().asText()));
-            return new ImageMetadata(img.path("architecture").asText(""), epochSeconds(img.path("created_at")),
-                    epochSeconds(img.path("expires_at")), props, Map.of());
+            tarball = java.nio.file.Files.createTempFile("incus4j-export-", ".tar");
+            try (OutputStream file = java.nio.file.Files.newOutputStream(tarball)) {
+                transport().download(image + "/export?" + IncusInstances.projectQuery(project), file, timeout());
+            }
+            Map<String, byte[]> templates = new TreeMap<>();
+            ImageMetadata metadata;
+            try (InputStream in = java.nio.file.Files.newInputStream(tarball)) {
+                metadata = ImageLayout.readUnified(in, templates, null);
+            }
+            if (rootfs == null) {
+                try (InputStream in = java.nio.file.Files.newInputStream(tarball)) {
+                    OutputStream out = tracker == null ? meta : tracker.wrap(meta);
+                    in.transferTo(out);
+                    out.flush();
+                }
+            } else {
+                // Incus publishes unified images only: the split one is cut from it here.
+                Path unified = tarball;
+                ImageLayout.writeSplit(meta, rootfs, metadata, templates, (tar, prefix) -> {
+                    try (InputStream in = java.nio.file.Files.newInputStream(unified)) {
+                        ImageTar.read(in, (e, content) -> {
+                            String n = e.name();
+                            if (n.equals("rootfs") || n.startsWith("rootfs/")) {
+                                String link = e.kind() == ImageTar.Kind.HARDLINK
+                                        && e.linkTarget().startsWith("rootfs/")
+                                        ? prefix + e.linkTarget().substring(7) : e.linkTarget();
+                                tar.add(new ImageTar.Entry(n.equals("rootfs") ? prefix : prefix + n.substring(7),
+                                        e.kind(), e.mode(), e.uid(), e.gid(), e.modified(), e.size(), link), content);
+                            }
+                        });
+                    }
+                }, tracker);
+                meta.flush();
+                rootfs.flush();
+            }
+            return metadata;
+        } catch (IOException e) {
+            throw new IncusException("Exporting " + name + " failed: " + Transport.describe(e), e);
         } finally {
+            if (tarball != null) {
+                try {
+                    java.nio.file.Files.deleteIfExists(tarball);
+                } catch (IOException e) {
+                    System.getLogger(IncusInstance.class.getName()).log(System.Logger.Level.DEBUG,
+                            "removing " + tarball, e);
+                }
+            }
             session.async("DELETE", image + "?" + IncusInstances.projectQuery(project), null, timeout());
         }
     }

@@ -8,6 +8,7 @@ import io.github.incus4j.api.Instance;
 import io.github.incus4j.api.InstanceSource;
 import io.github.incus4j.api.InstanceType;
 import io.github.incus4j.api.InvalidArgumentException;
+import io.github.incus4j.api.internal.image.ImageSources;
 import io.github.incus4j.api.internal.text.ErrorTexts;
 import io.github.incus4j.api.Instances;
 import io.github.incus4j.api.NotFoundException;
@@ -114,23 +115,34 @@ final class IncusInstances implements Instances {
         }
         body.put("ephemeral", args.ephemeral());
         body.put("description", args.description());
+        String project = project(args.project());
         ObjectNode src = body.putObject("source");
+        IncusImages.Uploaded image = null;
         if (source instanceof InstanceSource.Template t) {
             // The server has no templates: a template names an image alias on the server (CI imports `busybox`).
             src.put("type", "image");
             src.put("alias", t.name());
         } else if (source == null || source instanceof InstanceSource.None) {
             src.put("type", "none");
+        } else if (ImageSources.isImage(source) || source instanceof InstanceSource.RootfsDirectory) {
+            image = IncusImages.upload(this, project, args.type(), source);
+            src.put("type", "image");
+            src.put("fingerprint", image.fingerprint());
         } else {
             throw new NotSupportedException("The incus driver creates instances from an image alias on the server "
-                    + "(InstanceSource.template(\"<alias>\", ...)) or empty, not from " + source);
+                    + "(InstanceSource.template(\"<alias>\", ...)), an image file, a root filesystem directory or empty, not from " + source);
         }
-        String project = project(args.project());
         // The cluster member to create it on: only on create, as the incus CLI does (`incus launch --target`);
         // elsewhere Incus forwards to the member holding the instance.
         String target = transport.remote().target().map(t -> "&target=" + seg(t)).orElse("");
-        JsonNode op = async("POST", "/1.0/instances?" + projectQuery(project) + target, body, timeout());
-        LOG.log(System.Logger.Level.DEBUG, "created {0}: {1}", args.name(), op.path("id").asText());
+        try {
+            JsonNode op = async("POST", "/1.0/instances?" + projectQuery(project) + target, body, timeout());
+            LOG.log(System.Logger.Level.DEBUG, "created {0}: {1}", args.name(), op.path("id").asText());
+        } finally {
+            // The instance has its own copy of the image's root filesystem: an image uploaded for it goes, whether
+            // the create worked or not.
+            IncusImages.delete(this, image);
+        }
         return load(project, args.name());
     }
 

@@ -17,6 +17,7 @@ import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
@@ -28,11 +29,15 @@ import org.eclipse.jetty.client.Destination;
 import org.eclipse.jetty.client.DuplexConnectionPool;
 import org.eclipse.jetty.client.HttpClient;
 import org.eclipse.jetty.client.InputStreamResponseListener;
+import org.eclipse.jetty.client.MultiPartRequestContent;
 import org.eclipse.jetty.client.Origin;
+import org.eclipse.jetty.client.PathRequestContent;
 import org.eclipse.jetty.client.Request;
 import org.eclipse.jetty.client.StringRequestContent;
 import org.eclipse.jetty.client.transport.HttpClientTransportOverHTTP;
 import org.eclipse.jetty.client.transport.HttpDestination;
+import org.eclipse.jetty.http.HttpFields;
+import org.eclipse.jetty.http.MultiPart;
 import org.eclipse.jetty.io.ClientConnector;
 import org.eclipse.jetty.util.ssl.SslContextFactory;
 import org.eclipse.jetty.util.thread.QueuedThreadPool;
@@ -169,14 +174,50 @@ final class Transport implements AutoCloseable {
 
     /** Sends a request and returns the reply whatever its status; only transport failures throw. */
     Reply send(String method, String path, Object body, Map<String, String> headers, Duration limit) {
-        Request r = request(method, path, limit);
-        headers.forEach((k, v) -> r.headers(h -> h.put(k, v)));
+        Request.Content content = null;
         if (body != null) {
             try {
-                r.body(new StringRequestContent("application/json", JSON.writeValueAsString(body)));
+                content = new StringRequestContent("application/json", JSON.writeValueAsString(body));
             } catch (JsonProcessingException e) {
                 throw new IncusException("Cannot encode the request to " + path + ": " + e.getOriginalMessage(), e);
             }
+        }
+        return send(method, path, content, headers, limit);
+    }
+
+    /**
+     * Uploads files as the body of a request ({@code POST /1.0/images}): one file as the raw body, two as Incus's
+     * multipart form (parts named {@code names}, in order). The whole transfer is bounded by {@code limit}; the reply
+     * is returned whatever its status.
+     */
+    Reply upload(String method, String path, List<Path> files, List<String> names, Map<String, String> headers,
+            Duration limit) {
+        Request.Content content;
+        try {
+            if (files.size() == 1) {
+                content = new PathRequestContent("application/octet-stream", files.get(0));
+            } else {
+                MultiPartRequestContent multi = new MultiPartRequestContent();
+                for (int k = 0; k < files.size(); k++) {
+                    multi.addPart(new MultiPart.ContentSourcePart(names.get(k),
+                            files.get(k).getFileName().toString(), HttpFields.EMPTY,
+                            new PathRequestContent("application/octet-stream", files.get(k))));
+                }
+                multi.close();
+                content = multi;
+            }
+        } catch (IOException e) {
+            throw new IncusException("Cannot read " + files + " for " + method + " " + path + ": " + describe(e), e);
+        }
+        return send(method, path, content, headers, limit);
+    }
+
+    private Reply send(String method, String path, Request.Content content, Map<String, String> headers,
+            Duration limit) {
+        Request r = request(method, path, limit);
+        headers.forEach((k, v) -> r.headers(h -> h.put(k, v)));
+        if (content != null) {
+            r.body(content);
         }
         ContentResponse resp;
         try {

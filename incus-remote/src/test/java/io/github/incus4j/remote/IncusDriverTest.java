@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import io.github.incus4j.api.IncusException;
 import io.github.incus4j.api.Instance;
 import io.github.incus4j.api.InstanceSource;
 import io.github.incus4j.api.InstanceStateException;
@@ -203,9 +204,11 @@ class IncusDriverTest {
         assertEquals("exported", md.properties().get("description"));
         assertFalse(md.architecture().isEmpty(), "architecture from the server's image");
         byte[] tar = image.toByteArray();
-        assertTrue(tar.length > 1000 && (tar[0] & 0xff) == 0x1f && (tar[1] & 0xff) == 0x8b, "a gzip tarball");
+        // Uncompressed, as Instance.export(out, rootfs, ...) promises (published with compression_algorithm none).
+        assertTrue(tar.length > 1000 && new String(tar, 257, 5, StandardCharsets.US_ASCII).equals("ustar"),
+                "an uncompressed tarball");
         List<String> names = new java.util.ArrayList<>();
-        Process p = new ProcessBuilder("tar", "-tzf", "-").start();
+        Process p = new ProcessBuilder("tar", "-tf", "-").start();
         p.getOutputStream().write(tar);
         p.getOutputStream().close();
         new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).lines().forEach(names::add);
@@ -214,8 +217,42 @@ class IncusDriverTest {
                 + names.subList(0, Math.min(5, names.size())));
         assertTrue(reported.get() > 0, "progress was reported");
         assertEquals(imagesBefore, imageCount(), "the published image is deleted again");
-        assertThrows(io.github.incus4j.api.NotSupportedException.class,
-                () -> i.export(new ByteArrayOutputStream(), new ByteArrayOutputStream(), Map.of(), null, null));
+        // A split export is cut from the published unified tarball; the server keeps no image of it either.
+        ByteArrayOutputStream rootfs = new ByteArrayOutputStream();
+        i.export(new ByteArrayOutputStream(), rootfs, Map.of(), null, null);
+        assertTrue(rootfs.size() > 1000, "a rootfs tarball");
+        assertEquals(imagesBefore, imageCount(), "the image of the split export is deleted again");
+    }
+
+    @Test
+    void anImageUploadedForACreateThatFailsIsDeletedAgain(@TempDir Path scratch) throws Exception {
+        Instance i = create();
+        Path tarball = scratch.resolve("image.tar");
+        try (java.io.OutputStream out = java.nio.file.Files.newOutputStream(tarball)) {
+            i.export(out, null, Map.of("description", "uploaded then refused"), null, null);
+        }
+        int imagesBefore = imageCount();
+        // The server refuses the create (the name is taken) after the upload: the upload must not stay behind.
+        IncusException e = assertThrows(IncusException.class, () -> incus.create(
+                InstanceArgs.builder(i.name()).build(), InstanceSource.image(tarball)));
+        assertTrue(e.getMessage().contains("already exists") || e.getMessage().contains("UNIQUE"), e.getMessage());
+        assertEquals(imagesBefore, imageCount(), "the uploaded image is deleted again");
+        // The server's own image of that fingerprint (here: one uploaded by the CLI) is used and left alone.
+        assertEquals(0, new ProcessBuilder("incus", "image", "import", tarball.toString(), "--alias", "drv-kept-"
+                + ProcessHandle.current().pid()).redirectInput(ProcessBuilder.Redirect.from(new java.io.File(
+                "/dev/null"))).start().waitFor(), "incus image import");
+        try {
+            Instance copy = incus.create(InstanceArgs.builder(i.name() + "c").build(), InstanceSource.image(tarball));
+            try {
+                assertEquals("uploaded then refused", copy.localConfig().get("image.description"));
+                assertEquals(imagesBefore + 1, imageCount(), "the server's image is kept");
+            } finally {
+                copy.delete(true);
+            }
+        } finally {
+            new ProcessBuilder("incus", "image", "delete", "drv-kept-" + ProcessHandle.current().pid()).start()
+                    .waitFor(30, TimeUnit.SECONDS);
+        }
     }
 
     private static int imageCount() throws Exception {

@@ -62,6 +62,10 @@ abstract class ContractGroup {
         return contract.instances();
     }
 
+    final java.util.List<io.github.incus4j.api.Instance> ownInstances(Instances in) {
+        return contract.ownInstances(in);
+    }
+
     final Instances reopen() {
         return contract.reopen();
     }

@@ -63,6 +63,11 @@ import org.junit.jupiter.api.parallel.ExecutionMode;
 @Execution(ExecutionMode.SAME_THREAD)
 public abstract class ContractSupport {
     private static final AtomicInteger NAMES = new AtomicInteger();
+    /**
+     * This JVM's token in every name {@link #uniqueName} gives out: two runs against one shared server (several
+     * suites on one incusd) neither collide on names nor clean up each other's instances.
+     */
+    private static final String RUN = "r" + Long.toString(ProcessHandle.current().pid(), 36);
 
     private DriverUnderTest dut;
     private Path base;
@@ -131,6 +136,9 @@ public abstract class ContractSupport {
             for (Instance i : left) {
                 if (preexisting != null && preexisting.contains(i.project().name() + "/" + i.name())) {
                     continue;
+                }
+                if (dut().sharedServer() && !i.name().contains("-" + RUN + "-")) {
+                    continue; // another client's, created on the shared server while this test ran
                 }
                 try {
                     if (i.isRunning()) {
@@ -218,9 +226,18 @@ public abstract class ContractSupport {
 
     // ---- instances ----------------------------------------------------------------------------------------------
 
+    /**
+     * What {@code in} lists that this run made: on a {@link DriverUnderTest#sharedServer() shared server} the
+     * instances other clients have there are left out, elsewhere all of them.
+     */
+    protected final List<Instance> ownInstances(Instances in) {
+        List<Instance> all = in.list();
+        return dut().sharedServer() ? all.stream().filter(i -> i.name().contains("-" + RUN + "-")).toList() : all;
+    }
+
     /** A name no other test uses. */
     protected static String uniqueName(String prefix) {
-        return prefix + "-" + NAMES.incrementAndGet();
+        return prefix + "-" + RUN + "-" + NAMES.incrementAndGet();
     }
 
     /** Arguments for a new instance of {@code type} with a unique name. */

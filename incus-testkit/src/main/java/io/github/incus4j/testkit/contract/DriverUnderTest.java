@@ -90,6 +90,15 @@ public interface DriverUnderTest {
     default void slowDown(Instances instances, String action, Duration delay) {
     }
 
+    /**
+     * Whether the driver's sessions see a server other clients use at the same time (the incus driver on a shared
+     * incusd); by default false. The cleanup after each test then deletes only instances named by this run
+     * ({@code ContractSupport.uniqueName}), never one another client created meanwhile.
+     */
+    default boolean sharedServer() {
+        return false;
+    }
+
     /** The bound of every wait in the contract (exec, shutdown, migration); be generous for real drivers. */
     default Duration timeout() {
         return Duration.ofSeconds(30);

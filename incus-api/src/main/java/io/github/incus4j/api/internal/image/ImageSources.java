@@ -342,7 +342,7 @@ public final class ImageSources {
      * {@link ImageTar.Kind#HARDLINK} to the first); device nodes, FIFOs and sockets are skipped as a tarball's are.
      * Owners are the files' when the JVM runs as root (unsquashfs restored them), root's otherwise.
      */
-    static void walk(Path root, ImageTar.Visitor visitor) throws IOException {
+    public static void walk(Path root, ImageTar.Visitor visitor) throws IOException {
         if (!Files.isDirectory(root, LinkOption.NOFOLLOW_LINKS)) {
             throw new InvalidArgumentException("Missing rootfs/ in image");
         }
