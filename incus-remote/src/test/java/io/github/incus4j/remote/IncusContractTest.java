@@ -2,13 +2,21 @@ package io.github.incus4j.remote;
 
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import io.github.incus4j.api.Instance;
 import io.github.incus4j.api.InstanceSource;
 import io.github.incus4j.api.InstanceType;
 import io.github.incus4j.api.Instances;
+import io.github.incus4j.api.exec.Cmd;
+import io.github.incus4j.api.exec.ExecRequest;
+import io.github.incus4j.api.model.Device;
 import io.github.incus4j.api.spi.Applicability;
 import io.github.incus4j.testkit.contract.Capability;
 import io.github.incus4j.testkit.contract.DriverUnderTest;
 import io.github.incus4j.testkit.contract.InstanceDriverContract;
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.EnumSet;
@@ -130,6 +138,13 @@ class IncusContractTest extends InstanceDriverContract {
                     + "initializing instance: \" before the device text"),
             Map.entry("unknownDeviceTypeIsRefused", "[incus-right] \"Failed creating instance record: Invalid device "
                     + "type ...\" (the type is checked before the devices are loaded)"),
+            Map.entry("aMissingSourceIsRefusedWithIncusTexts", "[incus-right] \"Failed creating instance record: "
+                    + "Failed initializing instance: \" before the device text at create (the start text is the "
+                    + "contract's)"),
+            Map.entry("stateShowsExactlyTheNicsGiven", "[incus-unsafe] Incus 6.0.4 reports an empty host_name in "
+                    + "the state of a container NIC whose device name differs from its interface name (net0 as eth0): "
+                    + "when the peer-index lookup finds nothing (as here) it falls back to volatile.<interface>."
+                    + "host_name, not volatile.<device>.host_name (driver_lxc.go networkState); ours name the veth"),
             Map.entry("profilesExpandInOrderUnderLocalDevices", "[remote] profiles are server objects"),
             Map.entry("noneMasksAProfileDevice", "[remote] profiles are server objects"),
             Map.entry("memoryLimitOfZeroIsRefused", "[incus-right] \"Failed creating instance record: \" prefix"),
@@ -150,6 +165,12 @@ class IncusContractTest extends InstanceDriverContract {
         System.out.print(sb);
     }
 
+    /** The bridge the NICs were attached to goes with the class, whatever its tests' outcome. */
+    @org.junit.jupiter.api.AfterAll
+    void deleteTestBridge() {
+        TestBridge.delete();
+    }
+
     /** The incus driver as the contract sees it. */
     static final class Remote implements DriverUnderTest {
         @Override
@@ -168,12 +189,44 @@ class IncusContractTest extends InstanceDriverContract {
         public Set<Capability> capabilities() {
             return EnumSet.of(Capability.CONTAINERS, Capability.EXEC, Capability.FREEZE, Capability.FILES,
                     Capability.CONSOLE, Capability.CONSOLE_LOG, Capability.METRICS, Capability.LIVE_UPDATE,
-                    Capability.INTERACTIVE_EXEC, Capability.EXPORT_IMPORT);
+                    Capability.INTERACTIVE_EXEC, Capability.EXPORT_IMPORT,
+                    // The server applies devices itself: NICs on the bridge the test creates (TestBridge), host
+                    // directories (the server runs as root on this host), forkproxy on loopback, hot-plug.
+                    Capability.NIC_DEVICES, Capability.DISK_DEVICES, Capability.PROXY_DEVICES,
+                    Capability.DEVICE_HOTPLUG);
         }
 
         @Override
         public boolean sharedServer() {
             return true; // other suites and helpers use the same incusd
+        }
+
+        /** A bridged NIC on {@link TestBridge}: a host veth on a bridge no route but its own subnet leads to. */
+        @Override
+        public Device nicDevice(InstanceType type) {
+            return Device.of("type", "nic", "nictype", "bridged", "parent",
+                    TestBridge.ensure(IncusDriver.findSocket(), timeout()));
+        }
+
+        /**
+         * busybox {@code httpd} on {@code 127.0.0.1:port} inside the container (it daemonizes), as for lxc, after
+         * bringing the container's {@code lo} up: Incus leaves the loopback of a container without NIC down (liblxc's
+         * {@code empty} network, and the busybox image's init does not bring it up), where the lxc driver brings it up.
+         */
+        @Override
+        public void startHttpServer(Instance instance, int port, String body) {
+            String dir = "/tmp/www" + port;
+            ByteArrayOutputStream err = new ByteArrayOutputStream();
+            try (Cmd c = instance.exec(ExecRequest.of("sh", "-c", "ip link set lo up && mkdir -p " + dir + " && cat > " + dir
+                    + "/index.html && httpd -p 127.0.0.1:" + port + " -h " + dir),
+                    new ByteArrayInputStream(body.getBytes(StandardCharsets.UTF_8)), OutputStream.nullOutputStream(),
+                    err)) {
+                int code = c.waitFor(timeout());
+                if (code != 0) {
+                    throw new IllegalStateException("httpd did not start in " + instance.name() + " (exit " + code
+                            + "): " + err.toString(StandardCharsets.UTF_8));
+                }
+            }
         }
 
         @Override
