@@ -310,6 +310,25 @@ class BackupYamlTest {
         assertTrue(r.instance().profiles().get(1).config().isEmpty());
     }
 
+    @Test
+    void omittedProjectAndTypeTakeIncusDefaults() {
+        // Backups written before projects and instance types existed: the default project, a container.
+        InstanceRecord old = BackupYaml.read("container:\n  name: c1\n  architecture: x86_64\n"
+                .getBytes(StandardCharsets.UTF_8));
+        assertEquals("default", old.instance().project());
+        assertEquals(io.github.incus4j.api.InstanceType.CONTAINER, old.instance().type());
+        InstanceRecord empty = BackupYaml.read("container:\n  name: c1\n  project: ''\n  type: ''\n"
+                .getBytes(StandardCharsets.UTF_8));
+        assertEquals("default", empty.instance().project());
+        assertEquals(io.github.incus4j.api.InstanceType.CONTAINER, empty.instance().type());
+        InstanceRecord named = BackupYaml.read("container:\n  name: c1\n  type: container\n"
+                .getBytes(StandardCharsets.UTF_8));
+        assertEquals(io.github.incus4j.api.InstanceType.CONTAINER, named.instance().type());
+        InstanceRecord vm = BackupYaml.read("container:\n  name: v1\n  type: virtual-machine\n"
+                .getBytes(StandardCharsets.UTF_8));
+        assertEquals(io.github.incus4j.api.InstanceType.VM, vm.instance().type());
+    }
+
     private static InvalidArgumentException bad(String yaml) {
         return assertThrows(InvalidArgumentException.class,
                 () -> BackupYaml.read(yaml.getBytes(StandardCharsets.UTF_8)));

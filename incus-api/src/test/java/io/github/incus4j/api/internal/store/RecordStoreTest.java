@@ -77,6 +77,18 @@ class RecordStoreTest {
     }
 
     @Test
+    void unsyncedWritesReplaceTheContentAsAtomically() throws IOException {
+        // The fake's variant (no fsync): the same content, the same single file, no temporary file left.
+        Path file = dir.resolve("unsynced/backup.yaml");
+        RecordStore.writeAtomically(file, "first".getBytes(StandardCharsets.UTF_8), false);
+        RecordStore.writeAtomically(file, "second".getBytes(StandardCharsets.UTF_8), false);
+        assertEquals("second", Files.readString(file));
+        try (Stream<Path> s = Files.list(file.getParent())) {
+            assertEquals(List.of("backup.yaml"), s.map(p -> p.getFileName().toString()).toList());
+        }
+    }
+
+    @Test
     void theTemporaryFileIsCompleteBeforeTheRename() throws IOException {
         Path file = dir.resolve("backup.yaml");
         RecordStore.writeAtomically(file, version(0));
