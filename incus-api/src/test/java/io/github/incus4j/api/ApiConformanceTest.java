@@ -285,26 +285,39 @@ class ApiConformanceTest {
     }
 
     private static String seedText() throws IOException {
-        return Files.readString(requireSeed(seed(), System.getenv(CI_VARIABLE)), StandardCharsets.UTF_8);
+        return Files.readString(requireSeed(seed(), ciSetting(System.getenv())), StandardCharsets.UTF_8);
     }
 
     /** Set by {@code .ci/run}: there the seed must be found, and a missing one fails the tests needing it. */
     static final String CI_VARIABLE = "INCUS4J_CI";
 
     /**
-     * {@code seed} when found; else the calling test fails where {@code ciFlag} (the value of {@link #CI_VARIABLE})
-     * is set, so that CI cannot pass without checking the API against the seed, and is skipped with the reason
-     * elsewhere.
+     * The setting that marks a CI run, as "NAME=value": {@link #CI_VARIABLE} (set by {@code .ci/run}), or
+     * {@code CI=true}, which hosted CI services set (a CI job running {@code mvn verify} without {@code .ci/run});
+     * null elsewhere.
      */
-    static Path requireSeed(Path seed, String ciFlag) {
+    static String ciSetting(Map<String, String> env) {
+        String own = env.get(CI_VARIABLE);
+        if (own != null && !own.isEmpty()) {
+            return CI_VARIABLE + "=" + own;
+        }
+        String ci = env.get("CI");
+        return "true".equalsIgnoreCase(ci) ? "CI=" + ci : null;
+    }
+
+    /**
+     * {@code seed} when found; else the calling test fails where {@code ciSetting} ({@link #ciSetting}) is not null,
+     * so that CI cannot pass without checking the API against the seed, and is skipped with the reason elsewhere.
+     */
+    static Path requireSeed(Path seed, String ciSetting) {
         if (seed != null) {
             return seed;
         }
         String where = System.getProperty("incus4j.seed") != null
                 ? "-Dincus4j.seed=" + System.getProperty("incus4j.seed") + " is not a file"
                 : "shared/spec/instance_interface.go not found above " + Path.of("").toAbsolutePath();
-        if (ciFlag != null && !ciFlag.isEmpty()) {
-            fail("the seed-conformance tests must run in CI (" + CI_VARIABLE + "=" + ciFlag + "), but " + where);
+        if (ciSetting != null) {
+            fail("the seed-conformance tests must run in CI (" + ciSetting + "), but " + where);
         }
         Assumptions.abort("seed missing: " + where);
         return null;
@@ -313,17 +326,28 @@ class ApiConformanceTest {
     @Test
     void aMissingSeedFailsInCiAndIsSkippedElsewhere() {
         Path found = Path.of("instance_interface.go");
-        assertEquals(found, requireSeed(found, "1"));
+        assertEquals(found, requireSeed(found, "INCUS4J_CI=1"));
         assertEquals(found, requireSeed(found, null));
-        org.opentest4j.AssertionFailedError inCi = org.junit.jupiter.api.Assertions.assertThrows(
-                org.opentest4j.AssertionFailedError.class, () -> requireSeed(null, "1"));
-        assertTrue(inCi.getMessage().startsWith("the seed-conformance tests must run in CI (INCUS4J_CI=1), but "),
-                inCi.getMessage());
-        for (String notCi : new String[] {null, ""}) {
-            org.opentest4j.TestAbortedException skipped = org.junit.jupiter.api.Assertions.assertThrows(
-                    org.opentest4j.TestAbortedException.class, () -> requireSeed(null, notCi));
-            assertTrue(skipped.getMessage().contains("seed missing: "), skipped.getMessage());
+        for (String ci : new String[] {"INCUS4J_CI=1", "CI=true"}) {
+            org.opentest4j.AssertionFailedError inCi = org.junit.jupiter.api.Assertions.assertThrows(
+                    org.opentest4j.AssertionFailedError.class, () -> requireSeed(null, ci));
+            assertTrue(inCi.getMessage().startsWith("the seed-conformance tests must run in CI (" + ci + "), but "),
+                    inCi.getMessage());
         }
+        org.opentest4j.TestAbortedException skipped = org.junit.jupiter.api.Assertions.assertThrows(
+                org.opentest4j.TestAbortedException.class, () -> requireSeed(null, null));
+        assertTrue(skipped.getMessage().contains("seed missing: "), skipped.getMessage());
+    }
+
+    @Test
+    void ciIsRecognisedByOurVariableOrByCiTrue() {
+        assertEquals("INCUS4J_CI=1", ciSetting(Map.of("INCUS4J_CI", "1")));
+        assertEquals("INCUS4J_CI=1", ciSetting(Map.of("INCUS4J_CI", "1", "CI", "true")));
+        assertEquals("CI=true", ciSetting(Map.of("CI", "true")));
+        assertEquals("CI=TRUE", ciSetting(Map.of("CI", "TRUE")));
+        assertEquals(null, ciSetting(Map.of()));
+        assertEquals(null, ciSetting(Map.of("CI", "false", "INCUS4J_CI", "")));
+        assertEquals(null, ciSetting(Map.of("CI", "")));
     }
 
     private static String stripComment(String line) {

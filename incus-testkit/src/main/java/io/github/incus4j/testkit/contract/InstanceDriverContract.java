@@ -25,8 +25,8 @@ import org.junit.jupiter.api.Tag;
  * The tests come in {@code @Nested} groups. Lifecycle, state and rendering, config and validation, snapshots,
  * concurrency and bad input bind every driver; the other groups name the {@link Capability} they need and are
  * reported as skipped, with that reason, for a driver that does not declare it. Type-dependent tests run once per
- * instance type of the driver ({@link ForEachInstanceType}); type-specific ones are skipped for a driver without the
- * type. Each test works on a fresh root with unique instance names, and error texts are compared with Incus's.
+ * instance type of the driver ({@link ForEachInstanceType}) and are reported as skipped, naming the type, for each
+ * type the driver does not run; type-specific ones are skipped for a driver without the type. Each test works on a fresh root with unique instance names, and error texts are compared with Incus's.
  */
 @API(status = EXPERIMENTAL)
 public abstract class InstanceDriverContract extends ContractSupport {

@@ -55,7 +55,7 @@ class ContractGatingTest {
         TestSource s = d.getSource().orElseThrow();
         if (s instanceof MethodSource m) {
             return m.getMethodName() + (d.getParent().flatMap(TestDescriptor::getSource)
-                    .filter(p -> p instanceof MethodSource).isPresent() ? d.getDisplayName() : "");
+                    .filter(p -> p instanceof MethodSource).isPresent() ? "[" + d.getDisplayName() + "]" : "");
         }
         String n = ((ClassSource) s).getJavaClass().getName();
         return n.substring(n.lastIndexOf('.') + 1);
@@ -70,14 +70,18 @@ class ContractGatingTest {
     @Test
     void aContainerDriverSkipsVmTestsAndGroupsItLacksNamingTheReason() {
         Outcome o = run(GatingSamples.ContainersOnly.class);
+        String vm = "SKIPPED driver containers-only runs no virtual-machine instances (its instance types: [container])";
         assertEquals(List.of("containers-only.Freezing.Deeper.inInnerGroup",
                 "containers-only.Freezing.eachTypeInGroup(CONTAINER)", "containers-only.Freezing.inGroup",
                 "containers-only.containerOnly(CONTAINER)", "containers-only.eachType(CONTAINER)",
                 "containers-only.ungated"), o.ranSorted());
         assertEquals(Map.of(
                 "execAndFiles", "SKIPPED driver containers-only lacks capability [FILES]",
+                "filesInGroup", "SKIPPED driver containers-only lacks capability [FILES]",
+                "eachType[virtual-machine]", vm,
+                "eachTypeInGroup[virtual-machine]", vm,
                 "GatingSamples$Sample$CGroups", "SKIPPED driver containers-only lacks capability [CGROUPS]",
-                "vmOnly", "SKIPPED driver containers-only runs no virtual-machine instances (its instance types: [container])"),
+                "vmOnly", vm),
                 o.notPassed());
     }
 
@@ -85,11 +89,12 @@ class ContractGatingTest {
     void aVmDriverDoesNotLackContainerOnlyCapabilitiesButReportsTheContainerTestsItDoesNotRun() {
         Outcome o = run(GatingSamples.VmsOnly.class);
         assertEquals(List.of("vms-only.Freezing.Deeper.inInnerGroup", "vms-only.Freezing.eachTypeInGroup(VM)",
+                "vms-only.Freezing.filesInGroup",
                 "vms-only.Freezing.inGroup", "vms-only.eachType(VM)", "vms-only.execAndFiles", "vms-only.ungated",
                 "vms-only.vmOnly(VM)"), o.ranSorted());
-        assertEquals(Map.of(
-                "containerOnly", "SKIPPED driver vms-only runs no container instances (its instance types: [virtual-machine])",
-                "cgroup", "SKIPPED driver vms-only runs no container instances (its instance types: [virtual-machine])"),
+        String ct = "SKIPPED driver vms-only runs no container instances (its instance types: [virtual-machine])";
+        assertEquals(Map.of("containerOnly", ct, "cgroup", ct, "eachType[container]", ct,
+                "eachTypeInGroup[container]", ct),
                 o.notPassed());
     }
 
@@ -99,6 +104,7 @@ class ContractGatingTest {
         assertEquals(Map.of(), o.notPassed());
         assertEquals(List.of("everything.CGroups.cgroup(CONTAINER)", "everything.Freezing.Deeper.inInnerGroup",
                 "everything.Freezing.eachTypeInGroup(CONTAINER)", "everything.Freezing.eachTypeInGroup(VM)",
+                "everything.Freezing.filesInGroup",
                 "everything.Freezing.inGroup", "everything.containerOnly(CONTAINER)", "everything.eachType(CONTAINER)",
                 "everything.eachType(VM)", "everything.execAndFiles", "everything.ungated", "everything.vmOnly(VM)"),
                 o.ranSorted());
@@ -111,16 +117,17 @@ class ContractGatingTest {
         Outcome o = run(GatingSamples.NarrowedTypes.class);
         assertTrue(o.ran().contains("narrowed.eachType(VM)"), o.ran().toString());
         assertTrue(o.ran().stream().noneMatch(s -> s.contains("CONTAINER")), o.ran().toString());
-        assertEquals(Map.of(
-                "containerOnly", "SKIPPED driver narrowed runs no container instances (its instance types: [virtual-machine])",
-                "cgroup", "SKIPPED driver narrowed runs no container instances (its instance types: [virtual-machine])"),
+        String ct = "SKIPPED driver narrowed runs no container instances (its instance types: [virtual-machine])";
+        assertEquals(Map.of("containerOnly", ct, "cgroup", ct, "eachType[container]", ct,
+                "eachTypeInGroup[container]", ct),
                 o.notPassed());
     }
 
     @Test
     void aDriverWithoutInstanceTypesFailsItsPerTypeTestsAndSkipsItsTypeTests() {
         Outcome o = run(GatingSamples.NoTypes.class);
-        assertEquals(List.of("no-types.Freezing.Deeper.inInnerGroup", "no-types.Freezing.inGroup",
+        assertEquals(List.of("no-types.Freezing.Deeper.inInnerGroup", "no-types.Freezing.filesInGroup",
+                "no-types.Freezing.inGroup",
                 "no-types.execAndFiles", "no-types.ungated"), o.ranSorted());
         String noType = "FAILED driver no-types declares no instance type: tests for each instance type cannot run";
         String none = "SKIPPED driver no-types runs no %s instances (its instance types: [])";
@@ -130,6 +137,22 @@ class ContractGatingTest {
                 "containerOnly", none.formatted("container"),
                 "vmOnly", none.formatted("virtual-machine"),
                 "cgroup", none.formatted("container")), o.notPassed());
+    }
+
+    @Test
+    void aDriverWithNothingButContainersRunsOnlyTheUngatedTestsAndNamesWhatEachOtherLacks() {
+        Outcome o = run(GatingSamples.Bare.class);
+        assertEquals(List.of("bare.containerOnly(CONTAINER)", "bare.eachType(CONTAINER)", "bare.ungated"),
+                o.ranSorted());
+        String vm = "SKIPPED driver bare runs no virtual-machine instances (its instance types: [container])";
+        assertEquals(Map.of(
+                "execAndFiles", "SKIPPED driver bare lacks capability [EXEC, FILES]",
+                "eachType[virtual-machine]", vm,
+                "vmOnly", vm,
+                // A group is skipped as a whole (Maven's reports list each of its tests as skipped with the reason).
+                "GatingSamples$Sample$Freezing", "SKIPPED driver bare lacks capability [FREEZE]",
+                "GatingSamples$Sample$CGroups", "SKIPPED driver bare lacks capability [CGROUPS]"),
+                o.notPassed());
     }
 
     @Test

@@ -116,6 +116,13 @@ final class GatingSamples {
                 ran("Freezing.eachTypeInGroup(" + type.name() + ")");
             }
 
+            /** Needs the group's capability and its own: a driver lacking both is told both. */
+            @Test
+            @RequiresCapability(Capability.FILES)
+            void filesInGroup() {
+                ran("Freezing.filesInGroup");
+            }
+
             @Nested
             class Deeper {
                 @Test
@@ -171,7 +178,14 @@ final class GatingSamples {
         }
     }
 
+    /** Containers only, nothing else: every gated group and test is skipped, naming all it lacks. */
+    static class Bare extends Sample {
+        Bare() {
+            super("bare", EnumSet.of(Capability.CONTAINERS), null);
+        }
+    }
+
     /** Every sample, for the listing below. */
     static final List<Class<?>> ALL = List.of(ContainersOnly.class, VmsOnly.class, Everything.class,
-            NarrowedTypes.class, NoTypes.class);
+            NarrowedTypes.class, NoTypes.class, Bare.class);
 }
