@@ -745,7 +745,7 @@ public final class QemuVm extends AbstractInstance implements VM {
             throw new NotSupportedException("The qemu driver cannot remove NIC " + ErrorTexts.quote(name)
                     + " (nictype=" + device.get("nictype") + ") from a running VM");
         }
-        VmHotplug.detachNic(requireMachine().qmp, name);
+        VmHotplug.detachNic(guestUp(requireMachine()).qmp, name);
         Map<String, String> clear = VmNics.removeTaps(Map.of(name, device), k -> localConfig().get(k));
         if (!clear.isEmpty()) {
             volatileSetInternal(clear, false);
@@ -765,8 +765,23 @@ public final class QemuVm extends AbstractInstance implements VM {
             liveDisk(name, device, "remove"); // refuses
         }
         if (!"/".equals(device.get("path"))) {
-            VmHotplug.detachBlock(requireMachine().qmp, name);
+            VmHotplug.detachBlock(guestUp(requireMachine()).qmp, name);
         }
+    }
+
+    /**
+     * {@code m} once its guest's OS runs (its agent answers), within the agent's wait: an unplug needs the guest's
+     * cooperation, and one asked for while the guest still boots (ACPI hotplug's eject request before the kernel
+     * handles it) is never answered. A guest whose agent does not answer in time is asked anyway.
+     */
+    private Machine guestUp(Machine m) {
+        try {
+            m.agent(driver.settings().agentWait());
+        } catch (IncusException e) {
+            LOG.log(System.Logger.Level.DEBUG, "Agent of {0} not answering before an unplug: {1}", name(),
+                    e.getMessage());
+        }
+        return m;
     }
 
     /** The plan of one disk changed live: a block disk, or nothing (an optional missing source); else refused. */
