@@ -732,6 +732,7 @@ public final class QemuVm extends AbstractInstance implements VM {
         Map<String, String> vol = new HashMap<>(plan.volatileChanges);
         vol.putAll(plan.createTaps());
         try {
+            m.devicesChanged = true;
             VmHotplug.attachNic(m.qmp, nic);
         } catch (RuntimeException e) {
             VmNics.removeTaps(Map.of(name, device), k -> vol.getOrDefault(k, localConfig().get(k)));
@@ -745,7 +746,9 @@ public final class QemuVm extends AbstractInstance implements VM {
             throw new NotSupportedException("The qemu driver cannot remove NIC " + ErrorTexts.quote(name)
                     + " (nictype=" + device.get("nictype") + ") from a running VM");
         }
-        VmHotplug.detachNic(guestUp(requireMachine()).qmp, name);
+        Machine m = guestUp(requireMachine());
+        m.devicesChanged = true;
+        VmHotplug.detachNic(m.qmp, name);
         Map<String, String> clear = VmNics.removeTaps(Map.of(name, device), k -> localConfig().get(k));
         if (!clear.isEmpty()) {
             volatileSetInternal(clear, false);
@@ -755,7 +758,9 @@ public final class QemuVm extends AbstractInstance implements VM {
     private void addDisk(String name, Device device) {
         VmDisks plan = liveDisk(name, device, "add");
         if (!plan.blocks.isEmpty()) {
-            VmHotplug.attachBlock(requireMachine().qmp, plan.blocks.get(0));
+            Machine m = requireMachine();
+            m.devicesChanged = true;
+            VmHotplug.attachBlock(m.qmp, plan.blocks.get(0));
         }
     }
 
@@ -765,7 +770,9 @@ public final class QemuVm extends AbstractInstance implements VM {
             liveDisk(name, device, "remove"); // refuses
         }
         if (!"/".equals(device.get("path"))) {
-            VmHotplug.detachBlock(guestUp(requireMachine()).qmp, name);
+            Machine m = guestUp(requireMachine());
+            m.devicesChanged = true;
+            VmHotplug.detachBlock(m.qmp, name);
         }
     }
 
@@ -774,6 +781,20 @@ public final class QemuVm extends AbstractInstance implements VM {
      * cooperation, and one asked for while the guest still boots (ACPI hotplug's eject request before the kernel
      * handles it) is never answered. A guest whose agent does not answer in time is asked anyway.
      */
+    /**
+     * Refuses to save the running state of a VM whose devices changed live: a new QEMU started from the current
+     * devices would lay them out differently (each behind its own root port in name order), and QEMU cannot load a
+     * state into another layout.
+     */
+    private void requireStartLayout(String action) {
+        Machine m = machine;
+        if (m != null && m.devicesChanged) {
+            throw new NotSupportedException("The qemu driver cannot " + action + " of VM " + ErrorTexts.quote(name())
+                    + ": devices were added or removed while it runs, and its saved state would not fit the device"
+                    + " layout of its next start; stop and start it first");
+        }
+    }
+
     private Machine guestUp(Machine m) {
         try {
             m.agent(driver.settings().agentWait());
@@ -922,6 +943,7 @@ public final class QemuVm extends AbstractInstance implements VM {
     protected void doStop(boolean stateful) {
         if (stateful) {
             QemuState.checkStorage(expandedDevices().map(), memoryBytes());
+            requireStartLayout("save the state");
         }
         Machine m;
         try {
@@ -1081,6 +1103,7 @@ public final class QemuVm extends AbstractInstance implements VM {
     protected void doSnapshot(InstanceArgs snapshot, boolean stateful) {
         if (stateful) {
             QemuState.checkStorage(expandedDevices().map(), memoryBytes());
+            requireStartLayout("take a stateful snapshot");
         }
         String tag = "incus4j-" + UUID.randomUUID();
         Path dir = snapshotDir(snapshot);
@@ -1634,6 +1657,7 @@ public final class QemuVm extends AbstractInstance implements VM {
     /** The source side of {@code QemuMigration}. */
     @Override
     protected void doMigrateSend(MigrateSendArgs args) {
+        requireStartLayout("migrate the running state");
         QemuMigration.send(this, args, machine().map(m -> m.qmp).orElse(null));
     }
 
