@@ -49,7 +49,8 @@ import org.junit.jupiter.api.io.TempDir;
  * NICs, directory shares, extra disks and proxies of real VMs (two boots for the whole class): one VM with a bridged
  * NIC on a bridge the test makes ({@code i4jq...}, a private /24 that {@code ip route get} must send to that bridge;
  * only as root with {@code /dev/net/tun}), a user-mode NIC ({@code nictype=p2p}), a proxy to busybox {@code httpd} in
- * the guest, a read-write and a read-only virtio-fs share and an extra raw disk; one VM with no NIC at all.
+ * the guest, a read-write and a read-only virtio-fs share and an extra raw disk, into which a disk file and a bridged
+ * NIC are hot-plugged and unplugged; one VM with no NIC at all.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
