@@ -51,6 +51,12 @@ final class Machine implements AutoCloseable {
      * for it, as Incus's agent mounts the shares before it serves them.
      */
     final java.util.concurrent.CompletableFuture<Void> sharesMounted = new java.util.concurrent.CompletableFuture<>();
+    /**
+     * Set once a device was hot-plugged or unplugged: the running layout of root ports no longer is the one a command
+     * line of the current devices makes, so that its state cannot be loaded into a new QEMU (stateful stop, stateful
+     * snapshot, migration are refused until the next start).
+     */
+    volatile boolean devicesChanged;
     /** Whether a console session holds the serial port. */
     final java.util.concurrent.atomic.AtomicBoolean consoleAttached = new java.util.concurrent.atomic.AtomicBoolean();
     private final ThreadFactory threads;

@@ -278,9 +278,9 @@ public final class QemuVm extends AbstractInstance implements VM {
     }
 
     /**
-     * The QEMU command line, as Incus's (without its config drive, vsock, UEFI and device hotplug), with the NICs,
-     * extra disks and proxy forwards of {@code nics} and {@code disks} ({@link VmNics}, {@link VmDisks},
-     * {@link VmProxies}).
+     * The QEMU command line, as Incus's (without its config drive, vsock and UEFI), with the NICs, extra disks and
+     * proxy forwards of {@code nics} and {@code disks} ({@link VmNics}, {@link VmDisks}, {@link VmProxies}) and the
+     * root ports for devices added while it runs ({@link PciePorts}).
      */
     private List<String> commandLine(Machine.RunDir run, VmNics nics, VmDisks disks) {
         boolean kvm = driver.useKvm();
@@ -321,8 +321,10 @@ public final class QemuVm extends AbstractInstance implements VM {
             cmd.addAll(List.of("-object", "memory-backend-memfd,id=" + MEM_NODE + ",size=" + (memoryBytes() / MIB)
                     + "M,share=on"));
         }
-        cmd.addAll(nics.args(hostfwds));
-        cmd.addAll(disks.args(run.dir()));
+        PciePorts ports = new PciePorts();
+        cmd.addAll(nics.args(hostfwds, ports));
+        cmd.addAll(disks.args(run.dir(), ports));
+        ports.spares(cmd);
         String raw = expandedConfig().get("raw.qemu");
         if (raw != null && !raw.isBlank()) {
             cmd.addAll(RawArgs.split(raw));
@@ -692,25 +694,131 @@ public final class QemuVm extends AbstractInstance implements VM {
     }
 
     /**
-     * A proxy's forwards are added live ({@code hostfwd_add}); Incus's {@code CanHotPlug} refuses a proxy on a running
-     * VM before this is called, so this serves the undo of a failed update. Other devices keep the base refusal.
+     * Hot-plugs a device into the running VM, what Incus's {@code deviceStart} does for a running VM: a bridged NIC
+     * (its tap made and recorded in {@code volatile.<dev>.host_name}, then {@link VmHotplug#attachNic}), an extra
+     * disk file or block device ({@link VmHotplug#attachBlock}). A proxy's forwards are added live
+     * ({@code hostfwd_add}): Incus's {@code CanHotPlug} refuses a proxy on a running VM before this is called, so
+     * that serves the undo of a failed update, as for the p2p NIC, which this driver cannot add live (it is QEMU's
+     * user-mode network, a {@code -netdev user} QEMU builds only at its start). Directory shares are refused: their
+     * virtio-fs needs the guest's memory shared from the start.
      */
     @Override
     protected void deviceAdd(String name, Device device) {
-        if ("proxy".equals(device.type())) {
-            addProxy(name, device);
-        } else {
-            super.deviceAdd(name, device);
+        switch (device.type()) {
+            case "proxy" -> addProxy(name, device);
+            case "nic" -> addNic(name, device);
+            case "disk" -> addDisk(name, device);
+            default -> super.deviceAdd(name, device);
         }
     }
 
     @Override
     protected void deviceRemove(String name, Device device) {
-        if ("proxy".equals(device.type())) {
-            removeProxy(name, device);
-        } else {
-            super.deviceRemove(name, device);
+        switch (device.type()) {
+            case "proxy" -> removeProxy(name, device);
+            case "nic" -> removeNic(name, device);
+            case "disk" -> removeDisk(name, device);
+            default -> super.deviceRemove(name, device);
         }
+    }
+
+    private void addNic(String name, Device device) {
+        VmNics plan = VmNics.plan(Map.of(name, device), k -> localConfig().get(k));
+        VmNics.Nic nic = plan.nics.get(0);
+        if (nic.kind() != VmNics.Kind.BRIDGED) {
+            throw new NotSupportedException("The qemu driver cannot add NIC " + ErrorTexts.quote(name)
+                    + " (nictype=p2p, QEMU's user-mode network) to a running VM; add it while the VM is stopped");
+        }
+        Machine m = requireMachine();
+        Map<String, String> vol = new HashMap<>(plan.volatileChanges);
+        vol.putAll(plan.createTaps());
+        try {
+            m.devicesChanged = true;
+            VmHotplug.attachNic(m.qmp, nic);
+        } catch (RuntimeException e) {
+            VmNics.removeTaps(Map.of(name, device), k -> vol.getOrDefault(k, localConfig().get(k)));
+            throw e;
+        }
+        volatileSetInternal(vol, false);
+    }
+
+    private void removeNic(String name, Device device) {
+        if (!"bridged".equals(device.get("nictype"))) {
+            throw new NotSupportedException("The qemu driver cannot remove NIC " + ErrorTexts.quote(name)
+                    + " (nictype=" + device.get("nictype") + ") from a running VM");
+        }
+        Machine m = guestUp(requireMachine());
+        m.devicesChanged = true;
+        VmHotplug.detachNic(m.qmp, name);
+        Map<String, String> clear = VmNics.removeTaps(Map.of(name, device), k -> localConfig().get(k));
+        if (!clear.isEmpty()) {
+            volatileSetInternal(clear, false);
+        }
+    }
+
+    private void addDisk(String name, Device device) {
+        VmDisks plan = liveDisk(name, device, "add");
+        if (!plan.blocks.isEmpty()) {
+            Machine m = requireMachine();
+            m.devicesChanged = true;
+            VmHotplug.attachBlock(m.qmp, plan.blocks.get(0));
+        }
+    }
+
+    private void removeDisk(String name, Device device) {
+        String source = device.get("source");
+        if (source != null && Files.isDirectory(Path.of(source))) {
+            liveDisk(name, device, "remove"); // refuses
+        }
+        if (!"/".equals(device.get("path"))) {
+            Machine m = guestUp(requireMachine());
+            m.devicesChanged = true;
+            VmHotplug.detachBlock(m.qmp, name);
+        }
+    }
+
+    /**
+     * {@code m} once its guest's OS runs (its agent answers), within the agent's wait: an unplug needs the guest's
+     * cooperation, and one asked for while the guest still boots (ACPI hotplug's eject request before the kernel
+     * handles it) is never answered. A guest whose agent does not answer in time is asked anyway.
+     */
+    /**
+     * Refuses to save the running state of a VM whose devices changed live: a new QEMU started from the current
+     * devices would lay them out differently (each behind its own root port in name order), and QEMU cannot load a
+     * state into another layout.
+     */
+    private void requireStartLayout(String action) {
+        Machine m = machine;
+        if (m != null && m.devicesChanged) {
+            throw new NotSupportedException("The qemu driver cannot " + action + " of VM " + ErrorTexts.quote(name())
+                    + ": devices were added or removed while it runs, and its saved state would not fit the device"
+                    + " layout of its next start; stop and start it first");
+        }
+    }
+
+    private Machine guestUp(Machine m) {
+        try {
+            m.agent(driver.settings().agentWait());
+        } catch (IncusException e) {
+            LOG.log(System.Logger.Level.DEBUG, "Agent of {0} not answering before an unplug: {1}", name(),
+                    e.getMessage());
+        }
+        return m;
+    }
+
+    /** The plan of one disk changed live: a block disk, or nothing (an optional missing source); else refused. */
+    private VmDisks liveDisk(String name, Device device, String action) {
+        if ("/".equals(device.get("path"))) {
+            throw new NotSupportedException("The qemu driver cannot " + action + " the root disk "
+                    + ErrorTexts.quote(name) + " of a running VM");
+        }
+        VmDisks plan = VmDisks.plan(Map.of(name, device));
+        if (!plan.shares.isEmpty()) {
+            throw new NotSupportedException("The qemu driver cannot " + action + " the shared directory "
+                    + ErrorTexts.quote(name) + " of a running VM (virtio-fs needs the guest's memory shared from"
+                    + " the start); change it while the VM is stopped");
+        }
+        return plan;
     }
 
     /** A changed proxy's forwards are replaced (undo only, as above); a reload changes nothing: QEMU keeps them. */
@@ -836,6 +944,7 @@ public final class QemuVm extends AbstractInstance implements VM {
     protected void doStop(boolean stateful) {
         if (stateful) {
             QemuState.checkStorage(expandedDevices().map(), memoryBytes());
+            requireStartLayout("save the state");
         }
         Machine m;
         try {
@@ -995,6 +1104,7 @@ public final class QemuVm extends AbstractInstance implements VM {
     protected void doSnapshot(InstanceArgs snapshot, boolean stateful) {
         if (stateful) {
             QemuState.checkStorage(expandedDevices().map(), memoryBytes());
+            requireStartLayout("take a stateful snapshot");
         }
         String tag = "incus4j-" + UUID.randomUUID();
         Path dir = snapshotDir(snapshot);
@@ -1548,6 +1658,7 @@ public final class QemuVm extends AbstractInstance implements VM {
     /** The source side of {@code QemuMigration}. */
     @Override
     protected void doMigrateSend(MigrateSendArgs args) {
+        requireStartLayout("migrate the running state");
         QemuMigration.send(this, args, machine().map(m -> m.qmp).orElse(null));
     }
 

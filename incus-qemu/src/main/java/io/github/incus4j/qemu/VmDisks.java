@@ -60,6 +60,10 @@ final class VmDisks {
 
     /** An extra block disk. */
     record Block(String device, Path source, String format, boolean readonly) {
+        /** The block node and the serial the guest sees ({@code incus_<device>}); the device's id is {@code dev-<node>}. */
+        String node() {
+            return "incus_" + device;
+        }
     }
 
     final List<Share> shares = new ArrayList<>();
@@ -141,8 +145,11 @@ final class VmDisks {
         return virtiofsd != null && !shares.isEmpty();
     }
 
-    /** QEMU arguments of the extra disks; the virtio-fs sockets are {@code <dir>/virtio-fs.<n>.sock}. */
-    List<String> args(Path dir) {
+    /**
+     * QEMU arguments of the extra disks; the virtio-fs sockets are {@code <dir>/virtio-fs.<n>.sock}. Each block disk
+     * sits behind a root port of its own from {@code ports}, so that it can be unplugged.
+     */
+    List<String> args(Path dir, PciePorts ports) {
         List<String> a = new ArrayList<>();
         for (Share s : shares) {
             if (virtiofsd != null) {
@@ -155,11 +162,13 @@ final class VmDisks {
             }
         }
         for (Block b : blocks) {
-            String node = "incus_" + b.device();
+            String node = b.node();
             a.addAll(List.of("-blockdev", "driver=" + b.format() + ",node-name=" + node + ",read-only="
                     + (b.readonly() ? "on" : "off") + ",file.driver=file,file.filename=" + b.source()
-                    + ",file.read-only=" + (b.readonly() ? "on" : "off"),
-                    "-device", "virtio-blk-pci,drive=" + node + ",id=dev-" + node + ",serial=" + node));
+                    + ",file.read-only=" + (b.readonly() ? "on" : "off")));
+            String port = ports.add(a);
+            a.addAll(List.of("-device", "virtio-blk-pci,drive=" + node + ",id=dev-" + node + ",serial=" + node
+                    + PciePorts.on(port)));
         }
         return a;
     }

@@ -152,8 +152,11 @@ final class VmNics {
         return MGMT_NETDEV;
     }
 
-    /** The QEMU arguments of the NICs (and the management NIC when needed), with {@code hostfwd} rules. */
-    List<String> args(List<String> hostfwds) {
+    /**
+     * The QEMU arguments of the NICs (and the management NIC when needed), with {@code hostfwd} rules, each NIC behind
+     * a root port of its own from {@code ports} (so that it can be unplugged).
+     */
+    List<String> args(List<String> hostfwds, PciePorts ports) {
         List<String> a = new ArrayList<>();
         String fwd = forwardNetdev();
         StringBuilder rules = new StringBuilder();
@@ -170,12 +173,16 @@ final class VmNics {
                 a.addAll(List.of("-netdev", "user,id=" + n.netdev() + ",restrict=on"
                         + (n.netdev().equals(fwd) ? rules : "")));
             }
+            String port = ports.add(a);
             a.addAll(List.of("-device", "virtio-net-pci,netdev=" + n.netdev() + ",id=dev-" + n.netdev() + ",mac="
-                    + n.hwaddr() + (n.mtu() != null && !n.mtu().isEmpty() ? ",host_mtu=" + n.mtu() : "")));
+                    + n.hwaddr() + (n.mtu() != null && !n.mtu().isEmpty() ? ",host_mtu=" + n.mtu() : "")
+                    + PciePorts.on(port)));
         }
         if (fwd.equals(MGMT_NETDEV)) {
-            a.addAll(List.of("-netdev", "user,id=" + MGMT_NETDEV + ",restrict=on" + rules,
-                    "-device", "virtio-net-pci,netdev=" + MGMT_NETDEV + ",id=dev-" + MGMT_NETDEV + ",mac=" + MGMT_MAC));
+            a.addAll(List.of("-netdev", "user,id=" + MGMT_NETDEV + ",restrict=on" + rules));
+            String port = ports.add(a);
+            a.addAll(List.of("-device", "virtio-net-pci,netdev=" + MGMT_NETDEV + ",id=dev-" + MGMT_NETDEV + ",mac="
+                    + MGMT_MAC + PciePorts.on(port)));
         }
         return a;
     }

@@ -33,8 +33,8 @@ class QemuCapabilitiesTest {
         assertEquals(EnumSet.of(Capability.VIRTUAL_MACHINES, Capability.EXEC, Capability.INTERACTIVE_EXEC,
                 Capability.FILES, Capability.CONSOLE, Capability.CONSOLE_LOG, Capability.FREEZE,
                 Capability.LIVE_UPDATE, Capability.METRICS, Capability.STATEFUL, Capability.EXPORT_IMPORT,
-                Capability.MIGRATION, Capability.NIC_DEVICES, Capability.DISK_DEVICES, Capability.PROXY_DEVICES),
-                declared().capabilities());
+                Capability.MIGRATION, Capability.NIC_DEVICES, Capability.DISK_DEVICES, Capability.PROXY_DEVICES,
+                Capability.DEVICE_HOTPLUG), declared().capabilities());
         assertEquals(Set.of(InstanceType.VM), declared().instanceTypes());
     }
 

@@ -82,9 +82,10 @@ class VmDevicesPlanTest {
         String mac = nics.volatileChanges.get("volatile.net.hwaddr");
         assertTrue(mac.matches("10:66:6a:[0-9a-f]{2}:[0-9a-f]{2}:[0-9a-f]{2}"), mac);
         assertEquals("incus_net", nics.forwardNetdev());
-        List<String> args = nics.args(List.of("tcp:127.0.0.1:2222-:22"));
-        assertEquals(List.of("-netdev", "user,id=incus_net,restrict=on,hostfwd=tcp:127.0.0.1:2222-:22", "-device",
-                "virtio-net-pci,netdev=incus_net,id=dev-incus_net,mac=" + mac), args);
+        List<String> args = nics.args(List.of("tcp:127.0.0.1:2222-:22"), new PciePorts());
+        assertEquals(List.of("-netdev", "user,id=incus_net,restrict=on,hostfwd=tcp:127.0.0.1:2222-:22",
+                "-device", "pcie-root-port,id=incus_pcie1,bus=pcie.0,chassis=1,io-reserve=0", "-device",
+                "virtio-net-pci,netdev=incus_net,id=dev-incus_net,mac=" + mac + ",bus=incus_pcie1,addr=00.0"), args);
 
         // A recorded MAC is kept, nothing new to record.
         VmNics again = VmNics.plan(Map.of("net", Device.of("type", "nic", "nictype", "p2p")),
@@ -98,8 +99,10 @@ class VmDevicesPlanTest {
         VmNics none = VmNics.plan(Map.of(), k -> null);
         assertEquals(VmNics.MGMT_NETDEV, none.forwardNetdev());
         assertEquals(List.of("-netdev", "user,id=incus4j_mgmt,restrict=on,hostfwd=tcp:127.0.0.1:2222-:22",
-                "-device", "virtio-net-pci,netdev=incus4j_mgmt,id=dev-incus4j_mgmt,mac=" + VmNics.MGMT_MAC),
-                none.args(List.of("tcp:127.0.0.1:2222-:22")));
+                "-device", "pcie-root-port,id=incus_pcie1,bus=pcie.0,chassis=1,io-reserve=0",
+                "-device", "virtio-net-pci,netdev=incus4j_mgmt,id=dev-incus4j_mgmt,mac=" + VmNics.MGMT_MAC
+                        + ",bus=incus_pcie1,addr=00.0"),
+                none.args(List.of("tcp:127.0.0.1:2222-:22"), new PciePorts()));
         assertEquals(VmNics.MGMT_NETDEV, VmNics.forwardNetdev(Map.of("eth0", Device.of("type", "nic", "nictype",
                 "bridged", "parent", "br0"))));
     }
@@ -139,8 +142,17 @@ class VmDevicesPlanTest {
         assertEquals("incus_s", d.shares.get(0).tag());
         assertTrue(d.shares.get(0).readonly());
         assertEquals(List.of("raw", "qcow2"), d.blocks.stream().map(VmDisks.Block::format).toList());
-        List<String> args = d.args(dir);
-        assertTrue(args.contains("virtio-blk-pci,drive=incus_a,id=dev-incus_a,serial=incus_a"), args.toString());
+        PciePorts ports = new PciePorts();
+        List<String> args = d.args(dir, ports);
+        // Each block disk behind a root port of its own, so that it can be unplugged.
+        assertTrue(args.contains("virtio-blk-pci,drive=incus_a,id=dev-incus_a,serial=incus_a,bus=incus_pcie1,"
+                + "addr=00.0"), args.toString());
+        assertTrue(args.contains("virtio-blk-pci,drive=incus_b,id=dev-incus_b,serial=incus_b,bus=incus_pcie2,"
+                + "addr=00.0"), args.toString());
+        List<String> spares = new java.util.ArrayList<>();
+        ports.spares(spares);
+        assertEquals(2 * PciePorts.SPARE, spares.size());
+        assertEquals("pcie-root-port,id=incus_pcie3,bus=pcie.0,chassis=3,io-reserve=0", spares.get(1));
         assertTrue(args.stream().anyMatch(a -> a.startsWith("driver=qcow2,node-name=incus_b,read-only=on")),
                 args.toString());
         boolean virtiofs = d.virtiofs();
