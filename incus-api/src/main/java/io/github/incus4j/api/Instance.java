@@ -155,26 +155,28 @@ public interface Instance extends ConfigReader {
         OutputStream m = io.github.incus4j.api.internal.image.ImageTar.compressing(meta, c);
         OutputStream r = rootfs == null ? null : type() == InstanceType.VM ? rootfs
                 : io.github.incus4j.api.internal.image.ImageTar.compressing(rootfs, c);
-        ImageMetadata written;
         try {
-            written = export(m, r, properties, expiration, tracker);
-        } catch (RuntimeException e) {
-            io.github.incus4j.api.internal.image.ImageTar.abandon(m);
-            if (r != null) {
-                io.github.incus4j.api.internal.image.ImageTar.abandon(r);
-            }
-            throw e;
-        }
-        try {
+            ImageMetadata written = export(m, r, properties, expiration, tracker);
             m.close();
             if (r != null && r != rootfs) {
                 r.close();
             }
+            return written;
         } catch (java.io.IOException e) {
+            abandonExport(m, r);
             throw new IncusException("Cannot finish the " + c.value() + " compression of the image: "
                     + e.getMessage(), e);
+        } catch (RuntimeException e) {
+            abandonExport(m, r); // a squashfs export's temporary files go too
+            throw e;
         }
-        return written;
+    }
+
+    private static void abandonExport(OutputStream meta, OutputStream rootfs) {
+        io.github.incus4j.api.internal.image.ImageTar.abandon(meta);
+        if (rootfs != null) {
+            io.github.incus4j.api.internal.image.ImageTar.abandon(rootfs);
+        }
     }
 
     // ---- Live configuration -----------------------------------------------------------------------------------

@@ -86,6 +86,7 @@ final class QemuMigration {
         } finally {
             if (resume) {
                 qmp.execute("cont");
+                vm.refreshStatus();
             }
         }
     }
@@ -115,6 +116,7 @@ final class QemuMigration {
         } catch (RuntimeException e) {
             try {
                 QemuPrecopy.resumeAndMerge(qmp, overlay);
+                vm.refreshStatus();
             } catch (RuntimeException merge) {
                 e.addSuppressed(merge);
             }

@@ -855,6 +855,17 @@ public final class QemuVm extends AbstractInstance implements VM {
             "SUSPEND_DISK", "WAKEUP", "RESET", "SHUTDOWN", "POWERDOWN", "GUEST_PANICKED", "GUEST_CRASHLOADED",
             "MIGRATION");
 
+    /**
+     * Reads the run state again after the driver paused and resumed QEMU itself (a migration's send): the events'
+     * listener may not have caught up when the call returns.
+     */
+    void refreshStatus() {
+        Machine m = machine;
+        if (m != null) {
+            refreshStatus(m);
+        }
+    }
+
     /** Asks QEMU for the run state and keeps it (unknown when the monitor is gone). */
     private void refreshStatus(Machine m) {
         synchronized (m.statusLock) {
@@ -1116,7 +1127,11 @@ public final class QemuVm extends AbstractInstance implements VM {
                 Runnable disk = () -> qmp.execute("blockdev-snapshot-internal-sync", Map.of("device", ROOT_NODE,
                         "name", tag), BLOCK_TIMEOUT);
                 if (stateful) {
-                    QemuState.snapshot(qmp, disk, dir.resolve(QemuState.FILE));
+                    try {
+                        QemuState.snapshot(qmp, disk, dir.resolve(QemuState.FILE));
+                    } finally {
+                        refreshStatus(m.get()); // paused and resumed: the RESUME event's listener may lag behind
+                    }
                 } else {
                     syncGuest(m.get());
                     disk.run();
