@@ -46,9 +46,7 @@ final class VmHotplug {
             if (nic.mtu() != null && !nic.mtu().isEmpty()) {
                 dev.put("host_mtu", Integer.parseInt(nic.mtu()));
             }
-            dev.put("bus", PciePorts.free(qmp));
-            dev.put("addr", "00.0");
-            qmp.execute("device_add", dev);
+            plug(qmp, dev);
         } catch (RuntimeException e) {
             quietly(qmp, "netdev_del", Map.of("id", nic.netdev()), e);
             throw e;
@@ -80,13 +78,18 @@ final class VmHotplug {
             dev.put("drive", b.node());
             dev.put("id", "dev-" + b.node());
             dev.put("serial", b.node());
-            dev.put("bus", PciePorts.free(qmp));
-            dev.put("addr", "00.0");
-            qmp.execute("device_add", dev);
+            plug(qmp, dev);
         } catch (RuntimeException e) {
             quietly(qmp, "blockdev-del", Map.of("node-name", b.node()), e);
             throw e;
         }
+    }
+
+    /** {@code device_add} of {@code dev} into a free root port ({@link PciePorts#free}), as its only function. */
+    private static void plug(QmpClient qmp, Map<String, Object> dev) {
+        dev.put("bus", PciePorts.free(qmp));
+        dev.put("addr", "00.0");
+        qmp.execute("device_add", dev);
     }
 
     /**
