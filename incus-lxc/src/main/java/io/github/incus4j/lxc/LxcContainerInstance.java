@@ -53,6 +53,8 @@ import io.github.incus4j.api.internal.image.ImageTemplates;
 import io.github.incus4j.api.internal.image.ImageLayout;
 import io.github.incus4j.api.spi.InstanceRecord;
 import io.github.incus4j.api.internal.migration.MigrationWire;
+import io.github.incus4j.api.internal.store.RecordStore;
+import io.github.incus4j.api.internal.store.StorageFiles;
 import io.github.incus4j.api.internal.config.NameRules;
 import io.github.incus4j.api.internal.config.ConfigNumbers;
 import io.github.incus4j.api.internal.sftp.SftpServer;
@@ -365,12 +367,9 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
         if (raw != null && !raw.isEmpty()) {
             lines.add(raw);
         }
-        try {
-            Files.createDirectories(lxcDir());
-            Files.write(lxcDir().resolve("config"), lines, StandardCharsets.UTF_8);
-        } catch (IOException e) {
-            throw new UncheckedIOException("Cannot write the lxc configuration of " + lxcName(), e);
-        }
+        // Replaced whole: liblxc reads it for every status, from other threads too, and must never see half a file.
+        RecordStore.writeAtomically(lxcDir().resolve("config"),
+                (String.join("\n", lines) + "\n").getBytes(StandardCharsets.UTF_8), false);
     }
 
     /** The mounts and cgroup rules of the disk and unix devices, their host side prepared ({@link LxcDevices}). */
@@ -597,14 +596,22 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
 
     /** Asks liblxc (and the freezer) for the status now. */
     Fresh queryStatus() {
-        if (isSnapshot() || !Files.exists(lxcDir().resolve("config"))) {
-            return new Fresh(StatusCode.STOPPED, -1, false);
+        Path config = lxcDir().resolve("config");
+        Fresh undefined = new Fresh(StatusCode.STOPPED, -1, false);
+        if (isSnapshot() || !Files.exists(config)) {
+            return undefined;
         }
         String state;
         int pid;
         try (LxcContainer c = open()) {
             state = c.state();
             pid = c.initPid();
+        } catch (IncusException e) {
+            // A rename or delete removed the config between liblxc's check for it and its read: no container here.
+            if (!Files.exists(config)) {
+                return undefined;
+            }
+            throw e;
         }
         StatusCode status = switch (state) {
             case "STOPPED" -> StatusCode.STOPPED;
@@ -1043,6 +1050,7 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
     protected void doDelete() {
         driver.statusWatcher().forget(this);
         dropLiveRoot();
+        removeConfig(lxcDir());
         AbstractInstances.deleteTree(lxcDir());
         driver.forgetStaticLeases(lxcName());
     }
@@ -1052,13 +1060,19 @@ public final class LxcContainerInstance extends AbstractInstance implements Cont
         driver.statusWatcher().forget(this); // tracked under the old name until now
         super.doRename(oldFullName, newFullName);
         driver.forgetStaticLeases(oldFullName);
-        io.github.incus4j.api.internal.store.StorageFiles.moveIfExists(driver.lxcpath().resolve(oldFullName),
+        // The config names the old paths and name: it is written again, for the new name, at the next start. It goes
+        // before the move, so that a status read meanwhile never finds a config whose include has moved away.
+        removeConfig(driver.lxcpath().resolve(oldFullName));
+        StorageFiles.moveIfExists(driver.lxcpath().resolve(oldFullName),
                 driver.lxcpath().resolve(newFullName));
-        // The config names the old paths and name: it is written again, for the new name, at the next start.
+    }
+
+    /** Removes liblxc's config first, so that readers see no container rather than one with missing parts. */
+    private static void removeConfig(Path lxcDir) {
         try {
-            Files.deleteIfExists(driver.lxcpath().resolve(newFullName).resolve("config"));
+            Files.deleteIfExists(lxcDir.resolve("config"));
         } catch (IOException e) {
-            throw new UncheckedIOException("Cannot remove the stale lxc configuration of " + newFullName, e);
+            throw new UncheckedIOException("Cannot remove the lxc configuration in " + lxcDir, e);
         }
     }
 

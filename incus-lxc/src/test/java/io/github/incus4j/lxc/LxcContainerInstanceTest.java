@@ -406,6 +406,43 @@ class LxcContainerInstanceTest {
         assertEquals(renamed + "\n", run(i, ExecRequest.of("hostname")));
     }
 
+    /**
+     * Starts rewrite liblxc's config and renames move it while other threads ask liblxc for the status: none may see
+     * a config that is half written or names files that are gone.
+     */
+    @Test
+    void statusReadDuringStartsAndRenamesIsNeverError() throws InterruptedException {
+        Instance i = lxc.create(InstanceArgs.builder(name()).build(), InstanceSource.template("busybox", Map.of()));
+        java.util.concurrent.atomic.AtomicBoolean done = new java.util.concurrent.atomic.AtomicBoolean();
+        java.util.concurrent.ConcurrentHashMap<String, Integer> seen = new java.util.concurrent.ConcurrentHashMap<>();
+        Thread reader = new Thread(() -> {
+            while (!done.get()) {
+                String status;
+                try {
+                    status = i.renderState(List.of()).status();
+                } catch (RuntimeException e) {
+                    status = e.toString();
+                }
+                seen.merge(status, 1, Integer::sum);
+            }
+        }, "status-reader");
+        reader.setDaemon(true);
+        reader.start();
+        try {
+            for (int n = 0; n < 30; n++) {
+                i.start(false);
+                i.stop(false);
+                i.rename(name(), false);
+            }
+        } finally {
+            done.set(true);
+            reader.join(WAIT.toMillis());
+        }
+        seen.remove(StatusCode.STOPPED.text());
+        seen.remove(StatusCode.RUNNING.text());
+        assertEquals(Map.of(), seen, "statuses read meanwhile besides Stopped and Running");
+    }
+
     @Test
     void deleteRemovesTheLxcDirectory() {
         Instance i = lxc.create(InstanceArgs.builder(name()).build(), InstanceSource.template("busybox", Map.of()));
