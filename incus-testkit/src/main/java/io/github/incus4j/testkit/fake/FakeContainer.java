@@ -10,7 +10,6 @@ import io.github.incus4j.api.spi.ContainerDefaults;
 import io.github.incus4j.api.internal.config.VolatileIdmaps;
 import io.github.incus4j.api.internal.config.ConfigValues;
 import io.github.incus4j.api.spi.InstanceRecord;
-import io.github.incus4j.api.internal.text.ErrorTexts;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -42,11 +41,6 @@ public final class FakeContainer extends FakeInstance implements ContainerDefaul
 
     FakeContainer(FakeContainer parent, InstanceArgs snapshot) {
         super(parent, snapshot);
-    }
-
-    @Override
-    protected FakeContainer newSnapshotHandle(InstanceArgs snapshot) {
-        return new FakeContainer(this, snapshot);
     }
 
     @Override
@@ -90,10 +84,5 @@ public final class FakeContainer extends FakeInstance implements ContainerDefaul
             }
         }
         return text;
-    }
-
-    @Override
-    public String toString() {
-        return "FakeContainer[" + project().name() + "/" + name() + " " + ErrorTexts.quote(statusCode().text()) + "]";
     }
 }
