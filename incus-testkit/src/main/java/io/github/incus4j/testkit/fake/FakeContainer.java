@@ -69,9 +69,9 @@ public final class FakeContainer extends FakeInstance implements ContainerDefaul
     @Override
     public String consoleLog(ConsoleLogOptions options) {
         Objects.requireNonNull(options, "options");
-        String text = options.readLog() ? consoleTake(options.readMax()) : "";
+        String text = options.readLog() ? tty().take(options.readMax()) : "";
         if (options.clearLog()) {
-            consoleText(0, true);
+            tty().text(0, true);
         }
         if (options.readLog() && options.writeToLogFile() && !text.isEmpty()) {
             try {

@@ -48,7 +48,8 @@ final class FakeDisk {
 
     private final FakeInstance instance;
     private volatile Dir root; // null: still on disk (read back lazily)
-    private volatile Dir persistedRoot;
+    /** The tree as last read from or written to {@code rootfs.tar}: read on first use after a reopen. */
+    private final Lazy<Dir> persisted;
     private volatile boolean deleted;
     private volatile Object savedState = STATE_ON_DISK; // SavedState, null (none) or STATE_ON_DISK
     /** Snapshots' trees and states by short name, as far as read or made since the driver opened. */
@@ -56,23 +57,17 @@ final class FakeDisk {
 
     FakeDisk(FakeInstance instance) {
         this.instance = instance;
+        this.persisted = new Lazy<>(instance, () -> loadTree(instance.path()));
     }
 
     /** The tree, read back from disk on first use after a reopen. */
     Dir root() {
         Dir r = root;
-        return r != null ? r : loadRoot();
-    }
-
-    private Dir loadRoot() {
-        synchronized (instance) {
-            if (root == null) {
-                Dir loaded = loadTree(instance.path());
-                persistedRoot = loaded;
-                root = loaded;
-            }
-            return root;
+        if (r == null) {
+            ROOT.compareAndSet(this, null, persisted.get());
+            r = root;
         }
+        return r;
     }
 
     /** Replaces the tree by {@code change} of it, atomically against concurrent file writes. */
@@ -239,9 +234,9 @@ final class FakeDisk {
             return;
         }
         Dir r = root;
-        if (r != null && r != persistedRoot) {
+        if (r != null && r != persisted.peek()) {
             FsTar.save(r, instance.path().resolve(FsTar.ROOTFS_TAR));
-            persistedRoot = r;
+            persisted.set(r);
         }
         Object s = savedState;
         if (s instanceof SavedState st) {

@@ -24,25 +24,21 @@ import java.util.stream.Stream;
  */
 final class FakeImage {
     private final FakeInstance instance;
-    private volatile ImageFiles files;
+    private final Lazy<ImageFiles> files;
 
     FakeImage(FakeInstance instance) {
         this.instance = instance;
+        this.files = new Lazy<>(instance, this::read);
     }
 
     /** The image's metadata and templates. */
     ImageFiles files() {
-        ImageFiles f = files;
-        if (f == null) {
-            f = read();
-            files = f;
-        }
-        return f;
+        return files.get();
     }
 
     /** Forgets the files without touching the disk (a new instance without image, a deleted one). */
     void clear() {
-        files = ImageFiles.NONE;
+        files.set(ImageFiles.NONE);
     }
 
     private ImageFiles read() {
@@ -87,7 +83,7 @@ final class FakeImage {
         } catch (IOException e) {
             throw new IncusException("Cannot write the image files of " + instance.name() + " in " + path, e);
         }
-        files = f;
+        files.set(f);
     }
 
     /** Applies a pending trigger's templates ({@code volatile.apply_template}), then the {@code start} ones. */

@@ -4,7 +4,6 @@ import static org.apiguardian.api.API.Status.EXPERIMENTAL;
 
 import io.github.incus4j.api.Architectures;
 import io.github.incus4j.api.ConsoleTypes;
-import io.github.incus4j.api.IncusException;
 import io.github.incus4j.api.InstanceStateException;
 import io.github.incus4j.api.InstanceType;
 import io.github.incus4j.api.InvalidArgumentException;
@@ -77,7 +76,8 @@ import org.apiguardian.api.API;
  * <p>This class keeps the template's hooks and delegates each job to a package-private part: the power state and
  * runtime to {@code FakePower}, the trees and saved states to {@code FakeDisk}, the image's files and templates to
  * {@code FakeImage}, devices to {@code FakeDevices}, limits and resource figures to {@code FakeLimits}, starting
- * commands to {@code FakeExec}, state and metrics to {@code Telemetry}, migration to {@code Migration}.
+ * commands to {@code FakeExec}, the console to {@code FakeTty}, state and metrics to {@code Telemetry}, migration
+ * to {@code Migration}.
  */
 @API(status = EXPERIMENTAL)
 public abstract sealed class FakeInstance extends AbstractInstance permits FakeContainer, FakeVm {
@@ -92,7 +92,7 @@ public abstract sealed class FakeInstance extends AbstractInstance permits FakeC
     private final FakeDevices devices = new FakeDevices(this);
     private final FakeLimits limits = new FakeLimits(this);
     private final FakePower power = new FakePower(this);
-    private volatile FakeConsole console;
+    private final FakeTty tty = new FakeTty(this);
 
     FakeInstance(FakeInstances owner, InstanceRecord record) {
         super(owner, record);
@@ -293,45 +293,11 @@ public abstract sealed class FakeInstance extends AbstractInstance permits FakeC
 
     /** The console (kept across stops, like the ring buffer it holds). */
     FakeConsole console() {
-        FakeConsole c = console;
-        if (c == null) {
-            synchronized (this) {
-                c = console;
-                if (c == null) {
-                    c = new FakeConsole(this::name, this::runOnConsole);
-                    console = c;
-                }
-            }
-        }
-        return c;
+        return tty.console();
     }
 
-    /** The console's shell running a typed line: {@code sh -c line}, its output on the console. */
-    private void runOnConsole(String line, OutputStream terminal, Runnable done) {
-        Cmd c;
-        try {
-            c = doExec(ExecRequest.of("sh", "-c", line), null, terminal, terminal);
-        } catch (IncusException stopped) {
-            return; // the instance stopped meanwhile: no shell to prompt
-        }
-        ((Task) c).exited().thenRun(done);
-    }
-
-    /** The console if one was opened, else {@code null}. */
-    FakeConsole consoleIfOpen() {
-        return console;
-    }
-
-    /** The console log text; {@code clear} empties it. */
-    String consoleText(long max, boolean clear) {
-        FakeConsole c = console;
-        return c == null ? "" : c.read(max, clear);
-    }
-
-    /** Takes up to {@code max} bytes of the console log (all when {@code max <= 0}): a read that consumes. */
-    String consoleTake(long max) {
-        FakeConsole c = console;
-        return c == null ? "" : c.take(max);
+    FakeTty tty() {
+        return tty;
     }
 
     String kernelRelease() {

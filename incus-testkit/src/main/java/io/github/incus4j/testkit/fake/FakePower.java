@@ -128,7 +128,7 @@ final class FakePower {
     private void release(Guest g, String message) {
         g.setFrozen(false);
         instance.disk().setTree(r -> Tmpfs.unmounted(r, instance.clockMillis()));
-        FakeConsole c = message != null ? instance.console() : instance.consoleIfOpen();
+        FakeConsole c = message != null ? instance.console() : instance.tty().ifOpen();
         if (c != null) {
             if (message != null) {
                 c.print(message);

@@ -49,7 +49,7 @@ public final class FakeVm extends FakeInstance implements VM {
     /** The serial console's log, under the {@code console_retrieve} lock as Incus reads it. */
     @Override
     public String consoleLog() {
-        return withConsoleRetrieveLock(() -> consoleText(0, false));
+        return withConsoleRetrieveLock(() -> tty().text(0, false));
     }
 
     /** A PNG of the (simulated) screen; the instance must run. */
