@@ -162,8 +162,10 @@ class LxcContainerInstanceTest {
         Instance c = lxc.create(InstanceArgs.builder(name()).config("limits.memory", "64MiB").build(),
                 InstanceSource.template("busybox", Map.of()));
         c.start(false);
-        // Some CPU time and page cache inside, so that the counters have something to count.
-        run(c, ExecRequest.of("sh", "-c", "i=0; while [ $i -lt 3000 ]; do i=$((i+1)); done; cat /bin/busybox > /tmp/x"));
+        // Some CPU time and page cache inside, so that the counters have something to count. The kernel splits CPU
+        // time into user and system by ticks: a few milliseconds of shell loop could all count as system time (CI saw
+        // user 0 after 3,000 rounds), so the loop runs long enough for many ticks (about 0.3 s).
+        run(c, ExecRequest.of("sh", "-c", "i=0; while [ $i -lt 100000 ]; do i=$((i+1)); done; cat /bin/busybox > /tmp/x"));
         io.github.incus4j.api.metrics.MetricSet m = c.metrics(List.of());
         double user = m.samples(io.github.incus4j.api.metrics.MetricType.CPU_SECONDS_TOTAL).stream()
                 .filter(s -> "user".equals(s.labels().get("mode"))).mapToDouble(s -> s.value()).sum();
