@@ -76,42 +76,24 @@ final class IncusMigration {
     static void send(IncusInstance source, MigrateSendArgs sendArgs) {
         MigrateArgs args = sendArgs.common();
         Duration timeout = source.timeout();
-        IncusInstances session = source.session;
-        Relay relay = null;
-        try {
+        relaySide(args, relay -> {
             JsonNode definition = source.get();
             ObjectNode body = Transport.JSON.createObjectNode();
             body.put("migration", true);
             body.put("live", args.live());
             body.put("instance_only", !args.snapshots());
             body.put("allow_inconsistent", sendArgs.allowInconsistent());
-            Transport.Reply r = source.transport().call("POST", source.path(""), body);
-            String opId = IncusInstances.operationId(r.body().path("operation").asText(""));
-            Map<String, String> secrets = secrets(r.metadata().path("metadata"));
-            relay = new Relay(session, opId, secrets, args, timeout);
+            Map<String, String> secrets = relay.open(source.session, source.transport().call("POST",
+                    source.path(""), body), args, timeout);
             args.controlSend().send(new MigrationMessage(HEADER, Map.of("instance", definition.toString(),
                     "sockets", String.join(",", secrets.keySet())), true, ""));
             // The server waits 30 s for its control socket: connected now, its first message waits in the wire
             // behind our header until the receiver reads it.
-            relay.connectControl();
+            relay.get().connectControl();
             Set<String> wanted = sockets(expectHeader(args, timeout.multipliedBy(3), "the migration receiver"));
-            for (String name : wanted) {
-                if (!secrets.containsKey(name)) {
-                    throw new IncusException("Migration target expects the \"" + name
-                            + "\" socket but source isn't providing it");
-                }
-            }
-            relay.start(wanted);
-            session.waitOperation(opId, MIGRATION_LIMIT, true, false);
-            relay.finish();
-        } catch (RuntimeException e) {
-            abandon(relay, args, e);
-            throw e;
-        } finally {
-            if (relay != null) {
-                relay.close();
-            }
-        }
+            requireOffered(wanted, secrets.keySet());
+            return wanted;
+        });
     }
 
     /** {@code migrateReceive}: {@code target} (stopped, or missing) is replaced by the instance the sender sends. */
@@ -119,45 +101,85 @@ final class IncusMigration {
         MigrateArgs args = receiveArgs.common();
         Duration timeout = target.timeout();
         IncusInstances session = target.session;
-        Relay relay = null;
         try {
-            MigrationMessage header = expectHeader(args, timeout, "the migration sender");
-            Set<String> offered = sockets(header);
-            JsonNode definition = parse(header.field("instance"));
-            if (!receiveArgs.refresh() && session.find(target.project().name(), target.name()).isPresent()) {
-                // The handle stands for the instance being received: its placeholder makes way (a running one is
-                // refused with the server's text).
-                target.delete(false);
-            }
-            ObjectNode body = createBody(target, definition, args, receiveArgs);
-            Transport.Reply r = target.transport().call("POST", "/1.0/instances?"
-                    + IncusInstances.projectQuery(target.project().name()), body);
-            String opId = IncusInstances.operationId(r.body().path("operation").asText(""));
-            Map<String, String> secrets = secrets(r.metadata().path("metadata"));
-            relay = new Relay(session, opId, secrets, args, timeout);
-            if (!secrets.containsKey(CONTROL)) {
-                throw new IncusException("Migration target didn't setup the required \"control\" socket");
-            }
-            for (String name : secrets.keySet()) {
-                if (!offered.contains(name)) {
-                    throw new IncusException("Migration target expects the \"" + name
-                            + "\" socket but source isn't providing it");
+            relaySide(args, relay -> {
+                MigrationMessage header = expectHeader(args, timeout, "the migration sender");
+                JsonNode definition = parse(header.field("instance"));
+                if (!receiveArgs.refresh() && session.find(target.project().name(), target.name()).isPresent()) {
+                    // The handle stands for the instance being received: its placeholder makes way (a running one
+                    // is refused with the server's text).
+                    target.delete(false);
                 }
+                Map<String, String> secrets = relay.open(session, target.transport().call("POST", "/1.0/instances?"
+                        + IncusInstances.projectQuery(target.project().name()),
+                        createBody(target, definition, args, receiveArgs)), args, timeout);
+                if (!secrets.containsKey(CONTROL)) {
+                    throw new IncusException("Migration target didn't setup the required \"control\" socket");
+                }
+                requireOffered(secrets.keySet(), sockets(header));
+                relay.get().connectControl();
+                args.controlSend().send(new MigrationMessage(HEADER, Map.of("sockets",
+                        String.join(",", secrets.keySet())), true, ""));
+                return secrets.keySet();
+            });
+        } finally {
+            session.events().forget(target.project().name(), target.name());
+        }
+    }
+
+    /** Incus's check before a relay: every socket the target wants, the source must offer. */
+    private static void requireOffered(Set<String> wanted, Set<String> offered) {
+        for (String name : wanted) {
+            if (!offered.contains(name)) {
+                throw new IncusException("Migration target expects the \"" + name
+                        + "\" socket but source isn't providing it");
             }
-            relay.connectControl();
-            args.controlSend().send(new MigrationMessage(HEADER, Map.of("sockets",
-                    String.join(",", secrets.keySet())), true, ""));
-            relay.start(secrets.keySet());
-            session.waitOperation(opId, MIGRATION_LIMIT, true, false);
+        }
+    }
+
+    /** One side's preparation: creates its operation ({@link RelayHolder#open}), connects, and names the sockets. */
+    @FunctionalInterface
+    private interface Preparation {
+        Set<String> prepare(RelayHolder relay);
+    }
+
+    /** The relay of one side, once its operation exists. */
+    private static final class RelayHolder {
+        private Relay relay;
+
+        /** Takes the operation a request started and returns its websockets' secrets. */
+        Map<String, String> open(IncusInstances session, Transport.Reply started, MigrateArgs args,
+                Duration timeout) {
+            String opId = IncusInstances.operationId(started.body().path("operation").asText(""));
+            Map<String, String> secrets = secrets(started.metadata().path("metadata"));
+            relay = new Relay(session, opId, secrets, args, timeout);
+            return secrets;
+        }
+
+        Relay get() {
+            return relay;
+        }
+    }
+
+    /**
+     * Runs one side: prepares it, relays the named websockets until its operation has ended (bounded by
+     * {@link #MIGRATION_LIMIT}, never cancelled: see {@link Relay#abandon}), and on any failure abandons it.
+     */
+    private static void relaySide(MigrateArgs args, Preparation preparation) {
+        RelayHolder holder = new RelayHolder();
+        try {
+            Set<String> names = preparation.prepare(holder);
+            Relay relay = holder.get();
+            relay.start(names);
+            relay.session.waitOperation(relay.opId, MIGRATION_LIMIT, true, false);
             relay.finish();
         } catch (RuntimeException e) {
-            abandon(relay, args, e);
+            abandon(holder.get(), args, e);
             throw e;
         } finally {
-            if (relay != null) {
-                relay.close();
+            if (holder.get() != null) {
+                holder.get().close();
             }
-            session.events().forget(target.project().name(), target.name());
         }
     }
 
@@ -274,7 +296,7 @@ final class IncusMigration {
         void connectControl() {
             CompletableFuture<Void> controlClosed = new CompletableFuture<>();
             closed.add(controlClosed);
-            control = connect(CONTROL, new ToControl(args, controlClosed, finished));
+            control = connect(CONTROL, new Forwarder(toControl(args), controlClosed, finished));
         }
 
         /** Starts passing the other side's control messages on, and connects and relays the data websockets. */
@@ -293,7 +315,8 @@ final class IncusMigration {
                 connections.add(conn);
                 CompletableFuture<Void> done = new CompletableFuture<>();
                 closed.add(done);
-                Session ws = connect(name, new ToStream(new DataOutputStream(conn.output()), done, finished));
+                Session ws = connect(name, new Forwarder(toStream(new DataOutputStream(conn.output())), done,
+                        finished));
                 daemon(name, () -> pumpStream(new DataInputStream(conn.input()), ws));
             }
         }
@@ -472,123 +495,83 @@ final class IncusMigration {
         }
     }
 
-    /** (Public for Jetty's listener lookup; unreachable from outside.) This side's control websocket to the other. */
-    public static final class ToControl implements Session.Listener.AutoDemanding {
-        private final MigrateArgs args;
-        private final CompletableFuture<Void> closed;
-        private final AtomicBoolean finished;
-
-        ToControl(MigrateArgs args, CompletableFuture<Void> closed, AtomicBoolean finished) {
-            this.args = args;
-            this.closed = closed;
-            this.finished = finished;
-        }
-
-        @Override
-        public void onWebSocketBinary(ByteBuffer payload, Callback callback) {
-            forward("binary", bytes(payload), callback);
-        }
-
-        @Override
-        public void onWebSocketText(String message) {
-            forward("text", message.getBytes(StandardCharsets.UTF_8), Callback.NOOP);
-        }
-
-        private void forward(String type, byte[] data, Callback callback) {
-            if (finished.get()) {
-                callback.succeed();
-                return;
-            }
-            try {
-                args.controlSend().send(new MigrationMessage(FRAME, Map.of("type", type, "data",
-                        Base64.getEncoder().encodeToString(data)), true, ""));
-                callback.succeed();
-            } catch (RuntimeException e) {
-                callback.fail(e);
-            }
-        }
-
-        @Override
-        public void onWebSocketClose(int statusCode, String reason, Callback callback) {
-            callback.succeed();
-            if (!finished.get()) {
-                try {
-                    args.controlSend().send(new MigrationMessage(CLOSE, Map.of(), true, ""));
-                } catch (RuntimeException e) {
-                    LOG.log(System.Logger.Level.DEBUG, "migration close not passed on: {0}", e.getMessage());
-                }
-            }
-            closed.complete(null);
-        }
-
-        @Override
-        public void onWebSocketError(Throwable cause) {
-            closed.complete(null);
-        }
+    /** Where one websocket's messages go: to the other side, as control messages or framed on a connection. */
+    @FunctionalInterface
+    interface Outlet {
+        /** Passes on one message ({@code BINARY} or {@code TEXT}), or the websocket's close ({@code CLOSED}). */
+        void pass(byte type, byte[] data) throws IOException;
     }
 
-    /** (Public for Jetty's listener lookup; unreachable from outside.) A data websocket framed onto a connection. */
-    public static final class ToStream implements Session.Listener.AutoDemanding {
-        private final DataOutputStream out;
+    /** The control websocket's messages as {@link #FRAME}s, its close as {@link #CLOSE}. */
+    private static Outlet toControl(MigrateArgs args) {
+        return (type, data) -> args.controlSend().send(type == CLOSED ? new MigrationMessage(CLOSE, Map.of(), true, "")
+                : new MigrationMessage(FRAME, Map.of("type", type == TEXT ? "text" : "binary", "data",
+                        Base64.getEncoder().encodeToString(data)), true, ""));
+    }
+
+    /** A data websocket's messages framed on a connection: the type byte, then (but for a close) length and bytes. */
+    private static Outlet toStream(DataOutputStream out) {
+        return (type, data) -> {
+            synchronized (out) {
+                out.writeByte(type);
+                if (type != CLOSED) {
+                    out.writeInt(data.length);
+                    out.write(data);
+                }
+                out.flush();
+            }
+        };
+    }
+
+    /**
+     * (Public for Jetty's listener lookup; unreachable from outside.) One websocket of this side's server: every
+     * message and the close go to its {@link Outlet} until the relay has finished.
+     */
+    public static final class Forwarder implements Session.Listener.AutoDemanding {
+        private final Outlet outlet;
         private final CompletableFuture<Void> closed;
         private final AtomicBoolean finished;
 
-        ToStream(DataOutputStream out, CompletableFuture<Void> closed, AtomicBoolean finished) {
-            this.out = out;
+        Forwarder(Outlet outlet, CompletableFuture<Void> closed, AtomicBoolean finished) {
+            this.outlet = outlet;
             this.closed = closed;
             this.finished = finished;
         }
 
         @Override
         public void onWebSocketBinary(ByteBuffer payload, Callback callback) {
-            try {
-                write(BINARY, bytes(payload));
-                callback.succeed();
-            } catch (IOException e) {
-                callback.fail(e);
-            }
+            pass(BINARY, bytes(payload), callback);
         }
 
         @Override
         public void onWebSocketText(String message) {
-            try {
-                write(TEXT, message.getBytes(StandardCharsets.UTF_8));
-            } catch (IOException e) {
-                LOG.log(System.Logger.Level.DEBUG, "migration text message not passed on: {0}", e.getMessage());
-            }
-        }
-
-        private void write(byte type, byte[] data) throws IOException {
-            if (finished.get()) {
-                return;
-            }
-            synchronized (out) {
-                out.writeByte(type);
-                out.writeInt(data.length);
-                out.write(data);
-                out.flush();
-            }
+            pass(TEXT, message.getBytes(StandardCharsets.UTF_8), Callback.NOOP);
         }
 
         @Override
         public void onWebSocketClose(int statusCode, String reason, Callback callback) {
             callback.succeed();
-            try {
-                if (!finished.get()) {
-                    synchronized (out) {
-                        out.writeByte(CLOSED);
-                        out.flush();
-                    }
-                }
-            } catch (IOException e) {
-                LOG.log(System.Logger.Level.DEBUG, "migration close not passed on: {0}", e.getMessage());
-            }
+            pass(CLOSED, new byte[0], Callback.NOOP);
             closed.complete(null);
         }
 
         @Override
         public void onWebSocketError(Throwable cause) {
             closed.complete(null);
+        }
+
+        private void pass(byte type, byte[] data, Callback callback) {
+            if (finished.get()) {
+                callback.succeed();
+                return;
+            }
+            try {
+                outlet.pass(type, data);
+                callback.succeed();
+            } catch (IOException | RuntimeException e) {
+                LOG.log(System.Logger.Level.DEBUG, "migration relay could not pass a message on: {0}", e.toString());
+                callback.fail(e);
+            }
         }
     }
 
