@@ -13,6 +13,7 @@ import io.github.incus4j.api.spi.Applicability;
 import io.github.incus4j.testkit.contract.Capability;
 import io.github.incus4j.testkit.contract.DriverUnderTest;
 import io.github.incus4j.testkit.contract.InstanceDriverContract;
+import io.github.incus4j.testkit.contract.MigrationPipe;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.OutputStream;
@@ -165,10 +166,14 @@ class IncusContractTest extends InstanceDriverContract {
         System.out.print(sb);
     }
 
-    /** The bridge the NICs were attached to goes with the class, whatever its tests' outcome. */
+    /** The bridge the NICs were attached to, and the migration group's project, go with the class. */
     @org.junit.jupiter.api.AfterAll
-    void deleteTestBridge() {
-        TestBridge.delete();
+    void deleteTestBridgeAndProject() {
+        try {
+            TestBridge.delete();
+        } finally {
+            TestProject.delete();
+        }
     }
 
     /** The incus driver as the contract sees it. */
@@ -184,6 +189,21 @@ class IncusContractTest extends InstanceDriverContract {
             return new IncusDriver().open(root, IncusDriver.findSocket(), timeout());
         }
 
+        /** Another project on the same server: a migration there crosses projects as it would cross servers. */
+        @Override
+        public Instances openMigrationTarget(Path root) {
+            requireServer();
+            String project = TestProject.ensure(IncusDriver.findSocket(), timeout());
+            return new IncusDriver().open(root, IncusRemote.unix(IncusDriver.findSocket()).timeout(timeout())
+                    .project(project).build());
+        }
+
+        /** The relay's two ends in this JVM (the driver relays between the servers' migration websockets). */
+        @Override
+        public MigrationPipe migrationPipe() {
+            return MigrationPipe.inMemory();
+        }
+
         /** Skips the test, naming why, unless a trusted incusd answers here. */
         private static void requireServer() {
             Applicability a = new IncusDriver().applicability();
@@ -194,7 +214,7 @@ class IncusContractTest extends InstanceDriverContract {
         public Set<Capability> capabilities() {
             return EnumSet.of(Capability.CONTAINERS, Capability.EXEC, Capability.FREEZE, Capability.FILES,
                     Capability.CONSOLE, Capability.CONSOLE_LOG, Capability.METRICS, Capability.LIVE_UPDATE,
-                    Capability.INTERACTIVE_EXEC, Capability.EXPORT_IMPORT,
+                    Capability.INTERACTIVE_EXEC, Capability.EXPORT_IMPORT, Capability.MIGRATION,
                     // The server applies devices itself: NICs on the bridge the test creates (TestBridge), host
                     // directories (the server runs as root on this host), forkproxy on loopback, hot-plug.
                     Capability.NIC_DEVICES, Capability.DISK_DEVICES, Capability.PROXY_DEVICES,

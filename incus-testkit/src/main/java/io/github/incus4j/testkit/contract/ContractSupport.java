@@ -205,7 +205,15 @@ public abstract class ContractSupport {
 
     /** Opens the driver on another root (closed and cleaned after the test). */
     protected final synchronized Instances open(Path dir) {
-        Instances opened = dut().open(dir);
+        return register(dut().open(dir));
+    }
+
+    /** Opens the driver where migrations go ({@link DriverUnderTest#openMigrationTarget}), closed and cleaned after. */
+    protected final synchronized Instances openMigrationTarget(Path dir) {
+        return register(dut().openMigrationTarget(dir));
+    }
+
+    private Instances register(Instances opened) {
         sessions.add(opened);
         if (preexisting == null) {
             Set<String> names = new HashSet<>();
