@@ -67,9 +67,9 @@ import org.apiguardian.api.API;
  * The driver-independent half of an instance, Incus's {@code driver_common.go}: getters, paths, status, the
  * lifecycle (every action's preconditions, error texts and operation locking), volatile keys and the durable record.
  * A driver extends it and implements the {@code do*} hooks, which run with the preconditions checked and the lock
- * held. Snapshots ({@link InstanceSnapshots}), config and device updates ({@link InstanceUpdate}), renames
- * ({@link InstanceRename}), rendering and metrics ({@link InstanceRendering}), migration and export
- * ({@link InstanceTransfer}) and exec, console and files ({@link InstanceAccess}) are delegated, each to a class of
+ * held. Snapshots ({@code InstanceSnapshots}), config and device updates ({@code InstanceUpdate}), renames
+ * ({@code InstanceRename}), rendering and metrics ({@code InstanceRendering}), migration and export
+ * ({@code InstanceTransfer}) and exec, console and files ({@code InstanceAccess}) are delegated, each to a class of
  * its own.
  *
  * <p>A handle stands for an instance or, when {@link #isSnapshot()}, for one of its snapshots. The definition is an
