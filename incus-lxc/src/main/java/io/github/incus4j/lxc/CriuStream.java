@@ -2,6 +2,7 @@ package io.github.incus4j.lxc;
 
 import io.github.incus4j.api.IncusException;
 import io.github.incus4j.api.InvalidArgumentException;
+import io.github.incus4j.api.internal.io.BulkInputStream;
 import io.github.incus4j.api.internal.text.ErrorTexts;
 import java.io.DataInputStream;
 import java.io.DataOutputStream;
@@ -175,15 +176,9 @@ final class CriuStream {
 
     /** The chunks written by {@link #chunked(DataOutputStream)}, ending at the empty chunk. */
     static InputStream unchunked(DataInputStream in) {
-        return new InputStream() {
+        return new BulkInputStream() {
             private int left;
             private boolean done;
-
-            @Override
-            public int read() throws IOException {
-                byte[] one = new byte[1];
-                return read(one, 0, 1) < 0 ? -1 : one[0] & 0xff;
-            }
 
             @Override
             public int read(byte[] b, int off, int len) throws IOException {

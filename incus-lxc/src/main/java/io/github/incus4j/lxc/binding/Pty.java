@@ -3,6 +3,7 @@ package io.github.incus4j.lxc.binding;
 import static org.apiguardian.api.API.Status.INTERNAL;
 
 import io.github.incus4j.api.IncusException;
+import io.github.incus4j.api.internal.io.BulkInputStream;
 import io.github.incus4j.lxc.binding.ffi.NativeApi.LibC;
 import java.io.File;
 import java.io.IOException;
@@ -289,14 +290,7 @@ public final class Pty implements AutoCloseable {
         return n > 0;
     }
 
-    private final class MasterInput extends InputStream {
-        @Override
-        public int read() throws IOException {
-            byte[] one = new byte[1];
-            int n = read(one, 0, 1);
-            return n < 0 ? -1 : one[0] & 0xff;
-        }
-
+    private final class MasterInput extends BulkInputStream {
         @Override
         public int read(byte[] b, int off, int len) throws IOException {
             java.util.Objects.checkFromIndexSize(off, len, b.length);

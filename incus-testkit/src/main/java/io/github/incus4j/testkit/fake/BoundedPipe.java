@@ -1,5 +1,6 @@
 package io.github.incus4j.testkit.fake;
 
+import io.github.incus4j.api.internal.io.BulkInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.InterruptedIOException;
@@ -130,13 +131,7 @@ final class BoundedPipe {
         notifyAll();
     }
 
-    private final class In extends InputStream {
-        @Override
-        public int read() throws IOException {
-            byte[] one = new byte[1];
-            return read(one, 0, 1) < 0 ? -1 : one[0] & 0xff;
-        }
-
+    private final class In extends BulkInputStream {
         @Override
         public int read(byte[] b, int off, int len) throws IOException {
             return BoundedPipe.this.read(b, off, len);

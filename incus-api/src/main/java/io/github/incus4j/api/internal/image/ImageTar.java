@@ -6,6 +6,7 @@ import static org.apiguardian.api.API.Status.INTERNAL;
 import io.github.incus4j.api.ImageCompression;
 import io.github.incus4j.api.IncusException;
 import io.github.incus4j.api.InvalidArgumentException;
+import io.github.incus4j.api.internal.io.BulkInputStream;
 import java.io.BufferedInputStream;
 import java.io.ByteArrayInputStream;
 import java.io.Closeable;
@@ -703,19 +704,13 @@ public final class ImageTar {
     }
 
     /** An entry's data: at most {@code size} bytes; closing it does nothing (the reader skips the rest). */
-    private static final class Content extends InputStream {
+    private static final class Content extends BulkInputStream {
         private final InputStream tar;
         private long remaining;
 
         Content(InputStream tar, long size) {
             this.tar = tar;
             this.remaining = size;
-        }
-
-        @Override
-        public int read() throws IOException {
-            byte[] one = new byte[1];
-            return read(one, 0, 1) < 0 ? -1 : one[0] & 0xff;
         }
 
         @Override

@@ -10,6 +10,7 @@ import io.github.incus4j.api.NotFoundException;
 import io.github.incus4j.api.NotSupportedException;
 import io.github.incus4j.api.OperationTimeoutException;
 import io.github.incus4j.api.PermissionDeniedException;
+import io.github.incus4j.api.internal.io.BulkInputStream;
 import io.github.incus4j.api.internal.text.ErrorTexts;
 import io.github.incus4j.api.io.Connection;
 import io.github.incus4j.api.file.FileAttributes;
@@ -191,16 +192,10 @@ public final class WireSftpClient implements SftpClient {
     @Override
     public InputStream open(String path) {
         String handle = openHandle(path, FXF_READ, null);
-        return new InputStream() {
+        return new BulkInputStream() {
             private long offset;
             private boolean eof;
             private boolean done;
-
-            @Override
-            public int read() throws IOException {
-                byte[] one = new byte[1];
-                return read(one, 0, 1) < 0 ? -1 : one[0] & 0xff;
-            }
 
             @Override
             public int read(byte[] b, int off, int len) throws IOException {
