@@ -3,6 +3,7 @@ package io.github.incus4j.lxc;
 import io.github.incus4j.api.IncusException;
 import io.github.incus4j.api.InvalidArgumentException;
 import io.github.incus4j.api.internal.io.BulkInputStream;
+import io.github.incus4j.api.internal.io.BulkOutputStream;
 import io.github.incus4j.api.internal.text.ErrorTexts;
 import java.io.DataInputStream;
 import java.io.DataOutputStream;
@@ -152,12 +153,7 @@ final class CriuStream {
 
     /** A stream of chunks ({@code int} length, bytes; length 0 ends it) over {@code out}, which stays open. */
     static OutputStream chunked(DataOutputStream out) {
-        return new OutputStream() {
-            @Override
-            public void write(int b) throws IOException {
-                write(new byte[] {(byte) b}, 0, 1);
-            }
-
+        return new BulkOutputStream() {
             @Override
             public void write(byte[] b, int off, int len) throws IOException {
                 if (len > 0) {

@@ -2,6 +2,7 @@ package io.github.incus4j.remote;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.github.incus4j.api.internal.io.BulkInputStream;
+import io.github.incus4j.api.internal.io.BulkOutputStream;
 import io.github.incus4j.api.internal.io.StreamConsoleSession;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -35,12 +36,7 @@ final class IncusConsole extends StreamConsoleSession {
 
     /** Keystrokes, each write sent as one binary message on the data socket and awaited. */
     private static OutputStream keyboard(Transport transport, Session data) {
-        return new OutputStream() {
-            @Override
-            public void write(int b) throws IOException {
-                write(new byte[] {(byte) b}, 0, 1);
-            }
-
+        return new BulkOutputStream() {
             @Override
             public void write(byte[] b, int off, int len) throws IOException {
                 if (!data.isOpen()) {

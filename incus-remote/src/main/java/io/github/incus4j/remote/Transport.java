@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.node.NullNode;
 import io.github.incus4j.api.IncusException;
 import io.github.incus4j.api.OperationTimeoutException;
 import io.github.incus4j.api.internal.io.BulkInputStream;
+import io.github.incus4j.api.internal.io.BulkOutputStream;
 import io.github.incus4j.api.internal.io.Connections;
 import io.github.incus4j.api.io.Connection;
 import java.io.IOException;
@@ -626,16 +627,11 @@ final class Transport implements AutoCloseable {
     }
 
     /** Writes the whole buffer to the upgraded channel; closing it closes the channel. */
-    private static final class ChannelOutput extends OutputStream {
+    private static final class ChannelOutput extends BulkOutputStream {
         private final SocketChannel ch;
 
         ChannelOutput(SocketChannel ch) {
             this.ch = ch;
-        }
-
-        @Override
-        public void write(int b) throws IOException {
-            write(new byte[] {(byte) b}, 0, 1);
         }
 
         @Override

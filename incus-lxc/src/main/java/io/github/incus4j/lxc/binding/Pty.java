@@ -4,6 +4,7 @@ import static org.apiguardian.api.API.Status.INTERNAL;
 
 import io.github.incus4j.api.IncusException;
 import io.github.incus4j.api.internal.io.BulkInputStream;
+import io.github.incus4j.api.internal.io.BulkOutputStream;
 import io.github.incus4j.lxc.binding.ffi.NativeApi.LibC;
 import java.io.File;
 import java.io.IOException;
@@ -333,12 +334,7 @@ public final class Pty implements AutoCloseable {
         }
     }
 
-    private final class MasterOutput extends OutputStream {
-        @Override
-        public void write(int b) throws IOException {
-            write(new byte[] {(byte) b}, 0, 1);
-        }
-
+    private final class MasterOutput extends BulkOutputStream {
         @Override
         public void write(byte[] b, int off, int len) throws IOException {
             java.util.Objects.checkFromIndexSize(off, len, b.length);

@@ -1,6 +1,7 @@
 package io.github.incus4j.testkit.fake;
 
 import io.github.incus4j.api.internal.io.BulkInputStream;
+import io.github.incus4j.api.internal.io.BulkOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.InterruptedIOException;
@@ -148,12 +149,7 @@ final class BoundedPipe {
         }
     }
 
-    private final class Out extends OutputStream {
-        @Override
-        public void write(int b) throws IOException {
-            BoundedPipe.this.write(new byte[] {(byte) b}, 0, 1);
-        }
-
+    private final class Out extends BulkOutputStream {
         @Override
         public void write(byte[] b, int off, int len) throws IOException {
             BoundedPipe.this.write(b, off, len);
