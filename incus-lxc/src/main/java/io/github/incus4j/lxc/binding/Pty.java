@@ -237,16 +237,16 @@ public final class Pty implements AutoCloseable {
     /** Closes both descriptors, at once or when the last read or write in progress returns (within 100 ms). */
     @Override
     public void close() {
-        synchronized (this) {
-            if (closed) {
-                return;
-            }
-            closed = true;
-            if (users > 0) {
-                return;
-            }
+        if (markClosed()) {
+            release();
         }
-        release();
+    }
+
+    /** Marks the pty closed; true when the caller releases it now (the first close, no read or write in progress). */
+    private synchronized boolean markClosed() {
+        boolean first = !closed;
+        closed = true;
+        return first && users == 0;
     }
 
     private synchronized boolean enter() {
