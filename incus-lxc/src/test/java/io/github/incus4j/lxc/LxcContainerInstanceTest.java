@@ -34,30 +34,11 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
 import java.util.UUID;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 /** What the contract does not check: id shifting, liblxc's view, the rootfs source, lxc-specific paths. */
-class LxcContainerInstanceTest {
+class LxcContainerInstanceTest extends LxcFixture {
     private static final System.Logger LOG = System.getLogger(LxcContainerInstanceTest.class.getName());
-    private static final Duration WAIT = Duration.ofSeconds(20);
-
-    @TempDir
-    Path dir;
-    private LxcInstances lxc;
-
-    @BeforeEach
-    void open() {
-        LxcHost.require();
-        lxc = new LxcDriver().open(LxcHost.searchable(dir.resolve("root")), Duration.ofSeconds(30));
-    }
-
-    @AfterEach
-    void close() {
-        LxcHost.deleteAll(lxc);
-    }
 
     private static String name() {
         return "lxct-" + UUID.randomUUID().toString().substring(0, 8);
