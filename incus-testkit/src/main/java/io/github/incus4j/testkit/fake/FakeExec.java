@@ -7,13 +7,11 @@ import io.github.incus4j.api.internal.text.ErrorTexts;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.util.Map;
-import java.util.TreeMap;
 import java.util.concurrent.RejectedExecutionException;
 
 /**
- * Starting a command in a running fake instance, as Incus's exec does: the environment (the instance's
- * {@code environment.*} keys, the request's, then defaults for {@code PATH}, {@code HOME}, {@code USER} and
- * {@code LANG}), the working directory, the program resolved on {@code PATH} in the instance's files, and a
+ * Starting a command in a running fake instance, as Incus's exec does, once the instance template has built its
+ * environment and working directory: the program resolved on {@code PATH} in the instance's files, and a
  * {@link Task} in the guest's process table run on a driver thread; an interactive command gets a terminal that
  * echoes what it reads. A command started while the instance stops is killed at once.
  */
@@ -21,23 +19,10 @@ final class FakeExec {
     private FakeExec() {
     }
 
-    static Task start(FakeInstance instance, Guest g, ExecRequest request, InputStream stdin, OutputStream stdout,
-            OutputStream stderr) {
+    /** Starts {@code request} with its environment {@code env} (as the instance template builds it) in {@code cwd}. */
+    static Task start(FakeInstance instance, Guest g, ExecRequest request, Map<String, String> env, String cwd,
+            InputStream stdin, OutputStream stdout, OutputStream stderr) {
         FakeInstances driver = instance.driver();
-        Map<String, String> env = new TreeMap<>();
-        instance.expandedConfig().forEach((k, v) -> {
-            if (k.startsWith("environment.")) {
-                env.put(k.substring("environment.".length()), v);
-            }
-        });
-        env.putAll(request.environment());
-        env.putIfAbsent("PATH", Launcher.DEFAULT_PATH);
-        if (request.user() == 0) {
-            env.putIfAbsent("HOME", "/root");
-            env.putIfAbsent("USER", "root");
-        }
-        env.putIfAbsent("LANG", "C.UTF-8");
-        String cwd = request.cwd().isEmpty() ? env.getOrDefault("HOME", "/") : request.cwd();
         MemSftp fs = new MemSftp(instance.fsView(), cwd, request.user(), request.group());
         Launcher.Program prog = Launcher.resolve(driver.commands(), fs, request.command(), env.get("PATH"));
         Task task = new Task(g, driver.nextPid(), request.command().get(0),

@@ -268,7 +268,8 @@ public abstract sealed class FakeInstance extends AbstractInstance permits FakeC
         if (g == null) {
             throw new InstanceStateException(ErrorTexts.INSTANCE_NOT_RUNNING, power.status());
         }
-        return FakeExec.start(this, g, request, stdin, stdout, stderr);
+        Map<String, String> env = execEnvironment(request);
+        return FakeExec.start(this, g, request, env, execCwd(request, env), stdin, stdout, stderr);
     }
 
     FakeCommands commands() {

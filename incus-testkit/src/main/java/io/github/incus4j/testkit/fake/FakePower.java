@@ -108,10 +108,32 @@ final class FakePower {
         instance.console().print("\r\nThe system is going down NOW!\r\nSent SIGTERM to all processes\r\n");
         Guest g = guest;
         if (g != null) {
-            g.terminateAll(timeout.compareTo(SHUTDOWN_GRACE) < 0 ? timeout : SHUTDOWN_GRACE);
+            terminateAll(g, timeout.compareTo(SHUTDOWN_GRACE) < 0 ? timeout : SHUTDOWN_GRACE);
         }
         powerOff("Sent SIGKILL to all processes\r\nreboot: Power down\r\n");
         return true;
+    }
+
+    /**
+     * Sends SIGTERM to every command and, as busybox's init does before SIGKILL, gives those that handle it up to
+     * {@code grace} to exit.
+     */
+    private static void terminateAll(Guest g, Duration grace) {
+        for (Task t : g.tasks) {
+            t.signal(15);
+        }
+        long deadline = System.nanoTime() + grace.toNanos();
+        for (Task t : g.tasks) {
+            long left = deadline - System.nanoTime();
+            if (left <= 0) {
+                break;
+            }
+            try {
+                t.waitFor(Duration.ofNanos(left));
+            } catch (IncusException stillRunning) {
+                break;
+            }
+        }
     }
 
     /** Ends the runtime: commands die (137), consoles detach; {@code message} (if any) goes to the console. */

@@ -1,8 +1,6 @@
 package io.github.incus4j.testkit.fake;
 
-import io.github.incus4j.api.IncusException;
 import java.io.InterruptedIOException;
-import java.time.Duration;
 import java.time.Instant;
 import java.util.Map;
 import java.util.Set;
@@ -62,28 +60,6 @@ final class Guest {
     void killAll(int status) {
         for (Task t : tasks) {
             t.kill(status);
-        }
-    }
-
-    /**
-     * Sends SIGTERM to every command and, as busybox's init does before SIGKILL, gives those that handle it up to
-     * {@code grace} to exit.
-     */
-    void terminateAll(Duration grace) {
-        for (Task t : tasks) {
-            t.signal(15);
-        }
-        long deadline = System.nanoTime() + grace.toNanos();
-        for (Task t : tasks) {
-            long left = deadline - System.nanoTime();
-            if (left <= 0) {
-                break;
-            }
-            try {
-                t.waitFor(Duration.ofNanos(left));
-            } catch (IncusException stillRunning) {
-                break;
-            }
         }
     }
 
