@@ -1,14 +1,12 @@
 package io.github.incus4j.lxc;
 
 import io.github.incus4j.api.NotFoundException;
-import io.github.incus4j.api.TemplateTrigger;
 import io.github.incus4j.api.internal.image.ImageTemplates;
 import io.github.incus4j.api.model.ImageMetadata;
 import io.github.incus4j.api.spi.FileBackend;
 import io.github.incus4j.lxc.binding.RootDirectory;
 import java.util.EnumSet;
 import java.util.Map;
-import java.util.TreeMap;
 
 /**
  * Applies the templates of the image a container came from at a (stateless) start: a pending trigger's
@@ -56,15 +54,7 @@ final class LxcStartTemplates {
                 }
             }
         };
-        Map<String, Map<String, String>> devices = new TreeMap<>();
-        c.expandedDevices().map().forEach((n, d) -> devices.put(n, d.config()));
-        ImageTemplates.Context ctx = new ImageTemplates.Context(c.name(), c.type().apiName(),
-                io.github.incus4j.api.Architectures.name(c.architecture()), c.isEphemeral(), c.privileged(),
-                c.expandedConfig(), devices);
-        if (pending != null && !pending.isEmpty()) {
-            ImageTemplates.apply(metadata, files, TemplateTrigger.of(pending), ctx, target);
-        }
-        ImageTemplates.apply(metadata, files, TemplateTrigger.START, ctx, target);
+        ImageTemplates.applyAtStart(metadata, files, pending, ImageTemplates.Context.of(c), target);
     }
 
     private static void mkdirs(FileBackend fs, String dir) {

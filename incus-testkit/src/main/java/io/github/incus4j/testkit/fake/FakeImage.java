@@ -1,8 +1,6 @@
 package io.github.incus4j.testkit.fake;
 
-import io.github.incus4j.api.Architectures;
 import io.github.incus4j.api.IncusException;
-import io.github.incus4j.api.TemplateTrigger;
 import io.github.incus4j.api.internal.image.ImageTemplates;
 import io.github.incus4j.api.model.ImageMetadata;
 import io.github.incus4j.api.rest.RestJson;
@@ -11,7 +9,6 @@ import io.github.incus4j.testkit.fake.FakeInstance.ImageFiles;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.stream.Stream;
@@ -86,7 +83,10 @@ final class FakeImage {
         files.set(f);
     }
 
-    /** Applies a pending trigger's templates ({@code volatile.apply_template}), then the {@code start} ones. */
+    /**
+     * Applies a pending trigger's templates ({@code volatile.apply_template}), then the {@code start} ones, at a
+     * stateless start (a stateful one applies none: see {@link ImageTemplates#applyAtStart}).
+     */
     void applyAtStart() {
         String pending = instance.localConfig().get("volatile.apply_template");
         ImageFiles f = files();
@@ -103,36 +103,11 @@ final class FakeImage {
                     fs.writeFile(absPath, content, mode, (int) uid, (int) gid);
                 }
             };
-            ImageTemplates.Context ctx = context();
-            if (pending != null && !pending.isEmpty()) {
-                apply(f, TemplateTrigger.of(pending), ctx, target);
-            }
-            apply(f, TemplateTrigger.START, ctx, target);
+            ImageTemplates.applyAtStart(f.metadata(), f.templates(), pending, ImageTemplates.Context.of(instance),
+                    target);
         }
         if (pending != null) {
             instance.setVolatile(Map.of("volatile.apply_template", ""));
         }
-    }
-
-    private static void apply(ImageFiles f, TemplateTrigger trigger, ImageTemplates.Context ctx,
-            ImageTemplates.Target target) {
-        try {
-            applyChecked(f, trigger, ctx, target);
-        } catch (IOException e) {
-            throw new IncusException("Failed to apply the " + trigger + " templates", e);
-        }
-    }
-
-    private static List<String> applyChecked(ImageFiles f, TemplateTrigger trigger, ImageTemplates.Context ctx,
-            ImageTemplates.Target target) throws IOException {
-        return ImageTemplates.apply(f.metadata(), f.templates(), trigger, ctx, target);
-    }
-
-    private ImageTemplates.Context context() {
-        Map<String, Map<String, String>> devices = new TreeMap<>();
-        instance.expandedDevices().map().forEach((n, d) -> devices.put(n, d.config()));
-        return new ImageTemplates.Context(instance.name(), instance.type().apiName(),
-                Architectures.name(instance.architecture()), instance.isEphemeral(), instance.isPrivileged(),
-                instance.expandedConfig(), devices);
     }
 }

@@ -184,7 +184,9 @@ public abstract sealed class FakeInstance extends AbstractInstance permits FakeC
         driver.faults().hit("start");
         disk.root();
         SavedState restored = stateful ? disk.takeSavedState() : SavedState.ZERO;
-        image.applyAtStart();
+        if (!stateful) {
+            image.applyAtStart();
+        }
         mountShm(restored);
         devices.startAll();
         Guest g = power.run(restored);

@@ -3,6 +3,8 @@ package io.github.incus4j.api.internal.image;
 import static java.nio.charset.StandardCharsets.UTF_8;
 import static org.apiguardian.api.API.Status.INTERNAL;
 
+import io.github.incus4j.api.Architectures;
+import io.github.incus4j.api.Instance;
 import io.github.incus4j.api.InvalidArgumentException;
 import io.github.incus4j.api.TemplateTrigger;
 import io.github.incus4j.api.model.ImageMetadata;
@@ -71,6 +73,33 @@ public final class ImageTemplates {
             config = config == null ? Map.of() : config;
             devices = devices == null ? Map.of() : devices;
         }
+
+        /** What {@code instance}'s templates see: its name, type, architecture, expanded config and devices. */
+        public static Context of(Instance instance) {
+            Map<String, Map<String, String>> devices = new TreeMap<>();
+            instance.expandedDevices().map().forEach((n, d) -> devices.put(n, d.config()));
+            return new Context(instance.name(), instance.type().apiName(), Architectures.name(
+                    instance.architecture()), instance.isEphemeral(), instance.isPrivileged(),
+                    instance.expandedConfig(), devices);
+        }
+    }
+
+    /**
+     * What a stateless start applies, as Incus's start hook: the templates of a pending trigger ({@code
+     * volatile.apply_template}: {@code copy}, {@code create}, {@code rename}; none when null or empty), then the
+     * {@code start} ones. The caller clears the pending trigger. (A stateful start applies none: the state it restores
+     * was saved with the root filesystem as it was, and CRIU refuses files changed under the processes it restores.)
+     *
+     * @return the paths written, in order
+     */
+    public static List<String> applyAtStart(ImageMetadata metadata, Map<String, byte[]> templateFiles,
+            String pendingTrigger, Context context, Target target) {
+        List<String> written = new ArrayList<>();
+        if (pendingTrigger != null && !pendingTrigger.isEmpty()) {
+            written.addAll(apply(metadata, templateFiles, TemplateTrigger.of(pendingTrigger), context, target));
+        }
+        written.addAll(apply(metadata, templateFiles, TemplateTrigger.START, context, target));
+        return written;
     }
 
     /**

@@ -221,4 +221,36 @@ class ImageTemplatesTest {
                 files("ok.tpl", "hello"), TemplateTrigger.COPY, CONTAINER, target);
         assertEquals(List.of("/etc/motd"), List.copyOf(target.files.keySet()));
     }
+
+    @Test
+    void aStartAppliesThePendingTriggerFirstThenTheStartTemplates() {
+        ImageMetadata md = metadata(Map.of(
+                "/etc/hostname", tpl("hostname.tpl", false, null, null, null, "create", "copy"),
+                "/etc/motd", tpl("motd.tpl", false, null, null, null, "start"),
+                "/etc/only-copy", tpl("hostname.tpl", false, null, null, null, "copy")));
+        Map<String, byte[]> tplFiles = files("hostname.tpl", "{{ instance.name }}\n", "motd.tpl", "hi {{ instance.type }}");
+        Files fs = new Files();
+        assertEquals(List.of("/etc/hostname", "/etc/only-copy", "/etc/motd"),
+                ImageTemplates.applyAtStart(md, tplFiles, "copy", CONTAINER, fs));
+        assertEquals("web1\n", fs.files.get("/etc/hostname").content());
+        assertEquals("hi container", fs.files.get("/etc/motd").content());
+        Files none = new Files();
+        assertEquals(List.of("/etc/motd"), ImageTemplates.applyAtStart(md, tplFiles, "", CONTAINER, none));
+        assertEquals(List.of("/etc/motd"), ImageTemplates.applyAtStart(md, tplFiles, null, CONTAINER, none));
+    }
+
+    @Test
+    void theContextIsWhatTheInstanceShows() {
+        io.github.incus4j.api.Instance i = org.mockito.Mockito.mock(io.github.incus4j.api.Instance.class);
+        org.mockito.Mockito.when(i.name()).thenReturn("c1");
+        org.mockito.Mockito.when(i.type()).thenReturn(io.github.incus4j.api.InstanceType.CONTAINER);
+        org.mockito.Mockito.when(i.architecture()).thenReturn(io.github.incus4j.api.Architectures.id("aarch64"));
+        org.mockito.Mockito.when(i.isEphemeral()).thenReturn(true);
+        org.mockito.Mockito.when(i.isPrivileged()).thenReturn(true);
+        org.mockito.Mockito.when(i.expandedConfig()).thenReturn(Map.of("user.k", "v"));
+        org.mockito.Mockito.when(i.expandedDevices()).thenReturn(new io.github.incus4j.api.model.Devices(Map.of(
+                "root", io.github.incus4j.api.model.Device.of("type", "disk", "path", "/"))));
+        assertEquals(new Context("c1", "container", "aarch64", true, true, Map.of("user.k", "v"),
+                Map.of("root", Map.of("type", "disk", "path", "/"))), Context.of(i));
+    }
 }
