@@ -15,11 +15,7 @@
 # peer first, even rounds ours. exec_true_bigheap_ms is exec again in a JVM with a 4 GB pre-touched heap (lxc-attach
 # is spawned, never a fork of the JVM). Raw samples go to benchmarks/results/lxc-samples.txt (ignored by git).
 set -euo pipefail
-cd "$(dirname "$0")/.."
-repo=$(pwd)
-rounds=${ROUNDS:-3}
-peers_src=${PEERS:-$repo/../shared/peers}
-cache=${CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}}
+. "$(dirname "$0")/lib.sh"
 
 # The peers, built once into the cache (build.sh prints the directory).
 peers=$("$peers_src/build.sh" "$cache/incus4j-peers")
@@ -70,8 +66,6 @@ if [ ! -f "$images/done" ]; then
   rm -rf "$t"; t=
   touch "$images/done"
 fi
-
-load() { echo "load average $(cut -d' ' -f1-3 /proc/loadavg) ($(nproc) cores) $(date -u +%H:%M:%S) UTC"; }
 
 # Prefixes "impl kind" to each "metric value unit" line of a command's stdout and appends them to the samples.
 record() {
@@ -129,36 +123,22 @@ local_create() {
     | tee -a "$samples" >&2
 }
 
-start_load=$(load)
-echo "$start_load" >&2
-for r in $(seq 1 "$rounds"); do
-  echo "round $r: $(load)" >&2
+one_round() {
+  local r=$1
   for kind in privileged unprivileged; do
     if [ $((r % 2)) = 1 ]; then golxc "$kind"; ours "$kind"; else ours "$kind"; golxc "$kind"; fi
   done
   for kind in privileged unprivileged; do
     if [ $((r % 2)) = 1 ]; then local_create "$kind"; ours_create "$kind"; else ours_create "$kind"; local_create "$kind"; fi
   done
-done
-end_load=$(load)
+}
+run_rounds one_round
 
 # Medians over the rounds; ratios to the peer of the same kind, exec_true_bigheap_ms to our own small-heap exec.
-echo "lxc benchmark, $rounds rounds, medians; $(date -u +%Y-%m-%d) $(uname -r)"
-echo "start: $start_load"
-echo "end:   $end_load"
-python3 - "$samples" <<'PY'
-import statistics, sys
-from collections import defaultdict
-v = defaultdict(list)
-for line in open(sys.argv[1]):
-    f = line.split()
-    if len(f) >= 4:
-        v[(f[0], f[1], f[2])].append(float(f[3]))
-med = {k: statistics.median(x) for k, x in v.items()}
+report_head "lxc benchmark, $rounds rounds, medians; $(date -u +%Y-%m-%d) $(uname -r)"
+medians_table "$samples" 3 <<'PY'
 rows = ["state_query_ns", "state_cached_ns", "freeze_unfreeze_p50_ms", "freeze_unfreeze_max_ms", "exec_true_ms", "start_stop_ms",
         "snapshot_ms", "exec_true_bigheap_ms", "create_from_image_busybox_ms", "create_from_image_200mb_ms"]
-def fmt(x):
-    return "—" if x is None else (f"{x:,.0f}" if x >= 100 else f"{x:.3g}")
 print()
 print("| metric | kind | peer | peer | incus4j | ratio |")
 print("|---|---|---|---:|---:|---:|")

@@ -12,10 +12,7 @@
 # serves one QMP client at a time; the first to go rotates), so that all see the same machine load; a metric is the
 # median over the rounds of each round's mean (or 99th percentile). The JVM is warmed up first.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-repo=$(pwd)
-peers_src=${PEERS:-$repo/../shared/peers}
-cache=${CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}}
+. "$(dirname "$0")/lib.sh"
 peers=$("$peers_src/build.sh" "$cache/incus4j-peers")
 
 # Compiles incus-api, incus-testkit and incus-qemu (main and tests) in the reactor and writes incus-qemu's test
@@ -97,7 +94,6 @@ qemu-system-x86_64 -machine q35,accel=tcg -m 64 -nodefaults -display none \
 qemu_pid=$!
 for _ in $(seq 1 200); do [ -S "$run/qmp.sock" ] && break; sleep 0.05; done
 
-load() { echo "load average $(cut -d' ' -f1-3 /proc/loadavg) ($(nproc) cores) $(date -u +%H:%M:%S) UTC"; }
 echo "qmp benchmark, 10 rounds, medians; $(date -u +%Y-%m-%d) $(uname -r)"
 echo "start: $(load)"
 java -Xmx256m -cp "$cp" io.github.incus4j.qemu.qmp.QmpBench "$run/qmp.sock" "$run/peer.py" "$peers/qmpbench"

@@ -16,11 +16,7 @@
 # image and deleted at the end; odd rounds run the peer first, even rounds ours. Both do the same operations in the
 # same order and counts. Raw samples go to benchmarks/results/remote-samples.txt (ignored by git).
 set -euo pipefail
-cd "$(dirname "$0")/.."
-repo=$(pwd)
-rounds=${ROUNDS:-3}
-peers_src=${PEERS:-$repo/../shared/peers}
-cache=${CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}}
+. "$(dirname "$0")/lib.sh"
 image=${IMAGE:-busybox}
 
 peers=$("$peers_src/build.sh" "$cache/incus4j-peers")
@@ -41,8 +37,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-load() { echo "load average $(cut -d' ' -f1-3 /proc/loadavg) ($(nproc) cores) $(date -u +%H:%M:%S) UTC"; }
-
 # Prefixes "impl" to each "metric value unit" line of a command's stdout and appends them to the samples.
 record() {
   local impl=$1; shift
@@ -56,26 +50,13 @@ go_client() {
 }
 ours() { record incus4j java -Xmx256m -cp "$cp" io.github.incus4j.remote.RemoteBench rdv-bench-j "$image"; }
 
-start_load=$(load)
-echo "$start_load" >&2
-for r in $(seq 1 "$rounds"); do
-  echo "round $r: $(load)" >&2
-  if [ $((r % 2)) = 1 ]; then go_client; ours; else ours; go_client; fi
-done
-end_load=$(load)
+one_round() {
+  if [ $(($1 % 2)) = 1 ]; then go_client; ours; else ours; go_client; fi
+}
+run_rounds one_round
 
-echo "remote benchmark, $rounds rounds, medians; $(date -u +%Y-%m-%d) $(uname -r); incusd $(incus version 2>/dev/null | sed -n 's/^Server version: //p')"
-echo "start: $start_load"
-echo "end:   $end_load"
-python3 - "$samples" <<'PY'
-import statistics, sys
-from collections import defaultdict
-v = defaultdict(list)
-for line in open(sys.argv[1]):
-    f = line.split()
-    if len(f) >= 3:
-        v[(f[0], f[1])].append(float(f[2]))
-med = {k: statistics.median(x) for k, x in v.items()}
+report_head "remote benchmark, $rounds rounds, medians; $(date -u +%Y-%m-%d) $(uname -r); incusd $(incus version 2>/dev/null | sed -n 's/^Server version: //p')"
+medians_table "$samples" 2 <<'PY'
 unit = {}
 for line in open(sys.argv[1]):
     f = line.split()
@@ -86,8 +67,6 @@ base = ["connect_ms", "state_query_us", "get_instance_us", "exec_true_ms", "star
 rows = []
 for m in base:
     rows += [m, m + "_p50", m + "_p99"] if m != "connect_ms" else [m]
-def fmt(x):
-    return "—" if x is None else (f"{x:,.0f}" if x >= 100 else f"{x:.3g}")
 print()
 print("| metric | unit | Go client | incus4j | ratio |")
 print("|---|---|---:|---:|---:|")

@@ -42,6 +42,8 @@ module io.github.incus4j.api {
             io.github.incus4j.testkit, io.github.incus4j.lxc, io.github.incus4j.qemu, io.github.incus4j.remote;
     exports io.github.incus4j.api.internal.store to
             io.github.incus4j.testkit, io.github.incus4j.lxc, io.github.incus4j.qemu, io.github.incus4j.remote;
+    exports io.github.incus4j.api.internal.io to
+            io.github.incus4j.testkit, io.github.incus4j.lxc, io.github.incus4j.qemu, io.github.incus4j.remote;
 
     opens io.github.incus4j.api.exec to com.fasterxml.jackson.databind;
     opens io.github.incus4j.api.model to com.fasterxml.jackson.databind;

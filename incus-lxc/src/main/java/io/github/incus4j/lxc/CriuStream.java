@@ -2,6 +2,8 @@ package io.github.incus4j.lxc;
 
 import io.github.incus4j.api.IncusException;
 import io.github.incus4j.api.InvalidArgumentException;
+import io.github.incus4j.api.internal.io.BulkInputStream;
+import io.github.incus4j.api.internal.io.BulkOutputStream;
 import io.github.incus4j.api.internal.text.ErrorTexts;
 import java.io.DataInputStream;
 import java.io.DataOutputStream;
@@ -151,12 +153,7 @@ final class CriuStream {
 
     /** A stream of chunks ({@code int} length, bytes; length 0 ends it) over {@code out}, which stays open. */
     static OutputStream chunked(DataOutputStream out) {
-        return new OutputStream() {
-            @Override
-            public void write(int b) throws IOException {
-                write(new byte[] {(byte) b}, 0, 1);
-            }
-
+        return new BulkOutputStream() {
             @Override
             public void write(byte[] b, int off, int len) throws IOException {
                 if (len > 0) {
@@ -175,15 +172,9 @@ final class CriuStream {
 
     /** The chunks written by {@link #chunked(DataOutputStream)}, ending at the empty chunk. */
     static InputStream unchunked(DataInputStream in) {
-        return new InputStream() {
+        return new BulkInputStream() {
             private int left;
             private boolean done;
-
-            @Override
-            public int read() throws IOException {
-                byte[] one = new byte[1];
-                return read(one, 0, 1) < 0 ? -1 : one[0] & 0xff;
-            }
 
             @Override
             public int read(byte[] b, int off, int len) throws IOException {

@@ -1,6 +1,7 @@
 package io.github.incus4j.lxc;
 
 import io.github.incus4j.api.InvalidArgumentException;
+import io.github.incus4j.api.internal.io.BulkInputStream;
 import io.github.incus4j.api.model.IdmapSet;
 import io.github.incus4j.api.internal.image.ImageTar;
 import io.github.incus4j.api.internal.image.ImageLayout;
@@ -146,14 +147,8 @@ final class ImageRootfs {
 
     /** {@code in} cut or padded with zeros to {@code size} bytes: a file the running container changes meanwhile. */
     private static InputStream exactly(InputStream in, long size) {
-        return new InputStream() {
+        return new BulkInputStream() {
             private long left = size;
-
-            @Override
-            public int read() throws IOException {
-                byte[] one = new byte[1];
-                return read(one, 0, 1) < 0 ? -1 : one[0] & 0xff;
-            }
 
             @Override
             public int read(byte[] b, int off, int len) throws IOException {

@@ -3,18 +3,15 @@ package io.github.incus4j.lxc;
 import io.github.incus4j.api.IncusException;
 import io.github.incus4j.api.NotSupportedException;
 import io.github.incus4j.api.OperationTimeoutException;
-import io.github.incus4j.api.exec.ConsoleSession;
+import io.github.incus4j.api.internal.io.StreamConsoleSession;
 import io.github.incus4j.lxc.binding.Liblxc;
 import io.github.incus4j.lxc.binding.Pty;
 import java.io.IOException;
-import java.io.InputStream;
-import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionStage;
 import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
 
@@ -26,16 +23,16 @@ import java.util.concurrent.TimeUnit;
  * terminal, so nothing typed from then on is lost. {@code lxc-console} ends when the container stops (its
  * console peer hangs up) or when the session is closed; either completes {@link #disconnected()}.
  */
-final class LxcConsole implements ConsoleSession {
+final class LxcConsole extends StreamConsoleSession {
     private static final System.Logger LOG = System.getLogger(LxcConsole.class.getName());
     private static final long KILL_WAIT_MS = 2000;
     private static final Duration ATTACH_TIMEOUT = Duration.ofSeconds(10);
 
     private final Process process;
     private final Pty pty;
-    private final CompletableFuture<Void> disconnected = new CompletableFuture<>();
 
     private LxcConsole(Process process, Pty pty) {
+        super(pty.output(), pty.input(), new CompletableFuture<>());
         this.process = process;
         this.pty = pty;
     }
@@ -98,21 +95,6 @@ final class LxcConsole implements ConsoleSession {
             pty.endOfOutput();
             disconnected.complete(null);
         }
-    }
-
-    @Override
-    public InputStream output() {
-        return pty.output();
-    }
-
-    @Override
-    public OutputStream input() {
-        return pty.input();
-    }
-
-    @Override
-    public CompletionStage<Void> disconnected() {
-        return disconnected;
     }
 
     /** Ends {@code lxc-console} (SIGTERM, then SIGKILL after 2 s) and closes the pty. */

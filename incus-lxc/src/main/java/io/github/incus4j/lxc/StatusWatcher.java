@@ -89,7 +89,7 @@ final class StatusWatcher implements AutoCloseable {
     }
 
     private StatusCode refreshLocked(LxcContainerInstance i, boolean again) {
-        LxcContainerInstance.Fresh f = i.queryStatus();
+        LxcStatus.Fresh f = i.status().query();
         if (!active() || !f.defined()) {
             forgetLocked(i);
             return f.status();
@@ -109,7 +109,7 @@ final class StatusWatcher implements AutoCloseable {
                 }
                 int wd = -1;
                 try {
-                    wd = events.watch(i.freezerEventsFile(f.pid()));
+                    wd = events.watch(i.status().freezerEventsFile(f.pid()));
                 } catch (IncusException e) {
                     LOG.log(System.Logger.Level.DEBUG, "No freezer to watch for {0}: {1}", i.name(), e.getMessage());
                 }
@@ -251,7 +251,7 @@ final class StatusWatcher implements AutoCloseable {
             }
             StatusCode s;
             try {
-                s = i.freezerStatus(w.pid);
+                s = i.status().freezerStatus(w.pid);
             } catch (IncusException e) {
                 return false; // gone meanwhile: liblxc tells
             }

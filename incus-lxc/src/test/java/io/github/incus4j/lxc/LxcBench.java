@@ -16,6 +16,7 @@ import java.util.Comparator;
 import java.util.Locale;
 import java.util.Map;
 import java.util.UUID;
+import java.util.function.BooleanSupplier;
 import java.util.stream.Stream;
 
 /**
@@ -116,22 +117,8 @@ public final class LxcBench {
 
     /** Mean of 100,000 {@code state()} calls after 20,000 for warm-up. */
     private static double stateQuery(LxcInstances lxc, LxcContainerInstance c) {
-        int running = 0;
-        int warmup = 20_000;
-        int calls = 100_000;
         try (LxcContainer handle = lxc.liblxc().open(c.lxcName(), lxc.lxcpath())) {
-            for (int i = 0; i < warmup; i++) {
-                running += handle.state().equals("RUNNING") ? 1 : 0;
-            }
-            long t0 = System.nanoTime();
-            for (int i = 0; i < calls; i++) {
-                running += handle.state().equals("RUNNING") ? 1 : 0;
-            }
-            long elapsed = System.nanoTime() - t0;
-            if (running != warmup + calls) {
-                throw new IllegalStateException("the container left RUNNING during the benchmark");
-            }
-            return (double) elapsed / calls;
+            return meanNanos(20_000, 100_000, () -> handle.state().equals("RUNNING"));
         }
     }
 
@@ -140,18 +127,21 @@ public final class LxcBench {
      * the driver's watcher keeps, no round trip.
      */
     private static double stateCached(Instance c) {
-        int running = 0;
-        int warmup = 2_000_000;
-        int calls = 10_000_000;
+        return meanNanos(2_000_000, 10_000_000, () -> c.statusCode() == StatusCode.RUNNING);
+    }
+
+    /** Mean time of {@code calls} calls of {@code running} after {@code warmup} untimed; each must answer true. */
+    private static double meanNanos(int warmup, int calls, BooleanSupplier running) {
+        int seen = 0;
         for (int i = 0; i < warmup; i++) {
-            running += c.statusCode() == StatusCode.RUNNING ? 1 : 0;
+            seen += running.getAsBoolean() ? 1 : 0;
         }
         long t0 = System.nanoTime();
         for (int i = 0; i < calls; i++) {
-            running += c.statusCode() == StatusCode.RUNNING ? 1 : 0;
+            seen += running.getAsBoolean() ? 1 : 0;
         }
         long elapsed = System.nanoTime() - t0;
-        if (running != warmup + calls) {
+        if (seen != warmup + calls) {
             throw new IllegalStateException("the container left RUNNING during the benchmark");
         }
         return (double) elapsed / calls;

@@ -34,30 +34,11 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
 import java.util.UUID;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 /** What the contract does not check: id shifting, liblxc's view, the rootfs source, lxc-specific paths. */
-class LxcContainerInstanceTest {
+class LxcContainerInstanceTest extends LxcFixture {
     private static final System.Logger LOG = System.getLogger(LxcContainerInstanceTest.class.getName());
-    private static final Duration WAIT = Duration.ofSeconds(20);
-
-    @TempDir
-    Path dir;
-    private LxcInstances lxc;
-
-    @BeforeEach
-    void open() {
-        LxcHost.require();
-        lxc = new LxcDriver().open(LxcHost.searchable(dir.resolve("root")), Duration.ofSeconds(30));
-    }
-
-    @AfterEach
-    void close() {
-        LxcHost.deleteAll(lxc);
-    }
 
     private static String name() {
         return "lxct-" + UUID.randomUUID().toString().substring(0, 8);
@@ -162,8 +143,10 @@ class LxcContainerInstanceTest {
         Instance c = lxc.create(InstanceArgs.builder(name()).config("limits.memory", "64MiB").build(),
                 InstanceSource.template("busybox", Map.of()));
         c.start(false);
-        // Some CPU time and page cache inside, so that the counters have something to count.
-        run(c, ExecRequest.of("sh", "-c", "i=0; while [ $i -lt 3000 ]; do i=$((i+1)); done; cat /bin/busybox > /tmp/x"));
+        // Some CPU time and page cache inside, so that the counters have something to count. The kernel splits CPU
+        // time into user and system by ticks: a few milliseconds of shell loop could all count as system time (CI saw
+        // user 0 after 3,000 rounds), so the loop runs long enough for many ticks (about 0.3 s).
+        run(c, ExecRequest.of("sh", "-c", "i=0; while [ $i -lt 100000 ]; do i=$((i+1)); done; cat /bin/busybox > /tmp/x"));
         io.github.incus4j.api.metrics.MetricSet m = c.metrics(List.of());
         double user = m.samples(io.github.incus4j.api.metrics.MetricType.CPU_SECONDS_TOTAL).stream()
                 .filter(s -> "user".equals(s.labels().get("mode"))).mapToDouble(s -> s.value()).sum();

@@ -29,33 +29,12 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.Map;
 import java.util.UUID;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 /** disk, unix-char, proxy devices and devptsFd in real containers (root and liblxc needed, else skipped). */
-class LxcDevicesTest {
-    private static final Duration WAIT = Duration.ofSeconds(20);
-
-    @TempDir
-    Path dir;
-    private LxcInstances lxc;
-
-    @BeforeEach
-    void open() {
-        LxcHost.require();
-        lxc = new LxcDriver().open(LxcHost.searchable(dir.resolve("root")), Duration.ofSeconds(30));
-    }
-
-    @AfterEach
-    void close() {
-        LxcHost.deleteAll(lxc);
-    }
-
+class LxcDevicesTest extends LxcFixture {
     private static String name() {
         return "lxcd-" + UUID.randomUUID().toString().substring(0, 8);
     }

@@ -4,17 +4,11 @@ import io.github.incus4j.api.Instance;
 import io.github.incus4j.api.InstanceSource;
 import io.github.incus4j.api.InstanceType;
 import io.github.incus4j.api.Instances;
-import io.github.incus4j.api.exec.Cmd;
-import io.github.incus4j.api.exec.ExecRequest;
 import io.github.incus4j.api.model.Device;
 import io.github.incus4j.testkit.contract.Capability;
 import io.github.incus4j.testkit.contract.DriverUnderTest;
 import io.github.incus4j.testkit.contract.InstanceDriverContract;
 import io.github.incus4j.testkit.contract.MigrationPipe;
-import java.io.ByteArrayInputStream;
-import java.io.ByteArrayOutputStream;
-import java.io.OutputStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.EnumSet;
@@ -95,18 +89,7 @@ class LxcDriverContractTest extends InstanceDriverContract {
          */
         @Override
         public void startHttpServer(Instance instance, int port, String body) {
-            String dir = "/tmp/www" + port;
-            ByteArrayOutputStream err = new ByteArrayOutputStream();
-            try (Cmd c = instance.exec(ExecRequest.of("sh", "-c", "mkdir -p " + dir + " && cat > " + dir
-                    + "/index.html && httpd -p 127.0.0.1:" + port + " -h " + dir),
-                    new ByteArrayInputStream(body.getBytes(StandardCharsets.UTF_8)), OutputStream.nullOutputStream(),
-                    err)) {
-                int code = c.waitFor(timeout());
-                if (code != 0) {
-                    throw new IllegalStateException("httpd did not start in " + instance.name() + " (exit " + code
-                            + "): " + err.toString(StandardCharsets.UTF_8));
-                }
-            }
+            startBusyboxHttpd(instance, port, body, "", timeout());
         }
 
         @Override

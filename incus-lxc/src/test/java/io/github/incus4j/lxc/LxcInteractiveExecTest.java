@@ -9,17 +9,16 @@ import io.github.incus4j.api.Instance;
 import io.github.incus4j.api.InvalidArgumentException;
 import io.github.incus4j.api.exec.Cmd;
 import io.github.incus4j.api.exec.ExecRequest;
+import io.github.incus4j.api.testing.TerminalScreen;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.OutputStream;
 import java.io.PipedInputStream;
 import java.io.PipedOutputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -50,41 +49,9 @@ class LxcInteractiveExecTest {
         LxcHost.deleteAll(lxc);
     }
 
-    /** What a command writes, readable while it runs. */
-    private static final class Screen extends OutputStream {
-        private final ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-
-        @Override
-        public synchronized void write(int b) {
-            bytes.write(b);
-            notifyAll();
-        }
-
-        @Override
-        public synchronized void write(byte[] b, int off, int len) {
-            bytes.write(b, off, len);
-            notifyAll();
-        }
-
-        synchronized String text() {
-            return bytes.toString(StandardCharsets.UTF_8);
-        }
-
-        synchronized void await(String expected) throws InterruptedException {
-            long deadline = System.nanoTime() + WAIT.toNanos();
-            while (!text().contains(expected)) {
-                long left = TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime());
-                if (left <= 0) {
-                    throw new AssertionError("no \"" + expected + "\" on the terminal; read: " + text());
-                }
-                wait(left);
-            }
-        }
-    }
-
     @Test
     void commandHasATerminalOfTheRequestedSizeThatFollowsResizes() throws Exception {
-        Screen screen = new Screen();
+        TerminalScreen screen = new TerminalScreen(false, WAIT);
         PipedOutputStream keyboard = new PipedOutputStream();
         ExecRequest request = ExecRequest.builder("sh", "-c", "tty; test -t 0 && test -t 1 && test -t 2"
                 + " && echo all-ttys; stty size; echo READY; read line; echo \"got:$line\"; stty size; exit 3")
@@ -107,7 +74,7 @@ class LxcInteractiveExecTest {
 
     @Test
     void endOfInputIsCtrlDAndErrorsShareTheTerminal() {
-        Screen screen = new Screen();
+        TerminalScreen screen = new TerminalScreen(false, WAIT);
         ByteArrayOutputStream stderr = new ByteArrayOutputStream();
         ExecRequest request = ExecRequest.builder("sh", "-c", "cat; echo oops >&2; exit 5").interactive(true).build();
         try (Cmd cmd = c.exec(request, new ByteArrayInputStream("one\ntwo\n".getBytes(StandardCharsets.US_ASCII)),

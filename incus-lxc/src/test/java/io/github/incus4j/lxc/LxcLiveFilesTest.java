@@ -24,15 +24,11 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.EnumSet;
 import java.util.Map;
 import java.util.UUID;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.function.Executable;
-import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -41,24 +37,7 @@ import org.junit.jupiter.params.provider.ValueSource;
  * the container root's), and refuses the kernel filesystems host root could change the host through (root and
  * liblxc needed, else skipped).
  */
-class LxcLiveFilesTest {
-    private static final Duration WAIT = Duration.ofSeconds(20);
-
-    @TempDir
-    Path dir;
-    private LxcInstances lxc;
-
-    @BeforeEach
-    void open() {
-        LxcHost.require();
-        lxc = new LxcDriver().open(LxcHost.searchable(dir.resolve("root")), Duration.ofSeconds(30));
-    }
-
-    @AfterEach
-    void close() {
-        LxcHost.deleteAll(lxc);
-    }
-
+class LxcLiveFilesTest extends LxcFixture {
     private LxcContainerInstance running(boolean privileged) {
         InstanceArgs.Builder b = InstanceArgs.builder("lxd-" + UUID.randomUUID().toString().substring(0, 8));
         if (privileged) {

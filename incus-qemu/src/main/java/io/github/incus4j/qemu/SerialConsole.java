@@ -3,18 +3,15 @@ package io.github.incus4j.qemu;
 import io.github.incus4j.api.BusyException;
 import io.github.incus4j.api.IncusException;
 import io.github.incus4j.api.OperationTimeoutException;
+import io.github.incus4j.api.internal.io.StreamConsoleSession;
 import io.github.incus4j.qemu.qmp.UnixSockets;
-import io.github.incus4j.api.exec.ConsoleSession;
 import java.io.IOException;
-import java.io.InputStream;
-import java.io.OutputStream;
 import java.nio.channels.Channels;
 import java.nio.channels.SocketChannel;
 import java.nio.file.Files;
 import java.time.Duration;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ThreadFactory;
 
 /**
@@ -22,23 +19,19 @@ import java.util.concurrent.ThreadFactory;
  * ring buffer to a unix socket server ({@code chardev-change}), this session connects to it, and closing switches it
  * back. One session at a time. {@link #disconnected()} completes on close or when QEMU goes away.
  */
-final class SerialConsole implements ConsoleSession {
+final class SerialConsole extends StreamConsoleSession {
     private static final System.Logger LOG = System.getLogger(SerialConsole.class.getName());
     private static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(5);
 
     private final Machine machine;
     private final SocketChannel channel;
     private final int ringbufSize;
-    private final InputStream output;
-    private final OutputStream input;
-    private final CompletableFuture<Void> disconnected = new CompletableFuture<>();
 
     private SerialConsole(Machine machine, SocketChannel channel, int ringbufSize) {
+        super(Channels.newInputStream(channel), Channels.newOutputStream(channel), new CompletableFuture<>());
         this.machine = machine;
         this.channel = channel;
         this.ringbufSize = ringbufSize;
-        this.output = Channels.newInputStream(channel);
-        this.input = Channels.newOutputStream(channel);
     }
 
     /**
@@ -70,21 +63,6 @@ final class SerialConsole implements ConsoleSession {
             m.consoleAttached.set(false);
             throw new IncusException("Cannot attach to the console: " + e.getMessage(), e);
         }
-    }
-
-    @Override
-    public InputStream output() {
-        return output;
-    }
-
-    @Override
-    public OutputStream input() {
-        return input;
-    }
-
-    @Override
-    public CompletionStage<Void> disconnected() {
-        return disconnected;
     }
 
     @Override

@@ -1,7 +1,6 @@
 package io.github.incus4j.qemu;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
@@ -14,7 +13,7 @@ import io.github.incus4j.api.InvalidArgumentException;
 import io.github.incus4j.api.exec.Cmd;
 import io.github.incus4j.api.exec.ExecRequest;
 import io.github.incus4j.api.model.InstanceArgs;
-import java.io.ByteArrayOutputStream;
+import io.github.incus4j.api.testing.TerminalScreen;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.io.PipedInputStream;
@@ -97,7 +96,7 @@ class SshExecTest {
 
     @Test
     void terminalSizeResizeAndStatus() throws Exception {
-        Screen screen = new Screen();
+        TerminalScreen screen = new TerminalScreen(true, WAIT);
         PipedOutputStream keyboard = new PipedOutputStream();
         ExecRequest r = ExecRequest.builder("sh", "-c", "stty size; read x; stty size; echo \"[$x]\"; exit 7")
                 .interactive(true).window(91, 17).build();
@@ -115,7 +114,7 @@ class SshExecTest {
 
     @Test
     void signalEndsTheCommandWith128PlusN() throws Exception {
-        Screen screen = new Screen();
+        TerminalScreen screen = new TerminalScreen(true, WAIT);
         ExecRequest r = ExecRequest.builder("sh", "-c", "echo started; exec sleep 60").interactive(true).build();
         try (Cmd c = vm.exec(r, null, screen, null)) {
             screen.await("started\n");
@@ -169,43 +168,10 @@ class SshExecTest {
     }
 
     private static String interactive(Instance i, String... argv) {
-        Screen out = new Screen();
+        TerminalScreen out = new TerminalScreen(true, WAIT);
         try (Cmd c = i.exec(ExecRequest.builder(argv).interactive(true).build(), null, out, null)) {
             assertEquals(0, c.waitFor(WAIT), "exit status of " + Arrays.toString(argv) + ": " + out.text());
         }
         return out.text();
-    }
-
-    /** A terminal's output with CRs dropped. */
-    private static final class Screen extends OutputStream {
-        private final ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-
-        @Override
-        public synchronized void write(int b) {
-            if (b != '\r') {
-                bytes.write(b);
-            }
-            notifyAll();
-        }
-
-        @Override
-        public synchronized void write(byte[] b, int off, int len) {
-            for (int k = off; k < off + len; k++) {
-                write(b[k]);
-            }
-        }
-
-        synchronized String text() {
-            return bytes.toString(StandardCharsets.UTF_8);
-        }
-
-        synchronized void await(String expected) throws InterruptedException {
-            long deadline = System.nanoTime() + WAIT.toNanos();
-            while (!text().contains(expected)) {
-                long left = TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime());
-                assertFalse(left <= 0, "no " + expected.strip() + " after " + WAIT + ": " + text());
-                wait(left);
-            }
-        }
     }
 }

@@ -1,14 +1,14 @@
 package io.github.incus4j.remote;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import io.github.incus4j.api.exec.ConsoleSession;
+import io.github.incus4j.api.internal.io.BulkInputStream;
+import io.github.incus4j.api.internal.io.BulkOutputStream;
+import io.github.incus4j.api.internal.io.StreamConsoleSession;
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.OutputStream;
 import java.nio.ByteBuffer;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionStage;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -21,29 +21,22 @@ import org.eclipse.jetty.websocket.api.Session;
  * console both ways, a control websocket keeps the session; closing the control socket detaches (incusd then ends
  * the console operation). The session ends when the data socket closes, e.g. when the instance stops.
  */
-final class IncusConsole implements ConsoleSession {
+final class IncusConsole extends StreamConsoleSession {
     private static final System.Logger LOG = System.getLogger(IncusConsole.class.getName());
 
-    private final Transport transport;
     private final Session data;
     private final Session control;
-    private final Output output;
-    private final CompletableFuture<Void> disconnected;
-    private final OutputStream input;
 
     private IncusConsole(Transport transport, Session data, Session control, Output output,
             CompletableFuture<Void> disconnected) {
-        this.transport = transport;
+        super(output, keyboard(transport, data), disconnected);
         this.data = data;
         this.control = control;
-        this.output = output;
-        this.disconnected = disconnected;
-        this.input = new OutputStream() {
-            @Override
-            public void write(int b) throws IOException {
-                write(new byte[] {(byte) b}, 0, 1);
-            }
+    }
 
+    /** Keystrokes, each write sent as one binary message on the data socket and awaited. */
+    private static OutputStream keyboard(Transport transport, Session data) {
+        return new BulkOutputStream() {
             @Override
             public void write(byte[] b, int off, int len) throws IOException {
                 if (!data.isOpen()) {
@@ -94,21 +87,6 @@ final class IncusConsole implements ConsoleSession {
     }
 
     @Override
-    public InputStream output() {
-        return output;
-    }
-
-    @Override
-    public OutputStream input() {
-        return input;
-    }
-
-    @Override
-    public CompletionStage<Void> disconnected() {
-        return disconnected;
-    }
-
-    @Override
     public void close() {
         control.close();
         data.close();
@@ -119,7 +97,7 @@ final class IncusConsole implements ConsoleSession {
      * What the console prints, queued by the websocket's thread for the reader (a pipe would break when the Jetty
      * thread that wrote last ends). Chunks arrive as the console writes them; the end is an empty chunk.
      */
-    private static final class Output extends InputStream {
+    private static final class Output extends BulkInputStream {
         private static final byte[] END = new byte[0];
         private final LinkedBlockingQueue<byte[]> chunks = new LinkedBlockingQueue<>();
         private byte[] current;
@@ -144,13 +122,6 @@ final class IncusConsole implements ConsoleSession {
 
         void end() {
             chunks.add(END);
-        }
-
-        @Override
-        public int read() throws IOException {
-            byte[] one = new byte[1];
-            int n = read(one, 0, 1);
-            return n < 0 ? -1 : one[0] & 0xff;
         }
 
         @Override

@@ -846,17 +846,30 @@ class IncusInstance implements RemoteInstance {
         body.put("name", parentName());
         body.put("migration", true);
         body.put("live", false);
-        async("POST", instancePath("?target=" + IncusInstances.seg(member)), body, timeout());
+        try {
+            Transport.Reply r = transport().call("POST", instancePath("?target=" + IncusInstances.seg(member)), body);
+            String op = r.body().path("operation").asText("");
+            if (!op.isEmpty()) {
+                // Not cancelled on timeout: Incus 6.0.4 dies cancelling a migration (see IncusMigration).
+                session.waitOperation(IncusInstances.operationId(op), timeout(), true, false);
+            }
+        } finally {
+            session.events().forget(project, parentName());
+        }
     }
 
+    /** Relayed by this client between the source server and the receiver's (see {@link IncusMigration}). */
     @Override
     public void migrateSend(MigrateSendArgs args) {
-        throw new NotSupportedException("Migration is not implemented by the incus driver yet");
+        requireInstance("migration");
+        IncusMigration.send(this, args);
     }
 
+    /** Replaces this (stopped) instance, or refreshes it, with the one the sender relays. */
     @Override
     public void migrateReceive(MigrateReceiveArgs args) {
-        throw new NotSupportedException("Migration is not implemented by the incus driver yet");
+        requireInstance("migration");
+        IncusMigration.receive(this, args);
     }
 
     @Override

@@ -220,6 +220,14 @@ final class IncusInstances implements Instances {
      * down) from {@code /1.0/operations/<id>/wait}. On timeout the operation is cancelled where the server allows.
      */
     JsonNode waitOperation(String id, Duration limit, boolean failOnError) {
+        return waitOperation(id, limit, failOnError, true);
+    }
+
+    /**
+     * {@link #waitOperation(String, Duration, boolean)}, cancelling on timeout only when {@code cancelOnTimeout}:
+     * Incus 6.0.4 dies cancelling a migration operation (see {@link IncusMigration}).
+     */
+    JsonNode waitOperation(String id, Duration limit, boolean failOnError, boolean cancelOnTimeout) {
         long deadline = System.nanoTime() + limit.toNanos();
         JsonNode done = null;
         Events.Pending p = events.operation(id);
@@ -228,7 +236,7 @@ final class IncusInstances implements Instances {
                 done = p.done.get(limit.toMillis(), TimeUnit.MILLISECONDS);
             }
         } catch (TimeoutException e) {
-            cancel(id);
+            cancelIf(cancelOnTimeout, id);
             throw new OperationTimeoutException("Operation " + id + " did not end within " + limit, e);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
@@ -245,7 +253,7 @@ final class IncusInstances implements Instances {
                 w = transport.send("GET", "/1.0/operations/" + seg(id) + "/wait?timeout=" + left, null, Map.of(),
                         Duration.ofSeconds(left + 2));
             } catch (OperationTimeoutException e) {
-                cancel(id);
+                cancelIf(cancelOnTimeout, id);
                 throw new OperationTimeoutException("Operation " + id + " did not end within " + limit, e);
             }
             if (w.status() >= 400 || "error".equals(w.body().path("type").asText())) {
@@ -254,7 +262,7 @@ final class IncusInstances implements Instances {
             }
             done = w.metadata();
             if (done.path("status_code").asInt() < 200) {
-                cancel(id);
+                cancelIf(cancelOnTimeout, id);
                 throw new OperationTimeoutException("Operation " + id + " did not end within " + limit);
             }
         }
@@ -263,6 +271,12 @@ final class IncusInstances implements Instances {
             throw Errors.map(0, err.isEmpty() ? "Operation " + id + " " + done.path("status").asText() : err);
         }
         return done;
+    }
+
+    private void cancelIf(boolean wanted, String id) {
+        if (wanted) {
+            cancel(id);
+        }
     }
 
     private void cancel(String id) {

@@ -6,6 +6,9 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.NullNode;
 import io.github.incus4j.api.IncusException;
 import io.github.incus4j.api.OperationTimeoutException;
+import io.github.incus4j.api.internal.io.BulkInputStream;
+import io.github.incus4j.api.internal.io.BulkOutputStream;
+import io.github.incus4j.api.internal.io.Connections;
 import io.github.incus4j.api.io.Connection;
 import java.io.IOException;
 import java.io.InputStream;
@@ -442,8 +445,9 @@ final class Transport implements AutoCloseable {
             throw connectionFailure("a connection", e);
         }
         InputStream in = new ChannelInput(ch);
-        ChannelConnection c = new ChannelConnection(ch, in);
-        return new Raw(in, c.output(), c, null);
+        // No half-close: incusd cancels on it, so closing the output closes the channel too.
+        OutputStream out = new ChannelOutput(ch);
+        return new Raw(in, out, Connections.of(in, out, ch), null);
     }
 
     private Raw tlsRaw() {
@@ -460,22 +464,7 @@ final class Transport implements AutoCloseable {
             }
             InputStream in = tls.getInputStream();
             OutputStream out = tls.getOutputStream();
-            Connection c = new Connection() {
-                @Override
-                public InputStream input() {
-                    return in;
-                }
-
-                @Override
-                public OutputStream output() {
-                    return out;
-                }
-
-                @Override
-                public void close() throws IOException {
-                    tls.close();
-                }
-            };
+            Connection c = Connections.of(in, out, tls);
             return new Raw(in, out, c, tls);
         } catch (java.net.SocketTimeoutException e) {
             closeQuietly(plain);
@@ -612,18 +601,11 @@ final class Transport implements AutoCloseable {
      * Reads straight from the channel: {@code Channels.newInputStream} would hold the channel's blocking lock during
      * a read and so stall concurrent writes, which a full-duplex SFTP session needs.
      */
-    private static final class ChannelInput extends InputStream {
+    private static final class ChannelInput extends BulkInputStream {
         private final SocketChannel ch;
 
         ChannelInput(SocketChannel ch) {
             this.ch = ch;
-        }
-
-        @Override
-        public int read() throws IOException {
-            byte[] one = new byte[1];
-            int n = read(one, 0, 1);
-            return n < 0 ? -1 : one[0] & 0xff;
         }
 
         @Override
@@ -644,44 +626,20 @@ final class Transport implements AutoCloseable {
         }
     }
 
-    /** The upgraded connection; closing it closes the channel (no half-close: incusd cancels on it). */
-    private static final class ChannelConnection implements Connection {
+    /** Writes the whole buffer to the upgraded channel; closing it closes the channel. */
+    private static final class ChannelOutput extends BulkOutputStream {
         private final SocketChannel ch;
-        private final InputStream in;
-        private final OutputStream out;
 
-        ChannelConnection(SocketChannel ch, InputStream in) {
+        ChannelOutput(SocketChannel ch) {
             this.ch = ch;
-            this.in = in;
-            this.out = new OutputStream() {
-                @Override
-                public void write(int b) throws IOException {
-                    write(new byte[] {(byte) b}, 0, 1);
-                }
-
-                @Override
-                public void write(byte[] b, int off, int len) throws IOException {
-                    ByteBuffer buf = ByteBuffer.wrap(b, off, len);
-                    while (buf.hasRemaining()) {
-                        ch.write(buf);
-                    }
-                }
-
-                @Override
-                public void close() throws IOException {
-                    ch.close();
-                }
-            };
         }
 
         @Override
-        public InputStream input() {
-            return in;
-        }
-
-        @Override
-        public OutputStream output() {
-            return out;
+        public void write(byte[] b, int off, int len) throws IOException {
+            ByteBuffer buf = ByteBuffer.wrap(b, off, len);
+            while (buf.hasRemaining()) {
+                ch.write(buf);
+            }
         }
 
         @Override

@@ -4,7 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import io.github.incus4j.api.Instance;
 import io.github.incus4j.api.surface.ExportedSurface;
-import java.nio.file.Path;
+import io.github.incus4j.api.surface.ExportedSurfaceChecks;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
@@ -13,17 +13,11 @@ import org.junit.jupiter.api.Test;
  * {@code @API} status; no signature shows a type of incus-api's internal packages or of the libraries this module
  * uses inside (Jetty, BouncyCastle, Jackson).
  */
-class ExportedSurfaceTest {
+class ExportedSurfaceTest extends ExportedSurfaceChecks {
     private static final ExportedSurface SURFACE = ExportedSurface.of(IncusDriver.class);
 
-    @Test
-    void matchesTheCommittedList() {
-        ExportedSurface.assertMatches(Path.of("src/test/resources/exported-surface.txt"), SURFACE.describe());
-    }
-
-    @Test
-    void everyPublicTypeHasAMatchingStatus() {
-        assertEquals(List.of(), SURFACE.statusProblems());
+    ExportedSurfaceTest() {
+        super(SURFACE);
     }
 
     @Test

@@ -6,17 +6,12 @@ import io.github.incus4j.api.Instance;
 import io.github.incus4j.api.InstanceSource;
 import io.github.incus4j.api.InstanceType;
 import io.github.incus4j.api.Instances;
-import io.github.incus4j.api.exec.Cmd;
-import io.github.incus4j.api.exec.ExecRequest;
 import io.github.incus4j.api.model.Device;
 import io.github.incus4j.api.spi.Applicability;
 import io.github.incus4j.testkit.contract.Capability;
 import io.github.incus4j.testkit.contract.DriverUnderTest;
 import io.github.incus4j.testkit.contract.InstanceDriverContract;
-import java.io.ByteArrayInputStream;
-import java.io.ByteArrayOutputStream;
-import java.io.OutputStream;
-import java.nio.charset.StandardCharsets;
+import io.github.incus4j.testkit.contract.MigrationPipe;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.EnumSet;
@@ -165,10 +160,14 @@ class IncusContractTest extends InstanceDriverContract {
         System.out.print(sb);
     }
 
-    /** The bridge the NICs were attached to goes with the class, whatever its tests' outcome. */
+    /** The bridge the NICs were attached to, and the migration group's project, go with the class. */
     @org.junit.jupiter.api.AfterAll
-    void deleteTestBridge() {
-        TestBridge.delete();
+    void deleteTestBridgeAndProject() {
+        try {
+            TestBridge.delete();
+        } finally {
+            TestProject.delete();
+        }
     }
 
     /** The incus driver as the contract sees it. */
@@ -184,6 +183,21 @@ class IncusContractTest extends InstanceDriverContract {
             return new IncusDriver().open(root, IncusDriver.findSocket(), timeout());
         }
 
+        /** Another project on the same server: a migration there crosses projects as it would cross servers. */
+        @Override
+        public Instances openMigrationTarget(Path root) {
+            requireServer();
+            String project = TestProject.ensure(IncusDriver.findSocket(), timeout());
+            return new IncusDriver().open(root, IncusRemote.unix(IncusDriver.findSocket()).timeout(timeout())
+                    .project(project).build());
+        }
+
+        /** The relay's two ends in this JVM (the driver relays between the servers' migration websockets). */
+        @Override
+        public MigrationPipe migrationPipe() {
+            return MigrationPipe.inMemory();
+        }
+
         /** Skips the test, naming why, unless a trusted incusd answers here. */
         private static void requireServer() {
             Applicability a = new IncusDriver().applicability();
@@ -194,7 +208,7 @@ class IncusContractTest extends InstanceDriverContract {
         public Set<Capability> capabilities() {
             return EnumSet.of(Capability.CONTAINERS, Capability.EXEC, Capability.FREEZE, Capability.FILES,
                     Capability.CONSOLE, Capability.CONSOLE_LOG, Capability.METRICS, Capability.LIVE_UPDATE,
-                    Capability.INTERACTIVE_EXEC, Capability.EXPORT_IMPORT,
+                    Capability.INTERACTIVE_EXEC, Capability.EXPORT_IMPORT, Capability.MIGRATION,
                     // The server applies devices itself: NICs on the bridge the test creates (TestBridge), host
                     // directories (the server runs as root on this host), forkproxy on loopback, hot-plug.
                     Capability.NIC_DEVICES, Capability.DISK_DEVICES, Capability.PROXY_DEVICES,
@@ -221,18 +235,7 @@ class IncusContractTest extends InstanceDriverContract {
          */
         @Override
         public void startHttpServer(Instance instance, int port, String body) {
-            String dir = "/tmp/www" + port;
-            ByteArrayOutputStream err = new ByteArrayOutputStream();
-            try (Cmd c = instance.exec(ExecRequest.of("sh", "-c", "ip link set lo up && mkdir -p " + dir + " && cat > " + dir
-                    + "/index.html && httpd -p 127.0.0.1:" + port + " -h " + dir),
-                    new ByteArrayInputStream(body.getBytes(StandardCharsets.UTF_8)), OutputStream.nullOutputStream(),
-                    err)) {
-                int code = c.waitFor(timeout());
-                if (code != 0) {
-                    throw new IllegalStateException("httpd did not start in " + instance.name() + " (exit " + code
-                            + "): " + err.toString(StandardCharsets.UTF_8));
-                }
-            }
+            startBusyboxHttpd(instance, port, body, "ip link set lo up", timeout());
         }
 
         @Override

@@ -2,6 +2,7 @@ package io.github.incus4j.api.io;
 
 import static org.apiguardian.api.API.Status.EXPERIMENTAL;
 
+import io.github.incus4j.api.internal.io.Connections;
 import java.io.Closeable;
 import java.io.IOException;
 import java.io.InputStream;
@@ -18,26 +19,13 @@ public interface Connection extends Closeable {
     static Connection of(InputStream in, OutputStream out) {
         java.util.Objects.requireNonNull(in, "in");
         java.util.Objects.requireNonNull(out, "out");
-        return new Connection() {
-            @Override
-            public InputStream input() {
-                return in;
+        return Connections.of(in, out, () -> {
+            try {
+                out.close();
+            } finally {
+                in.close();
             }
-
-            @Override
-            public OutputStream output() {
-                return out;
-            }
-
-            @Override
-            public void close() throws IOException {
-                try {
-                    out.close();
-                } finally {
-                    in.close();
-                }
-            }
-        };
+        });
     }
 
     /** Bytes from the peer. */

@@ -2,9 +2,6 @@ package io.github.incus4j.api.spi;
 
 import static org.apiguardian.api.API.Status.EXPERIMENTAL;
 
-import io.github.incus4j.api.BusyException;
-import io.github.incus4j.api.ConsoleTypes;
-import io.github.incus4j.api.Hooks;
 import io.github.incus4j.api.IncusException;
 import io.github.incus4j.api.Info;
 import io.github.incus4j.api.Instance;
@@ -12,14 +9,13 @@ import io.github.incus4j.api.InstanceStateException;
 import io.github.incus4j.api.InstanceType;
 import io.github.incus4j.api.InvalidArgumentException;
 import io.github.incus4j.api.internal.config.ProfileExpansion;
-import io.github.incus4j.api.internal.config.LiveUpdates;
 import io.github.incus4j.api.internal.config.ConfigValues;
 import io.github.incus4j.api.internal.config.DeviceChanges;
 import io.github.incus4j.api.internal.config.NameRules;
+import io.github.incus4j.api.internal.config.VolatileKeys;
 import io.github.incus4j.api.internal.store.BackupYaml;
 import io.github.incus4j.api.internal.store.RecordStore;
 import io.github.incus4j.api.internal.store.StorageFiles;
-import io.github.incus4j.api.internal.sftp.WireSftpClient;
 import io.github.incus4j.api.internal.text.ErrorTexts;
 import io.github.incus4j.api.migration.MigrateReceiveArgs;
 import io.github.incus4j.api.migration.MigrateSendArgs;
@@ -29,7 +25,6 @@ import io.github.incus4j.api.OperationTimeoutException;
 import io.github.incus4j.api.PowerState;
 import io.github.incus4j.api.StatusCode;
 import io.github.incus4j.api.TemplateTrigger;
-import io.github.incus4j.api.Architectures;
 import io.github.incus4j.api.cgroup.CGroup;
 import io.github.incus4j.api.exec.Cmd;
 import io.github.incus4j.api.io.Connection;
@@ -49,41 +44,33 @@ import io.github.incus4j.api.model.InstanceBackup;
 import io.github.incus4j.api.model.Profile;
 import io.github.incus4j.api.model.Project;
 import io.github.incus4j.api.model.RunConfig;
-import io.github.incus4j.api.rest.ApiInstance;
 import io.github.incus4j.api.rest.ApiInstanceFull;
-import io.github.incus4j.api.rest.ApiInstanceSnapshot;
 import io.github.incus4j.api.rest.ApiInstanceState;
 import io.github.incus4j.api.rest.ApiRenderable;
 import io.github.incus4j.api.rest.Render;
-import io.github.incus4j.api.rest.RestJson;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.NetworkInterface;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.ArrayDeque;
-import java.util.ArrayList;
-import java.util.Deque;
 import java.util.HashMap;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
-import java.util.TreeMap;
-import java.util.TreeSet;
-import java.util.UUID;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.UnaryOperator;
 import org.apiguardian.api.API;
 
 /**
- * The driver-independent half of an instance, Incus's {@code driver_common.go}: getters, paths, ETag, rendering,
- * volatile keys, templates deferral, and every action's preconditions, error texts and operation locking. A driver
- * extends it and implements the {@code do*} hooks, which run with the preconditions checked and the lock held.
+ * The driver-independent half of an instance, Incus's {@code driver_common.go}: getters, paths, status, the
+ * lifecycle (every action's preconditions, error texts and operation locking), volatile keys and the durable record.
+ * A driver extends it and implements the {@code do*} hooks, which run with the preconditions checked and the lock
+ * held. Snapshots ({@code InstanceSnapshots}), config and device updates ({@code InstanceUpdate}), renames
+ * ({@code InstanceRename}), rendering and metrics ({@code InstanceRendering}), migration and export
+ * ({@code InstanceTransfer}) and exec, console and files ({@code InstanceAccess}) are delegated, each to a class of
+ * its own.
  *
  * <p>A handle stands for an instance or, when {@link #isSnapshot()}, for one of its snapshots. The definition is an
  * immutable {@link InstanceArgs} swapped atomically, so readers never lock; writers serialise on the handle.
@@ -91,10 +78,6 @@ import org.apiguardian.api.API;
 @API(status = EXPERIMENTAL)
 public abstract class AbstractInstance implements Instance {
     private static final System.Logger LOG = System.getLogger(AbstractInstance.class.getName());
-
-    /** Config keys whose deletion by a user Incus refuses. */
-    private static final Set<String> IDMAP_KEYS = Set.of("volatile.idmap.base", "volatile.idmap.current",
-            "volatile.idmap.next", "volatile.last_state.idmap");
 
     private final AbstractInstances<?> owner;
     private final AbstractInstance parent;
@@ -108,9 +91,13 @@ public abstract class AbstractInstance implements Instance {
     // fails with NotFoundException instead of recreating a record for a name that no longer exists.
     private volatile boolean deleted;
     private volatile String lastStatusError;
-    // Snapshot creations, deletions and renames of one instance queue here (fairly, each bounded by the lock
-    // registry's wait) before taking the instance's operation lock, so that parallel snapshots are all made.
-    private final ReentrantLock snapshotQueue = new ReentrantLock(true);
+    // The jobs the template delegates, each on this instance (see their class comments).
+    private final InstanceSnapshots snapshots = new InstanceSnapshots(this);
+    private final InstanceUpdate updates = new InstanceUpdate(this);
+    private final InstanceRename renames = new InstanceRename(this);
+    private final InstanceRendering rendering = new InstanceRendering(this);
+    private final InstanceTransfer transfers = new InstanceTransfer(this);
+    private final InstanceAccess access = new InstanceAccess(this);
 
     /** A handle for an instance defined by {@code record}. */
     protected AbstractInstance(AbstractInstances<?> owner, InstanceRecord record) {
@@ -677,20 +664,7 @@ public abstract class AbstractInstance implements Instance {
         runHeld(owner.locks().create(args.project(), args.name(), op, OperationLocks.Action.CREATE, false,
                 false), () -> {
             doRebuild(image, op);
-            mutate(a -> {
-                Map<String, String> c = new HashMap<>(a.config());
-                c.keySet().removeIf(k -> k.startsWith("image.") || k.equals("volatile.base_image")
-                        || k.equals("volatile.idmap.next") || k.equals("volatile.last_state.idmap"));
-                if (image != null) {
-                    image.properties().forEach((k, v) -> c.put("image." + k, v));
-                    c.put("volatile.base_image", image.fingerprint());
-                }
-                String uuid = c.get("volatile.uuid");
-                if (uuid != null) {
-                    c.put("volatile.uuid.generation", uuid);
-                }
-                return a.toBuilder().config(c).build();
-            }, true);
+            mutate(a -> a.toBuilder().config(VolatileKeys.afterRebuild(a.config(), image)).build(), true);
         });
     }
 
@@ -742,139 +716,22 @@ public abstract class AbstractInstance implements Instance {
 
     @Override
     public void snapshot(String name, Instant expiry, boolean stateful) {
-        requireInstance("snapshot");
-        NameRules.validateSnapshotName(name);
-        if (stateful) {
-            if (!ConfigValues.isTrue(expandedConfig.get("migration.stateful"))) {
-                throw new InvalidArgumentException(ErrorTexts.statefulSnapshotNeedsMigrationStateful(type()));
-            }
-            if (!isRunning()) {
-                throw new InstanceStateException(ErrorTexts.STATEFUL_SNAPSHOT_NOT_RUNNING, statusCode());
-            }
-        }
-        inSnapshotQueue(OperationLocks.Action.CREATE, () -> {
-            synchronized (this) {
-                String fullSnapName = NameRules.snapshotFullName(name(), name);
-                for (InstanceArgs s : snapshotArgs) {
-                    if (s.name().equals(fullSnapName)) {
-                        throw new BusyException(ErrorTexts.snapshotExists(fullSnapName));
-                    }
-                }
-                InstanceArgs snap = args.toBuilder()
-                        .name(fullSnapName)
-                        .snapshot(true)
-                        .stateful(stateful)
-                        .creationDate(owner.clock().instant())
-                        .lastUsedDate(Instant.EPOCH)
-                        .expiryDate(expiry)
-                        .build();
-                doSnapshot(snap, stateful);
-                List<InstanceArgs> updated = new ArrayList<>(snapshotArgs);
-                updated.add(snap);
-                setDefinition(args, updated);
-                persist();
-            }
-        });
-    }
-
-    /**
-     * Runs a snapshot change under this instance's operation lock ({@code action}), after the snapshot changes
-     * queued before it: a snapshot is never taken while a restore, rebuild or migration changes the instance.
-     */
-    private void inSnapshotQueue(OperationLocks.Action action, Runnable body) {
-        Duration wait = owner.locks().maxWait();
-        try {
-            if (!snapshotQueue.tryLock(wait.toMillis(), TimeUnit.MILLISECONDS)) {
-                throw new OperationTimeoutException("Timed out after " + wait.toSeconds()
-                        + " s waiting for the snapshot operations queued on " + ErrorTexts.quote(name()));
-            }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new OperationTimeoutException("Interrupted waiting for the snapshot operations queued on "
-                    + ErrorTexts.quote(name()));
-        }
-        try {
-            requireExists();
-            runHeld(owner.locks().create(args.project(), args.name(), operation, action, false, false), () -> {
-                body.run();
-            });
-        } finally {
-            snapshotQueue.unlock();
-        }
+        snapshots.take(name, expiry, stateful);
     }
 
     @Override
     public List<Instance> snapshots() {
-        if (isSnapshot()) {
-            return List.of();
-        }
-        List<Instance> out = new ArrayList<>(snapshotArgs.size());
-        for (InstanceArgs s : snapshotArgs) {
-            out.add(newSnapshotHandle(s));
-        }
-        return out;
+        return isSnapshot() ? List.of() : snapshots.handles();
     }
 
     /** The snapshot with short name {@code snapName}, if any. */
     Optional<Instance> findSnapshot(String snapName) {
-        String full = NameRules.snapshotFullName(name(), snapName);
-        for (InstanceArgs s : snapshotArgs) {
-            if (s.name().equals(full)) {
-                return Optional.of(newSnapshotHandle(s));
-            }
-        }
-        return Optional.empty();
+        return snapshots.find(snapName);
     }
 
     @Override
     public void restore(Instance source, boolean stateful) {
-        requireInstance("restore");
-        Objects.requireNonNull(source, "source");
-        InstanceArgs snap = null;
-        if (source.isSnapshot() && NameRules.parentName(source.name()).equals(name())
-                && source.project().name().equals(args.project())) {
-            for (InstanceArgs s : snapshotArgs) {
-                if (s.name().equals(source.name())) {
-                    snap = s;
-                }
-            }
-        }
-        if (snap == null) {
-            throw new NotFoundException("Snapshot " + ErrorTexts.quote(source.name()) + " of instance "
-                    + ErrorTexts.quote(name()) + " not found");
-        }
-        if (stateful && !snap.stateful()) {
-            throw new InvalidArgumentException(ErrorTexts.STATEFUL_RESTORE_STATELESS);
-        }
-        InstanceArgs from = snap;
-        runHeld(owner.locks().create(args.project(), args.name(), operation, OperationLocks.Action.RESTORE, false,
-                false), () -> {
-            boolean wasRunning = isRunning();
-            if (wasRunning) {
-                stop(false);
-            }
-            doRestore(from);
-            mutate(a -> {
-                // The snapshot's config comes back, but the instance keeps its identity and volatile state.
-                Map<String, String> c = new HashMap<>(from.config());
-                c.keySet().removeIf(k -> k.startsWith("volatile."));
-                a.config().forEach((k, v) -> {
-                    if (k.startsWith("volatile.")) {
-                        c.put(k, v);
-                    }
-                });
-                String uuid = from.config().get("volatile.uuid.generation");
-                if (uuid != null) {
-                    c.put("volatile.uuid.generation", uuid);
-                }
-                return a.toBuilder().config(c).devices(from.devices()).profiles(from.profiles())
-                        .ephemeral(from.ephemeral()).description(from.description())
-                        .stateful(stateful).build();
-            }, true);
-            if (stateful || wasRunning) {
-                start(stateful);
-            }
-        });
+        snapshots.restore(source, stateful);
     }
 
     @Override
@@ -915,177 +772,21 @@ public abstract class AbstractInstance implements Instance {
         if (isSnapshot()) {
             NameRules.validateSnapshotName(newName);
             String oldSnap = NameRules.snapshotPart(name());
-            parent.inSnapshotQueue(OperationLocks.Action.UPDATE, () -> parent.renameSnapshot(oldSnap, newName));
+            parent.snapshots.inQueue(OperationLocks.Action.UPDATE, () -> parent.snapshots.rename(oldSnap, newName));
             return;
         }
-        NameRules.validateInstanceName(newName, false);
-        requireExists();
-        if (isRunning()) {
-            throw new InstanceStateException(ErrorTexts.RENAME_RUNNING, statusCode());
-        }
-        if (newName.equals(name())) {
-            return;
-        }
-        InstanceOperation renaming = owner.locks().create(args.project(), args.name(), operation,
-                OperationLocks.Action.UPDATE, false, false);
-        // The new name is locked too, as a create: no create, rename or delete of that name can run meanwhile.
-        InstanceOperation target;
-        try {
-            target = owner.locks().create(args.project(), newName, operation, OperationLocks.Action.CREATE, false,
-                    false);
-        } catch (RuntimeException e) {
-            renaming.done(e);
-            throw e;
-        }
-        try {
-            runHeld(renaming, () -> renameLocked(newName, applyTemplateTrigger));
-        } finally {
-            target.done(null);
-        }
-    }
-
-    private void renameLocked(String newName, boolean applyTemplateTrigger) {
-        synchronized (this) {
-            requireExists();
-            String oldName = name();
-            String oldFull = fullName();
-            String newFull = AbstractInstances.key(args.project(), newName);
-            renameInRegistry(oldName, newName);
-            try {
-                doRename(oldFull, newFull);
-            } catch (RuntimeException e) {
-                unrenameInRegistry(oldName, newName);
-                throw e;
-            }
-            List<InstanceArgs> snaps = new ArrayList<>();
-            for (InstanceArgs s : snapshotArgs) {
-                snaps.add(s.toBuilder().name(NameRules.snapshotFullName(newName, NameRules.snapshotPart(s.name())))
-                        .build());
-            }
-            Map<String, String> c = new HashMap<>(args.config());
-            c.put("volatile.cloud-init.instance-id", UUID.randomUUID().toString());
-            if (applyTemplateTrigger && !c.containsKey("volatile.apply_template")) {
-                c.put("volatile.apply_template", TemplateTrigger.RENAME.value());
-            }
-            setDefinition(args.toBuilder().name(newName).config(c).build(), snaps);
-            persist();
-        }
-    }
-
-    @SuppressWarnings({"unchecked", "rawtypes"})
-    private void renameInRegistry(String oldName, String newName) {
-        ((AbstractInstances) owner).rename(this, args.project(), oldName, newName);
-    }
-
-    @SuppressWarnings({"unchecked", "rawtypes"})
-    private void unrenameInRegistry(String oldName, String newName) {
-        ((AbstractInstances) owner).unrename(this, args.project(), oldName, newName);
-    }
-
-    private synchronized void renameSnapshot(String oldSnap, String newSnap) {
-        String oldFull = NameRules.snapshotFullName(name(), oldSnap);
-        String newFull = NameRules.snapshotFullName(name(), newSnap);
-        List<InstanceArgs> snaps = new ArrayList<>();
-        boolean found = false;
-        for (InstanceArgs s : snapshotArgs) {
-            if (s.name().equals(newFull)) {
-                throw new BusyException(ErrorTexts.snapshotNameInUse(newFull));
-            }
-            if (s.name().equals(oldFull)) {
-                found = true;
-                snaps.add(s.toBuilder().name(newFull).build());
-            } else {
-                snaps.add(s);
-            }
-        }
-        if (!found) {
-            throw new NotFoundException("Snapshot " + ErrorTexts.quote(oldSnap) + " not found");
-        }
-        StorageFiles.moveIfExists(owner.paths().path(type(), AbstractInstances.key(args.project(), oldFull)),
-                owner.paths().path(type(), AbstractInstances.key(args.project(), newFull)));
-        setDefinition(args, snaps);
-        persist();
+        renames.rename(newName, applyTemplateTrigger);
     }
 
     @Override
     public void update(InstanceArgs newArgs, boolean userRequested) {
-        requireInstance("update");
-        Objects.requireNonNull(newArgs, "args");
-        Optional<InstanceOperation> lock = owner.locks().createWaitGet(args.project(), args.name(), operation,
-                OperationLocks.Action.UPDATE,
-                Set.of(OperationLocks.Action.CREATE, OperationLocks.Action.RESTART, OperationLocks.Action.RESTORE),
-                false, false);
-        if (lock.isEmpty()) {
-            return;
-        }
-        runHeld(lock.get(), () -> {
-            synchronized (this) {
-                try {
-                    AbstractInstances.validateDefinition(type(), newArgs.config(), newArgs.devices().map(),
-                            newArgs.profiles());
-                } catch (InvalidArgumentException e) {
-                    String msg = e.getMessage();
-                    throw new InvalidArgumentException(msg.startsWith("Invalid devices") || msg.startsWith(
-                            ErrorTexts.DUPLICATE_PROFILE) ? msg : "Invalid config: " + msg, e);
-                }
-                if (userRequested) {
-                    for (String k : IDMAP_KEYS) {
-                        if (args.config().containsKey(k) && !newArgs.config().containsKey(k)) {
-                            throw new InvalidArgumentException(ErrorTexts.VOLATILE_IDMAP_DELETE);
-                        }
-                    }
-                }
-                Devices newDevices = ProfileExpansion.expandDevices(newArgs.profiles(), newArgs.devices());
-                owner.deviceSupport(type()).check(type(), newDevices);
-                DeviceChanges devChanges = DeviceChanges.between(expandedDevices, newDevices);
-                if (userRequested) {
-                    for (Map.Entry<String, Device> e : devChanges.added().entrySet()) {
-                        String missing = DeviceChanges.missingSource(e.getKey(), e.getValue());
-                        if (missing != null && DeviceChanges.appliesTo(type(), e.getValue())) {
-                            throw new InvalidArgumentException("Failed add validation for device "
-                                    + ErrorTexts.quote(e.getKey()) + ": " + missing);
-                        }
-                    }
-                }
-                Map<String, String> newConfig = new HashMap<>(newArgs.config());
-                devChanges.removed().forEach((n, d) -> DeviceChanges.volatileToClear(n, d, devChanges.added().get(n),
-                        newConfig).forEach(newConfig::remove));
-                DeviceChanges.fillVolatile(type(), newDevices, devChanges.added().keySet(), newConfig);
-                InstanceArgs updated = args.toBuilder()
-                        .config(newConfig)
-                        .devices(newArgs.devices())
-                        .profiles(newArgs.profiles())
-                        .description(newArgs.description())
-                        .ephemeral(newArgs.ephemeral())
-                        .architecture(newArgs.architecture() == 0 ? args.architecture() : newArgs.architecture())
-                        .expiryDate(newArgs.expiryDate())
-                        .build();
-                Map<String, String> oldExpanded = expandedConfig;
-                Map<String, String> newExpanded = ProfileExpansion.expandConfig(updated.profiles(), updated.config());
-                Set<String> changed = new HashSet<>(oldExpanded.keySet());
-                changed.addAll(newExpanded.keySet());
-                changed.removeIf(k -> Objects.equals(oldExpanded.get(k), newExpanded.get(k)));
-                if (isRunning()) {
-                    for (String k : changed) {
-                        if (!LiveUpdates.canUpdateLive(type(), k)) {
-                            throw new InvalidArgumentException(LiveUpdates.liveUpdateError(k));
-                        }
-                    }
-                    Map<String, String> beforeHooks = args.config();
-                    applyDeviceChanges(devChanges, newConfig);
-                    updated = withHookVolatiles(updated, beforeHooks, args.config(), devChanges);
-                    applyLiveUpdate(oldExpanded, newExpanded, changed);
-                }
-                setDefinition(updated, snapshotArgs);
-                persist();
-            }
-        });
+        updates.update(newArgs, userRequested);
     }
 
     @Override
     public void delete(boolean force) {
         if (isSnapshot()) {
-            parent.inSnapshotQueue(OperationLocks.Action.DELETE, () -> parent.deleteSnapshot(args));
+            parent.snapshots.inQueue(OperationLocks.Action.DELETE, () -> parent.snapshots.delete(args));
             return;
         }
         requireExists();
@@ -1119,26 +820,10 @@ public abstract class AbstractInstance implements Instance {
         owner.removeInstanceDirectories(type(), fullName());
     }
 
-    private synchronized void deleteSnapshot(InstanceArgs snap) {
-        List<InstanceArgs> remaining = new ArrayList<>(snapshotArgs);
-        if (!remaining.removeIf(s -> s.name().equals(snap.name()))) {
-            throw new NotFoundException("Snapshot " + ErrorTexts.quote(NameRules.snapshotPart(snap.name())) + " not found");
-        }
-        doDeleteSnapshot(snap);
-        AbstractInstances.deleteTree(owner.paths().path(type(), AbstractInstances.key(args.project(), snap.name())));
-        setDefinition(args, remaining);
-        persist();
-    }
-
     @Override
     public ImageMetadata export(OutputStream meta, OutputStream rootfs, Map<String, String> properties,
             Instant expiration, ProgressTracker tracker) {
-        Objects.requireNonNull(meta, "meta");
-        requireExists();
-        if (isRunning()) {
-            throw new InstanceStateException(ErrorTexts.EXPORT_RUNNING, statusCode());
-        }
-        return doExport(meta, rootfs, properties == null ? Map.of() : properties, expiration, tracker);
+        return transfers.export(meta, rootfs, properties, expiration, tracker);
     }
 
     // =============================================================================================================
@@ -1147,11 +832,7 @@ public abstract class AbstractInstance implements Instance {
 
     @Override
     public CGroup cgroup() {
-        requireInstance("cgroup");
-        if (type() == InstanceType.VM) {
-            throw new NotSupportedException(NotSupportedException.NOT_IMPLEMENTED);
-        }
-        return doCgroup();
+        return access.cgroup();
     }
 
     @Override
@@ -1169,17 +850,7 @@ public abstract class AbstractInstance implements Instance {
         if (isSnapshot()) {
             throw new InvalidArgumentException("Snapshots cannot be modified");
         }
-        mutate(a -> {
-            Map<String, String> c = new HashMap<>(a.config());
-            changes.forEach((k, v) -> {
-                if (v == null || v.isEmpty()) {
-                    c.remove(k);
-                } else {
-                    c.put(k, v);
-                }
-            });
-            return a.toBuilder().config(c).build();
-        }, durable);
+        mutate(a -> a.toBuilder().config(VolatileKeys.withChanges(a.config(), changes)).build(), durable);
     }
 
     @Override
@@ -1192,50 +863,22 @@ public abstract class AbstractInstance implements Instance {
 
     @Override
     public Connection fileSftpConn() {
-        requireExists();
-        if (type() == InstanceType.VM && !isRunning()) {
-            throw new InstanceStateException(ErrorTexts.INSTANCE_NOT_RUNNING, statusCode());
-        }
-        return doFileSftpConn();
+        return access.fileSftpConn();
     }
 
     @Override
     public SftpClient fileSftp() {
-        requireExists();
-        if (type() == InstanceType.VM && !isRunning()) {
-            throw new InstanceStateException(ErrorTexts.INSTANCE_NOT_RUNNING, statusCode());
-        }
-        return WireSftpClient.open(doFileSftpConn());
+        return access.fileSftp();
     }
 
     @Override
     public ConsoleSession console(String protocol) {
-        requireInstance("console");
-        if (type() == InstanceType.CONTAINER && !ConsoleTypes.CONSOLE.equals(protocol)) {
-            throw new InvalidArgumentException(ErrorTexts.containerConsoleUnsupported(protocol));
-        }
-        if (!ConsoleTypes.CONSOLE.equals(protocol) && !ConsoleTypes.VGA.equals(protocol)) {
-            throw new InvalidArgumentException(ErrorTexts.unknownConsoleProtocol(protocol));
-        }
-        StatusCode status = statusCode();
-        if (!status.isRunning()) {
-            throw new InstanceStateException(ErrorTexts.INSTANCE_NOT_RUNNING, status);
-        }
-        return doConsole(protocol);
+        return access.console(protocol);
     }
 
     @Override
     public Cmd exec(ExecRequest request, InputStream stdin, OutputStream stdout, OutputStream stderr) {
-        requireInstance("exec");
-        Objects.requireNonNull(request, "request");
-        StatusCode status = statusCode();
-        if (!status.isRunning()) {
-            throw new InstanceStateException(ErrorTexts.INSTANCE_NOT_RUNNING, status);
-        }
-        if (status == StatusCode.FROZEN) {
-            throw new InstanceStateException(ErrorTexts.INSTANCE_FROZEN, status);
-        }
-        return doExec(request, stdin, stdout, stderr);
+        return access.exec(request, stdin, stdout, stderr);
     }
 
     @Override
@@ -1247,88 +890,6 @@ public abstract class AbstractInstance implements Instance {
         }
         return owner.locks().create(args.project(), args.name(), operation, OperationLocks.Action.CREATE, false,
                 false);
-    }
-
-    /**
-     * {@code updated} with the volatile keys the device hooks recorded meanwhile for the devices added or updated
-     * ({@code volatile.<dev>.host_name}...): Incus's {@code VolatileSet} writes the instance's new local config, so
-     * they survive the update.
-     */
-    private static InstanceArgs withHookVolatiles(InstanceArgs updated, Map<String, String> before,
-            Map<String, String> after, DeviceChanges changes) {
-        Set<String> devs = new HashSet<>(changes.added().keySet());
-        devs.addAll(changes.updated().keySet());
-        Map<String, String> c = new HashMap<>(updated.config());
-        boolean touched = false;
-        for (String dev : devs) {
-            String prefix = "volatile." + dev + ".";
-            Set<String> keys = new HashSet<>(before.keySet());
-            keys.addAll(after.keySet());
-            for (String k : keys) {
-                if (k.startsWith(prefix) && !Objects.equals(before.get(k), after.get(k))) {
-                    touched = true;
-                    if (after.get(k) == null) {
-                        c.remove(k);
-                    } else {
-                        c.put(k, after.get(k));
-                    }
-                }
-            }
-        }
-        return touched ? updated.toBuilder().config(c).build() : updated;
-    }
-
-    /**
-     * Incus's {@code devicesUpdate} on a running instance: removes (in reverse name order), adds (in name order),
-     * then updates in place, refusing first what Incus refuses live ({@code CanHotPlug}). A failed step undoes the
-     * steps before it, best effort, and the definition stays unchanged.
-     */
-    private void applyDeviceChanges(DeviceChanges changes, Map<String, String> newConfig) {
-        for (Map.Entry<String, Device> e : changes.removed().entrySet()) {
-            if (!DeviceChanges.canHotPlug(type(), e.getValue())) {
-                throw new InvalidArgumentException(DeviceChanges.hotRemoveError(e.getKey()));
-            }
-        }
-        for (Map.Entry<String, Device> e : changes.added().entrySet()) {
-            if (!DeviceChanges.canHotPlug(type(), e.getValue())) {
-                throw new InvalidArgumentException(DeviceChanges.hotAddError(e.getKey()));
-            }
-        }
-        Deque<Runnable> undo = new ArrayDeque<>();
-        try {
-            List<String> removing = new ArrayList<>(new TreeSet<>(changes.removed().keySet()).descendingSet());
-            for (String n : removing) {
-                Device d = DeviceChanges.withVolatile(n, changes.removed().get(n), localConfig());
-                if (DeviceChanges.appliesTo(type(), d) && !"none".equals(d.type())) {
-                    deviceRemove(n, d);
-                    undo.push(() -> deviceAdd(n, d));
-                }
-            }
-            for (String n : new TreeSet<>(changes.added().keySet())) {
-                Device d = DeviceChanges.withVolatile(n, changes.added().get(n), newConfig);
-                if (DeviceChanges.appliesTo(type(), d) && !"none".equals(d.type())) {
-                    deviceAdd(n, d);
-                    undo.push(() -> deviceRemove(n, d));
-                }
-            }
-            for (String n : new TreeSet<>(changes.updated().keySet())) {
-                Device old = DeviceChanges.withVolatile(n, expandedDevices.get(n), localConfig());
-                Device d = DeviceChanges.withVolatile(n, changes.updated().get(n), newConfig);
-                if (DeviceChanges.appliesTo(type(), d)) {
-                    deviceUpdate(n, old, d);
-                    undo.push(() -> deviceUpdate(n, d, old));
-                }
-            }
-        } catch (RuntimeException e) {
-            while (!undo.isEmpty()) {
-                try {
-                    undo.pop().run();
-                } catch (RuntimeException again) {
-                    e.addSuppressed(again);
-                }
-            }
-            throw e;
-        }
     }
 
     /**
@@ -1379,27 +940,12 @@ public abstract class AbstractInstance implements Instance {
      * {@link #deviceVolatileSet}.
      */
     protected final List<Map.Entry<String, Device>> devicesToStart() {
-        List<Map.Entry<String, Device>> out = new ArrayList<>();
-        Map<String, String> local = localConfig();
-        for (Map.Entry<String, Device> e : expandedDevices.sorted()) {
-            Device d = e.getValue();
-            if (d != null && !"none".equals(d.type()) && DeviceChanges.appliesTo(type(), d)) {
-                out.add(Map.entry(e.getKey(), DeviceChanges.withVolatile(e.getKey(), d, local)));
-            }
-        }
-        return List.copyOf(out);
+        return updates.devicesToStart();
     }
 
     /** A device's volatile keys without their {@code volatile.<dev>.} prefix ({@code deviceVolatileGetFunc}). */
     protected final Map<String, String> deviceVolatile(String devName) {
-        String prefix = "volatile." + devName + ".";
-        Map<String, String> out = new TreeMap<>();
-        localConfig().forEach((k, v) -> {
-            if (k.startsWith(prefix)) {
-                out.put(k.substring(prefix.length()), v);
-            }
-        });
-        return out;
+        return VolatileKeys.ofDevice(localConfig(), devName);
     }
 
     /**
@@ -1407,22 +953,12 @@ public abstract class AbstractInstance implements Instance {
      * the key. {@code durable} writes the record now.
      */
     protected final void deviceVolatileSet(String devName, Map<String, String> values, boolean durable) {
-        Map<String, String> changes = new HashMap<>();
-        values.forEach((k, v) -> changes.put("volatile." + devName + "." + k, v));
-        volatileSetInternal(changes, durable);
+        volatileSetInternal(VolatileKeys.forDevice(devName, values), durable);
     }
 
     @Override
     public void reloadDevice(String devName) {
-        Device d = expandedDevices.get(devName);
-        if (d == null) {
-            throw new NotFoundException("Device " + ErrorTexts.quote(devName) + " not found");
-        }
-        // Incus's ReloadDevice: dev.Update(expandedDevices, true), the device re-applying its current config.
-        if (isRunning() && DeviceChanges.appliesTo(type(), d) && !"none".equals(d.type())) {
-            Device filled = DeviceChanges.withVolatile(devName, d, localConfig());
-            deviceUpdate(devName, filled, filled);
-        }
+        updates.reloadDevice(devName);
     }
 
     @Override
@@ -1441,41 +977,12 @@ public abstract class AbstractInstance implements Instance {
 
     @Override
     public void onHook(String hookName, Map<String, String> hookArgs) {
-        if (type() == InstanceType.VM) {
-            throw new NotSupportedException(NotSupportedException.NOT_IMPLEMENTED);
-        }
-        switch (hookName) {
-            case Hooks.START:
-            case Hooks.STOP_NS:
-                return;
-            case Hooks.STOP:
-                String target = hookArgs.getOrDefault("target", "stop");
-                if (!target.equals("stop") && !target.equals("reboot")) {
-                    throw new InvalidArgumentException(ErrorTexts.invalidStopTarget(target));
-                }
-                return;
-            default:
-                throw new InvalidArgumentException("Unknown hook " + ErrorTexts.quote(hookName));
-        }
+        access.onHook(hookName, hookArgs);
     }
 
     @Override
     public Device fillNetworkDevice(String devName, Device device) {
-        if (!"nic".equals(device.type()) && !"infiniband".equals(device.type())) {
-            return device;
-        }
-        Map<String, String> config = new HashMap<>(localConfig());
-        DeviceChanges.fillVolatile(type(), expandedDevices.with(devName, device), Set.of(devName), config);
-        Map<String, String> volatileChanges = new HashMap<>();
-        config.forEach((k, v) -> {
-            if (!localConfig().containsKey(k)) {
-                volatileChanges.put(k, v);
-            }
-        });
-        if (!volatileChanges.isEmpty()) {
-            volatileSet(volatileChanges);
-        }
-        return DeviceChanges.withVolatile(devName, device, config);
+        return updates.fillNetworkDevice(devName, device);
     }
 
     // =============================================================================================================
@@ -1484,102 +991,32 @@ public abstract class AbstractInstance implements Instance {
 
     @Override
     public List<Object> etag() {
-        if (isSnapshot()) {
-            List<Object> out = new ArrayList<>(1);
-            out.add(args.expiryDate() == null ? RestJson.GO_ZERO_TIME : args.expiryDate());
-            return out;
-        }
-        List<String> config = new ArrayList<>();
-        args.config().forEach((k, v) -> config.add(k + "=" + v));
-        return List.of(Architectures.name(args.architecture()), args.ephemeral(), profileNames(),
-                args.devices().sorted(), config);
-    }
-
-    private List<String> profileNames() {
-        List<String> names = new ArrayList<>(args.profiles().size());
-        for (Profile p : args.profiles()) {
-            names.add(p.name());
-        }
-        return names;
+        return rendering.etag();
     }
 
     @Override
     public Render<ApiRenderable> render() {
-        if (isSnapshot()) {
-            return new Render<>(renderSnapshot(-1), etag());
-        }
-        return new Render<>(renderInstance(statusCode()), etag());
+        return rendering.render();
     }
 
     @Override
     public Render<ApiRenderable> renderWithUsage() {
-        if (isSnapshot()) {
-            long size = -1;
-            ApiInstanceState.Disk root = diskState().get("root");
-            if (root != null && root.usage() >= 0) {
-                size = root.usage();
-            }
-            return new Render<>(renderSnapshot(size), etag());
-        }
-        return render();
-    }
-
-    private ApiInstance renderInstance(StatusCode status) {
-        return new ApiInstance(Architectures.name(args.architecture()), args.config(), args.devices(),
-                args.ephemeral(), profileNames(), args.stateful(), args.description(), args.creationDate(),
-                expandedConfig, expandedDevices, name(), status.text(), status.code(), lastUsedDate(), location(),
-                type().apiName(), args.project());
-    }
-
-    private ApiInstanceSnapshot renderSnapshot(long size) {
-        return new ApiInstanceSnapshot(args.expiryDate() == null ? RestJson.GO_ZERO_TIME : args.expiryDate(),
-                Architectures.name(args.architecture()), args.config(), args.creationDate(), args.description(),
-                args.devices(), args.ephemeral(), expandedConfig, expandedDevices, lastUsedDate(),
-                NameRules.snapshotPart(name()), profileNames(), args.stateful(), size);
+        return rendering.renderWithUsage();
     }
 
     @Override
     public Render<ApiInstanceFull> renderFull(List<NetworkInterface> hostInterfaces) {
-        if (isSnapshot()) {
-            throw new InvalidArgumentException(type() == InstanceType.VM
-                    ? "RenderFull doesn't work with snapshots" : "RenderFull only works with containers");
-        }
-        StatusCode status = statusCode();
-        List<ApiInstanceSnapshot> snaps = new ArrayList<>();
-        for (Instance s : snapshots()) {
-            snaps.add((ApiInstanceSnapshot) s.render().value());
-        }
-        ApiInstanceFull full = new ApiInstanceFull(renderInstance(status), backups(), renderState(hostInterfaces),
-                snaps);
-        return new Render<>(full, etag());
+        return rendering.renderFull(hostInterfaces);
     }
 
     @Override
     public ApiInstanceState renderState(List<NetworkInterface> hostInterfaces) {
-        StatusCode status = statusCode();
-        if (status == StatusCode.ERROR) {
-            return new ApiInstanceState(status.text(), status.code(), Map.of(), null, Map.of(), 0, 0, null, null,
-                    null);
-        }
-        if (!status.isRunning()) {
-            return new ApiInstanceState(status.text(), status.code(), diskState(), null, Map.of(), 0,
-                    type() == InstanceType.VM ? -1 : 0, null, null, null);
-        }
-        ApiInstanceState live = runningState(status, hostInterfaces == null ? List.of() : hostInterfaces);
-        return new ApiInstanceState(status.text(), status.code(), diskState(), live.memory(), live.network(),
-                live.pid(), live.processes(), live.cpu(), live.startedAt(), live.osInfo());
+        return rendering.renderState(hostInterfaces);
     }
 
     @Override
     public MetricSet metrics(List<NetworkInterface> hostInterfaces) {
-        requireInstance("metrics");
-        StatusCode status = statusCode();
-        if (!status.isRunning()) {
-            throw new InstanceStateException(ErrorTexts.ALREADY_STOPPED, status);
-        }
-        MetricSet set = MetricSet.forInstance(args.project(), name(), type().apiName());
-        collectMetrics(set, hostInterfaces == null ? List.of() : hostInterfaces);
-        return set;
+        return rendering.metrics(hostInterfaces);
     }
 
     // =============================================================================================================
@@ -1588,42 +1025,12 @@ public abstract class AbstractInstance implements Instance {
 
     @Override
     public void migrateSend(MigrateSendArgs sendArgs) {
-        requireInstance("migrate");
-        Objects.requireNonNull(sendArgs, "args");
-        if (sendArgs.common().live() && !canLiveMigrate()) {
-            throw new InvalidArgumentException(ErrorTexts.LIVE_MIGRATION_NEEDS_STATEFUL);
-        }
-        InstanceOperation op;
-        try {
-            op = owner.locks().create(args.project(), args.name(), operation, OperationLocks.Action.MIGRATE, false,
-                    true);
-        } catch (BusyException e) {
-            throw new BusyException(ErrorTexts.ALREADY_MIGRATING, e);
-        }
-        runHeld(op, () -> doMigrateSend(sendArgs));
+        transfers.send(sendArgs);
     }
 
     @Override
     public void migrateReceive(MigrateReceiveArgs receiveArgs) {
-        requireInstance("migrate");
-        Objects.requireNonNull(receiveArgs, "args");
-        // Refusals before anything is received tell the source at once (it waits for the target's answer).
-        if (isRunning()) {
-            throw io.github.incus4j.api.internal.migration.MigrationWire.abandon(receiveArgs.common(),
-                    new InstanceStateException(ErrorTexts.INSTANCE_IS_RUNNING, statusCode()));
-        }
-        if (receiveArgs.instanceOperation() != null) {
-            doMigrateReceive(receiveArgs);
-            return;
-        }
-        InstanceOperation op;
-        try {
-            op = owner.locks().create(args.project(), args.name(), operation, OperationLocks.Action.CREATE, false,
-                    false);
-        } catch (IncusException e) {
-            throw io.github.incus4j.api.internal.migration.MigrationWire.abandon(receiveArgs.common(), e);
-        }
-        runHeld(op, () -> doMigrateReceive(receiveArgs));
+        transfers.receive(receiveArgs);
     }
 
     /**
@@ -1631,17 +1038,7 @@ public abstract class AbstractInstance implements Instance {
      * profiles and snapshots, keeping this instance's name and project.
      */
     protected final synchronized void adoptDefinition(InstanceRecord received) {
-        InstanceArgs src = received.instance();
-        InstanceArgs merged = args.toBuilder().config(src.config()).devices(src.devices()).profiles(src.profiles())
-                .description(src.description()).ephemeral(src.ephemeral()).architecture(src.architecture())
-                .stateful(src.stateful()).build();
-        List<InstanceArgs> snaps = new ArrayList<>();
-        for (InstanceArgs s : received.snapshots()) {
-            snaps.add(s.toBuilder().project(args.project())
-                    .name(NameRules.snapshotFullName(name(), NameRules.snapshotPart(s.name()))).build());
-        }
-        setDefinition(merged, snaps);
-        persist();
+        transfers.adopt(received);
     }
 
     /** The {@code PATH} of a command whose environment does not set one (Incus's default). */
@@ -1652,20 +1049,7 @@ public abstract class AbstractInstance implements Instance {
      * variables over them, then {@code PATH}, {@code HOME} and {@code USER} (for root) and {@code LANG} where unset.
      */
     protected final Map<String, String> execEnvironment(ExecRequest request) {
-        Map<String, String> env = new java.util.TreeMap<>();
-        expandedConfig.forEach((k, v) -> {
-            if (k.startsWith("environment.")) {
-                env.put(k.substring("environment.".length()), v);
-            }
-        });
-        env.putAll(request.environment());
-        env.putIfAbsent("PATH", DEFAULT_EXEC_PATH);
-        if (request.user() == 0) {
-            env.putIfAbsent("HOME", "/root");
-            env.putIfAbsent("USER", "root");
-        }
-        env.putIfAbsent("LANG", "C.UTF-8");
-        return env;
+        return ExecEnvironment.of(expandedConfig, request);
     }
 
     /** A command's working directory: the request's, else {@code HOME} of {@code env}, else {@code /}. */
@@ -1678,14 +1062,7 @@ public abstract class AbstractInstance implements Instance {
      * flight), as a VM's console log is read.
      */
     protected final <T> T withConsoleRetrieveLock(java.util.function.Supplier<T> read) {
-        Optional<InstanceOperation> lock = owner.locks().createWaitGet(args.project(), args.name(), operation,
-                OperationLocks.Action.CONSOLE_RETRIEVE, Set.of(OperationLocks.Action.RESTART,
-                        OperationLocks.Action.RESTORE, OperationLocks.Action.MIGRATE), false, true);
-        try {
-            return read.get();
-        } finally {
-            lock.ifPresent(InstanceOperation::close);
-        }
+        return access.withConsoleRetrieveLock(read);
     }
 
     /** This instance's durable record. */
@@ -1715,7 +1092,7 @@ public abstract class AbstractInstance implements Instance {
      * {@link #runLocked} after checking that {@code op} still covers this instance: it was not deleted, nor renamed
      * while the caller waited for the lock of its old name.
      */
-    private void runHeld(InstanceOperation op, Runnable body) {
+    final void runHeld(InstanceOperation op, Runnable body) {
         runLocked(op, () -> {
             requireExists();
             if (!owner.locks().covers(op, args.project(), args.name())) {
@@ -1755,14 +1132,14 @@ public abstract class AbstractInstance implements Instance {
         }
     }
 
-    private void setDefinition(InstanceArgs newArgs, List<InstanceArgs> snapshots) {
+    final void setDefinition(InstanceArgs newArgs, List<InstanceArgs> snapshots) {
         this.args = newArgs;
         this.snapshotArgs = List.copyOf(snapshots);
         this.expandedConfig = ProfileExpansion.expandConfig(newArgs.profiles(), newArgs.config());
         this.expandedDevices = ProfileExpansion.expandDevices(newArgs.profiles(), newArgs.devices());
     }
 
-    private void requireInstance(String action) {
+    final void requireInstance(String action) {
         if (isSnapshot()) {
             throw new InvalidArgumentException("Snapshots cannot be used for " + action + ": "
                     + ErrorTexts.quote(name()));

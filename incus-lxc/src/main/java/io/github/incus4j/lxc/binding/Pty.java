@@ -3,6 +3,8 @@ package io.github.incus4j.lxc.binding;
 import static org.apiguardian.api.API.Status.INTERNAL;
 
 import io.github.incus4j.api.IncusException;
+import io.github.incus4j.api.internal.io.BulkInputStream;
+import io.github.incus4j.api.internal.io.BulkOutputStream;
 import io.github.incus4j.lxc.binding.ffi.NativeApi.LibC;
 import java.io.File;
 import java.io.IOException;
@@ -235,16 +237,16 @@ public final class Pty implements AutoCloseable {
     /** Closes both descriptors, at once or when the last read or write in progress returns (within 100 ms). */
     @Override
     public void close() {
-        synchronized (this) {
-            if (closed) {
-                return;
-            }
-            closed = true;
-            if (users > 0) {
-                return;
-            }
+        if (markClosed()) {
+            release();
         }
-        release();
+    }
+
+    /** Marks the pty closed; true when the caller releases it now (the first close, no read or write in progress). */
+    private synchronized boolean markClosed() {
+        boolean first = !closed;
+        closed = true;
+        return first && users == 0;
     }
 
     private synchronized boolean enter() {
@@ -289,14 +291,7 @@ public final class Pty implements AutoCloseable {
         return n > 0;
     }
 
-    private final class MasterInput extends InputStream {
-        @Override
-        public int read() throws IOException {
-            byte[] one = new byte[1];
-            int n = read(one, 0, 1);
-            return n < 0 ? -1 : one[0] & 0xff;
-        }
-
+    private final class MasterInput extends BulkInputStream {
         @Override
         public int read(byte[] b, int off, int len) throws IOException {
             java.util.Objects.checkFromIndexSize(off, len, b.length);
@@ -339,12 +334,7 @@ public final class Pty implements AutoCloseable {
         }
     }
 
-    private final class MasterOutput extends OutputStream {
-        @Override
-        public void write(int b) throws IOException {
-            write(new byte[] {(byte) b}, 0, 1);
-        }
-
+    private final class MasterOutput extends BulkOutputStream {
         @Override
         public void write(byte[] b, int off, int len) throws IOException {
             java.util.Objects.checkFromIndexSize(off, len, b.length);

@@ -74,6 +74,10 @@ abstract class ContractGroup {
         return contract.open(dir);
     }
 
+    final Instances openMigrationTarget(Path dir) {
+        return contract.openMigrationTarget(dir);
+    }
+
     final Duration timeout() {
         return contract.timeout();
     }

@@ -16,6 +16,7 @@ import io.github.incus4j.api.model.InstanceArgs;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
+import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -205,7 +206,15 @@ public abstract class ContractSupport {
 
     /** Opens the driver on another root (closed and cleaned after the test). */
     protected final synchronized Instances open(Path dir) {
-        Instances opened = dut().open(dir);
+        return register(dut().open(dir));
+    }
+
+    /** Opens the driver where migrations go ({@link DriverUnderTest#openMigrationTarget}), closed and cleaned after. */
+    protected final synchronized Instances openMigrationTarget(Path dir) {
+        return register(dut().openMigrationTarget(dir));
+    }
+
+    private Instances register(Instances opened) {
         sessions.add(opened);
         if (preexisting == null) {
             Set<String> names = new HashSet<>();
@@ -409,6 +418,28 @@ public abstract class ContractSupport {
             code = cmd.waitFor(timeout());
         }
         return new RawResult(code, out.toByteArray(), err.toByteArray());
+    }
+
+    /**
+     * A way for a {@link DriverUnderTest#startHttpServer} of a driver whose instances have busybox: runs the shell
+     * commands {@code setup} (none when empty), then busybox {@code httpd} on {@code 127.0.0.1:port} (it daemonizes)
+     * serving {@code body} from {@code /tmp/www<port>}; fails naming the instance and what the shell printed unless
+     * that succeeded within {@code timeout}.
+     */
+    protected static void startBusyboxHttpd(Instance instance, int port, String body, String setup,
+            Duration timeout) {
+        String dir = "/tmp/www" + port;
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        try (Cmd c = instance.exec(ExecRequest.of("sh", "-c", (setup.isEmpty() ? "" : setup + " && ") + "mkdir -p "
+                + dir + " && cat > " + dir + "/index.html && httpd -p 127.0.0.1:" + port + " -h " + dir),
+                new ByteArrayInputStream(body.getBytes(StandardCharsets.UTF_8)), OutputStream.nullOutputStream(),
+                err)) {
+            int code = c.waitFor(timeout);
+            if (code != 0) {
+                throw new IllegalStateException("httpd did not start in " + instance.name() + " (exit " + code
+                        + "): " + err.toString(StandardCharsets.UTF_8));
+            }
+        }
     }
 
     // ---- files --------------------------------------------------------------------------------------------------

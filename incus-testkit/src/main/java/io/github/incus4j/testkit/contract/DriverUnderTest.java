@@ -27,6 +27,15 @@ public interface DriverUnderTest {
     /** Opens the driver on {@code root}, a fresh empty directory for each contract test (or the same one to reopen). */
     Instances open(Path root);
 
+    /**
+     * Opens the driver where the migration group moves instances to, on {@code root} (another fresh directory, or the
+     * same one to reopen). By default {@link #open}; a driver whose instances live on one shared server opens a place
+     * there that the contract's own sessions do not see as the same (the incus driver: another project).
+     */
+    default Instances openMigrationTarget(Path root) {
+        return open(root);
+    }
+
     /** What the driver can do; groups needing anything else are skipped with the missing capability as reason. */
     Set<Capability> capabilities();
 

@@ -8,8 +8,8 @@ import io.github.incus4j.api.Instance;
 import io.github.incus4j.api.InstanceType;
 import io.github.incus4j.api.exec.Cmd;
 import io.github.incus4j.api.exec.ExecRequest;
+import io.github.incus4j.api.internal.io.BulkOutputStream;
 import io.github.incus4j.testkit.contract.ContractSupport.ExecResult;
-import java.io.OutputStream;
 import java.io.PipedInputStream;
 import java.io.PipedOutputStream;
 import java.nio.charset.StandardCharsets;
@@ -53,13 +53,8 @@ abstract class InteractiveExecGroup extends ContractGroup {
     }
 
     /** What an interactive command writes on its terminal, CRs left out (a terminal ends lines with CR LF). */
-    private static final class Screen extends OutputStream {
+    private static final class Screen extends BulkOutputStream {
         private final StringBuilder text = new StringBuilder();
-
-        @Override
-        public synchronized void write(int b) {
-            write(new byte[] {(byte) b}, 0, 1);
-        }
 
         @Override
         public synchronized void write(byte[] b, int off, int len) {

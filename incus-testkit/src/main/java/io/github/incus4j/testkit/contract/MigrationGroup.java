@@ -60,7 +60,7 @@ abstract class MigrationGroup extends ContractGroup {
         source.snapshot("s1", null, false);
         source.snapshot("s2", null, false);
         Path targetRoot = root().resolveSibling("target-root");
-        Instances target = open(targetRoot);
+        Instances target = openMigrationTarget(targetRoot);
         Instance moved = migrate(source, target, true);
         assertEquals(type, moved.type());
         assertEquals("travelling", moved.description());
@@ -69,14 +69,14 @@ abstract class MigrationGroup extends ContractGroup {
         assertTrue(instances().find("default", source.name()).isPresent(), "the source stays until deleted");
         target.close();
         assertEquals(List.of(moved.name() + "/s1", moved.name() + "/s2"),
-                snapshotNames(open(targetRoot).load(moved.name())), "the received instance is durable");
+                snapshotNames(openMigrationTarget(targetRoot).load(moved.name())), "the received instance is durable");
     }
 
     @ForEachInstanceType
     void snapshotsStayBehindWhenNotAsked(InstanceType type) {
         Instance source = create(type);
         source.snapshot("s1", null, false);
-        Instance moved = migrate(source, open(root().resolveSibling("target-root")), false);
+        Instance moved = migrate(source, openMigrationTarget(root().resolveSibling("target-root")), false);
         assertEquals(List.of(), moved.snapshots());
     }
 
@@ -88,7 +88,7 @@ abstract class MigrationGroup extends ContractGroup {
         if (source.isRunning()) {
             source.stop(false);
         }
-        Instance moved = migrate(source, open(root().resolveSibling("target-root")), true);
+        Instance moved = migrate(source, openMigrationTarget(root().resolveSibling("target-root")), true);
         if (type == InstanceType.VM) {
             moved.start(false);
         }

@@ -1,5 +1,7 @@
 package io.github.incus4j.testkit.fake;
 
+import io.github.incus4j.api.internal.io.BulkInputStream;
+import io.github.incus4j.api.internal.io.BulkOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.InterruptedIOException;
@@ -130,13 +132,7 @@ final class BoundedPipe {
         notifyAll();
     }
 
-    private final class In extends InputStream {
-        @Override
-        public int read() throws IOException {
-            byte[] one = new byte[1];
-            return read(one, 0, 1) < 0 ? -1 : one[0] & 0xff;
-        }
-
+    private final class In extends BulkInputStream {
         @Override
         public int read(byte[] b, int off, int len) throws IOException {
             return BoundedPipe.this.read(b, off, len);
@@ -153,12 +149,7 @@ final class BoundedPipe {
         }
     }
 
-    private final class Out extends OutputStream {
-        @Override
-        public void write(int b) throws IOException {
-            BoundedPipe.this.write(new byte[] {(byte) b}, 0, 1);
-        }
-
+    private final class Out extends BulkOutputStream {
         @Override
         public void write(byte[] b, int off, int len) throws IOException {
             BoundedPipe.this.write(b, off, len);

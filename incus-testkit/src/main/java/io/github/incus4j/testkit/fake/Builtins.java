@@ -39,10 +39,7 @@ final class Builtins {
         into.put("echo", Builtins::echo);
         into.put("cat", Builtins::cat);
         into.put("env", Builtins::env);
-        into.put("pwd", p -> {
-            p.print(p.cwd() + "\n");
-            return 0;
-        });
+        into.put("pwd", printsLine(FakeProcess::cwd));
         into.put("id", Builtins::id);
         into.put("sh", Shell::main);
         into.put("sleep", Builtins::sleep);
@@ -50,16 +47,21 @@ final class Builtins {
         into.put("mkdir", Builtins::mkdir);
         into.put("rm", Builtins::rm);
         into.put("touch", Builtins::touch);
-        into.put("hostname", p -> {
-            p.print(p.instanceName() + "\n");
-            return 0;
-        });
+        into.put("hostname", printsLine(FakeProcess::instanceName));
         into.put("uname", Builtins::uname);
         into.put("tty", Builtins::tty);
         into.put("stty", Builtins::stty);
         into.put("busybox", Builtins::busybox);
         into.put("dd", Builtins::dd);
         into.put("sync", p -> 0); // the files are in memory: nothing to flush
+    }
+
+    /** A command that prints one line ({@code pwd}, {@code hostname}) and succeeds. */
+    private static FakeCommand printsLine(java.util.function.Function<FakeProcess, String> line) {
+        return p -> {
+            p.print(line.apply(p) + "\n");
+            return 0;
+        };
     }
 
     private static Proc proc(FakeProcess p) {

@@ -38,7 +38,7 @@ final class FakeCgroup implements CGroup {
         long now = instance.clockMillis();
         switch (key) {
             case "memory.max": {
-                long limit = instance.memoryLimitOrZero();
+                long limit = instance.limits().memoryLimitOrZero();
                 return limit > 0 ? Long.toString(limit) : "max";
             }
             case "memory.high":
@@ -49,12 +49,12 @@ final class FakeCgroup implements CGroup {
             case "memory.swap.current":
                 return "0";
             case "memory.current":
-                return Long.toString(instance.memoryUsage(g, now));
+                return Long.toString(instance.limits().memoryUsage(g, now));
             case "memory.peak":
-                return Long.toString(Math.max(g.memoryPeak.get(), instance.memoryUsage(g, now)));
+                return Long.toString(Math.max(g.memoryPeak.get(), instance.limits().memoryUsage(g, now)));
             case "memory.stat": {
-                long usage = instance.memoryUsage(g, now);
-                long file = instance.pageCache();
+                long usage = instance.limits().memoryUsage(g, now);
+                long file = instance.limits().pageCache();
                 return "anon " + (usage - file) + "\nfile " + file + "\nshmem 0\nfile_mapped " + file / 4
                         + "\nfile_dirty 0\nfile_writeback 0\nactive_anon " + (usage - file) / 2 + "\ninactive_anon "
                         + (usage - file) / 2 + "\nactive_file " + file / 2 + "\ninactive_file " + file / 2
@@ -79,7 +79,7 @@ final class FakeCgroup implements CGroup {
             }
             case "cpuset.cpus":
             case "cpuset.cpus.effective":
-                return "0-" + (instance.cpuCount() - 1);
+                return "0-" + (instance.limits().cpuCount() - 1);
             default:
                 throw new NotFoundException("Cgroup file " + ErrorTexts.quote(key) + " not found");
         }

@@ -1,6 +1,7 @@
 package io.github.incus4j.testkit.fake;
 
 import io.github.incus4j.api.exec.ConsoleSession;
+import io.github.incus4j.api.internal.io.BulkOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -66,12 +67,7 @@ final class FakeConsole {
 
     /** An output stream onto the console, as a tty with {@code onlcr}: LF becomes CR LF. */
     OutputStream terminal() {
-        return new OutputStream() {
-            @Override
-            public void write(int b) {
-                write(new byte[] {(byte) b}, 0, 1);
-            }
-
+        return new BulkOutputStream() {
             @Override
             public void write(byte[] b, int off, int len) {
                 print(new String(b, off, len, StandardCharsets.UTF_8).replace("\r\n", "\n").replace("\n", "\r\n"));
@@ -236,12 +232,7 @@ final class FakeConsole {
     private final class Session implements ConsoleSession {
         final BoundedPipe pipe = new BoundedPipe(SESSION_BUFFER, null);
         final CompletableFuture<Void> disconnected = new CompletableFuture<>();
-        private final OutputStream keyboard = new OutputStream() {
-            @Override
-            public void write(int b) throws IOException {
-                write(new byte[] {(byte) b}, 0, 1);
-            }
-
+        private final OutputStream keyboard = new BulkOutputStream() {
             @Override
             public void write(byte[] b, int off, int len) throws IOException {
                 if (disconnected.isDone()) {

@@ -10,7 +10,6 @@ import io.github.incus4j.api.spi.ContainerDefaults;
 import io.github.incus4j.api.internal.config.VolatileIdmaps;
 import io.github.incus4j.api.internal.config.ConfigValues;
 import io.github.incus4j.api.spi.InstanceRecord;
-import io.github.incus4j.api.internal.text.ErrorTexts;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -45,11 +44,6 @@ public final class FakeContainer extends FakeInstance implements ContainerDefaul
     }
 
     @Override
-    protected FakeContainer newSnapshotHandle(InstanceArgs snapshot) {
-        return new FakeContainer(this, snapshot);
-    }
-
-    @Override
     Map<String, String> createConfig() {
         if (ConfigValues.isTrue(expandedConfig().get("security.privileged"))) {
             return Map.of("volatile.idmap.base", "0", "volatile.idmap.next", "[]", "volatile.last_state.idmap", "[]");
@@ -75,9 +69,9 @@ public final class FakeContainer extends FakeInstance implements ContainerDefaul
     @Override
     public String consoleLog(ConsoleLogOptions options) {
         Objects.requireNonNull(options, "options");
-        String text = options.readLog() ? consoleTake(options.readMax()) : "";
+        String text = options.readLog() ? tty().take(options.readMax()) : "";
         if (options.clearLog()) {
-            consoleText(0, true);
+            tty().text(0, true);
         }
         if (options.readLog() && options.writeToLogFile() && !text.isEmpty()) {
             try {
@@ -90,10 +84,5 @@ public final class FakeContainer extends FakeInstance implements ContainerDefaul
             }
         }
         return text;
-    }
-
-    @Override
-    public String toString() {
-        return "FakeContainer[" + project().name() + "/" + name() + " " + ErrorTexts.quote(statusCode().text()) + "]";
     }
 }

@@ -297,7 +297,7 @@ public final class FakeInstances extends AbstractInstances<FakeInstance> {
         } finally {
             for (Instance i : all) {
                 try {
-                    ((FakeInstance) i).saveToDisk();
+                    ((FakeInstance) i).disk().saveToDisk();
                 } catch (IOException | RuntimeException e) {
                     LOG.log(System.Logger.Level.WARNING, "Could not save the files of " + i.name(), e);
                 }

@@ -15,6 +15,7 @@ import java.io.UncheckedIOException;
 import java.security.cert.X509Certificate;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.SplittableRandom;
 import org.apiguardian.api.API;
 
 /**
@@ -39,11 +40,6 @@ public final class FakeVm extends FakeInstance implements VM {
         super(parent, snapshot);
     }
 
-    @Override
-    protected FakeVm newSnapshotHandle(InstanceArgs snapshot) {
-        return new FakeVm(this, snapshot);
-    }
-
     /** Always empty: the fake has no agent certificate. */
     @Override
     public Optional<X509Certificate> agentCertificate() {
@@ -53,7 +49,7 @@ public final class FakeVm extends FakeInstance implements VM {
     /** The serial console's log, under the {@code console_retrieve} lock as Incus reads it. */
     @Override
     public String consoleLog() {
-        return withConsoleRetrieveLock(() -> consoleText(0, false));
+        return withConsoleRetrieveLock(() -> tty().text(0, false));
     }
 
     /** A PNG of the (simulated) screen; the instance must run. */
@@ -95,8 +91,19 @@ public final class FakeVm extends FakeInstance implements VM {
         }
     }
 
-    @Override
-    public String toString() {
-        return "FakeVm[" + project().name() + "/" + name() + " " + ErrorTexts.quote(statusCode().text()) + "]";
+    /** Simulated guest memory for a dump: a text header then bytes derived from the guest's counters. */
+    private byte[] memoryImage() {
+        Guest g = guest();
+        long now = clockMillis();
+        byte[] mem = new byte[256 * 1024];
+        String header = "incus4j fake guest memory\ninstance=" + name() + "\npid=" + (g == null ? -1 : g.pid)
+                + "\nuptime_ms=" + (g == null ? 0 : g.uptimeMillis(now)) + "\n";
+        byte[] h = MemFs.utf8(header);
+        System.arraycopy(h, 0, mem, 0, h.length);
+        SplittableRandom r = new SplittableRandom(name().hashCode() * 31L + (g == null ? 0 : g.execs.get()));
+        for (int i = 4096; i < mem.length; i++) {
+            mem[i] = (byte) r.nextInt(256);
+        }
+        return mem;
     }
 }

@@ -1,5 +1,6 @@
 package io.github.incus4j.testkit.fake;
 
+import io.github.incus4j.api.spi.AbstractInstance;
 import io.github.incus4j.api.InvalidArgumentException;
 import io.github.incus4j.api.internal.text.ErrorTexts;
 import io.github.incus4j.testkit.fake.MemFs.Dir;
@@ -11,8 +12,8 @@ import java.util.List;
 
 /** Resolves {@code argv[0]} to a simulated program, as {@link FakeCommands} describes. */
 final class Launcher {
-    /** Incus's default {@code PATH}. */
-    static final String DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+    /** Incus's default {@code PATH}, as the instance template sets it. */
+    private static final String DEFAULT_PATH = AbstractInstance.DEFAULT_EXEC_PATH;
     private static final int MAX_INTERPRETERS = 4;
 
     /** A resolved program: its handler and the argv it gets (an interpreter's argv for a script). */

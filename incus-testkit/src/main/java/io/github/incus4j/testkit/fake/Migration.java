@@ -39,7 +39,7 @@ final class Migration {
         List<InstanceArgs> snaps = m.snapshots() ? src.snapshotDefinitions() : List.of();
         Map<String, ImageLayout.RootfsWriter> snapTrees = new LinkedHashMap<>();
         for (InstanceArgs s : snaps) {
-            Dir tree = src.snapState(NameRules.snapshotPart(s.name())).root;
+            Dir tree = src.disk().snapState(NameRules.snapshotPart(s.name())).root();
             snapTrees.put(NameRules.snapshotPart(s.name()), (w, prefix) -> FsTar.write(tree, w, prefix));
         }
         Map<String, String> header = MigrationWire.header(FakeDriver.NAME, src.type(),

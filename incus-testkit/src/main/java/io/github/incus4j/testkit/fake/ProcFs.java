@@ -21,9 +21,9 @@ final class ProcFs {
         }
         switch (canonical) {
             case "/proc/meminfo": {
-                long totalKb = instance.memoryTotal() / 1024;
-                long usedKb = instance.memoryUsage(g, instance.clockMillis()) / 1024;
-                long cacheKb = instance.pageCache() / 1024;
+                long totalKb = instance.limits().memoryTotal() / 1024;
+                long usedKb = instance.limits().memoryUsage(g, instance.clockMillis()) / 1024;
+                long cacheKb = instance.limits().pageCache() / 1024;
                 return utf8(String.join("\n", List.of(
                         row("MemTotal", totalKb), row("MemFree", Math.max(0, totalKb - usedKb - cacheKb)),
                         row("MemAvailable", Math.max(0, totalKb - usedKb)), row("Buffers", 0),

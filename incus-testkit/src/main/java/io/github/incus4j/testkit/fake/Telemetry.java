@@ -26,7 +26,7 @@ final class Telemetry {
      */
     private static List<String[]> interfaces(FakeInstance i) {
         List<String[]> out = new ArrayList<>();
-        for (Map.Entry<String, Device> e : i.nics()) {
+        for (Map.Entry<String, Device> e : i.devices().nics()) {
             Device d = e.getValue();
             String ifname = d.get("name") == null || d.get("name").isEmpty() ? "eth" + out.size() : d.get("name");
             String mac = d.get("hwaddr") == null || d.get("hwaddr").isEmpty() ? mac(i, ifname) : d.get("hwaddr");
@@ -49,9 +49,9 @@ final class Telemetry {
             return new ApiInstanceState(st.text(), st.code(), Map.of(), null, Map.of(), 0, 0, null, null, null);
         }
         long now = i.clockMillis();
-        long usage = i.memoryUsage(g, now);
-        ApiInstanceState.Memory memory = new ApiInstanceState.Memory(usage, g.memoryPeak.get(), i.memoryTotal(), 0, 0);
-        ApiInstanceState.Cpu cpu = new ApiInstanceState.Cpu(g.cpuNanos(now), i.cpuCount() * 1_000_000_000L);
+        long usage = i.limits().memoryUsage(g, now);
+        ApiInstanceState.Memory memory = new ApiInstanceState.Memory(usage, g.memoryPeak.get(), i.limits().memoryTotal(), 0, 0);
+        ApiInstanceState.Cpu cpu = new ApiInstanceState.Cpu(g.cpuNanos(now), i.limits().cpuCount() * 1_000_000_000L);
         Map<String, ApiInstanceState.Network> net = new TreeMap<>();
         int index = 0;
         for (String[] nic : interfaces(i)) {
@@ -99,7 +99,7 @@ final class Telemetry {
             return;
         }
         long now = i.clockMillis();
-        int cpus = i.cpuCount();
+        int cpus = i.limits().cpuCount();
         double seconds = g.cpuNanos(now) / 1e9;
         for (int cpu = 0; cpu < cpus; cpu++) {
             set.add(MetricType.CPU_SECONDS_TOTAL,
@@ -108,14 +108,14 @@ final class Telemetry {
         }
         set.add(MetricType.CPUS, Sample.of(cpus));
         long bytes = i.fsView().get().bytes();
-        long size = i.rootDiskSize() > 0 ? i.rootDiskSize() : Math.max(10L << 30, bytes);
+        long size = i.limits().rootDiskSize() > 0 ? i.limits().rootDiskSize() : Math.max(10L << 30, bytes);
         String[] fsLabels = {"device", "root", "fstype", "tmpfs", "mountpoint", "/"};
         set.add(MetricType.FILESYSTEM_AVAIL_BYTES, Sample.of(size - bytes, fsLabels));
         set.add(MetricType.FILESYSTEM_FREE_BYTES, Sample.of(size - bytes, fsLabels));
         set.add(MetricType.FILESYSTEM_SIZE_BYTES, Sample.of(size, fsLabels));
-        long total = i.memoryTotal();
-        long usage = i.memoryUsage(g, now);
-        long cache = i.pageCache();
+        long total = i.limits().memoryTotal();
+        long usage = i.limits().memoryUsage(g, now);
+        long cache = i.limits().pageCache();
         long anon = usage - cache;
         set.add(MetricType.MEMORY_ACTIVE_ANON_BYTES, Sample.of(anon / 2));
         set.add(MetricType.MEMORY_ACTIVE_FILE_BYTES, Sample.of(cache / 2));

@@ -4,6 +4,7 @@ import static org.apiguardian.api.API.Status.EXPERIMENTAL;
 
 import io.github.incus4j.api.IncusException;
 import io.github.incus4j.api.OperationTimeoutException;
+import io.github.incus4j.api.internal.io.BulkOutputStream;
 import io.github.incus4j.api.io.Connection;
 import io.github.incus4j.api.migration.MigrateArgs;
 import io.github.incus4j.api.migration.MigrationMessage;
@@ -212,12 +213,7 @@ public final class TcpMigration implements AutoCloseable {
             InputStream in = s.getInputStream();
             OutputStream raw = s.getOutputStream();
             AtomicLong written = new AtomicLong();
-            OutputStream out = new OutputStream() {
-                @Override
-                public void write(int b) throws IOException {
-                    write(new byte[] {(byte) b}, 0, 1);
-                }
-
+            OutputStream out = new BulkOutputStream() {
                 @Override
                 public void write(byte[] b, int off, int len) throws IOException {
                     if (cutAfter > 0 && written.addAndGet(len) > cutAfter) {

@@ -127,7 +127,7 @@ class FakeFilesTest extends FakeFixture {
         }
         MemFs.Dir before = c.root();
         c.snapshot("s1", null, false);
-        assertSame(before, c.snapState("s1").root);
+        assertSame(before, c.disk().snapState("s1").root());
         try (SftpClient f = c.fileSftp()) {
             f.write("/root/v", utf8("2"));
             f.write("/root/w", utf8("new"));

@@ -6,7 +6,8 @@
  * {@link io.github.incus4j.api.internal.config.ConfigNumbers}, {@link io.github.incus4j.api.internal.config.SnapshotExpiry}),
  * expansion from profiles ({@link io.github.incus4j.api.internal.config.ProfileExpansion}), what may change on a running
  * instance ({@link io.github.incus4j.api.internal.config.LiveUpdates}, {@link io.github.incus4j.api.internal.config.DeviceChanges}),
- * devices ({@link io.github.incus4j.api.internal.config.DeviceRules}) and the id maps kept in volatile config
+ * devices ({@link io.github.incus4j.api.internal.config.DeviceRules}), the volatile keys an instance keeps
+ * ({@link io.github.incus4j.api.internal.config.VolatileKeys}) and the id maps among them
  * ({@link io.github.incus4j.api.internal.config.VolatileIdmaps}).
  */
 package io.github.incus4j.api.internal.config;

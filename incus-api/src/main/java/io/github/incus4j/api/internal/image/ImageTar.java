@@ -6,11 +6,12 @@ import static org.apiguardian.api.API.Status.INTERNAL;
 import io.github.incus4j.api.ImageCompression;
 import io.github.incus4j.api.IncusException;
 import io.github.incus4j.api.InvalidArgumentException;
+import io.github.incus4j.api.internal.io.BulkInputStream;
+import io.github.incus4j.api.internal.io.NonClosingOutputStream;
 import java.io.BufferedInputStream;
 import java.io.ByteArrayInputStream;
 import java.io.Closeable;
 import java.io.FilterInputStream;
-import java.io.FilterOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -105,7 +106,7 @@ public final class ImageTar {
         private Writer(OutputStream out) {
             this.out = out;
             // Records of one block: no padding of the end to GNU tar's 10 KiB, as Incus's Go writer.
-            this.tar = new TarArchiveOutputStream(new NonClosing(out), BLOCK);
+            this.tar = new TarArchiveOutputStream(new NonClosingOutputStream(out), BLOCK);
             tar.setLongFileMode(TarArchiveOutputStream.LONGFILE_POSIX);
             tar.setBigNumberMode(TarArchiveOutputStream.BIGNUMBER_POSIX);
             tar.setAddPaxHeadersForNonAsciiNames(true);
@@ -409,7 +410,7 @@ public final class ImageTar {
                 throw new IOException("The " + compression.value() + " stream is closed");
             }
             if (out == null) {
-                OutputStream shield = new NonClosing(target);
+                OutputStream shield = new NonClosingOutputStream(target);
                 out = switch (compression) {
                     case NONE -> shield;
                     case GZIP -> new GzipCompressorOutputStream(shield);
@@ -458,23 +459,6 @@ public final class ImageTar {
             if (out instanceof Squashfs.FromTar s) {
                 s.abandon();
             }
-        }
-    }
-
-    /** Flushes instead of closing: the caller's stream outlives the archive or compressor written into it. */
-    private static final class NonClosing extends FilterOutputStream {
-        NonClosing(OutputStream out) {
-            super(out);
-        }
-
-        @Override
-        public void write(byte[] b, int off, int len) throws IOException {
-            out.write(b, off, len);
-        }
-
-        @Override
-        public void close() throws IOException {
-            out.flush();
         }
     }
 
@@ -703,19 +687,13 @@ public final class ImageTar {
     }
 
     /** An entry's data: at most {@code size} bytes; closing it does nothing (the reader skips the rest). */
-    private static final class Content extends InputStream {
+    private static final class Content extends BulkInputStream {
         private final InputStream tar;
         private long remaining;
 
         Content(InputStream tar, long size) {
             this.tar = tar;
             this.remaining = size;
-        }
-
-        @Override
-        public int read() throws IOException {
-            byte[] one = new byte[1];
-            return read(one, 0, 1) < 0 ? -1 : one[0] & 0xff;
         }
 
         @Override

@@ -10,6 +10,8 @@ import io.github.incus4j.api.NotFoundException;
 import io.github.incus4j.api.NotSupportedException;
 import io.github.incus4j.api.OperationTimeoutException;
 import io.github.incus4j.api.PermissionDeniedException;
+import io.github.incus4j.api.internal.io.BulkInputStream;
+import io.github.incus4j.api.internal.io.BulkOutputStream;
 import io.github.incus4j.api.internal.text.ErrorTexts;
 import io.github.incus4j.api.io.Connection;
 import io.github.incus4j.api.file.FileAttributes;
@@ -191,16 +193,10 @@ public final class WireSftpClient implements SftpClient {
     @Override
     public InputStream open(String path) {
         String handle = openHandle(path, FXF_READ, null);
-        return new InputStream() {
+        return new BulkInputStream() {
             private long offset;
             private boolean eof;
             private boolean done;
-
-            @Override
-            public int read() throws IOException {
-                byte[] one = new byte[1];
-                return read(one, 0, 1) < 0 ? -1 : one[0] & 0xff;
-            }
 
             @Override
             public int read(byte[] b, int off, int len) throws IOException {
@@ -241,16 +237,11 @@ public final class WireSftpClient implements SftpClient {
     @Override
     public OutputStream create(String path, int mode) {
         String handle = openHandle(path, FXF_WRITE | FXF_CREAT | FXF_TRUNC, mode);
-        return new OutputStream() {
+        return new BulkOutputStream() {
             private final byte[] buf = new byte[MAX_DATA];
             private int n;
             private long offset;
             private boolean done;
-
-            @Override
-            public void write(int b) throws IOException {
-                write(new byte[] {(byte) b}, 0, 1);
-            }
 
             @Override
             public void write(byte[] b, int off, int len) throws IOException {
