@@ -9,6 +9,7 @@ import io.github.incus4j.api.internal.image.ImageFiles;
 import io.github.incus4j.api.internal.image.ImageLayout;
 import io.github.incus4j.api.internal.image.ImageSources;
 import io.github.incus4j.api.internal.image.ImageTar;
+import io.github.incus4j.api.internal.io.NonClosingOutputStream;
 import io.github.incus4j.api.internal.text.ErrorTexts;
 import io.github.incus4j.api.model.Image;
 import io.github.incus4j.api.model.ImageMetadata;
@@ -250,7 +251,7 @@ final class VmDisk {
             } else {
                 ImageLayout.writeUnified(meta, md, templates, null, null);
                 try (OutputStream out = tracker == null ? rootfs : tracker.wrap(rootfs)) {
-                    Files.copy(tmp, nonClosing(out));
+                    Files.copy(tmp, new NonClosingOutputStream(out));
                 }
             }
             return md;
@@ -259,20 +260,6 @@ final class VmDisk {
         } finally {
             deleteQuietly(tmp);
         }
-    }
-
-    private static OutputStream nonClosing(OutputStream out) {
-        return new java.io.FilterOutputStream(out) {
-            @Override
-            public void write(byte[] b, int off, int len) throws IOException {
-                out.write(b, off, len);
-            }
-
-            @Override
-            public void close() throws IOException {
-                out.flush();
-            }
-        };
     }
 
     /** The disk's usage: the length of the qcow2 file. */
