@@ -18,7 +18,7 @@ import java.util.concurrent.ThreadFactory;
 /**
  * One running QEMU of a VM and the host's connections to it: the QMP client (one per monitor socket: QEMU serves a
  * single client) and, once asked for, the guest agent client (its socket too serves one client). Owned by the
- * {@link QemuVm}; closed when the VM stops or the session closes.
+ * {@link VmRunner} of a {@link QemuVm}; closed when the VM stops or the session closes.
  */
 final class Machine implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger(Machine.class.getName());
@@ -38,7 +38,7 @@ final class Machine implements AutoCloseable {
     /** Set while the driver stops or shuts down the VM, so that the exit is not taken for a guest's own. */
     volatile boolean stopping;
     /**
-     * The run state as of QEMU's last run-state event (see {@code QemuVm.watch}); null when not known (before the
+     * The run state as of QEMU's last run-state event (see {@code VmRunner.watch}); null when not known (before the
      * first query, after the monitor went away): then QEMU is asked.
      */
     volatile StatusCode status;

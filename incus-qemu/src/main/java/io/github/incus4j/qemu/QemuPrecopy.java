@@ -79,9 +79,10 @@ final class QemuPrecopy {
         QemuHost.deleteQuietly(overlay);
         host.qemuImg(List.of("create", "-q", "-f", "qcow2", "-u", "-b", disk.getFileName().toString(), "-F", "qcow2",
                 overlay.toString(), Long.toString(virtualSize(disk, true))));
-        qmp.execute("blockdev-add", Map.of("driver", "qcow2", "node-name", QemuVm.OVERLAY_NODE,
+        qmp.execute("blockdev-add", Map.of("driver", "qcow2", "node-name", VmCommandLine.OVERLAY_NODE,
                 "file", Map.of("driver", "file", "filename", overlay.toString()), "backing", NULL));
-        qmp.execute("blockdev-snapshot", Map.of("node", QemuVm.ROOT_NODE, "overlay", QemuVm.OVERLAY_NODE));
+        qmp.execute("blockdev-snapshot", Map.of("node", VmCommandLine.ROOT_NODE, "overlay",
+                VmCommandLine.OVERLAY_NODE));
     }
 
     /** JSON null for the QMP client's map arguments. */
@@ -234,7 +235,7 @@ final class QemuPrecopy {
 
     /** Merges the active overlay into the root disk while the guest runs; the device then uses the disk again. */
     static void activeCommit(QmpClient qmp) {
-        qmp.execute("block-commit", Map.of("job-id", COMMIT_JOB, "device", QemuVm.OVERLAY_NODE));
+        qmp.execute("block-commit", Map.of("job-id", COMMIT_JOB, "device", VmCommandLine.OVERLAY_NODE));
         long deadline = System.nanoTime() + QemuState.TRANSFER_TIMEOUT.toNanos();
         boolean completing = false;
         try {
@@ -272,7 +273,7 @@ final class QemuPrecopy {
      */
     private static void dropOverlayNode(QmpClient qmp) {
         try {
-            qmp.execute("blockdev-del", Map.of("node-name", QemuVm.OVERLAY_NODE));
+            qmp.execute("blockdev-del", Map.of("node-name", VmCommandLine.OVERLAY_NODE));
         } catch (RuntimeException e) {
             // The guest runs on its disk either way; only a later live migration of this QEMU would fail.
             LOG.log(System.Logger.Level.WARNING, "Cannot delete the merged migration overlay node: {0}",
