@@ -16,6 +16,7 @@ import io.github.incus4j.api.NotSupportedException;
 import io.github.incus4j.api.OperationTimeoutException;
 import io.github.incus4j.api.StatusCode;
 import io.github.incus4j.api.TemplateTrigger;
+import io.github.incus4j.api.internal.migration.MigrationWire;
 import io.github.incus4j.api.migration.MigrateReceiveArgs;
 import io.github.incus4j.api.migration.MigrateSendArgs;
 import io.github.incus4j.api.cgroup.CGroup;
@@ -861,14 +862,26 @@ class IncusInstance implements RemoteInstance {
     /** Relayed by this client between the source server and the receiver's (see {@link IncusMigration}). */
     @Override
     public void migrateSend(MigrateSendArgs args) {
-        requireInstance("migration");
+        requireInstance("migrate");
+        java.util.Objects.requireNonNull(args, "args");
+        // The shared precondition, before the server is asked for anything.
+        if (args.common().live() && !canLiveMigrate()) {
+            throw new InvalidArgumentException(ErrorTexts.LIVE_MIGRATION_NEEDS_STATEFUL);
+        }
         IncusMigration.send(this, args);
     }
 
     /** Replaces this (stopped) instance, or refreshes it, with the one the sender relays. */
     @Override
     public void migrateReceive(MigrateReceiveArgs args) {
-        requireInstance("migration");
+        requireInstance("migrate");
+        java.util.Objects.requireNonNull(args, "args");
+        // As the template: a running target refuses before anything is received, and tells the waiting source why.
+        StatusCode status = statusCode();
+        if (status.isRunning()) {
+            throw MigrationWire.abandon(args.common(), new InstanceStateException(ErrorTexts.INSTANCE_IS_RUNNING,
+                    status));
+        }
         IncusMigration.receive(this, args);
     }
 

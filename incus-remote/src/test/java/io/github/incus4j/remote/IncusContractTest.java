@@ -57,11 +57,6 @@ class IncusContractTest extends InstanceDriverContract {
                     + "exist there"),
             Map.entry("badProjectNameIsRefused", "[incus-right] the server checks that the project exists first: "
                     + "\"Failed loading project: Project not found\""),
-            // ---- not implemented by this driver yet
-            Map.entry("receivingIntoARunningInstanceIsRefused", "[not-yet] migration: Incus migrates between servers or cluster "
-                    + "members, not through MigrateArgs in the client; the contract's two roots are one server here"),
-            Map.entry("liveMigrationNeedsMigrationStateful", "[not-yet] migration: Incus migrates between servers or cluster "
-                    + "members, not through MigrateArgs in the client; the contract's two roots are one server here"),
             Map.entry("unknownTemplateLeavesNothingOnDisk", "[remote] templates are image aliases on the server; "
                     + "an unknown alias is Incus's \"Image not provided for instance creation\""),
             // ---- Incus 6.0.4 harms users: our drivers keep the safe behaviour
