@@ -66,6 +66,8 @@ final class IncusMigration {
     private static final byte CLOSED = 'C';
     /** How long a whole migration may take on the servers: a large root filesystem takes minutes. */
     private static final Duration MIGRATION_LIMIT = Duration.ofMinutes(30);
+    /** The largest websocket message the relay takes from the other side (Incus's are a few KiB). */
+    private static final int MAX_MESSAGE = 16 * 1024 * 1024;
     /** How long the control pump waits per poll, so that it notices the end of the relay. */
     private static final Duration POLL = Duration.ofMillis(500);
 
@@ -379,6 +381,9 @@ final class IncusMigration {
                     }
                     return;
                 }
+                if (m == null) {
+                    continue;
+                }
                 switch (m.kind()) {
                     case FRAME -> {
                         byte[] data = Base64.getDecoder().decode(m.fields().getOrDefault("data", ""));
@@ -413,7 +418,12 @@ final class IncusMigration {
                         ws.close();
                         return;
                     }
-                    byte[] data = new byte[in.readInt()];
+                    int length = in.readInt();
+                    if (length < 0 || length > MAX_MESSAGE) {
+                        throw new IOException("a relayed message of " + length + " bytes (at most " + MAX_MESSAGE
+                                + ")");
+                    }
+                    byte[] data = new byte[length];
                     in.readFully(data);
                     if (!send(ws, type, data)) {
                         return;
@@ -425,6 +435,7 @@ final class IncusMigration {
                 if (!finished.get()) {
                     LOG.log(System.Logger.Level.DEBUG, "migration data relay ended: {0}", e.getMessage());
                 }
+                ws.close(); // the server's side of the transfer fails at once rather than waiting for more
             }
         }
 
