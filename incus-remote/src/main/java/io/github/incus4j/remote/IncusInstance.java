@@ -147,8 +147,12 @@ class IncusInstance implements RemoteInstance {
     }
 
     private JsonNode async(String method, String path, Object body, Duration limit) {
+        return async(method, path, body, limit, true);
+    }
+
+    private JsonNode async(String method, String path, Object body, Duration limit, boolean cancelOnTimeout) {
         try {
-            return session.async(method, path, body, limit);
+            return session.async(method, path, body, limit, cancelOnTimeout);
         } finally {
             // Our own actions change the status: the next read asks the server unless an event told it since.
             session.events().forget(project, parentName());
@@ -847,16 +851,8 @@ class IncusInstance implements RemoteInstance {
         body.put("name", parentName());
         body.put("migration", true);
         body.put("live", false);
-        try {
-            Transport.Reply r = transport().call("POST", instancePath("?target=" + IncusInstances.seg(member)), body);
-            String op = r.body().path("operation").asText("");
-            if (!op.isEmpty()) {
-                // Not cancelled on timeout: Incus 6.0.4 dies cancelling a migration (see IncusMigration).
-                session.waitOperation(IncusInstances.operationId(op), timeout(), true, false);
-            }
-        } finally {
-            session.events().forget(project, parentName());
-        }
+        // Not cancelled on timeout: Incus 6.0.4 dies cancelling a migration (see IncusMigration).
+        async("POST", instancePath("?target=" + IncusInstances.seg(member)), body, timeout(), false);
     }
 
     /** Relayed by this client between the source server and the receiver's (see {@link IncusMigration}). */

@@ -197,12 +197,17 @@ final class IncusInstances implements Instances {
 
     /** Sends a request answered with an operation and waits for it to end; returns the final operation. */
     JsonNode async(String method, String path, Object body, Duration limit) {
+        return async(method, path, body, limit, true);
+    }
+
+    /** {@link #async(String, String, Object, Duration)}, cancelling on timeout only when {@code cancelOnTimeout}. */
+    JsonNode async(String method, String path, Object body, Duration limit, boolean cancelOnTimeout) {
         Transport.Reply r = transport.call(method, path, body);
         String opPath = r.body().path("operation").asText("");
         if (opPath.isEmpty()) {
             return r.metadata(); // a synchronous answer
         }
-        return waitOperation(operationId(opPath), limit, true);
+        return waitOperation(operationId(opPath), limit, true, cancelOnTimeout);
     }
 
     /**
