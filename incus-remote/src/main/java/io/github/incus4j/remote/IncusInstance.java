@@ -11,6 +11,7 @@ import io.github.incus4j.api.Instance;
 import io.github.incus4j.api.InstanceSource;
 import io.github.incus4j.api.InstanceStateException;
 import io.github.incus4j.api.InstanceType;
+import io.github.incus4j.api.Instances;
 import io.github.incus4j.api.InvalidArgumentException;
 import io.github.incus4j.api.NotSupportedException;
 import io.github.incus4j.api.OperationTimeoutException;
@@ -853,6 +854,18 @@ class IncusInstance implements RemoteInstance {
         body.put("live", false);
         // Not cancelled on timeout: Incus 6.0.4 dies cancelling a migration (see IncusMigration).
         async("POST", instancePath("?target=" + IncusInstances.seg(member)), body, timeout(), false);
+    }
+
+    @Override
+    public Instance copyTo(Instances target, String name, TransferMode mode, boolean snapshots) {
+        requireInstance("copy");
+        return IncusTransfer.copy(this, target, name, mode, snapshots, false);
+    }
+
+    @Override
+    public Instance moveTo(Instances target, String name, TransferMode mode) {
+        requireInstance("move");
+        return IncusTransfer.copy(this, target, name, mode, true, true);
     }
 
     /** Relayed by this client between the source server and the receiver's (see {@link IncusMigration}). */

@@ -65,7 +65,7 @@ final class IncusMigration {
     private static final byte TEXT = 'T';
     private static final byte CLOSED = 'C';
     /** How long a whole migration may take on the servers: a large root filesystem takes minutes. */
-    private static final Duration MIGRATION_LIMIT = Duration.ofMinutes(30);
+    static final Duration MIGRATION_LIMIT = Duration.ofMinutes(30);
     /** The largest websocket message the relay takes from the other side (Incus's are a few KiB). */
     private static final int MAX_MESSAGE = 16 * 1024 * 1024;
     /** How long the control pump waits per poll, so that it notices the end of the relay. */
@@ -135,6 +135,25 @@ final class IncusMigration {
             if (!offered.contains(name)) {
                 throw new IncusException("Migration target expects the \"" + name
                         + "\" socket but source isn't providing it");
+            }
+        }
+    }
+
+    /**
+     * Connects websockets {@code secrets} of operation {@code opId} and closes them at once: a migration operation
+     * waits for every websocket it offered and ends (failed) when they close. Never DELETE it instead: Incus 6.0.4's
+     * Cancel of a migration operation dereferences nil and the daemon dies (operations.go:372). A websocket the peer
+     * server connected already is refused, which is fine: that one closes with the peer's end.
+     */
+    static void releaseWebsockets(IncusInstances session, String opId, Map<String, String> secrets, Duration timeout) {
+        for (Map.Entry<String, String> e : secrets.entrySet()) {
+            try {
+                session.transport().websocket("/1.0/operations/" + IncusInstances.seg(opId) + "/websocket?secret="
+                        + IncusInstances.seg(e.getValue()), new Session.Listener.AutoDemanding() { }, timeout)
+                        .close();
+            } catch (RuntimeException ex) {
+                LOG.log(System.Logger.Level.DEBUG, "migration websocket {0} of {1} not connected: {2}", e.getKey(),
+                        opId, ex.getMessage());
             }
         }
     }

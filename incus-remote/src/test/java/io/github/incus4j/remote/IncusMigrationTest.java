@@ -4,14 +4,18 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import io.github.incus4j.api.BusyException;
 import io.github.incus4j.api.IncusException;
 import io.github.incus4j.api.Instance;
 import io.github.incus4j.api.InstanceSource;
 import io.github.incus4j.api.InstanceStateException;
+import io.github.incus4j.api.NotSupportedException;
 import io.github.incus4j.api.StatusCode;
+import io.github.incus4j.api.file.SftpClient;
 import io.github.incus4j.api.migration.MigrateReceiveArgs;
 import io.github.incus4j.api.migration.MigrateSendArgs;
 import io.github.incus4j.api.model.InstanceArgs;
@@ -23,6 +27,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
@@ -34,7 +39,9 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The migration relay's failures against a real incusd (the contract's migration group covers the moves that work):
- * a side that cannot go on stops the other one, and leaves the source as it was and no operation running.
+ * a side that cannot go on stops the other one, and leaves the source as it was and no operation running. And
+ * {@link RemoteInstance#copyTo}/{@link RemoteInstance#moveTo} in pull and push mode between two projects of the one
+ * daemon, which dials itself over HTTPS on a loopback address ({@link #requireListener()}).
  */
 class IncusMigrationTest {
     private static final Duration TIMEOUT = Duration.ofSeconds(30);
@@ -79,14 +86,101 @@ class IncusMigrationTest {
         }
     }
 
+    /** The address this class set as {@code core.https_address}, to unset after it; null when it set none. */
+    private static String listenerSet;
+
     @AfterAll
-    static void deleteProject() {
+    static void deleteProject() throws Exception {
         TestProject.delete();
+        if (listenerSet != null) {
+            // Only what this class set, and only if nobody changed it since.
+            if (incus("config", "get", "core.https_address").trim().equals(listenerSet)) {
+                incus("config", "unset", "core.https_address");
+            }
+            listenerSet = null;
+        }
+    }
+
+    /**
+     * The daemon listens on HTTPS for push and pull (it dials its own operation): on its {@code core.https_address}
+     * when that is a loopback address, else (none set) this class sets one on a free port of 127.0.0.1 and unsets it
+     * afterwards. Every address the server gives must route through {@code lo}: no packet leaves the machine.
+     */
+    private void requireListener() throws Exception {
+        String prior = incus("config", "get", "core.https_address").trim();
+        if (prior.isEmpty()) {
+            String route = run("ip", "route", "get", "127.0.0.1");
+            assumeTrue(route.contains(" dev lo "), () -> "127.0.0.1 does not route through lo here: " + route);
+            int port;
+            try (java.net.ServerSocket s = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+                port = s.getLocalPort();
+            }
+            incus("config", "set", "core.https_address", "127.0.0.1:" + port);
+            listenerSet = "127.0.0.1:" + port;
+        }
+        for (var a : source.transport().call("GET", "/1.0", null).metadata().path("environment").path("addresses")) {
+            String host = a.asText().replaceAll(":[0-9]+$", "").replace("[", "").replace("]", "");
+            String route = run("ip", "route", "get", host);
+            assumeTrue(route.contains(" dev lo "), () -> "incusd listens on " + a.asText()
+                    + ", which does not route through lo: " + route);
+        }
+    }
+
+    private static String incus(String... args) throws Exception {
+        List<String> cmd = new ArrayList<>(List.of("incus"));
+        cmd.addAll(List.of(args));
+        return run(cmd.toArray(String[]::new));
+    }
+
+    private static String run(String... cmd) throws Exception {
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        try {
+            var out = CompletableFuture.supplyAsync(() -> {
+                try {
+                    return new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+                } catch (java.io.IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            });
+            assertTrue(p.waitFor(30, TimeUnit.SECONDS), () -> String.join(" ", cmd) + " did not end within 30 s");
+            String text = out.get(5, TimeUnit.SECONDS);
+            assertEquals(0, p.exitValue(), () -> String.join(" ", cmd) + ": " + text);
+            return text;
+        } finally {
+            p.destroyForcibly();
+        }
     }
 
     private Instance create(IncusInstances on, String name) {
         Instance i = on.create(InstanceArgs.builder(name).build(), InstanceSource.template("busybox", Map.of()));
         created.add(i);
+        return i;
+    }
+
+    /** Names of instances this class makes for push and pull: the {@code rmig-} prefix of its helper. */
+    private static String rname() {
+        return "rmig-" + ProcessHandle.current().pid() + "-" + System.nanoTime() % 100000;
+    }
+
+    private static void write(Instance i, String path, String content) {
+        try (SftpClient sftp = i.fileSftp()) {
+            sftp.write(path, content.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        }
+    }
+
+    private static String read(Instance i, String path) {
+        try (SftpClient sftp = i.fileSftp()) {
+            return new String(sftp.readAllBytes(path), java.nio.charset.StandardCharsets.UTF_8);
+        }
+    }
+
+    /** A stopped instance with a marker file, a config key and snapshot {@code s1} (taken after the marker). */
+    private Instance travelling(String n, String marker) {
+        Instance i = source.create(InstanceArgs.builder(n).description("travelling").config("user.k", "v").build(),
+                InstanceSource.template("busybox", Map.of()));
+        created.add(i);
+        write(i, "/root/marker", marker);
+        i.snapshot("s1", null, false);
         return i;
     }
 
@@ -173,5 +267,113 @@ class IncusMigrationTest {
         }
         assertEquals(StatusCode.STOPPED, source.load(n).statusCode());
         assertNoOperationRunning(source, n);
+    }
+
+    @Test
+    void pullCopiesAStoppedInstanceWithItsSnapshotsAndFiles() throws Exception {
+        requireListener();
+        String n = rname();
+        Instance from = travelling(n, "pulled " + n);
+        String uuid = from.localConfig().get("volatile.uuid");
+        Instance copy = ((RemoteInstance) from).copyTo(target, n + "-c", TransferMode.PULL, true);
+        created.add(copy);
+        assertEquals(TestProject.NAME, copy.project().name());
+        assertEquals(n + "-c", copy.name());
+        assertEquals(StatusCode.STOPPED, copy.statusCode());
+        assertEquals("travelling", copy.description());
+        assertEquals("v", copy.localConfig().get("user.k"));
+        assertEquals(from.localConfig().get("volatile.base_image"), copy.localConfig().get("volatile.base_image"));
+        assertFalse(uuid.equals(copy.localConfig().get("volatile.uuid")), "a copy is a new instance: " + uuid);
+        assertEquals(List.of(n + "-c/s1"), copy.snapshots().stream().map(Instance::name).toList());
+        assertEquals("pulled " + n, read(copy, "/root/marker"));
+        assertEquals(List.of(n + "/s1"), source.load(n).snapshots().stream().map(Instance::name).toList(),
+                "the source stays as it was");
+        assertNoOperationRunning(source, n);
+    }
+
+    @Test
+    void pushCopiesWithoutSnapshotsWhenNotAsked() throws Exception {
+        requireListener();
+        String n = rname();
+        Instance from = travelling(n, "pushed " + n);
+        Instance copy = ((RemoteInstance) from).copyTo(target, null, TransferMode.PUSH, false);
+        created.add(copy);
+        assertEquals(n, copy.name(), "the source's name when none is given");
+        assertEquals(List.of(), copy.snapshots());
+        assertEquals("pushed " + n, read(copy, "/root/marker"));
+        assertTrue(source.find("default", n).isPresent());
+        assertNoOperationRunning(source, n);
+    }
+
+    @Test
+    void pushMovesAStoppedInstanceWithItsVolatileKeys() throws Exception {
+        requireListener();
+        String n = rname();
+        Instance from = travelling(n, "moved " + n);
+        String uuid = from.localConfig().get("volatile.uuid");
+        Instance moved = ((RemoteInstance) from).moveTo(target, n, TransferMode.PUSH);
+        created.add(moved);
+        assertEquals(Optional.empty(), source.find("default", n), "the source is deleted after the copy");
+        assertEquals(uuid, moved.localConfig().get("volatile.uuid"), "a move keeps the volatile keys");
+        assertEquals(List.of(n + "/s1"), moved.snapshots().stream().map(Instance::name).toList());
+        assertEquals("moved " + n, read(moved, "/root/marker"));
+        moved.start(false);
+        assertEquals(StatusCode.RUNNING, moved.statusCode());
+        moved.stop(false);
+    }
+
+    @Test
+    void pullMovesAStoppedInstance() throws Exception {
+        requireListener();
+        String n = rname();
+        Instance from = travelling(n, "moved by pull " + n);
+        Instance moved = ((RemoteInstance) from).moveTo(target, n + "-m", TransferMode.PULL);
+        created.add(moved);
+        assertEquals(Optional.empty(), source.find("default", n));
+        assertEquals(List.of(n + "-m/s1"), moved.snapshots().stream().map(Instance::name).toList());
+        assertEquals("moved by pull " + n, read(moved, "/root/marker"));
+    }
+
+    @Test
+    void aNameTheTargetHasIsRefusedAndNothingIsLeftBehind() throws Exception {
+        requireListener();
+        String n = rname();
+        Instance from = travelling(n, "stays " + n);
+        Instance there = target.create(InstanceArgs.builder(n).description("was there").build(),
+                InstanceSource.none());
+        created.add(there);
+        for (TransferMode mode : TransferMode.values()) {
+            long t0 = System.nanoTime();
+            BusyException e = assertThrows(BusyException.class,
+                    () -> ((RemoteInstance) from).copyTo(target, n, mode, true), mode.name());
+            // The server's text; pulling, prefixed as the incus CLI prefixes it.
+            assertTrue(e.getMessage().contains("UNIQUE constraint failed")
+                    || e.getMessage().contains("already exists"), mode + ": " + e.getMessage());
+            assertEquals(mode == TransferMode.PULL, e.getMessage().startsWith("Failed instance creation: "),
+                    mode + ": " + e.getMessage());
+            assertTrue(System.nanoTime() - t0 < TimeUnit.SECONDS.toNanos(30), mode + " took too long");
+            assertEquals("was there", target.load(n).description(), "the target's own instance stays");
+            assertEquals(List.of(), target.load(n).snapshots());
+            assertEquals(List.of(n + "/s1"), source.load(n).snapshots().stream().map(Instance::name).toList());
+            assertNoOperationRunning(source, n);
+            assertEquals("stays " + n, read(source.load(n), "/root/marker"));
+        }
+    }
+
+    @Test
+    void aRunningInstanceIsNotMovedAndAFakeIsNoTarget() throws Exception {
+        String n = rname();
+        Instance from = create(source, n);
+        from.start(false);
+        InstanceStateException e = assertThrows(InstanceStateException.class,
+                () -> ((RemoteInstance) from).moveTo(target, n, TransferMode.PULL));
+        assertEquals("Instance must be stopped to be moved statelessly", e.getMessage());
+        assertEquals(Optional.empty(), target.find("default", n), "nothing was created on the target");
+        assertEquals(StatusCode.RUNNING, source.load(n).statusCode());
+        try (var fake = new FakeDriver().open(source.root().resolveSibling("fake-target"))) {
+            NotSupportedException ns = assertThrows(NotSupportedException.class,
+                    () -> ((RemoteInstance) from).copyTo(fake, n, TransferMode.PUSH, true));
+            assertTrue(ns.getMessage().contains(fake.getClass().getName()), ns.getMessage());
+        }
     }
 }
