@@ -66,6 +66,8 @@ class MisbehavingServerTest {
         private final ServerSocketChannel listener;
         private final List<SocketChannel> clients = new ArrayList<>();
         private final BiFunction<String, String, String> behaviour;
+        /** Every request's method, path and body ({@code "POST /1.0/instances {...}"}), in order. */
+        final List<String> requests = java.util.Collections.synchronizedList(new ArrayList<>());
 
         Server(Path socket, BiFunction<String, String, String> behaviour) throws IOException {
             this.socket = socket;
@@ -112,7 +114,8 @@ class MisbehavingServerTest {
                             length = Integer.parseInt(h.substring(15).trim());
                         }
                     }
-                    in.readNBytes(length);
+                    requests.add(line[0] + " " + line[1] + " " + new String(in.readNBytes(length),
+                            StandardCharsets.UTF_8));
                     String reply = behaviour.apply(line[0], line[1]);
                     if (reply == null) {
                         Thread.sleep(Long.MAX_VALUE); // silent: never answers, keeps the connection open
