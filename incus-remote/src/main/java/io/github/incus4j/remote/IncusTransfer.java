@@ -111,7 +111,7 @@ final class IncusTransfer {
                 ObjectNode src = (ObjectNode) create.get("source");
                 src.put("certificate", certificate);
                 src.set("secrets", Transport.JSON.valueToTree(offered.secrets()));
-                run(offered, urls, "Failed instance creation", url -> {
+                run(offered, false, urls, "Failed instance creation", url -> {
                     src.put("operation", url + "/1.0/operations/" + offered.id());
                     return start(target, "POST", createPath, create, "target");
                 });
@@ -122,7 +122,7 @@ final class IncusTransfer {
                 ObjectNode to = migrate.putObject("target");
                 to.put("certificate", certificate);
                 to.set("secrets", Transport.JSON.valueToTree(offered.secrets()));
-                run(offered, urls, "Failed instance migration", url -> {
+                run(offered, true, urls, "Failed instance migration", url -> {
                     to.put("operation", url + "/1.0/operations/" + offered.id());
                     return start(from, "POST", migratePath, migrate, "source");
                 });
@@ -259,9 +259,10 @@ final class IncusTransfer {
     /**
      * Tries each address in turn, as Go's {@code tryCreateInstance}/{@code tryMigrateInstance}: a refused request,
      * or a dialling operation that failed to connect while the offering one still waits, moves on to the next. Ends
-     * when both operations have ended well; else releases the offering operation, waits for both, and throws.
+     * when the dialling operation, and the offering one where it {@code offeredDecides} (the target's), ended well;
+     * else releases the offering operation, waits for both, and throws.
      */
-    private static void run(Watch offered, List<String> urls, String prefix, Dial dial) {
+    private static void run(Watch offered, boolean offeredDecides, List<String> urls, String prefix, Dial dial) {
         List<Attempt> failures = new ArrayList<>();
         Watch dialling = null;
         for (Iterator<String> it = urls.iterator(); it.hasNext();) {
@@ -274,8 +275,12 @@ final class IncusTransfer {
             }
             IncusException error = firstEnd(offered, dialling);
             if (error == null) {
-                finish(offered);
-                return;
+                error = finish(offered, offeredDecides);
+                if (error == null) {
+                    return;
+                }
+                failures.add(new Attempt(url, error));
+                break;
             }
             failures.add(new Attempt(url, error));
             if (!(it.hasNext() && !offered.done().isDone() && dialling.done().isDone()
@@ -296,13 +301,17 @@ final class IncusTransfer {
     }
 
     /**
-     * Waits until the dialling operation has ended, or the offering one failed; null when the dialling one ended
-     * well, else the failure (the dialling side's when it failed too within a moment: its text says more).
+     * Waits until the dialling operation has ended (when the offering one ended well first, as long as the dialling
+     * one takes), or the offering one failed; null when the dialling one ended well, else the failure (the dialling
+     * side's when it failed too within a moment: its text says more).
      */
     private static IncusException firstEnd(Watch offered, Watch dialling) {
+        long limit = IncusMigration.MIGRATION_LIMIT.plusMinutes(1).toMillis();
         try {
-            CompletableFuture.anyOf(offered.done(), dialling.done()).get(
-                    IncusMigration.MIGRATION_LIMIT.plusMinutes(1).toMillis(), TimeUnit.MILLISECONDS);
+            CompletableFuture.anyOf(offered.done(), dialling.done()).get(limit, TimeUnit.MILLISECONDS);
+            if (succeeded(offered.done())) {
+                dialling.done().get(limit, TimeUnit.MILLISECONDS);
+            }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             return new IncusException("Interrupted while waiting for the migration", e);
@@ -312,26 +321,42 @@ final class IncusTransfer {
             return new OperationTimeoutException("The migration did not end within "
                     + IncusMigration.MIGRATION_LIMIT, e);
         }
-        if (dialling.done().isDone() && !dialling.done().isCompletedExceptionally()) {
-            return null;
-        }
         if (!dialling.done().isDone()) {
             // The offering side failed first: the dialling one follows, with the reason it saw.
             awaitQuietly(dialling, Duration.ofSeconds(5));
+        }
+        if (succeeded(dialling.done())) {
+            return null;
         }
         IncusException error = errorOf(dialling.done());
         return error != null ? error : errorOf(offered.done());
     }
 
-    /** After the dialling side ended well: the offering one ends too (its result adds nothing, so it is logged). */
-    private static void finish(Watch offered) {
+    private static boolean succeeded(CompletableFuture<JsonNode> f) {
+        return f.isDone() && !f.isCompletedExceptionally();
+    }
+
+    /**
+     * After the dialling side ended well, the offering one's end: the outcome when it is the target's (push: the
+     * instance is there once the target's operation ended well), else (pull: the source's) only logged.
+     */
+    private static IncusException finish(Watch offered, boolean offeredDecides) {
+        Duration limit = offeredDecides ? IncusMigration.MIGRATION_LIMIT : offered.session().timeout();
         try {
-            offered.done().get(offered.session().timeout().toMillis(), TimeUnit.MILLISECONDS);
+            offered.done().get(limit.toMillis(), TimeUnit.MILLISECONDS);
+            return null;
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
+            return offeredDecides ? new IncusException("Interrupted while waiting for the migration", e) : null;
         } catch (ExecutionException | TimeoutException e) {
-            LOG.log(System.Logger.Level.DEBUG, "the offering migration operation {0} after a transfer that worked: "
-                    + "{1}", offered.id(), e.toString());
+            if (offeredDecides) {
+                IncusException error = errorOf(offered.done());
+                return error != null ? error : new OperationTimeoutException("The target's migration operation "
+                        + offered.id() + " did not end within " + limit, e);
+            }
+            LOG.log(System.Logger.Level.DEBUG, "the source''s migration operation {0} after a transfer that "
+                    + "worked: {1}", offered.id(), e.toString());
+            return null;
         }
     }
 

@@ -190,4 +190,59 @@ class TransferFaultsTest {
         assertEquals("{\"control\":\"sc\",\"fs\":\"sf\"}", source.path("secrets").toString());
         assertEquals("abc", source.path("base-image").asText());
     }
+
+    @Test
+    void aRefusedPushReleasesTheTargetAndDeletesWhatItLeft() throws Exception {
+        var src = serve("src", server(ALL_EXTENSIONS, "[]"), (method, path) -> {
+            if (method.equals("POST") && path.startsWith("/1.0/instances/c1?")) {
+                return json(400, "{\"type\":\"error\",\"error\":\"Invalid target operation\",\"error_code\":400}");
+            }
+            return instanceOr404(method, path);
+        });
+        CountDownLatch released = new CountDownLatch(2);
+        AtomicBoolean created = new AtomicBoolean();
+        var tgt = serve("tgt", server(ALL_EXTENSIONS, "[\"127.0.0.1:8443\"]"), (method, path) -> {
+            if (method.equals("POST") && path.startsWith("/1.0/instances?")) {
+                created.set(true);
+                return json(202, "{\"type\":\"async\",\"status_code\":100,\"operation\":\"/1.0/operations/tgt1\","
+                        + "\"metadata\":{\"id\":\"tgt1\",\"class\":\"websocket\",\"status_code\":103,"
+                        + "\"metadata\":{\"control\":\"tc\",\"fs\":\"tf\"}}}");
+            }
+            if (path.startsWith("/1.0/operations/tgt1/websocket")) {
+                released.countDown();
+                return json(404, NOT_FOUND);
+            }
+            if (path.startsWith("/1.0/operations/tgt1/wait")) {
+                try {
+                    released.await(20, TimeUnit.SECONDS);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+                return json(200, "{\"type\":\"sync\",\"status_code\":200,\"metadata\":{\"id\":\"tgt1\","
+                        + "\"status_code\":400,\"err\":\"Failed waiting for migration control connection\"}}");
+            }
+            if (method.equals("DELETE") && path.startsWith("/1.0/instances/c1?")) {
+                return json(200, "{\"type\":\"sync\",\"status_code\":200,\"metadata\":{}}");
+            }
+            return created.get() ? instanceOr404(method, path) : json(404, NOT_FOUND);
+        });
+        RemoteInstance c1 = (RemoteInstance) session(src, "a").load("c1");
+        Instances target = session(tgt, "b");
+        long t0 = System.nanoTime();
+        InvalidArgumentException e = assertThrows(InvalidArgumentException.class,
+                () -> c1.copyTo(target, null, TransferMode.PUSH, false));
+        assertTrue(System.nanoTime() - t0 < TimeUnit.SECONDS.toNanos(15), "bounded by the sessions' timeouts");
+        assertEquals("Failed instance migration: Invalid target operation", e.getMessage());
+        assertEquals(0, released.getCount(), "both of the target's websockets were released: " + tgt.requests);
+        assertTrue(tgt.requests.stream().noneMatch(r -> r.startsWith("DELETE /1.0/operations")), "never cancelled");
+        assertTrue(tgt.requests.stream().anyMatch(r -> r.startsWith("DELETE /1.0/instances/c1?")),
+                "the instance the target left was deleted: " + tgt.requests);
+        String migrate = src.requests.stream().filter(r -> r.startsWith("POST /1.0/instances/c1?")).findFirst()
+                .orElseThrow();
+        JsonNode body = Transport.JSON.readTree(migrate.substring(migrate.indexOf('{')));
+        assertTrue(body.path("migration").asBoolean() && body.path("instance_only").asBoolean(), migrate);
+        assertEquals("https://127.0.0.1:8443/1.0/operations/tgt1", body.path("target").path("operation").asText());
+        assertEquals("CERT", body.path("target").path("certificate").asText());
+        assertEquals("{\"control\":\"tc\",\"fs\":\"tf\"}", body.path("target").path("secrets").toString());
+    }
 }
