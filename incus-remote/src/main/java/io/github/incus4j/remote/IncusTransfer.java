@@ -94,7 +94,9 @@ final class IncusTransfer {
                     + dialled.transport().address() + " names no certificate in GET /1.0 (environment.certificate)");
         }
         String project = target.project(null);
-        boolean existedBefore = target.find(project, newName).isPresent();
+        // A name with a slash reads as a snapshot to find(): the server refuses it as an instance name anyway, and
+        // nothing is looked up (or deleted after a failure) under it.
+        boolean existedBefore = newName.contains("/") || target.find(project, newName).isPresent();
         ObjectNode create = createBody(definition, newName, source.type().apiName(), mode, snapshots, move);
         String createPath = "/1.0/instances?" + IncusInstances.projectQuery(project)
                 + target.transport().remote().target().map(t -> "&target=" + IncusInstances.seg(t)).orElse("");
