@@ -86,43 +86,41 @@ final class IncusExec implements Cmd {
     private void connect(JsonNode fds, boolean interactive, InputStream stdin, OutputStream stdout,
             OutputStream stderr) {
         Duration limit = session.timeout();
-        // incusd starts the command as soon as its last required socket connects (0, 1 and 2; control too when
-        // interactive), and may send its output right behind that socket's 101 reply: when an output socket was the
-        // last to connect, parallel execs lost their whole output (6 of 40 here). So the sockets that carry output
-        // connect first, together (one round trip), and then the one that carries none: stdin, or for an
-        // interactive command the control socket. Two round trips instead of four.
         long deadline = System.nanoTime() + limit.toNanos();
+        // incusd starts the command as soon as its last required socket connects (0, 1 and 2; control too when
+        // interactive) and may send output right behind that socket's 101 reply, which was lost when an output
+        // socket came last (parallel execs lost their whole output that way): the socket that completes the set is
+        // one that carries no output, stdin (interactive: control). One after the other: opening them side by side
+        // saved 2-3 ms of 35 but made Jetty's pool open spare connections, and a spare stalls incusd's accept loop
+        // for up to 250 ms (see Transport).
         if (interactive) {
             // One bidirectional socket: the pty's output comes back on fd 0.
             CompletableFuture<Void> out = new CompletableFuture<>();
             drained.add(out);
-            stdinSocket = connect(List.of(wsPath(fds, "0")), List.of(new Sink(stdout, out, true)), limit).get(0);
-            control = connect(List.of(wsPath(fds, "control")), List.of(new Sink(null, null)), left(deadline)).get(0);
+            stdinSocket = open(wsPath(fds, "0"), new Sink(stdout, out, true), deadline);
+            control = open(wsPath(fds, "control"), new Sink(null, null), deadline);
         } else {
             CompletableFuture<Void> out = new CompletableFuture<>();
             CompletableFuture<Void> err = new CompletableFuture<>();
             drained.add(out);
             drained.add(err);
-            List<Session> open = connect(List.of(wsPath(fds, "control"), wsPath(fds, "1"), wsPath(fds, "2")),
-                    List.of(new Sink(null, null), new Sink(stdout, out), new Sink(stderr, err)), limit);
-            control = open.get(0);
-            stdinSocket = connect(List.of(wsPath(fds, "0")), List.of(new Sink(null, null)), left(deadline)).get(0);
+            control = open(wsPath(fds, "control"), new Sink(null, null), deadline);
+            open(wsPath(fds, "1"), new Sink(stdout, out), deadline);
+            open(wsPath(fds, "2"), new Sink(stderr, err), deadline);
+            stdinSocket = open(wsPath(fds, "0"), new Sink(null, null), deadline);
         }
         LOG.log(System.Logger.Level.TRACE, "exec {0}: websockets connected within {1}", opId, limit);
         pumpStdin(stdin, interactive);
     }
 
-    private static Duration left(long deadline) {
-        return Duration.ofNanos(Math.max(0, deadline - System.nanoTime()));
-    }
-
-    /** Opens websockets side by side and keeps them for {@link #close}. */
-    private List<Session> connect(List<String> paths, List<Sink> sinks, Duration limit) {
-        List<Session> open = session.transport().websockets(paths, sinks, limit);
+    /** Opens a websocket, bounded by what is left until {@code deadline}, and keeps it for {@link #close}. */
+    private Session open(String path, Sink sink, long deadline) {
+        Duration left = Duration.ofNanos(Math.max(0, deadline - System.nanoTime()));
+        Session s = session.transport().websocket(path, sink, left);
         synchronized (sockets) {
-            sockets.addAll(open);
+            sockets.add(s);
         }
-        return open;
+        return s;
     }
 
     private void pumpStdin(InputStream stdin, boolean interactive) {

@@ -426,34 +426,6 @@ final class Transport implements AutoCloseable {
         return await(path, handshake(path, listener, limit), limit);
     }
 
-    /**
-     * Opens the websockets at {@code paths} (one listener each) side by side, bounded together by {@code limit}: one
-     * round trip instead of one per socket. On a failure the ones already open are closed and the others cancelled.
-     */
-    List<Session> websockets(List<String> paths, List<? extends Session.Listener> listeners, Duration limit) {
-        long deadline = System.nanoTime() + limit.toNanos();
-        List<CompletableFuture<Session>> started = new java.util.ArrayList<>();
-        List<Session> open = new java.util.ArrayList<>();
-        try {
-            for (int k = 0; k < paths.size(); k++) {
-                started.add(handshake(paths.get(k), listeners.get(k), limit));
-            }
-            for (int k = 0; k < paths.size(); k++) {
-                Duration left = Duration.ofNanos(Math.max(0, deadline - System.nanoTime()));
-                open.add(await(paths.get(k), started.get(k), left));
-            }
-            return open;
-        } catch (RuntimeException e) {
-            started.forEach(f -> f.cancel(true));
-            for (CompletableFuture<Session> f : started) {
-                if (f.isDone() && !f.isCompletedExceptionally()) {
-                    f.join().close(); // connected before the cancel
-                }
-            }
-            throw e;
-        }
-    }
-
     /** Remembers {@code s} to close it with the session (and forgets the ones already closed). */
     private Session track(Session s) {
         synchronized (sessions) {
