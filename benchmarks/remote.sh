@@ -77,8 +77,9 @@ for m in rows:
 cached, state = med.get(("incus4j", "status_cached_ns")), med.get(("incus4j", "state_query_us"))
 if cached and state:
     print(f"| status_cached_ns | ns | (our state_query: {state * 1000:,.0f}) | {cached:.3g} | 1/{state * 1000 / cached:,.0f} |")
-cold = med.get(("incus4j", "connect_cold_ms"))
-if cold is not None:
-    print(f"| connect_cold_ms (first session of a JVM) | ms | {fmt(med.get(('go', 'connect_ms')))} | {fmt(cold)} | "
-          f"{cold / med[('go', 'connect_ms')]:.2f} |")
+for m, what in (("connect_alone_ms", "no other session open"), ("connect_cold_ms", "first session of a JVM")):
+    ours = med.get(("incus4j", m))
+    if ours is not None:
+        print(f"| {m} ({what}) | ms | {fmt(med.get(('go', 'connect_ms')))} | {fmt(ours)} | "
+              f"{ours / med[('go', 'connect_ms')]:.2f} |")
 PY

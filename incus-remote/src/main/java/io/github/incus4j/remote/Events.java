@@ -41,12 +41,28 @@ final class Events implements AutoCloseable {
         this.transport = transport;
         this.thread = new Thread(this::run, "incus4j-remote-events");
         thread.setDaemon(true);
+        // Subscribes in the background: opening a session costs one round trip (GET /1.0) as with Go's client, and
+        // awaitSubscribed() holds back every request that starts an operation until the subscription is in place.
         thread.start();
+    }
+
+    /**
+     * Returns once the first subscription attempt has ended (connected, or failed: waits then ask the server),
+     * bounded by the session's timeout: called before every request whose operation may be waited on, so that its
+     * end event cannot pass before the subscription.
+     */
+    void awaitSubscribed() {
+        if (firstAttempt.getCount() == 0) {
+            return;
+        }
         try {
-            // The first subscription is in place before the driver sends anything it waits on.
-            firstAttempt.await(transport.timeout().toMillis(), TimeUnit.MILLISECONDS);
+            if (!firstAttempt.await(transport.timeout().toMillis(), TimeUnit.MILLISECONDS)) {
+                LOG.log(System.Logger.Level.WARNING, "the events subscription did not connect within {0}",
+                        transport.timeout());
+            }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
+            throw new io.github.incus4j.api.IncusException("Interrupted while subscribing to the server's events", e);
         }
     }
 
@@ -89,8 +105,13 @@ final class Events implements AutoCloseable {
             try {
                 // A session on a project listens to it (Transport adds it); else to all projects.
                 String scope = transport.remote().project().isPresent() ? "" : "&all-projects=true";
-                session = transport.websocket("/1.0/events?type=lifecycle,operation" + scope,
+                Session s = transport.websocket("/1.0/events?type=lifecycle,operation" + scope,
                         new Listener(ended), transport.timeout());
+                session = s;
+                if (closed) {
+                    s.close(); // closed while connecting
+                    return;
+                }
                 connected = true;
                 firstAttempt.countDown();
                 backoff = Duration.ofMillis(200);
@@ -100,6 +121,9 @@ final class Events implements AutoCloseable {
             } catch (InterruptedException e) {
                 return;
             } catch (RuntimeException e) {
+                if (closed) {
+                    return; // the session closed while subscribing
+                }
                 LOG.log(System.Logger.Level.WARNING, "events subscription failed: {0}", e.getMessage());
             } finally {
                 disconnected();

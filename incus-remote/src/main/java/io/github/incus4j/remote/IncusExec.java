@@ -86,27 +86,37 @@ final class IncusExec implements Cmd {
     private void connect(JsonNode fds, boolean interactive, InputStream stdin, OutputStream stdout,
             OutputStream stderr) {
         Duration limit = session.timeout();
-        control = open(wsPath(fds, "control"), new Sink(null, null));
+        long deadline = System.nanoTime() + limit.toNanos();
+        // incusd starts the command as soon as its last required socket connects (0, 1 and 2; control too when
+        // interactive) and may send output right behind that socket's 101 reply, which was lost when an output
+        // socket came last (parallel execs lost their whole output that way): the socket that completes the set is
+        // one that carries no output, stdin (interactive: control). One after the other: opening them side by side
+        // saved 2-3 ms of 35 but made Jetty's pool open spare connections, and a spare stalls incusd's accept loop
+        // for up to 250 ms (see Transport).
         if (interactive) {
             // One bidirectional socket: the pty's output comes back on fd 0.
             CompletableFuture<Void> out = new CompletableFuture<>();
             drained.add(out);
-            stdinSocket = open(wsPath(fds, "0"), new Sink(stdout, out, true));
+            stdinSocket = open(wsPath(fds, "0"), new Sink(stdout, out, true), deadline);
+            control = open(wsPath(fds, "control"), new Sink(null, null), deadline);
         } else {
-            stdinSocket = open(wsPath(fds, "0"), new Sink(null, null));
             CompletableFuture<Void> out = new CompletableFuture<>();
             CompletableFuture<Void> err = new CompletableFuture<>();
             drained.add(out);
             drained.add(err);
-            open(wsPath(fds, "1"), new Sink(stdout, out));
-            open(wsPath(fds, "2"), new Sink(stderr, err));
+            control = open(wsPath(fds, "control"), new Sink(null, null), deadline);
+            open(wsPath(fds, "1"), new Sink(stdout, out), deadline);
+            open(wsPath(fds, "2"), new Sink(stderr, err), deadline);
+            stdinSocket = open(wsPath(fds, "0"), new Sink(null, null), deadline);
         }
         LOG.log(System.Logger.Level.TRACE, "exec {0}: websockets connected within {1}", opId, limit);
         pumpStdin(stdin, interactive);
     }
 
-    private Session open(String path, Sink sink) {
-        Session s = session.transport().websocket(path, sink, session.timeout());
+    /** Opens a websocket, bounded by what is left until {@code deadline}, and keeps it for {@link #close}. */
+    private Session open(String path, Sink sink, long deadline) {
+        Duration left = Duration.ofNanos(Math.max(0, deadline - System.nanoTime()));
+        Session s = session.transport().websocket(path, sink, left);
         synchronized (sockets) {
             sockets.add(s);
         }

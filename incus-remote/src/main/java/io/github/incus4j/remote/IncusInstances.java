@@ -48,6 +48,7 @@ final class IncusInstances implements Instances {
         this.transport = transport;
         this.info = info;
         this.events = new Events(transport);
+        transport.beforeChange(events::awaitSubscribed);
     }
 
     Transport transport() {
@@ -167,6 +168,32 @@ final class IncusInstances implements Instances {
             return Optional.of(handle(project, name, InstanceType.ofApiName(parentType)));
         }
         return Optional.of(handle(project, name, InstanceType.ofApiName(r.metadata().path("type").asText())));
+    }
+
+    /**
+     * One {@code DELETE} by name, as Go's {@code DeleteInstance}/{@code DeleteInstanceSnapshot}: no {@code GET} of
+     * the instance first. A forced delete of an instance still reads it (its delete protection is lifted first).
+     */
+    @Override
+    public void delete(String apiProject, String name, boolean force) {
+        if (name == null || name.isEmpty() || (force && name.indexOf('/') < 0)) {
+            Instances.super.delete(apiProject, name, force);
+            return;
+        }
+        String project = project(apiProject);
+        int slash = name.indexOf('/');
+        String parent = slash < 0 ? name : name.substring(0, slash);
+        String path = "/1.0/instances/" + seg(parent)
+                + (slash < 0 ? "" : "/snapshots/" + seg(name.substring(slash + 1))) + "?" + projectQuery(project);
+        try {
+            async("DELETE", path, null, timeout());
+        } catch (NotFoundException e) {
+            throw new NotFoundException("Instance not found", e); // what load() says (the server: its own text)
+        } finally {
+            if (slash < 0) {
+                events.forget(project, parent);
+            }
+        }
     }
 
     private String instanceType(String project, String name) {

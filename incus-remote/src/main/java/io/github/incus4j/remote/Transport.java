@@ -65,8 +65,13 @@ final class Transport implements AutoCloseable {
     private final Duration timeout;
     /** How long a connection no request has taken yet may stay open (silent). */
     static final long SPARE_IDLE_MS = 250;
+    private final Clients clients;
     private final HttpClient http;
     private final WebSocketClient ws;
+    /** The websockets this session opened and has not seen closed: closed with the session. */
+    private final java.util.Set<Session> sessions = new java.util.HashSet<>();
+    private boolean closed;
+    private volatile Runnable beforeChange = () -> { };
 
     /** A reply: HTTP status, the JSON envelope and the ETag header (or null). */
     record Reply(int status, JsonNode body, String etag) {
@@ -80,62 +85,142 @@ final class Transport implements AutoCloseable {
         this(IncusRemote.unix(socket).timeout(timeout).build());
     }
 
-    @SuppressWarnings("try") // HttpClient's close() is never called: stop() is.
     Transport(IncusRemote remote) {
         this.remote = remote;
         this.socket = remote.socket();
         this.address = remote.address();
         this.base = socket != null ? "//incus" : "//" + remote.uri().getRawAuthority();
         this.timeout = remote.timeout();
-        QueuedThreadPool pool = new QueuedThreadPool(64, 2);
-        pool.setName("incus4j-remote-http");
-        pool.setDaemon(true);
-        ClientConnector connector = new ClientConnector();
-        connector.setExecutor(pool);
-        connector.setScheduler(new ScheduledExecutorScheduler("incus4j-remote-scheduler", true));
-        connector.setConnectTimeout(timeout);
-        if (remote.ssl() != null) {
-            SslContextFactory.Client tls = new SslContextFactory.Client();
-            tls.setSslContext(remote.ssl());
-            // A pinned certificate is compared byte for byte (Tls.Pinned); a trust store's is checked with the host.
-            tls.setEndpointIdentificationAlgorithm(remote.verifyHostname() ? "HTTPS" : null);
-            connector.setSslContextFactory(tls);
+        // Sessions on one unix socket share one started client (Clients.shared); an HTTPS remote has its own TLS
+        // context and so its own client.
+        this.clients = socket != null ? Clients.shared(socket, timeout, address) : Clients.start(remote, address);
+        this.http = clients.http;
+        this.ws = clients.ws;
+    }
+
+    /**
+     * A started Jetty HTTP client and its websocket client. Starting one (thread pool, selector, scheduler) costs
+     * more than the {@code GET /1.0} of a session's open, so the sessions on one unix socket (and timeout) share one,
+     * counted, stopped when the last of them closes. Each session still closes its own websockets.
+     */
+    static final class Clients {
+        private static final Map<String, Clients> SHARED = new java.util.HashMap<>();
+
+        final HttpClient http;
+        final WebSocketClient ws;
+        private final String key;
+        private int users = 1;
+
+        private Clients(HttpClient http, WebSocketClient ws, String key) {
+            this.http = http;
+            this.ws = ws;
+            this.key = key;
         }
-        HttpClientTransportOverHTTP httpTransport = new HttpClientTransportOverHTTP(connector);
-        httpTransport.setConnectionPoolFactory(SpareClosingPool::new);
-        if (socket != null) {
-            org.eclipse.jetty.io.Transport unix = new org.eclipse.jetty.io.Transport.TCPUnix(socket);
-            // WebSocketClient has no per-upgrade transport setting: every origin this client creates goes over the
-            // unix socket, which makes the websocket upgrades take it too.
-            this.http = new HttpClient(httpTransport) {
-                @Override
-                public Origin createOrigin(Request request, Origin.Protocol protocol) {
-                    Origin o = super.createOrigin(request, protocol);
-                    return new Origin(o.getScheme(), o.getAddress(), o.getTag(), o.getProtocol(), unix);
+
+        static Clients shared(Path socket, Duration timeout, String address) {
+            String key = socket.toAbsolutePath() + " " + timeout.toMillis();
+            synchronized (SHARED) {
+                Clients c = SHARED.get(key);
+                if (c != null) {
+                    c.users++;
+                    return c;
                 }
-            };
-        } else {
-            this.http = new HttpClient(httpTransport);
+                c = start(IncusRemote.unix(socket).timeout(timeout).build(), address, key);
+                SHARED.put(key, c);
+                return c;
+            }
         }
-        http.setExecutor(pool);
-        // incusd's unix listener peeks at the first bytes of every new connection inside its accept loop, without a
-        // deadline (checked on 6.0.4; LXD fixed it in canonical/lxd#18705): one connected-but-silent client stalls
-        // the whole daemon. Jetty's pool opens a few more connections than requests under concurrency (it says so
-        // in AbstractConnectionPool.tryCreate) and kept such a spare open, silent and without idle timeout: that was
-        // the 30 s stall. So every request closes its connection after the reply, and SpareClosingPool gives a new
-        // connection a 250 ms idle timeout until a request takes it.
-        http.setIdleTimeout(1_000);
-        http.setUserAgentField(new org.eclipse.jetty.http.HttpField("User-Agent", "incus4j"));
-        http.setFollowRedirects(false);
-        this.ws = new WebSocketClient(http);
-        ws.setIdleTimeout(Duration.ZERO);
-        ws.setConnectTimeout(timeout.toMillis());
-        try {
-            http.start();
-            ws.start();
-        } catch (Exception e) {
-            close();
-            throw new IncusException("Cannot start the HTTP client for " + address + ": " + e.getMessage(), e);
+
+        static Clients start(IncusRemote remote, String address) {
+            return start(remote, address, null);
+        }
+
+        @SuppressWarnings("try") // HttpClient's close() is never called: stop() is.
+        private static Clients start(IncusRemote remote, String address, String key) {
+            Path socket = remote.socket();
+            Duration timeout = remote.timeout();
+            QueuedThreadPool pool = new QueuedThreadPool(64, 2);
+            pool.setName("incus4j-remote-http");
+            pool.setDaemon(true);
+            ClientConnector connector = new ClientConnector();
+            connector.setExecutor(pool);
+            connector.setScheduler(new ScheduledExecutorScheduler("incus4j-remote-scheduler", true));
+            connector.setConnectTimeout(timeout);
+            if (remote.ssl() != null) {
+                SslContextFactory.Client tls = new SslContextFactory.Client();
+                tls.setSslContext(remote.ssl());
+                // A pinned certificate is compared byte for byte (Tls.Pinned); a trust store's is checked with the
+                // host.
+                tls.setEndpointIdentificationAlgorithm(remote.verifyHostname() ? "HTTPS" : null);
+                connector.setSslContextFactory(tls);
+            }
+            HttpClientTransportOverHTTP httpTransport = new HttpClientTransportOverHTTP(connector);
+            httpTransport.setConnectionPoolFactory(SpareClosingPool::new);
+            HttpClient http;
+            if (socket != null) {
+                org.eclipse.jetty.io.Transport unix = new org.eclipse.jetty.io.Transport.TCPUnix(socket);
+                // WebSocketClient has no per-upgrade transport setting: every origin this client creates goes over the
+                // unix socket, which makes the websocket upgrades take it too.
+                http = new HttpClient(httpTransport) {
+                    @Override
+                    public Origin createOrigin(Request request, Origin.Protocol protocol) {
+                        Origin o = super.createOrigin(request, protocol);
+                        return new Origin(o.getScheme(), o.getAddress(), o.getTag(), o.getProtocol(), unix);
+                    }
+                };
+            } else {
+                http = new HttpClient(httpTransport);
+            }
+            http.setExecutor(pool);
+            // incusd's unix listener peeks at the first bytes of every new connection inside its accept loop,
+            // without a deadline (checked on 6.0.4; LXD fixed it in canonical/lxd#18705): one connected-but-silent
+            // client stalls the whole daemon. Jetty's pool opens a few more connections than requests under
+            // concurrency (it says so in AbstractConnectionPool.tryCreate) and kept such a spare open, silent and
+            // without idle timeout: that was the 30 s stall. So SpareClosingPool gives a new connection a 250 ms idle
+            // timeout until a request takes it (a request sets its own for its exchange). A used connection is kept
+            // for the next request, as Go's client does: incusd's accept loop has read it already, so it cannot
+            // stall the daemon; Jetty restores the 250 ms when the exchange ends, so an idle one is closed soon and
+            // the pool stays small.
+            http.setIdleTimeout(1_000);
+            http.setUserAgentField(new org.eclipse.jetty.http.HttpField("User-Agent", "incus4j"));
+            http.setFollowRedirects(false);
+            WebSocketClient ws = new WebSocketClient(http);
+            ws.setIdleTimeout(Duration.ZERO);
+            ws.setConnectTimeout(timeout.toMillis());
+            try {
+                http.start();
+                ws.start();
+            } catch (Exception e) {
+                new Clients(http, ws, null).stop();
+                throw new IncusException("Cannot start the HTTP client for " + address + ": " + e.getMessage(), e);
+            }
+            return new Clients(http, ws, key);
+        }
+
+        /** One user fewer; the last one stops the clients. */
+        void release() {
+            if (key != null) {
+                synchronized (SHARED) {
+                    if (--users > 0) {
+                        return;
+                    }
+                    SHARED.remove(key);
+                }
+            }
+            stop();
+        }
+
+        private void stop() {
+            try {
+                ws.stop();
+            } catch (Exception e) {
+                LOG.log(System.Logger.Level.DEBUG, "stopping the websocket client", e);
+            }
+            try {
+                http.stop();
+            } catch (Exception e) {
+                LOG.log(System.Logger.Level.DEBUG, "stopping the HTTP client", e);
+            }
         }
     }
 
@@ -168,11 +253,23 @@ final class Transport implements AutoCloseable {
         return URI.create(scheme + ":" + base + scoped(pathAndQuery));
     }
 
+    /**
+     * Runs before every request that changes something (not {@code GET}): the session makes it wait until its event
+     * subscription is in place, so that no wait misses the operation the request starts.
+     */
+    void beforeChange(Runnable hook) {
+        this.beforeChange = hook;
+    }
+
     private Request request(String method, String path, Duration limit) {
+        if (!method.equals("GET")) {
+            beforeChange.run();
+        }
+        // Kept alive: the connection goes back to the pool for the next request (SpareClosingPool bounds its idle
+        // life); a connection that has carried a request is past incusd's accept loop and cannot stall it.
         return http.newRequest(uri(false, path)).method(method)
                 .timeout(limit.toMillis(), TimeUnit.MILLISECONDS)
-                .idleTimeout(limit.toMillis() + 1000, TimeUnit.MILLISECONDS)
-                .headers(h -> h.put(org.eclipse.jetty.http.HttpHeader.CONNECTION, "close"));
+                .idleTimeout(limit.toMillis() + 1000, TimeUnit.MILLISECONDS);
     }
 
     /** Sends a request and returns the reply whatever its status; only transport failures throw. */
@@ -326,25 +423,40 @@ final class Transport implements AutoCloseable {
 
     /** Opens a websocket at {@code path}, bounded by {@code limit}. */
     Session websocket(String path, Session.Listener listener, Duration limit) {
-        return handshake(path, listener, limit);
+        return await(path, handshake(path, listener, limit), limit);
     }
 
-    private Session handshake(String path, Session.Listener listener, Duration limit) {
-        CompletableFuture<Session> f;
+    /** Remembers {@code s} to close it with the session (and forgets the ones already closed). */
+    private Session track(Session s) {
+        synchronized (sessions) {
+            sessions.removeIf(x -> !x.isOpen());
+            if (!closed) {
+                sessions.add(s);
+                return s;
+            }
+        }
+        s.close();
+        throw new IncusException("The session to " + address + " is closed");
+    }
+
+    private CompletableFuture<Session> handshake(String path, Session.Listener listener, Duration limit) {
         try {
             // The upgrade request's own idle timeout replaces the short one of a new connection (SpareClosingPool).
             long idle = limit.toMillis() + 1000;
-            f = ws.connect(listener, uri(true, path), new org.eclipse.jetty.websocket.client.JettyUpgradeListener() {
+            return ws.connect(listener, uri(true, path), new org.eclipse.jetty.websocket.client.JettyUpgradeListener() {
                 @Override
                 public void onHandshakeRequest(Request request) {
                     request.idleTimeout(idle, TimeUnit.MILLISECONDS);
                 }
             });
         } catch (IOException e) {
-            throw new IncusException("Cannot open the websocket " + path + ": " + describe(e), e);
+            throw new IncusException("Cannot open the websocket " + stripSecret(path) + ": " + describe(e), e);
         }
+    }
+
+    private Session await(String path, CompletableFuture<Session> f, Duration limit) {
         try {
-            return f.get(limit.toMillis(), TimeUnit.MILLISECONDS);
+            return track(f.get(limit.toMillis(), TimeUnit.MILLISECONDS));
         } catch (TimeoutException e) {
             f.cancel(true);
             throw new OperationTimeoutException("The websocket " + stripSecret(path) + " did not connect within "
@@ -565,16 +677,22 @@ final class Transport implements AutoCloseable {
 
     @Override
     public void close() {
-        try {
-            ws.stop();
-        } catch (Exception e) {
-            LOG.log(System.Logger.Level.DEBUG, "stopping the websocket client", e);
+        // The websockets this session opened (events, commands, consoles) end with it, as they did when each
+        // session had its own client; the client itself stops with the last session sharing it.
+        List<Session> open;
+        synchronized (sessions) {
+            open = new java.util.ArrayList<>(sessions);
+            sessions.clear();
+            closed = true;
         }
-        try {
-            http.stop();
-        } catch (Exception e) {
-            LOG.log(System.Logger.Level.DEBUG, "stopping the HTTP client", e);
+        for (Session s : open) {
+            try {
+                s.close();
+            } catch (RuntimeException e) {
+                LOG.log(System.Logger.Level.DEBUG, "closing a websocket", e);
+            }
         }
+        clients.release();
     }
 
     /**

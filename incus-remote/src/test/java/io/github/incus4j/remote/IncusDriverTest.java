@@ -63,8 +63,34 @@ class IncusDriverTest {
     }
 
     @Test
-    void eventsAreSubscribedWhenTheSessionOpens() {
+    void eventsAreSubscribedBeforeTheFirstChange() {
+        // The subscription connects in the background; a request that starts an operation waits for it.
+        incus.events().awaitSubscribed();
         assertTrue(incus.events().connected(), "the /1.0/events subscription is up");
+    }
+
+    @Test
+    void anOperationStartedRightAfterOpeningIsWaitedFromEvents(@TempDir Path root) {
+        // A fresh session's first change: its operation's end event must not pass before the subscription.
+        try (IncusInstances fresh = (IncusInstances) new IncusDriver().open(root, IncusDriver.findSocket(),
+                Duration.ofSeconds(30))) {
+            instance = fresh.create(InstanceArgs.builder("drv-" + ProcessHandle.current().pid() + "-"
+                    + System.nanoTime() % 100000).build(), InstanceSource.template("busybox", Map.of()));
+            assertTrue(fresh.events().connected(), "subscribed before the create was sent");
+            instance = incus.load(instance.name());
+        }
+    }
+
+    @Test
+    void deletingASnapshotByNameNeedsNoLookup() {
+        Instance i = create();
+        i.snapshot("s0", null, false);
+        incus.delete("default", i.name() + "/s0", false);
+        assertTrue(i.snapshots().isEmpty(), "deleted");
+        assertThrows(NotFoundException.class,
+                () -> incus.delete("default", i.name() + "/s0", false));
+        assertThrows(NotFoundException.class,
+                () -> incus.delete("default", i.name() + "-missing", false));
     }
 
     @Test
