@@ -391,7 +391,7 @@ class OperationLocksTest {
         OperationTimeoutException e = assertThrows(
                 OperationTimeoutException.class,
                 () -> noWait.createWaitGet(P, "c1", null, Action.START, null, false, false));
-        assertTrue(e.getMessage().startsWith("Timed out after 0ms"), e.getMessage());
+        assertTrue(e.getMessage().startsWith("Timed out after 0s"), e.getMessage());
         lock.done(null);
         noWait.awaitIdle(P, "c1", Duration.ZERO);
     }

@@ -158,9 +158,12 @@ public final class ErrorTexts {
         return GoStrings.quote(s);
     }
 
-    /** Go's {@code time.Duration} text, to the millisecond: {@code 500ms}, {@code 1.5s}, {@code 10m0s}. */
+    /** Go's {@code time.Duration} text, to the millisecond: {@code 0s}, {@code 500ms}, {@code 1.5s}, {@code 10m0s}. */
     public static String duration(Duration d) {
         long ms = d.toMillis();
+        if (ms == 0) {
+            return "0s";
+        }
         if (ms < 1000) {
             return ms + "ms";
         }
