@@ -116,6 +116,17 @@ public abstract class AbstractInstances<I extends AbstractInstance> implements I
     }
 
     /**
+     * Whether {@link #createStorage} reads an image for an instance of {@code type} through
+     * {@link ImageSources#unpackRootfs}, which validates it as it unpacks it. The base class then refuses beforehand
+     * only what shows without decompressing the image ({@link ImageSources#checkBeforeUnpack}), so that the image is
+     * decompressed once; a bad one is refused after part of it was written, which the removal of the instance's
+     * directories on failure undoes. The default is false: an image is read whole before anything is written.
+     */
+    protected boolean checksImageWhileUnpacking(InstanceType type) {
+        return false;
+    }
+
+    /**
      * Creates the new instance's storage from {@code source}. On failure the base class removes the instance's
      * directories, so the driver may simply throw.
      */
@@ -172,7 +183,11 @@ public abstract class AbstractInstances<I extends AbstractInstance> implements I
         checkSource(filled.type(), source);
         // Every driver's images are read the same way: an incomplete or corrupt one is refused here, before the
         // instance's directories exist.
-        ImageSources.check(diskImage(filled.type()), source);
+        if (checksImageWhileUnpacking(filled.type())) {
+            ImageSources.checkBeforeUnpack(source);
+        } else {
+            ImageSources.check(diskImage(filled.type()), source);
+        }
         String key = key(filled.project(), filled.name());
         if (instances.containsKey(key)) {
             throw new BusyException(ErrorTexts.instanceExists(filled.name()));
