@@ -48,13 +48,13 @@ final class NativeXz extends InputStream {
 
     /** The decoded content of {@code compressed} (an xz stream) through the xz tool; null when it is not used. */
     static InputStream decompress(InputStream compressed) {
-        Path xz = tool();
-        if (xz == null) {
+        if (tool() == null) {
             return null;
         }
         Process p;
         try {
-            p = new ProcessBuilder(xz.toString(), "--decompress", "--stdout", "--format=xz", "--threads=0")
+            // By name, found on the PATH as above: the tool's messages then start with "xz: ".
+            p = new ProcessBuilder("xz", "--decompress", "--stdout", "--format=xz", "--threads=0")
                     .redirectError(ProcessBuilder.Redirect.PIPE).start();
         } catch (IOException e) {
             return null; // not executable after all: XZ for Java reads it
