@@ -182,7 +182,7 @@ public abstract class AbstractInstances<I extends AbstractInstance> implements I
         InstanceArgs filled = validateNew(args);
         checkSource(filled.type(), source);
         // Every driver's images are read the same way: an incomplete or corrupt one is refused here, before the
-        // instance's directories exist.
+        // instance's directories exist (or, read once while unpacking, refused then, its directories removed).
         if (checksImageWhileUnpacking(filled.type())) {
             ImageSources.checkBeforeUnpack(source);
         } else {
@@ -200,12 +200,17 @@ public abstract class AbstractInstances<I extends AbstractInstance> implements I
             if (instances.putIfAbsent(key, instance) != null) {
                 throw new BusyException(ErrorTexts.instanceExists(filled.name()));
             }
+            Path typeDir = paths.instancesDir(filled.type());
+            boolean firstOfType = !Files.isDirectory(typeDir);
             try {
                 createStorage(instance, source);
                 instance.persist();
             } catch (RuntimeException | Error e) {
                 instances.remove(key, instance);
                 removeInstanceDirectories(filled.type(), key);
+                if (firstOfType) {
+                    removeIfEmpty(typeDir); // a failed creation leaves the root as it found it
+                }
                 throw e;
             }
         });
@@ -309,6 +314,15 @@ public abstract class AbstractInstances<I extends AbstractInstance> implements I
     /** Registers an instance read back from disk. */
     protected final void register(I instance) {
         instances.put(key(instance.project().name(), instance.name()), instance);
+    }
+
+    private static void removeIfEmpty(Path dir) {
+        try {
+            Files.deleteIfExists(dir);
+        } catch (IOException e) {
+            // Not empty: another instance's creation has begun in it.
+            LOG.log(System.Logger.Level.DEBUG, "Keeping {0}: {1}", dir, e.getMessage());
+        }
     }
 
     /**
