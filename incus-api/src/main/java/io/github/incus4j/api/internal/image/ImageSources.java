@@ -37,8 +37,10 @@ import org.apiguardian.api.API;
  * image, or for a VM a qcow2 disk). Formats are told by magic bytes, never by file names.
  *
  * <p>{@link #check} reads an image without writing anything, so that an incomplete or corrupt one is refused before
- * the instance exists; {@link #unpackRootfs} and {@link #unpackDisk} then hand its content to the driver. Squashfs
- * images go through squashfs-tools ({@link Squashfs}).
+ * the instance exists; {@link #unpackRootfs} and {@link #unpackDisk} then hand its content to the driver. A driver
+ * that removes what it wrote when unpacking fails may call {@link #checkBeforeUnpack} instead, and have
+ * {@link #unpackRootfs}, which validates as it reads, decompress the image only once. Squashfs images go through
+ * squashfs-tools ({@link Squashfs}).
  */
 @API(status = INTERNAL)
 public final class ImageSources {
