@@ -95,10 +95,11 @@ final class NativeXz extends InputStream {
     private int read(InputStream compressed, byte[] buffer) throws IOException {
         try {
             return compressed.read(buffer);
-        } catch (IOException e) {
-            feedFailure = e;
+        } catch (IOException | RuntimeException e) {
+            // The reader gets this at the end of the decoded data, which killing the tool brings at once.
+            feedFailure = e instanceof IOException io ? io : new IOException(e.getMessage(), e);
             process.destroyForcibly();
-            throw e;
+            throw feedFailure;
         }
     }
 
