@@ -326,6 +326,12 @@ public final class LxcInstances extends AbstractInstances<LxcContainerInstance> 
         }
     }
 
+    /** A container's root filesystem is unpacked through {@code ImageSources.unpackRootfs}: decompressed once. */
+    @Override
+    protected boolean checksImageWhileUnpacking(InstanceType type) {
+        return type == InstanceType.CONTAINER;
+    }
+
     @Override
     protected void createStorage(LxcContainerInstance instance, InstanceSource source) {
         // Before anything is made: the base class has validated the config as Incus does, these are the driver's.

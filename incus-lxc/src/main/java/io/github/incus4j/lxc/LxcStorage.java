@@ -100,7 +100,8 @@ final class LxcStorage {
     }
 
     /**
-     * Unpacks an image (unified or split, checked by {@link ImageSources#check} before) into the root filesystem
+     * Unpacks an image (unified or split, checked by {@link ImageSources#checkBeforeUnpack} before, validated as it is
+     * read: the caller removes what was written when this throws) into the root filesystem
      * (owners shifted by {@code map}), keeps its {@code metadata.yaml} in the instance's path and its templates in
      * its templates path, and returns the config Incus sets from it: {@code image.*} from the properties,
      * {@code volatile.base_image} (the fingerprint), and {@code volatile.apply_template=create} so that the create
@@ -230,7 +231,8 @@ final class LxcStorage {
                 }
             } else {
                 InstanceSource source = InstanceSource.image(image.source());
-                ImageSources.check(false, source);
+                // Read once: a bad image fails the unpacking, and the old root filesystem comes back.
+                ImageSources.checkBeforeUnpack(source);
                 Map<String, String> config = unpackImage(source, map);
                 instance.recordVolatiles(Map.of("volatile.apply_template", config.get("volatile.apply_template")),
                         false);

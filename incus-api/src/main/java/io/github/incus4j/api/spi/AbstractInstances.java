@@ -116,6 +116,17 @@ public abstract class AbstractInstances<I extends AbstractInstance> implements I
     }
 
     /**
+     * Whether {@link #createStorage} reads an image for an instance of {@code type} through
+     * {@link ImageSources#unpackRootfs}, which validates it as it unpacks it. The base class then refuses beforehand
+     * only what shows without decompressing the image ({@link ImageSources#checkBeforeUnpack}), so that the image is
+     * decompressed once; a bad one is refused after part of it was written, which the removal of the instance's
+     * directories on failure undoes. The default is false: an image is read whole before anything is written.
+     */
+    protected boolean checksImageWhileUnpacking(InstanceType type) {
+        return false;
+    }
+
+    /**
      * Creates the new instance's storage from {@code source}. On failure the base class removes the instance's
      * directories, so the driver may simply throw.
      */
@@ -171,8 +182,12 @@ public abstract class AbstractInstances<I extends AbstractInstance> implements I
         InstanceArgs filled = validateNew(args);
         checkSource(filled.type(), source);
         // Every driver's images are read the same way: an incomplete or corrupt one is refused here, before the
-        // instance's directories exist.
-        ImageSources.check(diskImage(filled.type()), source);
+        // instance's directories exist (or, read once while unpacking, refused then, its directories removed).
+        if (checksImageWhileUnpacking(filled.type())) {
+            ImageSources.checkBeforeUnpack(source);
+        } else {
+            ImageSources.check(diskImage(filled.type()), source);
+        }
         String key = key(filled.project(), filled.name());
         if (instances.containsKey(key)) {
             throw new BusyException(ErrorTexts.instanceExists(filled.name()));
@@ -185,12 +200,17 @@ public abstract class AbstractInstances<I extends AbstractInstance> implements I
             if (instances.putIfAbsent(key, instance) != null) {
                 throw new BusyException(ErrorTexts.instanceExists(filled.name()));
             }
+            Path typeDir = paths.instancesDir(filled.type());
+            boolean firstOfType = !Files.isDirectory(typeDir);
             try {
                 createStorage(instance, source);
                 instance.persist();
             } catch (RuntimeException | Error e) {
                 instances.remove(key, instance);
                 removeInstanceDirectories(filled.type(), key);
+                if (firstOfType) {
+                    removeIfEmpty(typeDir); // a failed creation leaves the root as it found it
+                }
                 throw e;
             }
         });
@@ -294,6 +314,15 @@ public abstract class AbstractInstances<I extends AbstractInstance> implements I
     /** Registers an instance read back from disk. */
     protected final void register(I instance) {
         instances.put(key(instance.project().name(), instance.name()), instance);
+    }
+
+    private static void removeIfEmpty(Path dir) {
+        try {
+            Files.deleteIfExists(dir);
+        } catch (IOException e) {
+            // Not empty: another instance's creation has begun in it.
+            LOG.log(System.Logger.Level.DEBUG, "Keeping {0}: {1}", dir, e.getMessage());
+        }
     }
 
     /**

@@ -37,8 +37,10 @@ import org.apiguardian.api.API;
  * image, or for a VM a qcow2 disk). Formats are told by magic bytes, never by file names.
  *
  * <p>{@link #check} reads an image without writing anything, so that an incomplete or corrupt one is refused before
- * the instance exists; {@link #unpackRootfs} and {@link #unpackDisk} then hand its content to the driver. Squashfs
- * images go through squashfs-tools ({@link Squashfs}).
+ * the instance exists; {@link #unpackRootfs} and {@link #unpackDisk} then hand its content to the driver. A driver
+ * that removes what it wrote when unpacking fails may call {@link #checkBeforeUnpack} instead, and have
+ * {@link #unpackRootfs}, which validates as it reads, decompress the image only once. Squashfs images go through
+ * squashfs-tools ({@link Squashfs}).
  */
 @API(status = INTERNAL)
 public final class ImageSources {
@@ -76,12 +78,28 @@ public final class ImageSources {
      * nothing for other sources.
      */
     public static void check(boolean disk, InstanceSource source) {
-        boolean vm = disk;
+        check(disk, source, true);
+    }
+
+    /**
+     * What {@link #check} refuses of a container image without decompressing a tarball: a missing file, a bad
+     * metadata file of a split image, a bad squashfs image (listed, not unpacked). A tarball (the unified image, or
+     * the root filesystem of a split one) is read once, by {@link #unpackRootfs}, which refuses it as {@code check}
+     * would, but after part of it was written: the caller removes what it wrote when that throws.
+     */
+    public static void checkBeforeUnpack(InstanceSource source) {
+        check(false, source, false);
+    }
+
+    private static void check(boolean vm, InstanceSource source, boolean tarballs) {
         if (source instanceof InstanceSource.ImageTarball i) {
             Path file = existing(i.tarball(), "Image tarball");
             guarded(file, () -> {
-                Content c = Squashfs.isSquashfs(file) ? listSquashfs(file) : scanTar(file, null, null, null);
-                c.requireComplete(vm);
+                if (Squashfs.isSquashfs(file)) {
+                    listSquashfs(file).requireComplete(vm);
+                } else if (tarballs) {
+                    scanTar(file, null, null, null).requireComplete(vm);
+                }
             });
         } else if (source instanceof InstanceSource.SplitImage s) {
             Path meta = existing(s.metadata(), "Image metadata file");
@@ -94,12 +112,9 @@ public final class ImageSources {
                     if (Squashfs.list(rootfs).isEmpty()) {
                         throw new InvalidArgumentException("The root filesystem squashfs image is empty");
                     }
-                } else {
-                    int[] entries = new int[1];
-                    readTar(rootfs, (e, content) -> entries[0]++);
-                    if (entries[0] == 0) {
-                        throw new InvalidArgumentException("The root filesystem tarball is empty");
-                    }
+                } else if (tarballs) {
+                    readRootfsTar(rootfs, null, (e, content) -> {
+                    });
                 }
             });
         }
@@ -109,7 +124,9 @@ public final class ImageSources {
      * Unpacks a container image: every entry of its root filesystem goes to {@code rootfs} with names relative to
      * the root filesystem (the root directory itself is not handed over); a squashfs image is unpacked into a
      * temporary directory under {@code scratch} first (null: the system's temporary directory), removed afterwards.
-     * Call {@link #check} first: this reports a bad image too, but only when the visitor has been fed.
+     * Each file is read once: a tarball is validated as it is unpacked, and refused as {@link #check} refuses it,
+     * but only after part of it reached the visitor. Call {@link #check} first, or {@link #checkBeforeUnpack} and
+     * remove what the visitor wrote when this throws.
      */
     public static Image unpackRootfs(InstanceSource source, ImageTar.Visitor rootfs, Path scratch) {
         if (source instanceof InstanceSource.ImageTarball i) {
@@ -126,34 +143,37 @@ public final class ImageSources {
                 }
                 Map<String, byte[]> templates = new TreeMap<>();
                 MessageDigest digest = sha256();
-                ImageMetadata md;
+                Content c;
                 try (InputStream in = new DigestInputStream(Files.newInputStream(file), digest)) {
-                    md = ImageLayout.readUnified(in, templates, rootfs);
+                    c = scanTar(in, templates, null, rootfs);
                     in.transferTo(OutputStream.nullOutputStream()); // the fingerprint covers all of the file
                 }
-                return new Image(md, templates, HexFormat.of().formatHex(digest.digest()));
+                c.requireComplete(false);
+                return new Image(c.metadata, templates, HexFormat.of().formatHex(digest.digest()));
             });
         }
         InstanceSource.SplitImage s = split(source);
         Map<String, byte[]> templates = new TreeMap<>();
         ImageMetadata md = guarded(s.metadata(), () -> readMetadataTarball(s.metadata(), templates));
-        guarded(s.rootfs(), () -> {
+        String fingerprint = guarded(s.rootfs(), () -> {
             if (Squashfs.isSquashfs(s.rootfs())) {
-                withScratch(scratch, dir -> {
+                return withScratch(scratch, dir -> {
                     Path all = dir.resolve(ROOTFS);
                     Squashfs.unpack(s.rootfs(), null, all);
                     walk(all, rootfs);
-                    return null;
-                });
-            } else {
-                readTar(s.rootfs(), (e, content) -> {
-                    if (!e.name().isEmpty()) {
-                        rootfs.entry(e, content);
-                    }
+                    return sha256(s.metadata(), s.rootfs());
                 });
             }
+            // The fingerprint is taken as the root filesystem is read: the metadata file's bytes, then these.
+            MessageDigest digest = digest(sha256(), s.metadata());
+            readRootfsTar(s.rootfs(), digest, (e, content) -> {
+                if (!e.name().isEmpty()) {
+                    rootfs.entry(e, content);
+                }
+            });
+            return HexFormat.of().formatHex(digest.digest());
         });
-        return new Image(md, templates, sha256(s.metadata(), s.rootfs()));
+        return new Image(md, templates, fingerprint);
     }
 
     /**
@@ -180,7 +200,7 @@ public final class ImageSources {
                 MessageDigest digest = sha256();
                 Content c;
                 try (InputStream in = new DigestInputStream(Files.newInputStream(file), digest)) {
-                    c = scanTar(in, templates, disk);
+                    c = scanTar(in, templates, disk, null);
                     in.transferTo(OutputStream.nullOutputStream());
                 }
                 c.requireComplete(true);
@@ -225,12 +245,16 @@ public final class ImageSources {
     private static Content scanTar(Path file, Map<String, byte[]> templates, DiskSink disk,
             ImageTar.Visitor unused) throws IOException {
         try (InputStream in = Files.newInputStream(file)) {
-            return scanTar(in, templates, disk);
+            return scanTar(in, templates, disk, null);
         }
     }
 
-    /** One pass over a unified tarball: metadata, templates (when wanted), whether it has a rootfs or a disk. */
-    private static Content scanTar(InputStream in, Map<String, byte[]> templates, DiskSink disk) {
+    /**
+     * One pass over a unified tarball: metadata, templates (when wanted), whether it has a rootfs or a disk; the
+     * disk goes to {@code disk}, the root filesystem's entries (but its root) to {@code rootfs}, when not null.
+     */
+    private static Content scanTar(InputStream in, Map<String, byte[]> templates, DiskSink disk,
+            ImageTar.Visitor rootfs) {
         Content c = new Content();
         ImageTar.read(in, (e, content) -> {
             String name = e.name();
@@ -243,6 +267,9 @@ public final class ImageSources {
                 }
             } else if (name.equals(ROOTFS) || name.startsWith(ROOTFS + "/")) {
                 c.rootfs = true;
+                if (rootfs != null && !name.equals(ROOTFS)) {
+                    rootfs.entry(underRootfs(e), content);
+                }
             } else if (name.equals(ROOTFS_IMG) && e.kind() == ImageTar.Kind.FILE) {
                 c.disk = true;
                 if (disk != null) {
@@ -298,9 +325,37 @@ public final class ImageSources {
         return c.metadata;
     }
 
-    private static void readTar(Path file, ImageTar.Visitor visitor) throws IOException {
-        try (InputStream in = Files.newInputStream(file)) {
-            ImageTar.read(in, visitor);
+    /** {@code e}, an entry under {@code rootfs/}, named relative to the root filesystem. */
+    private static ImageTar.Entry underRootfs(ImageTar.Entry e) {
+        String prefix = ROOTFS + "/";
+        String link = e.linkTarget();
+        if (e.kind() == ImageTar.Kind.HARDLINK) {
+            if (!link.startsWith(prefix)) {
+                throw new InvalidArgumentException("Invalid image: hard link " + e.name() + " points outside rootfs to "
+                        + link);
+            }
+            link = link.substring(prefix.length());
+        }
+        return new ImageTar.Entry(e.name().substring(prefix.length()), e.kind(), e.mode(), e.uid(), e.gid(),
+                e.modified(), e.size(), link);
+    }
+
+    /**
+     * Reads a split image's root filesystem tarball to the visitor, refusing one without entries; all of the file
+     * goes to {@code digest} (null: none).
+     */
+    private static void readRootfsTar(Path file, MessageDigest digest, ImageTar.Visitor visitor) throws IOException {
+        int[] entries = new int[1];
+        InputStream raw = Files.newInputStream(file);
+        try (InputStream in = digest == null ? raw : new DigestInputStream(raw, digest)) {
+            ImageTar.read(in, (e, content) -> {
+                entries[0]++;
+                visitor.entry(e, content);
+            });
+            in.transferTo(OutputStream.nullOutputStream()); // what follows an uncompressed archive's end marker
+        }
+        if (entries[0] == 0) {
+            throw new InvalidArgumentException("The root filesystem tarball is empty");
         }
     }
 
@@ -496,13 +551,19 @@ public final class ImageSources {
     static String sha256(Path... files) {
         MessageDigest digest = sha256();
         for (Path f : files) {
-            try (InputStream in = new DigestInputStream(Files.newInputStream(f), digest)) {
-                in.transferTo(OutputStream.nullOutputStream());
-            } catch (IOException e) {
-                throw new IncusException("Cannot read the image " + ErrorTexts.quote(f.toString()) + ": "
-                        + e.getMessage(), e);
-            }
+            digest(digest, f);
         }
         return HexFormat.of().formatHex(digest.digest());
+    }
+
+    /** {@code digest}, updated with the bytes of {@code file}. */
+    private static MessageDigest digest(MessageDigest digest, Path file) {
+        try (InputStream in = new DigestInputStream(Files.newInputStream(file), digest)) {
+            in.transferTo(OutputStream.nullOutputStream());
+        } catch (IOException e) {
+            throw new IncusException("Cannot read the image " + ErrorTexts.quote(file.toString()) + ": "
+                    + e.getMessage(), e);
+        }
+        return digest;
     }
 }

@@ -291,9 +291,10 @@ public final class ImageTar {
         Source source = new Source(in);
         BufferedInputStream buffered = new BufferedInputStream(source, BUFFER);
         ImageCompression compression = ImageCompression.NONE;
+        InputStream plain = buffered;
         try {
             compression = detect(buffered);
-            InputStream plain = decompress(buffered, compression);
+            plain = decompress(buffered, compression);
             new Reader(plain).run(visitor);
             if (compression != ImageCompression.NONE) {
                 // Reading the compressed stream to its end verifies its checksum: corruption inside the tar padding
@@ -309,6 +310,19 @@ public final class ImageTar {
             throw new InvalidArgumentException(compression == ImageCompression.NONE
                     ? "Invalid tar archive: " + e.getMessage()
                     : "Invalid tar archive: corrupt " + compression.value() + " stream: " + e.getMessage(), e);
+        } finally {
+            if (plain != buffered) {
+                closeDecompressor(plain);
+            }
+        }
+    }
+
+    /** Frees a decompressor (native memory, the xz tool) early; the caller's stream stays open ({@link Source}). */
+    private static void closeDecompressor(InputStream decompressor) {
+        try {
+            decompressor.close();
+        } catch (IOException e) {
+            // Nothing was lost: the archive was read, or its failure is being reported.
         }
     }
 
@@ -360,7 +374,10 @@ public final class ImageTar {
             case NONE -> in;
             case GZIP -> new GzipCompressorInputStream(in, true);
             case BZIP2 -> new BZip2CompressorInputStream(in, true);
-            case XZ -> new XZCompressorInputStream(in, true);
+            case XZ -> {
+                InputStream tool = NativeXz.decompress(in);
+                yield tool != null ? tool : new XZCompressorInputStream(in, true);
+            }
             case LZMA -> new LZMACompressorInputStream(in);
             case ZSTD -> new ZstdCompressorInputStream(in);
             case SQUASHFS -> throw new InvalidArgumentException("Invalid tar archive: a squashfs image is read from a"
@@ -464,7 +481,8 @@ public final class ImageTar {
 
     /** The caller's stream: remembers its own failures, so that they are not mistaken for a corrupt archive. */
     private static final class Source extends FilterInputStream {
-        IOException failure;
+        /** Volatile: the xz tool's feeder thread reads the caller's stream ({@link NativeXz}). */
+        volatile IOException failure;
 
         Source(InputStream in) {
             super(in);

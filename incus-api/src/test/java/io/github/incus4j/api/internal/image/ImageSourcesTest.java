@@ -361,6 +361,72 @@ class ImageSourcesTest {
         assertTrue(e.getMessage().endsWith("The root filesystem tarball is empty"), e.getMessage());
     }
 
+    /** The message of the refusal of {@code source} by {@code check}, which unpackRootfs must repeat. */
+    private static String refusedByCheck(InstanceSource source) {
+        return assertThrows(InvalidArgumentException.class, () -> ImageSources.check(false, source),
+                source.toString()).getMessage();
+    }
+
+    @Test
+    void unpackingRefusesWhatTheCheckBeforeUnpackingLetsThrough() throws Exception {
+        // Decompressing is left to unpackRootfs (the image is read once): it refuses as check does.
+        Path metadataOnly = tarWithHostTools(tree(false, true), ImageCompression.XZ);
+        Path noMetadata = tarWithHostTools(tree(true, false), ImageCompression.GZIP);
+        Path vmTree = tree(false, true);
+        Files.write(vmTree.resolve("rootfs.img"), new byte[] {'Q', 'F', 'I', (byte) 0xfb, 0, 0, 0, 3});
+        Path vmImage = tarWithHostTools(vmTree, ImageCompression.XZ);
+        Path garbage = dir.resolve("garbage");
+        byte[] junk = new byte[4096];
+        new java.util.Random(3).nextBytes(junk);
+        Files.write(garbage, junk);
+        Path emptyTar = Files.write(dir.resolve("empty.tar"), new byte[1024]);
+        Path t = tree(true, true);
+        Path metaTree = Files.createDirectories(dir.resolve("meta"));
+        Files.copy(t.resolve("metadata.yaml"), metaTree.resolve("metadata.yaml"));
+        Path meta = tarWithHostTools(metaTree, ImageCompression.GZIP);
+        Path good = tarWithHostTools(t, ImageCompression.XZ);
+        byte[] cutBytes = Files.readAllBytes(good);
+        Path cut = Files.write(dir.resolve("cut"), java.util.Arrays.copyOf(cutBytes, cutBytes.length - 30));
+        for (InstanceSource bad : List.of(InstanceSource.image(metadataOnly), InstanceSource.image(noMetadata),
+                InstanceSource.image(vmImage), InstanceSource.image(garbage), InstanceSource.image(cut),
+                InstanceSource.image(meta, emptyTar), InstanceSource.image(meta, garbage))) {
+            String expected = refusedByCheck(bad);
+            ImageSources.checkBeforeUnpack(bad);
+            InvalidArgumentException e = assertThrows(InvalidArgumentException.class,
+                    () -> ImageSources.unpackRootfs(bad, (entry, in) -> { }, null), bad.toString());
+            assertEquals(expected, e.getMessage());
+        }
+        // What shows without decompressing is refused before: missing files, a bad metadata file.
+        Path missing = dir.resolve("missing");
+        assertThrows(NotFoundException.class, () -> ImageSources.checkBeforeUnpack(InstanceSource.image(missing)));
+        assertThrows(NotFoundException.class,
+                () -> ImageSources.checkBeforeUnpack(InstanceSource.image(meta, missing)));
+        Path rootfsOnly = tarWithHostTools(t.resolve("rootfs"), ImageCompression.GZIP);
+        InvalidArgumentException e = assertThrows(InvalidArgumentException.class,
+                () -> ImageSources.checkBeforeUnpack(InstanceSource.image(rootfsOnly, rootfsOnly)));
+        assertEquals("Invalid image \"" + rootfsOnly + "\": Missing metadata.yaml in the image's metadata tarball",
+                e.getMessage());
+        // Good images pass both, and unpack whole.
+        ImageSources.checkBeforeUnpack(InstanceSource.image(good));
+        assertRootfs(unpack(InstanceSource.image(good), null));
+    }
+
+    @Test
+    void aHardLinkOutOfTheRootFilesystemIsRefused() throws Exception {
+        ByteArrayOutputStream tar = new ByteArrayOutputStream();
+        try (ImageTar.Writer w = ImageTar.writer(tar)) {
+            w.addFile("metadata.yaml", METADATA.getBytes(UTF_8), 0644);
+            w.addDirectory("rootfs", 0755);
+            w.add(new ImageTar.Entry("rootfs/passwd", Kind.HARDLINK, 0644, 0, 0, java.time.Instant.EPOCH, 0,
+                    "metadata.yaml"), null);
+        }
+        Path image = Files.write(dir.resolve("hardlink.tar"), tar.toByteArray());
+        InvalidArgumentException e = assertThrows(InvalidArgumentException.class,
+                () -> ImageSources.unpackRootfs(InstanceSource.image(image), (entry, in) -> { }, null));
+        assertEquals("Invalid image \"" + image + "\": Invalid image: hard link rootfs/passwd points outside rootfs to"
+                + " metadata.yaml", e.getMessage());
+    }
+
     @Test
     void unknownFormatsAreNamedAsSuch() throws IOException {
         Path lz4 = dir.resolve("image.tar.gz"); // the name lies; the bytes are an lz4 frame, which Incus never writes
