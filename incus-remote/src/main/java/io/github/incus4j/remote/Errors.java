@@ -5,6 +5,8 @@ import io.github.incus4j.api.IncusException;
 import io.github.incus4j.api.InstanceStateException;
 import io.github.incus4j.api.InvalidArgumentException;
 import io.github.incus4j.api.NotFoundException;
+import io.github.incus4j.api.NotSupportedException;
+import io.github.incus4j.api.OperationTimeoutException;
 import io.github.incus4j.api.PermissionDeniedException;
 import io.github.incus4j.api.StatusCode;
 import io.github.incus4j.api.internal.text.ErrorTexts;
@@ -72,5 +74,25 @@ final class Errors {
     static IncusException map(int code, String message, StatusCode state) {
         IncusException e = map(code, message);
         return e instanceof InstanceStateException ? new InstanceStateException(message, state) : e;
+    }
+
+    /** An exception of {@code e}'s type (so of its meaning to the caller) with {@code message}, caused by {@code e}. */
+    static IncusException retyped(String message, IncusException e) {
+        if (e instanceof OperationTimeoutException) {
+            return new OperationTimeoutException(message, e);
+        } else if (e instanceof InstanceStateException s) {
+            return new InstanceStateException(message, s.statusCode());
+        } else if (e instanceof NotFoundException) {
+            return new NotFoundException(message, e);
+        } else if (e instanceof BusyException) {
+            return new BusyException(message, e);
+        } else if (e instanceof PermissionDeniedException) {
+            return new PermissionDeniedException(message, e);
+        } else if (e instanceof InvalidArgumentException) {
+            return new InvalidArgumentException(message, e);
+        } else if (e instanceof NotSupportedException) {
+            return new NotSupportedException(message, e);
+        }
+        return new IncusException(message, e);
     }
 }

@@ -1,6 +1,7 @@
 package io.github.incus4j.remote;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.github.incus4j.api.IncusException;
 import io.github.incus4j.api.StatusCode;
 import java.time.Duration;
 import java.util.Map;
@@ -62,7 +63,7 @@ final class Events implements AutoCloseable {
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            throw new io.github.incus4j.api.IncusException("Interrupted while subscribing to the server's events", e);
+            throw new IncusException("Interrupted while subscribing to the server's events", e);
         }
     }
 

@@ -188,7 +188,7 @@ final class IncusInstances implements Instances {
         try {
             async("DELETE", path, null, timeout());
         } catch (NotFoundException e) {
-            throw new NotFoundException("Instance not found", e); // what load() says (the server: its own text)
+            throw new NotFoundException(ErrorTexts.INSTANCE_NOT_FOUND, e); // what load() says (the server: its own text)
         } finally {
             if (slash < 0) {
                 events.forget(project, parent);

@@ -2,16 +2,13 @@ package io.github.incus4j.remote;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.github.incus4j.api.BusyException;
 import io.github.incus4j.api.IncusException;
 import io.github.incus4j.api.Instance;
 import io.github.incus4j.api.InstanceStateException;
 import io.github.incus4j.api.Instances;
 import io.github.incus4j.api.InvalidArgumentException;
-import io.github.incus4j.api.NotFoundException;
 import io.github.incus4j.api.NotSupportedException;
 import io.github.incus4j.api.OperationTimeoutException;
-import io.github.incus4j.api.PermissionDeniedException;
 import io.github.incus4j.api.StatusCode;
 import io.github.incus4j.api.internal.text.ErrorTexts;
 import java.time.Duration;
@@ -395,34 +392,12 @@ final class IncusTransfer {
         }
         StringBuilder b = new StringBuilder(prefix).append(':');
         failures.forEach(f -> b.append("\n - ").append(f.url()).append(": ").append(f.error().getMessage()));
-        return retyped(b.toString(), last);
+        return Errors.retyped(b.toString(), last);
     }
 
     /** {@code e}'s type (so its meaning) with {@code prefix: } before the server's text. */
-    static IncusException prefixed(String prefix, IncusException e) {
-        return retyped(prefix + ": " + e.getMessage(), e);
-    }
-
-    private static IncusException retyped(String message, IncusException e) {
-        IncusException out;
-        if (e instanceof OperationTimeoutException) {
-            out = new OperationTimeoutException(message, e);
-        } else if (e instanceof InstanceStateException s) {
-            out = new InstanceStateException(message, s.statusCode());
-        } else if (e instanceof NotFoundException) {
-            out = new NotFoundException(message, e);
-        } else if (e instanceof BusyException) {
-            out = new BusyException(message, e);
-        } else if (e instanceof PermissionDeniedException) {
-            out = new PermissionDeniedException(message, e);
-        } else if (e instanceof InvalidArgumentException) {
-            out = new InvalidArgumentException(message, e);
-        } else if (e instanceof NotSupportedException) {
-            out = new NotSupportedException(message, e);
-        } else {
-            out = new IncusException(message, e);
-        }
-        return out;
+    private static IncusException prefixed(String prefix, IncusException e) {
+        return Errors.retyped(prefix + ": " + e.getMessage(), e);
     }
 
     /** A target instance this call created and the server left after a failure goes (bounded, best effort). */

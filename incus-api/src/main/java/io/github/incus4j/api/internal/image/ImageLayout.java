@@ -131,22 +131,30 @@ public final class ImageLayout {
                     templateFiles.put(template, content.readAllBytes());
                 }
             } else if (name.startsWith(ROOTFS) && rootfsVisitor != null) {
-                String link = e.linkTarget();
-                if (e.kind() == ImageTar.Kind.HARDLINK) {
-                    if (!link.startsWith(ROOTFS)) {
-                        throw new InvalidArgumentException(
-                                "Invalid image: hard link " + name + " points outside rootfs to " + link);
-                    }
-                    link = link.substring(ROOTFS.length());
-                }
-                rootfsVisitor.entry(new ImageTar.Entry(name.substring(ROOTFS.length()), e.kind(), e.mode(), e.uid(),
-                        e.gid(), e.modified(), e.size(), link), content);
+                rootfsVisitor.entry(underRootfs(e), content);
             }
         });
         if (metadata[0] == null) {
             throw new InvalidArgumentException("Missing metadata.yaml in image");
         }
         return metadata[0];
+    }
+
+    /**
+     * {@code e}, an entry under {@code rootfs/} of a unified image, named relative to the root filesystem, and so its
+     * hard link target, which must stay under {@code rootfs/}.
+     */
+    static ImageTar.Entry underRootfs(ImageTar.Entry e) {
+        String link = e.linkTarget();
+        if (e.kind() == ImageTar.Kind.HARDLINK) {
+            if (!link.startsWith(ROOTFS)) {
+                throw new InvalidArgumentException(
+                        "Invalid image: hard link " + e.name() + " points outside rootfs to " + link);
+            }
+            link = link.substring(ROOTFS.length());
+        }
+        return new ImageTar.Entry(e.name().substring(ROOTFS.length()), e.kind(), e.mode(), e.uid(), e.gid(),
+                e.modified(), e.size(), link);
     }
 
     /** The hex SHA-256 of {@code tarball}: Incus's fingerprint of a unified image file. */

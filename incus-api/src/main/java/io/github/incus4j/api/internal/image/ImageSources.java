@@ -268,7 +268,7 @@ public final class ImageSources {
             } else if (name.equals(ROOTFS) || name.startsWith(ROOTFS + "/")) {
                 c.rootfs = true;
                 if (rootfs != null && !name.equals(ROOTFS)) {
-                    rootfs.entry(underRootfs(e), content);
+                    rootfs.entry(ImageLayout.underRootfs(e), content);
                 }
             } else if (name.equals(ROOTFS_IMG) && e.kind() == ImageTar.Kind.FILE) {
                 c.disk = true;
@@ -323,21 +323,6 @@ public final class ImageSources {
             throw new InvalidArgumentException("Missing metadata.yaml in the image's metadata tarball");
         }
         return c.metadata;
-    }
-
-    /** {@code e}, an entry under {@code rootfs/}, named relative to the root filesystem. */
-    private static ImageTar.Entry underRootfs(ImageTar.Entry e) {
-        String prefix = ROOTFS + "/";
-        String link = e.linkTarget();
-        if (e.kind() == ImageTar.Kind.HARDLINK) {
-            if (!link.startsWith(prefix)) {
-                throw new InvalidArgumentException("Invalid image: hard link " + e.name() + " points outside rootfs to "
-                        + link);
-            }
-            link = link.substring(prefix.length());
-        }
-        return new ImageTar.Entry(e.name().substring(prefix.length()), e.kind(), e.mode(), e.uid(), e.gid(),
-                e.modified(), e.size(), link);
     }
 
     /**

@@ -15,6 +15,7 @@ import io.github.incus4j.api.IncusException;
 import io.github.incus4j.api.InvalidArgumentException;
 import io.github.incus4j.api.internal.image.ImageTar.Entry;
 import io.github.incus4j.api.internal.image.ImageTar.Kind;
+import io.github.incus4j.api.internal.io.NonClosingOutputStream;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -111,7 +112,7 @@ class NativeXzTest {
         int half = tar.length / 2;
         for (byte[] part : List.of(java.util.Arrays.copyOf(tar, half),
                 java.util.Arrays.copyOfRange(tar, half, tar.length))) {
-            try (OutputStream xz = ImageTar.compressing(new NonClosing(two), ImageCompression.XZ)) {
+            try (OutputStream xz = ImageTar.compressing(new NonClosingOutputStream(two), ImageCompression.XZ)) {
                 xz.write(part);
             }
         }
@@ -212,23 +213,6 @@ class NativeXzTest {
             assertTrue(rest.length > BIG.length, "the whole archive");
             assertEquals(-1, in.read());
             assertEquals(-1, in.read(new byte[8], 0, 8));
-        }
-    }
-
-    /** Keeps the target open across the two xz streams. */
-    private static final class NonClosing extends java.io.FilterOutputStream {
-        NonClosing(OutputStream out) {
-            super(out);
-        }
-
-        @Override
-        public void write(byte[] b, int off, int len) throws IOException {
-            out.write(b, off, len);
-        }
-
-        @Override
-        public void close() throws IOException {
-            flush();
         }
     }
 }
